@@ -1,0 +1,115 @@
+/* natsmock: a loopback NATS server that speaks the client protocol exactly as
+ * nats-server 2.9.10 does, and that can be scripted to misbehave.
+ *
+ * The embedding API. A server runs on the caller's uv loop (nm_server_new +
+ * nm_server_start) or on a thread of its own (nm_server_start_thread). There
+ * is no global state: several servers can live in one process. */
+#ifndef NATSMOCK_H
+#define NATSMOCK_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "nm_buf.h"
+#include "nm_errors.h"
+#include "nm_parser.h"
+
+#define NM_VERSION "0.1.0"
+
+typedef struct nm_server_s nm_server_t;
+
+/* Settings, named after nats-server's config keys. nm_server_opts_init fills
+ * in nats-server 2.9.10's defaults. Strings are copied by nm_server_new. */
+typedef struct {
+  const char *host; /* "127.0.0.1" */
+  int port;         /* 0 (or -1): an ephemeral port */
+  const char *server_name; /* NULL: same as the generated server_id */
+  const char *user;        /* user/password auth when both set */
+  const char *pass;
+  const char *token;                /* token auth when set */
+  uint64_t auth_timeout_ms;         /* 2000 */
+  int64_t max_payload;              /* 1048576 */
+  size_t max_control_line;          /* 4096 */
+  int64_t max_pending;              /* 64 MiB: slow-consumer limit per conn */
+  int max_connections;              /* 65536 */
+  uint64_t ping_interval_ms;        /* 120000 */
+  int ping_max;                     /* 2 */
+  uint64_t write_deadline_ms;       /* 10000 */
+  int trace;   /* -V: protocol trace on stderr */
+  int debug;   /* -D: debug log on stderr */
+  const char *faults_file; /* --faults FILE: JSON rules loaded at start */
+  uint64_t seed;           /* queue-group choice and random splits; 0: time */
+} nm_server_opts_t;
+
+void nm_server_opts_init(nm_server_opts_t *o);
+
+/* Reads the nats-server config-file subset natsmock supports (listen, port,
+ * max_payload, max_control_line, max_pending, max_connections, ping_interval,
+ * ping_max, write_deadline, authorization {user, password, token, timeout})
+ * into o. Durations: "2s", "1m", "500ms" or a number of seconds. Returns 0 or
+ * NM_EINVAL with a message in err (size errlen). */
+int nm_server_opts_load(nm_server_opts_t *o, const char *path, char *err,
+                        size_t errlen);
+
+/* Creates a server on `loop`. Returns 0 or a negative code. */
+int nm_server_new(uv_loop_t *loop, const nm_server_opts_t *o,
+                  nm_server_t **out);
+/* Binds and listens. Returns 0 or a negative libuv/nm code. */
+int nm_server_start(nm_server_t *s);
+/* The port it listens on (after start). */
+int nm_server_port(const nm_server_t *s);
+/* "nats://127.0.0.1:PORT" into out; returns out. */
+const char *nm_server_url(const nm_server_t *s, char *out, size_t n);
+/* Stops listening and closes every connection; `done` runs once all handles
+ * are closed (the loop must keep running until then). */
+void nm_server_stop(nm_server_t *s, void (*done)(nm_server_t *, void *),
+                    void *data);
+/* Frees a stopped server (call from `done` or after it ran). */
+void nm_server_free(nm_server_t *s);
+
+/* The same server on a thread with its own loop. nm_server_stop_thread stops
+ * it, joins the thread and frees everything. */
+int nm_server_start_thread(const nm_server_opts_t *o, nm_server_t **out);
+void nm_server_stop_thread(nm_server_t *s);
+
+uv_loop_t *nm_server_loop(nm_server_t *s);
+/* Number of client connections now open. */
+int nm_server_num_conns(const nm_server_t *s);
+
+/* Observation: every frame in and out of every connection, and connection
+ * open and close, are reported here (the harness builds its timeline from
+ * this). Called on the server's loop. */
+typedef enum {
+  NM_OBS_OPEN = 1,  /* a connection was accepted */
+  NM_OBS_IN,        /* a frame was received (before any rule) */
+  NM_OBS_OUT,       /* bytes of a frame were handed to the socket */
+  NM_OBS_CLOSE,     /* the connection closed */
+  NM_OBS_ACTION,    /* a fault rule or direct action acted */
+} nm_obs_kind_t;
+
+typedef struct {
+  nm_obs_kind_t kind;
+  uint64_t conn_id; /* 1, 2, ... in accept order; same as INFO client_id */
+  uint64_t t_us;    /* uv_hrtime()/1000 */
+  const nm_frame_t *frame; /* IN and OUT: the parsed frame */
+  nm_slice_t bytes;        /* IN and OUT: the raw bytes of the frame */
+  const char *rule;   /* the rule that touched it, or NULL */
+  const char *action; /* what it did ("hold", "drop", ...), or NULL */
+  const char *detail; /* CLOSE: reason; ACTION: free text */
+} nm_obs_event_t;
+
+typedef void (*nm_obs_cb)(void *data, const nm_obs_event_t *ev);
+void nm_server_set_observer(nm_server_t *s, nm_obs_cb cb, void *data);
+
+/* Fault injection: applies a fault command document (JSON): rules to add or
+ * remove, or a direct action (send raw bytes or a frame, phantom publish,
+ * release held frames, close/reset a connection, restart the listener,
+ * refuse the next K connections). The same documents come from a --faults
+ * file and from $MOCK.> requests; docs/faults.md is the format. A JSON
+ * result (e.g. the ids of added rules) is appended to `result` when it is not
+ * NULL. Call on the server's loop thread. Returns 0 or NM_EINVAL with a
+ * message in err. */
+int nm_server_fault(nm_server_t *s, const char *json, nm_buf_t *result,
+                    char *err, size_t errlen);
+
+#endif
