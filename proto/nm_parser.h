@@ -92,8 +92,8 @@ typedef struct {
   nm_slice_t queue;   /* SUB, when present */
   nm_slice_t sid;     /* SUB UNSUB MSG HMSG */
   nm_slice_t max;     /* UNSUB, when present */
-  nm_slice_t json;    /* CONNECT INFO: the argument text, untrimmed at the end */
-  nm_slice_t text;    /* -ERR: the argument text as sent (quotes included) */
+  nm_slice_t json; /* CONNECT INFO: the argument text, untrimmed at the end */
+  nm_slice_t text; /* -ERR: the argument text as sent (quotes included) */
   nm_slice_t payload; /* PUB HPUB MSG HMSG: header block + body, no CRLF */
   size_t hdr_len;     /* HPUB HMSG: header block length; else 0 */
   /* The control line as received, without its line terminator (CR LF or LF).
@@ -131,14 +131,14 @@ struct nm_parser_s {
 
   int state;
   nm_op_t op;
-  int err;       /* sticky nm_ error code, 0 when healthy */
-  nm_perr_t why; /* sticky classification */
+  int err;              /* sticky nm_ error code, 0 when healthy */
+  nm_perr_t why;        /* sticky classification */
   size_t arg_start_len; /* bytes of op name + blanks in scratch */
   size_t line_len;      /* bytes of the current control line in scratch */
   int drop_cr;
   char *scratch; /* NM_PARSER_SCRATCH_MAX bytes, allocated by init */
   size_t scratch_cap;
-  nm_frame_t frame; /* the frame being built (args point into scratch) */
+  nm_frame_t frame;    /* the frame being built (args point into scratch) */
   size_t payload_need; /* bytes still missing from a split payload */
   char *pbuf;          /* split-payload buffer */
   size_t pbuf_len;

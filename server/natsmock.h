@@ -21,24 +21,24 @@ typedef struct nm_server_s nm_server_t;
 /* Settings, named after nats-server's config keys. nm_server_opts_init fills
  * in nats-server 2.9.10's defaults. Strings are copied by nm_server_new. */
 typedef struct {
-  const char *host; /* "127.0.0.1" */
-  int port;         /* 0 (or -1): an ephemeral port */
+  const char *host;        /* "127.0.0.1" */
+  int port;                /* 0 (or -1): an ephemeral port */
   const char *server_name; /* NULL: same as the generated server_id */
   const char *user;        /* user/password auth when both set */
   const char *pass;
-  const char *token;                /* token auth when set */
-  uint64_t auth_timeout_ms;         /* 2000 */
-  int64_t max_payload;              /* 1048576 */
-  size_t max_control_line;          /* 4096 */
-  int64_t max_pending;              /* 64 MiB: slow-consumer limit per conn */
-  int max_connections;              /* 65536 */
-  uint64_t ping_interval_ms;        /* 120000 */
-  int ping_max;                     /* 2 */
-  uint64_t write_deadline_ms;       /* 10000 */
-  int trace;   /* -V: protocol trace on stderr */
-  int debug;   /* -D: debug log on stderr */
-  const char *faults_file; /* --faults FILE: JSON rules loaded at start */
-  uint64_t seed;           /* queue-group choice and random splits; 0: time */
+  const char *token;          /* token auth when set */
+  uint64_t auth_timeout_ms;   /* 2000 */
+  int64_t max_payload;        /* 1048576 */
+  size_t max_control_line;    /* 4096 */
+  int64_t max_pending;        /* 64 MiB: slow-consumer limit per conn */
+  int max_connections;        /* 65536 */
+  uint64_t ping_interval_ms;  /* 120000 */
+  int ping_max;               /* 2 */
+  uint64_t write_deadline_ms; /* 10000 */
+  int trace;                  /* -V: protocol trace on stderr */
+  int debug;                  /* -D: debug log on stderr */
+  const char *faults_file;    /* --faults FILE: JSON rules loaded at start */
+  uint64_t seed; /* queue-group choice and random splits; 0: time */
 } nm_server_opts_t;
 
 void nm_server_opts_init(nm_server_opts_t *o);
@@ -80,11 +80,11 @@ int nm_server_num_conns(const nm_server_t *s);
  * open and close, are reported here (the harness builds its timeline from
  * this). Called on the server's loop. */
 typedef enum {
-  NM_OBS_OPEN = 1,  /* a connection was accepted */
-  NM_OBS_IN,        /* a frame was received (before any rule) */
-  NM_OBS_OUT,       /* bytes of a frame were handed to the socket */
-  NM_OBS_CLOSE,     /* the connection closed */
-  NM_OBS_ACTION,    /* a fault rule or direct action acted */
+  NM_OBS_OPEN = 1, /* a connection was accepted */
+  NM_OBS_IN,       /* a frame was received (before any rule) */
+  NM_OBS_OUT,      /* bytes of a frame were handed to the socket */
+  NM_OBS_CLOSE,    /* the connection closed */
+  NM_OBS_ACTION,   /* a fault rule or direct action acted */
 } nm_obs_kind_t;
 
 typedef struct {
@@ -93,9 +93,9 @@ typedef struct {
   uint64_t t_us;    /* uv_hrtime()/1000 */
   const nm_frame_t *frame; /* IN and OUT: the parsed frame */
   nm_slice_t bytes;        /* IN and OUT: the raw bytes of the frame */
-  const char *rule;   /* the rule that touched it, or NULL */
-  const char *action; /* what it did ("hold", "drop", ...), or NULL */
-  const char *detail; /* CLOSE: reason; ACTION: free text */
+  const char *rule;        /* the rule that touched it, or NULL */
+  const char *action;      /* what it did ("hold", "drop", ...), or NULL */
+  const char *detail;      /* CLOSE: reason; ACTION: free text */
 } nm_obs_event_t;
 
 typedef void (*nm_obs_cb)(void *data, const nm_obs_event_t *ev);
