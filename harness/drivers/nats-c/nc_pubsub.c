@@ -1,0 +1,214 @@
+/* natsmock-driver-nats-c: publish, subscribe, unsubscribe and the message
+ * handler. All run on the executor except the handler, which runs on the
+ * subscription's libnats dispatcher thread. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "nc_driver.h"
+#include "nm_drv_util.h"
+#include "nm_seq.h"
+
+static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
+                   void *closure) {
+  nm_nc_sub_t *ctx = closure;
+  const char *data = natsMsg_GetData(msg);
+  int n = natsMsg_GetDataLength(msg);
+  const char *reply = natsMsg_GetReply(msg);
+  cJSON *ev = nm_drv_event("msg");
+  uint64_t seq = 0;
+  int has_seq = nm_seq_read(data, (size_t)n, &seq);
+
+  (void)sub;
+  cJSON_AddStringToObject(ev, "sub", ctx->tag);
+  cJSON_AddStringToObject(ev, "subject", natsMsg_GetSubject(msg));
+  if (reply != NULL && reply[0] != '\0')
+    cJSON_AddStringToObject(ev, "reply", reply);
+  cJSON_AddNumberToObject(ev, "size", n);
+  nm_drv_add_payload(ev, data, (size_t)n, NM_DRV_MSG_DATA_MAX);
+  nm__nc_add_headers(ev, msg);
+  nm_drv_emit(ev);
+
+  /* A real sleep: the handler is slow the way a user's code is slow, so the
+   * library's queueing and drain logic see it. */
+  if (ctx->delay_ms > 0)
+    nats_Sleep(ctx->delay_ms);
+  if (ctx->reply_with != NULL && reply != NULL && reply[0] != '\0') {
+    natsStatus s = natsConnection_PublishString(nc, reply, ctx->reply_with);
+    if (s != NATS_OK)
+      fprintf(stderr, "nats-c driver: reply on %s: %s\n", reply,
+              natsStatus_GetText(s));
+  }
+  if (ctx->delay_ms > 0) {
+    ev = nm_drv_event("msg_done");
+    cJSON_AddStringToObject(ev, "sub", ctx->tag);
+    if (has_seq)
+      cJSON_AddNumberToObject(ev, "seq", (double)seq);
+    nm_drv_emit(ev);
+  }
+  natsMsg_Destroy(msg);
+}
+
+static natsConnection *conn_or_reply(int64_t id) {
+  natsConnection *nc = nm__nc_conn();
+  if (nc == NULL)
+    nm_drv_emit(nm_drv_err(id, "closed", "not connected"));
+  return nc;
+}
+
+void nm__nc_cmd_publish(int64_t id, const cJSON *cmd) {
+  const char *subject = nm_drv_str(cmd, "subject");
+  const char *reply = nm_drv_str(cmd, "reply");
+  const cJSON *headers = cJSON_GetObjectItemCaseSensitive(cmd, "headers");
+  int64_t count = nm_drv_int(cmd, "count", 1), k;
+  natsConnection *nc;
+
+  if (subject == NULL || count < 1 || count > NM_NC_MAX_COUNT ||
+      (headers != NULL && !cJSON_IsObject(headers))) {
+    nm_drv_emit(nm_drv_err(id, "bad_command",
+                           "publish needs \"subject\"; count 1..10000000; "
+                           "headers an object"));
+    return;
+  }
+  if ((nc = conn_or_reply(id)) == NULL)
+    return;
+  for (k = 1; k <= count; k++) {
+    const char *why = NULL;
+    char *buf;
+    size_t n;
+    natsStatus s;
+
+    if (nm_drv_payload(cmd, (uint64_t)k, &buf, &n, &why) != 0) {
+      cJSON *e = nm_drv_err(id, "bad_command", why);
+      cJSON_AddNumberToObject(e, "published", (double)(k - 1));
+      nm_drv_emit(e);
+      return;
+    }
+    if (headers != NULL) {
+      natsMsg *msg = NULL;
+      s = nm__nc_msg_build(&msg, subject, reply, buf, n, headers);
+      if (s == NATS_OK)
+        s = natsConnection_PublishMsg(nc, msg);
+      natsMsg_Destroy(msg);
+    } else if (reply != NULL) {
+      s = natsConnection_PublishRequest(nc, subject, reply, buf, (int)n);
+    } else {
+      s = natsConnection_Publish(nc, subject, buf, (int)n);
+    }
+    free(buf);
+    if (s != NATS_OK) {
+      cJSON *e = nm__nc_err_obj(id, s);
+      cJSON_AddNumberToObject(e, "published", (double)(k - 1));
+      nm_drv_emit(e);
+      return;
+    }
+  }
+  nm_drv_emit(nm_drv_ok(id));
+}
+
+static natsStatus set_limits(natsSubscription *sub, const cJSON *cmd) {
+  int64_t msgs = nm_drv_int(cmd, "pending_msgs_limit", 0);
+  int64_t bytes = nm_drv_int(cmd, "pending_bytes_limit", 0);
+  int cur_msgs = 0, cur_bytes = 0;
+  natsStatus s;
+
+  if (msgs == 0 && bytes == 0)
+    return NATS_OK;
+  s = natsSubscription_GetPendingLimits(sub, &cur_msgs, &cur_bytes);
+  if (s != NATS_OK)
+    return s;
+  return natsSubscription_SetPendingLimits(sub,
+                                           msgs != 0 ? (int)msgs : cur_msgs,
+                                           bytes != 0 ? (int)bytes : cur_bytes);
+}
+
+void nm__nc_cmd_subscribe(int64_t id, const cJSON *cmd) {
+  const char *tag = nm_drv_str(cmd, "sub");
+  const char *subject = nm_drv_str(cmd, "subject");
+  const char *queue = nm_drv_str(cmd, "queue");
+  const char *reply_with = nm_drv_str(cmd, "reply_with");
+  int64_t max = nm_drv_int(cmd, "max", 0);
+  natsSubscription *sub = NULL;
+  natsConnection *nc;
+  nm_nc_sub_t *ctx;
+  natsStatus s;
+
+  if (tag == NULL || subject == NULL || strlen(tag) >= NM_NC_TAG_MAX) {
+    nm_drv_emit(nm_drv_err(id, "bad_command",
+                           "subscribe needs \"sub\" (under 128 bytes) and "
+                           "\"subject\""));
+    return;
+  }
+  if ((nc = conn_or_reply(id)) == NULL)
+    return;
+  ctx = calloc(1, sizeof(*ctx));
+  if (ctx == NULL ||
+      (reply_with != NULL && (ctx->reply_with = strdup(reply_with)) == NULL)) {
+    free(ctx);
+    nm_drv_emit(nm_drv_err(id, "other", "out of memory"));
+    return;
+  }
+  snprintf(ctx->tag, sizeof(ctx->tag), "%s", tag);
+  ctx->delay_ms = nm_drv_int(cmd, "delay_ms", 0);
+  ctx->drv = &nm__nc;
+
+  pthread_mutex_lock(&nm__nc.mu);
+  if (nm__nc.nsubs >= NM_NC_MAX_SUBS) {
+    pthread_mutex_unlock(&nm__nc.mu);
+    free(ctx->reply_with);
+    free(ctx);
+    nm_drv_emit(nm_drv_err(id, "other", "too many subscriptions"));
+    return;
+  }
+  /* Listed before the subscribe call: the handler can run before the call
+   * returns. Entries stay for the life of the process. */
+  nm__nc.subs[nm__nc.nsubs++] = ctx;
+  pthread_mutex_unlock(&nm__nc.mu);
+
+  if (queue != NULL)
+    s = natsConnection_QueueSubscribe(&sub, nc, subject, queue, on_msg, ctx);
+  else
+    s = natsConnection_Subscribe(&sub, nc, subject, on_msg, ctx);
+  if (s != NATS_OK) {
+    nm__nc_reply_status(id, s);
+    return; /* the listed entry keeps a NULL sub and is never matched */
+  }
+  pthread_mutex_lock(&nm__nc.mu);
+  ctx->sub = sub;
+  pthread_mutex_unlock(&nm__nc.mu);
+  if (max > 0)
+    s = natsSubscription_AutoUnsubscribe(sub, (int)max);
+  if (s == NATS_OK)
+    s = set_limits(sub, cmd);
+  if (s != NATS_OK)
+    nm__nc_reply_status(id, s);
+  else
+    nm_drv_emit(nm_drv_ok(id));
+}
+
+void nm__nc_cmd_unsubscribe(int64_t id, const cJSON *cmd) {
+  const char *tag = nm_drv_str(cmd, "sub");
+  int64_t max = nm_drv_int(cmd, "max", 0);
+  nm_nc_sub_t *ctx = tag != NULL ? nm__nc_sub_find(tag) : NULL;
+  natsSubscription *sub;
+  natsStatus s;
+
+  if (nm__nc_conn() == NULL) {
+    nm_drv_emit(nm_drv_err(id, "closed", "not connected"));
+    return;
+  }
+  pthread_mutex_lock(&nm__nc.mu);
+  sub = ctx != NULL ? ctx->sub : NULL;
+  pthread_mutex_unlock(&nm__nc.mu);
+  if (sub == NULL) {
+    nm_drv_emit(nm_drv_err(id, "bad_command", "unknown \"sub\""));
+    return;
+  }
+  if (max > 0)
+    s = natsSubscription_AutoUnsubscribe(sub, (int)max);
+  else
+    s = natsSubscription_Unsubscribe(sub);
+  if (s != NATS_OK)
+    nm__nc_reply_status(id, s);
+  else
+    nm_drv_emit(nm_drv_ok(id));
+}
