@@ -4,15 +4,21 @@
  *  - NM_PARSE_CLIENT_OPS: what a server reads from a client (CONNECT, PUB,
  *    HPUB, SUB, UNSUB, PING, PONG, INFO, +OK, -ERR), exactly as
  *    nats-server 2.9.10 lexes them (see ../shared/PROTOCOL.md A1, A2).
+ *    One quirk is kept: 2.9.10 lexes `HMSG <anything>` from a client, takes
+ *    no arguments from it and then expects a zero-length payload (`\r\n`);
+ *    it answers +OK under verbose and delivers nothing. This mode reports
+ *    it as NM_OP_HMSG with every argument slice empty.
  *  - NM_PARSE_SERVER_OPS: what a client reads from a server (INFO, MSG, HMSG,
  *    PING, PONG, +OK, -ERR).
  *
  * No I/O, no allocation. Fed any split of its input, it emits the same frames
  * in the same order. A control line split across feeds is reassembled in the
  * parser's bounded scratch buffer; a payload split across feeds is gathered in
- * a payload buffer the caller provides (nm_parser_set_payload_buf) or, when
- * none is set, one the parser grows with realloc up to max_payload + 2.
- * Payloads wholly inside one fed buffer are handed out zero-copy.
+ * a payload buffer the parser grows with realloc up to the declared size,
+ * which was checked against max_payload (or, with no limit, against
+ * NM_PARSER_HARD_MAX_PAYLOAD) on the control line. Payloads wholly inside one
+ * fed buffer are handed out zero-copy. Both buffers are allocated lazily, on
+ * the first split line or payload, so an idle parser holds no heap memory.
  *
  * Errors are sticky: after a negative return every later feed returns the
  * same error until nm_parser_reset. */
@@ -33,6 +39,18 @@
 /* The scratch buffer holds one control line, so it bounds max_control_line.
  * nats-server lets a configured limit go higher; natsmock caps it here. */
 #define NM_PARSER_SCRATCH_MAX (64 * 1024)
+/* With max_payload < 0 (no limit) a declared size above this is refused
+ * (NM_PERR_MAX_PAYLOAD, NM_ETOOBIG): the payload buffer must stay bounded. */
+#define NM_PARSER_HARD_MAX_PAYLOAD (64 * 1024 * 1024)
+/* A split PING/PONG/+OK line keeps at most this many bytes for frame.line
+ * (nats-server ignores everything after the op name up to LF, without limit),
+ * and a split line keeps at most NM_PARSER_BLANKS_KEEP of the blanks between
+ * the op name and its arguments. frame.line is truncated the same way when
+ * the line is not split, except for the blanks. */
+#define NM_PARSER_BARE_LINE_MAX 64
+#define NM_PARSER_BLANKS_KEEP 16
+/* After a split payload larger than this, the payload buffer is freed. */
+#define NM_PARSER_PBUF_KEEP (64 * 1024)
 
 typedef struct {
   const char *p;
@@ -65,12 +83,13 @@ typedef enum {
  *   UNKNOWN_OP       -ERR 'Unknown Protocol Operation', close
  *   CONTROL_LINE     -ERR 'maximum control line exceeded', close
  *   MAX_PAYLOAD      -ERR 'Maximum Payload Violation', close
- *   BAD_ARGS         silent close (wrong argument count, bad size, hdr > total,
- *                    non-numeric sid in client mode)
+ *   BAD_ARGS         silent close (wrong argument count, bad size, hdr > total;
+ *                    2.9.10 does not check that a sid is numeric)
  *   HEADERS_OFF      silent close (HPUB when headers are not enabled)
  *   AUTH             -ERR 'Authorization Violation', close (an op other than
  *                    CONNECT while NM_PARSER_EXPECT_CONNECT is set)
- *   CALLBACK         the frame callback returned non-zero */
+ *   CALLBACK         the frame callback returned non-zero
+ * (An allocation failure returns NM_ENOMEM with NM_PERR_NONE.) */
 typedef enum {
   NM_PERR_NONE = 0,
   NM_PERR_UNKNOWN_OP,
@@ -120,38 +139,44 @@ enum {
 };
 
 /* Private: the fields below are public only so that the struct can be
- * embedded without allocation. Touch them through the functions. */
+ * embedded without allocation. Touch them through the functions (except
+ * `data`, which belongs to the caller). */
 struct nm_parser_s {
   nm_parse_mode_t mode;
   unsigned flags;
   size_t max_control_line; /* argument part, as nats-server counts it */
-  int64_t max_payload;     /* < 0 means no limit */
+  int64_t max_payload;     /* < 0 means no limit (up to the hard cap) */
   nm_frame_cb cb;
   void *data; /* for the caller; the parser never touches it */
 
   int state;
   nm_op_t op;
+  unsigned opmask;      /* op-table entries still matching the op name */
+  unsigned oplen;       /* op-name bytes matched so far */
   int err;              /* sticky nm_ error code, 0 when healthy */
   nm_perr_t why;        /* sticky classification */
-  size_t arg_start_len; /* bytes of op name + blanks in scratch */
+  int drop_cr;          /* a CR was seen inside the argument part */
+  int in_scratch;       /* the current line lives in scratch */
+  int in_pbuf;          /* the current payload is gathered in pbuf */
+  size_t arg_start_len; /* scratch offset of the argument part */
   size_t line_len;      /* bytes of the current control line in scratch */
-  int drop_cr;
-  char *scratch; /* NM_PARSER_SCRATCH_MAX bytes, allocated by init */
+  size_t blanks_kept;   /* blanks after the op name kept in scratch */
+  char *scratch;        /* split control lines; grows up to the limit */
   size_t scratch_cap;
-  nm_frame_t frame;    /* the frame being built (args point into scratch) */
-  size_t payload_need; /* bytes still missing from a split payload */
-  char *pbuf;          /* split-payload buffer */
+  nm_frame_t frame;    /* the frame being built */
+  size_t payload_size; /* declared payload size of the current frame */
+  char *pbuf;          /* split-payload buffer (payload bytes only) */
   size_t pbuf_len;
   size_t pbuf_cap;
-  int pbuf_owned;
   uint64_t frames; /* frames emitted since init */
   uint64_t bytes;  /* bytes consumed since init */
-  char errsnip[96];
+  char errmsg[160];
 };
 
-/* Sets the parser up. `max_control_line` 0 means the default; values above
- * NM_PARSER_SCRATCH_MAX are capped. `max_payload` < 0 means no limit.
- * Allocates the scratch buffer. Returns 0 or NM_ENOMEM. */
+/* Sets the parser up with the default limits: max control line
+ * NM_DEFAULT_MAX_CONTROL_LINE, max payload NM_DEFAULT_MAX_PAYLOAD in
+ * client-ops mode and no limit (-1) in server-ops mode; no flags. Allocates
+ * nothing (buffers come on the first split). Returns 0 or NM_EINVAL. */
 int nm_parser_init(nm_parser_t *p, nm_parse_mode_t mode, nm_frame_cb cb,
                    void *data);
 /* Frees what init and split payloads allocated. */
@@ -159,6 +184,8 @@ void nm_parser_free(nm_parser_t *p);
 /* Back to the start state, error cleared, limits and flags kept. */
 void nm_parser_reset(nm_parser_t *p);
 
+/* `max_control_line` 0 means the default; above NM_PARSER_SCRATCH_MAX it is
+ * capped. `max_payload` < 0 means no limit. */
 void nm_parser_set_limits(nm_parser_t *p, size_t max_control_line,
                           int64_t max_payload);
 void nm_parser_set_flags(nm_parser_t *p, unsigned flags);
@@ -178,9 +205,9 @@ int nm_parser_in_frame(const nm_parser_t *p);
 
 const char *nm_op_name(nm_op_t op);
 
-/* Parses a decimal non-negative size as nats-server's parseSize does: digits
- * only, no sign, at most 9 digits is NOT required; overflow of int64 gives -1.
- * Returns -1 for an empty or non-numeric slice. */
+/* Parses a decimal non-negative size as nats-server 2.9.10's parseSize does:
+ * 1 to 9 digits, no sign, no blanks. Returns -1 for an empty, non-numeric or
+ * longer slice (2.9.10 closes on `PUB foo 0000000005`, a 10-digit size). */
 int64_t nm_parse_size(nm_slice_t s);
 
 #endif

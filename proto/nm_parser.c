@@ -1,0 +1,811 @@
+/* The NATS protocol parser (see nm_parser.h for the contract).
+ *
+ * It mirrors nats-server 2.9.10's parser.go state machine in what it accepts
+ * and rejects, but not in shape: a control line is found with memchr and
+ * handed whole to line_done(), either straight from the fed buffer
+ * (zero-copy) or from the scratch buffer when it was split across feeds.
+ * No I/O; the only allocations are the lazily grown scratch and payload
+ * buffers, both bounded by the configured limits. */
+#include "nm_parser.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+  ST_START = 0,  /* before the first byte of an op */
+  ST_OPNAME,     /* inside the op name */
+  ST_NEED_BLANK, /* after PUB/SUB/...: one SP or TAB is required */
+  ST_BLANKS,     /* skipping blanks before the argument part */
+  ST_ARG,        /* inside the argument part, up to LF */
+  ST_SKIP,       /* PING/PONG/+OK: everything up to LF is ignored */
+  ST_PAYLOAD,    /* collecting payload bytes */
+  ST_END_R,      /* payload done, CR required */
+  ST_END_N,      /* CR seen, LF required */
+};
+
+/* How an op continues after its name. */
+enum {
+  K_BARE = 0,   /* PING PONG +OK: ignore the rest of the line */
+  K_ARGS_BLANK, /* needs >= 1 SP/TAB, then arguments */
+  K_ARGS_ANY,   /* CONNECT INFO: blanks optional */
+};
+
+typedef struct {
+  char name[8];
+  unsigned char len;
+  unsigned char kind;
+  nm_op_t op;
+} op_def;
+
+/* Order matters only for the masks below; no name is a prefix of another. */
+static const op_def kClientOps[] = {
+    {"CONNECT", 7, K_ARGS_ANY, NM_OP_CONNECT},
+    {"PUB", 3, K_ARGS_BLANK, NM_OP_PUB},
+    {"HPUB", 4, K_ARGS_BLANK, NM_OP_HPUB},
+    {"SUB", 3, K_ARGS_BLANK, NM_OP_SUB},
+    {"UNSUB", 5, K_ARGS_BLANK, NM_OP_UNSUB},
+    {"PING", 4, K_BARE, NM_OP_PING},
+    {"PONG", 4, K_BARE, NM_OP_PONG},
+    {"INFO", 4, K_ARGS_ANY, NM_OP_INFO},
+    {"+OK", 3, K_BARE, NM_OP_OK},
+    {"-ERR", 4, K_ARGS_BLANK, NM_OP_ERR},
+    /* 2.9.10 lexes HMSG for every connection kind (see nm_parser.h). */
+    {"HMSG", 4, K_ARGS_BLANK, NM_OP_HMSG},
+};
+static const op_def kServerOps[] = {
+    {"INFO", 4, K_ARGS_ANY, NM_OP_INFO},   {"MSG", 3, K_ARGS_BLANK, NM_OP_MSG},
+    {"HMSG", 4, K_ARGS_BLANK, NM_OP_HMSG}, {"PING", 4, K_BARE, NM_OP_PING},
+    {"PONG", 4, K_BARE, NM_OP_PONG},       {"+OK", 3, K_BARE, NM_OP_OK},
+    {"-ERR", 4, K_ARGS_BLANK, NM_OP_ERR},
+};
+
+#define NM__NOPS(t) (sizeof(t) / sizeof((t)[0]))
+/* At most this many arguments are kept; one more is only counted. */
+#define NM__MAX_ARGS 6
+/* Smallest scratch allocation. */
+#define NM__SCRATCH_MIN 256
+
+static const op_def *op_table(const nm_parser_t *p, unsigned *n) {
+  if (p->mode == NM_PARSE_SERVER_OPS) {
+    *n = NM__NOPS(kServerOps);
+    return kServerOps;
+  }
+  *n = NM__NOPS(kClientOps);
+  return kClientOps;
+}
+
+static inline unsigned char up(unsigned char c) {
+  return (c >= 'a' && c <= 'z') ? (unsigned char)(c - 32) : c;
+}
+
+static inline int is_blank(char c) {
+  return c == ' ' || c == '\t';
+}
+
+/* ---- errors ------------------------------------------------------------ */
+
+static const char *perr_text(nm_perr_t why) {
+  switch (why) {
+  case NM_PERR_NONE:
+    return "none";
+  case NM_PERR_UNKNOWN_OP:
+    return "Unknown Protocol Operation";
+  case NM_PERR_CONTROL_LINE:
+    return "maximum control line exceeded";
+  case NM_PERR_MAX_PAYLOAD:
+    return "Maximum Payload Violation";
+  case NM_PERR_BAD_ARGS:
+    return "bad arguments";
+  case NM_PERR_HEADERS_OFF:
+    return "message headers not supported";
+  case NM_PERR_AUTH:
+    return "Authorization Violation";
+  case NM_PERR_CALLBACK:
+    return "stopped by the frame callback";
+  }
+  return "?";
+}
+
+static int perr_code(nm_perr_t why) {
+  switch (why) {
+  case NM_PERR_CONTROL_LINE:
+  case NM_PERR_MAX_PAYLOAD:
+    return NM_ETOOBIG;
+  case NM_PERR_CALLBACK:
+    return NM_ECALLBACK;
+  default:
+    return NM_EPROTO;
+  }
+}
+
+/* Records a sticky error; `at` (may be NULL) points at the offending input so
+ * that the message carries a printable snippet of it. */
+static int fail(nm_parser_t *p, nm_perr_t why, int err, const char *at,
+                size_t avail) {
+  char snip[40];
+  size_t i, o = 0;
+
+  p->why = why;
+  p->err = err ? err : perr_code(why);
+  for (i = 0; at && i < avail && o + 5 < sizeof(snip); i++) {
+    unsigned char c = (unsigned char)at[i];
+    if (c >= 0x20 && c < 0x7f && c != '\\' && c != '"') {
+      snip[o++] = (char)c;
+    } else {
+      o += (size_t)snprintf(snip + o, sizeof(snip) - o, "\\x%02x", c);
+    }
+  }
+  snip[o] = '\0';
+  snprintf(p->errmsg, sizeof(p->errmsg), "%s (state %d): proto=\"%s\"",
+           perr_text(why), p->state, snip);
+  return p->err;
+}
+
+/* ---- buffers ----------------------------------------------------------- */
+
+static int scratch_reserve(nm_parser_t *p, size_t extra) {
+  size_t need = p->line_len + extra, cap;
+  char *n;
+
+  if (need <= p->scratch_cap)
+    return 0;
+  cap = p->scratch_cap ? p->scratch_cap : NM__SCRATCH_MIN;
+  while (cap < need)
+    cap *= 2;
+  n = realloc(p->scratch, cap);
+  if (n == NULL)
+    return NM_ENOMEM;
+  p->scratch = n;
+  p->scratch_cap = cap;
+  return 0;
+}
+
+static int scratch_put(nm_parser_t *p, const char *s, size_t n) {
+  if (n == 0)
+    return 0;
+  if (scratch_reserve(p, n) != 0)
+    return NM_ENOMEM;
+  memcpy(p->scratch + p->line_len, s, n);
+  p->line_len += n;
+  return 0;
+}
+
+/* ---- arguments --------------------------------------------------------- */
+
+/* Splits on SP/TAB (PUB, HPUB as processPub does) or also on CR/LF (SUB,
+ * UNSUB, MSG, HMSG as splitArg does). Returns the argument count, which may
+ * exceed NM__MAX_ARGS (the extra ones are only counted). */
+static int split_args(const char *s, size_t n, int crlf, nm_slice_t *out) {
+  int count = 0;
+  size_t i = 0, start;
+
+  for (;;) {
+    while (i < n &&
+           (is_blank(s[i]) || (crlf && (s[i] == '\r' || s[i] == '\n'))))
+      i++;
+    if (i >= n)
+      break;
+    start = i;
+    while (i < n && !is_blank(s[i]) &&
+           !(crlf && (s[i] == '\r' || s[i] == '\n')))
+      i++;
+    if (count < NM__MAX_ARGS) {
+      out[count].p = s + start;
+      out[count].n = i - start;
+    }
+    count++;
+  }
+  return count;
+}
+
+int64_t nm_parse_size(nm_slice_t s) {
+  int64_t v = 0;
+  size_t i;
+
+  /* 2.9.10's parseSize: 1..9 digits (maxParseSizeLen), so no overflow. */
+  if (s.p == NULL || s.n == 0 || s.n > 9)
+    return -1;
+  for (i = 0; i < s.n; i++) {
+    unsigned char c = (unsigned char)s.p[i];
+    if (c < '0' || c > '9')
+      return -1;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+static nm_perr_t check_payload_size(const nm_parser_t *p, int64_t size) {
+  if (p->max_payload >= 0) {
+    if (size > p->max_payload)
+      return NM_PERR_MAX_PAYLOAD;
+  } else if (size > NM_PARSER_HARD_MAX_PAYLOAD) {
+    return NM_PERR_MAX_PAYLOAD;
+  }
+  return NM_PERR_NONE;
+}
+
+/* Fills p->frame from a complete control line: `line` holds `n` bytes (no
+ * LF), the argument part starts at `arg_off` and is `arg_n` bytes long (a
+ * dropped CR already excluded). Checks in processPub/processHeaderPub/
+ * parseSub/processUnsub order. Sets p->payload_size for payload ops. */
+static nm_perr_t build_frame(nm_parser_t *p, const char *line, size_t n,
+                             size_t arg_off, size_t arg_n) {
+  nm_frame_t *f = &p->frame;
+  nm_slice_t a[NM__MAX_ARGS];
+  const char *arg = line + arg_off;
+  int64_t size = 0, hdr = 0;
+  int c;
+
+  memset(f, 0, sizeof(*f));
+  f->op = p->op;
+  /* The line without its terminator; a CR right before the LF is part of
+   * the terminator. PING/PONG/+OK lines are cut at NM_PARSER_BARE_LINE_MAX
+   * so that a split one (kept in bounded scratch) reads the same. */
+  if (p->op == NM_OP_PING || p->op == NM_OP_PONG || p->op == NM_OP_OK) {
+    if (n > NM_PARSER_BARE_LINE_MAX)
+      n = NM_PARSER_BARE_LINE_MAX;
+  }
+  if (n > 0 && line[n - 1] == '\r')
+    n--;
+  f->line.p = line;
+  f->line.n = n;
+  p->payload_size = 0;
+
+  switch (p->op) {
+  case NM_OP_PUB:
+    c = split_args(arg, arg_n, 0, a);
+    if (c != 2 && c != 3)
+      return NM_PERR_BAD_ARGS;
+    f->subject = a[0];
+    if (c == 3)
+      f->reply = a[1];
+    size = nm_parse_size(a[c - 1]);
+    if (size < 0)
+      return NM_PERR_BAD_ARGS;
+    break;
+  case NM_OP_HPUB:
+    /* processHeaderPub refuses before it looks at the arguments. */
+    if (!(p->flags & NM_PARSER_HEADERS))
+      return NM_PERR_HEADERS_OFF;
+    c = split_args(arg, arg_n, 0, a);
+    if (c != 3 && c != 4)
+      return NM_PERR_BAD_ARGS;
+    f->subject = a[0];
+    if (c == 4)
+      f->reply = a[1];
+    hdr = nm_parse_size(a[c - 2]);
+    size = nm_parse_size(a[c - 1]);
+    if (hdr < 0 || size < 0 || hdr > size)
+      return NM_PERR_BAD_ARGS;
+    break;
+  case NM_OP_MSG:
+    c = split_args(arg, arg_n, 1, a);
+    if (c != 3 && c != 4)
+      return NM_PERR_BAD_ARGS;
+    f->subject = a[0];
+    f->sid = a[1];
+    if (c == 4)
+      f->reply = a[2];
+    size = nm_parse_size(a[c - 1]);
+    if (size < 0)
+      return NM_PERR_BAD_ARGS;
+    break;
+  case NM_OP_HMSG:
+    if (p->mode == NM_PARSE_CLIENT_OPS) {
+      /* A client's HMSG: 2.9.10 parses no argument and expects an empty
+       * payload (its pending size is always 0 between messages). */
+      f->payload.p = line;
+      return NM_PERR_NONE;
+    }
+    c = split_args(arg, arg_n, 1, a);
+    if (c != 4 && c != 5)
+      return NM_PERR_BAD_ARGS;
+    f->subject = a[0];
+    f->sid = a[1];
+    if (c == 5)
+      f->reply = a[2];
+    hdr = nm_parse_size(a[c - 2]);
+    size = nm_parse_size(a[c - 1]);
+    if (hdr < 0 || size < 0 || hdr > size)
+      return NM_PERR_BAD_ARGS;
+    break;
+  case NM_OP_SUB:
+    c = split_args(arg, arg_n, 1, a);
+    if (c != 2 && c != 3)
+      return NM_PERR_BAD_ARGS;
+    f->subject = a[0];
+    if (c == 3)
+      f->queue = a[1];
+    f->sid = a[c - 1];
+    return NM_PERR_NONE;
+  case NM_OP_UNSUB:
+    c = split_args(arg, arg_n, 1, a);
+    if (c != 1 && c != 2)
+      return NM_PERR_BAD_ARGS;
+    f->sid = a[0];
+    if (c == 2)
+      f->max = a[1];
+    return NM_PERR_NONE;
+  case NM_OP_CONNECT:
+  case NM_OP_INFO:
+    f->json.p = arg;
+    f->json.n = arg_n;
+    return NM_PERR_NONE;
+  case NM_OP_ERR:
+    f->text.p = arg;
+    f->text.n = arg_n;
+    return NM_PERR_NONE;
+  default:
+    return NM_PERR_NONE;
+  }
+  /* Payload ops: the size limit is checked on the control line, before any
+   * payload byte is read (processPub order: count, size, then max). */
+  {
+    nm_perr_t e = check_payload_size(p, size);
+    if (e != NM_PERR_NONE)
+      return e;
+  }
+  f->hdr_len = (size_t)hdr;
+  p->payload_size = (size_t)size;
+  return NM_PERR_NONE;
+}
+
+static int is_payload_op(const nm_parser_t *p) {
+  return p->op == NM_OP_PUB || p->op == NM_OP_HPUB || p->op == NM_OP_MSG ||
+         p->op == NM_OP_HMSG;
+}
+
+/* Back to the start state after a frame, giving back a large payload
+ * buffer. */
+static void frame_reset(nm_parser_t *p) {
+  p->state = ST_START;
+  p->in_scratch = 0;
+  p->in_pbuf = 0;
+  p->line_len = 0;
+  p->pbuf_len = 0;
+  p->drop_cr = 0;
+  if (p->pbuf_cap > NM_PARSER_PBUF_KEEP) {
+    free(p->pbuf);
+    p->pbuf = NULL;
+    p->pbuf_cap = 0;
+  }
+}
+
+/* Emits p->frame. Returns 0 or the sticky callback error. */
+static int emit(nm_parser_t *p) {
+  p->frames++;
+  if (p->cb != NULL && p->cb(p, &p->frame) != 0) {
+    frame_reset(p);
+    return fail(p, NM_PERR_CALLBACK, NM_ECALLBACK, NULL, 0);
+  }
+  frame_reset(p);
+  return 0;
+}
+
+/* A control line is complete. Emits argument-only frames; payload ops move
+ * to ST_PAYLOAD. Returns 0 or a sticky error. */
+static int line_done(nm_parser_t *p, const char *line, size_t n, size_t arg_off,
+                     size_t arg_n) {
+  nm_perr_t e = build_frame(p, line, n, arg_off, arg_n);
+
+  if (e != NM_PERR_NONE)
+    return fail(p, e, 0, line, n);
+  if (is_payload_op(p)) {
+    p->state = ST_PAYLOAD;
+    p->pbuf_len = 0;
+    return 0;
+  }
+  return emit(p);
+}
+
+/* The payload does not fit in the fed buffer: the frame's argument slices
+ * point into that buffer, so the line moves to scratch (compacted as a split
+ * line would be) and the frame is rebuilt from there. */
+static int line_to_scratch(nm_parser_t *p, const char *line, size_t arg_off,
+                           size_t raw_arg_n) {
+  size_t blanks = arg_off - p->oplen, keep;
+  nm_perr_t e;
+  int r;
+
+  keep = blanks < NM_PARSER_BLANKS_KEEP ? blanks : NM_PARSER_BLANKS_KEEP;
+  p->line_len = 0;
+  if ((r = scratch_put(p, line, p->oplen + keep)) != 0 ||
+      (r = scratch_put(p, line + arg_off, raw_arg_n)) != 0)
+    return r;
+  p->arg_start_len = p->oplen + keep;
+  p->blanks_kept = keep;
+  p->in_scratch = 1;
+  e = build_frame(p, p->scratch, p->line_len, p->arg_start_len,
+                  raw_arg_n - (p->drop_cr ? 1 : 0));
+  /* The same bytes passed build_frame a moment ago. */
+  return e == NM_PERR_NONE ? 0 : NM_EINVAL;
+}
+
+static int pbuf_reserve(nm_parser_t *p, size_t need) {
+  char *n;
+
+  if (need <= p->pbuf_cap)
+    return 0;
+  n = realloc(p->pbuf, need);
+  if (n == NULL)
+    return NM_ENOMEM;
+  p->pbuf = n;
+  p->pbuf_cap = need;
+  return 0;
+}
+
+/* The feed ends inside a control line that started in this buffer: copy what
+ * the line holds so far into scratch (bounded as described in nm_parser.h). */
+static int save_partial_line(nm_parser_t *p, const char *buf, size_t ls,
+                             size_t as, size_t len) {
+  size_t keep, blanks;
+  int r;
+
+  p->line_len = 0;
+  switch (p->state) {
+  case ST_OPNAME:
+  case ST_NEED_BLANK:
+    r = scratch_put(p, buf + ls, len - ls);
+    break;
+  case ST_BLANKS:
+    blanks = len - ls - p->oplen;
+    keep = blanks < NM_PARSER_BLANKS_KEEP ? blanks : NM_PARSER_BLANKS_KEEP;
+    p->blanks_kept = keep;
+    r = scratch_put(p, buf + ls, p->oplen + keep);
+    break;
+  case ST_ARG:
+    blanks = as - ls - p->oplen;
+    keep = blanks < NM_PARSER_BLANKS_KEEP ? blanks : NM_PARSER_BLANKS_KEEP;
+    p->blanks_kept = keep;
+    r = scratch_put(p, buf + ls, p->oplen + keep);
+    if (r == 0) {
+      p->arg_start_len = p->line_len;
+      r = scratch_put(p, buf + as, len - as);
+    }
+    break;
+  case ST_SKIP:
+    keep = len - ls;
+    if (keep > NM_PARSER_BARE_LINE_MAX)
+      keep = NM_PARSER_BARE_LINE_MAX;
+    r = scratch_put(p, buf + ls, keep);
+    break;
+  default:
+    return 0;
+  }
+  if (r != 0)
+    return r;
+  p->in_scratch = 1;
+  return 0;
+}
+
+/* ---- the feed loop ----------------------------------------------------- */
+
+/* Matches one more op-name byte. Returns 0 or a perr. */
+static nm_perr_t op_byte(nm_parser_t *p, unsigned char b) {
+  unsigned n, i, mask = 0;
+  const op_def *t = op_table(p, &n);
+  unsigned char u = up(b);
+
+  for (i = 0; i < n; i++) {
+    if ((p->opmask & (1u << i)) && t[i].len > p->oplen &&
+        (unsigned char)t[i].name[p->oplen] == u)
+      mask |= 1u << i;
+  }
+  if (mask == 0)
+    return NM_PERR_UNKNOWN_OP;
+  p->opmask = mask;
+  p->oplen++;
+  for (i = 0; i < n; i++) {
+    if ((mask & (1u << i)) && t[i].len == p->oplen) {
+      p->op = t[i].op;
+      p->state = t[i].kind == K_BARE         ? ST_SKIP
+                 : t[i].kind == K_ARGS_BLANK ? ST_NEED_BLANK
+                                             : ST_BLANKS;
+      p->blanks_kept = 0;
+      break;
+    }
+  }
+  return NM_PERR_NONE;
+}
+
+ssize_t nm_parser_feed(nm_parser_t *p, const char *buf, size_t len) {
+  size_t i = 0;
+  size_t ls = 0; /* line start in buf, while the line is not in scratch */
+  size_t as = 0; /* argument start in buf, likewise */
+  int r;
+
+  if (p->err != 0)
+    return p->err;
+  if (buf == NULL && len > 0)
+    return NM_EINVAL;
+
+  while (i < len) {
+    switch (p->state) {
+    case ST_START: {
+      unsigned char b = (unsigned char)buf[i];
+      /* nats-server checks auth on the first byte of every op, before it
+       * even looks at which op it is. */
+      if ((p->flags & NM_PARSER_EXPECT_CONNECT) && b != 'C' && b != 'c')
+        return fail(p, NM_PERR_AUTH, 0, buf + i, len - i);
+      ls = i;
+      p->in_scratch = 0;
+      p->line_len = 0;
+      p->oplen = 0;
+      p->opmask = ~0u;
+      p->drop_cr = 0;
+      p->state = ST_OPNAME;
+    }
+      /* fall through */
+    case ST_OPNAME:
+      while (i < len && p->state == ST_OPNAME) {
+        if (op_byte(p, (unsigned char)buf[i]) != NM_PERR_NONE)
+          return fail(p, NM_PERR_UNKNOWN_OP, 0, buf + i, len - i);
+        if (p->in_scratch && (r = scratch_put(p, buf + i, 1)) != 0)
+          return fail(p, NM_PERR_NONE, r, NULL, 0);
+        i++;
+      }
+      break;
+    case ST_NEED_BLANK:
+      if (!is_blank(buf[i]))
+        return fail(p, NM_PERR_UNKNOWN_OP, 0, buf + i, len - i);
+      p->state = ST_BLANKS;
+      /* fall through */
+    case ST_BLANKS:
+      while (i < len && is_blank(buf[i])) {
+        if (p->in_scratch && p->blanks_kept < NM_PARSER_BLANKS_KEEP) {
+          if ((r = scratch_put(p, buf + i, 1)) != 0)
+            return fail(p, NM_PERR_NONE, r, NULL, 0);
+          p->blanks_kept++;
+        }
+        i++;
+      }
+      if (i == len)
+        break;
+      /* The first non-blank byte starts the argument part and is taken as
+       * is, even a CR or LF (nats-server's *_SPC states do the same): so
+       * `CONNECT\r\n` has the argument "\r" and `PUB \n` does not end. */
+      p->state = ST_ARG;
+      p->drop_cr = 0;
+      if (p->in_scratch) {
+        p->arg_start_len = p->line_len;
+        if ((r = scratch_put(p, buf + i, 1)) != 0)
+          return fail(p, NM_PERR_NONE, r, NULL, 0);
+      } else {
+        as = i;
+      }
+      i++;
+      /* fall through */
+    case ST_ARG: {
+      const char *lf = memchr(buf + i, '\n', len - i);
+      size_t end = lf ? (size_t)(lf - buf) : len;
+      size_t arg_n;
+
+      /* nats-server drops one byte before the LF when it saw a CR anywhere
+       * after the first argument byte (its `drop` flag). */
+      if (!p->drop_cr && memchr(buf + i, '\r', end - i) != NULL)
+        p->drop_cr = 1;
+      if (!p->in_scratch) {
+        arg_n = end - as - (size_t)p->drop_cr;
+        if (arg_n > p->max_control_line)
+          return fail(p, NM_PERR_CONTROL_LINE, 0, buf + as, len - as);
+        if (lf == NULL) {
+          i = len;
+          break;
+        }
+        i = end + 1;
+        if ((r = line_done(p, buf + ls, end - ls, as - ls, arg_n)) != 0)
+          return r;
+        if (p->state == ST_PAYLOAD) {
+          /* Zero-copy when the payload and its CRLF are all here. */
+          size_t sz = p->payload_size;
+          if (len - i >= sz + 2) {
+            if (buf[i + sz] != '\r')
+              return fail(p, NM_PERR_UNKNOWN_OP, 0, buf + i + sz, len - i - sz);
+            if (buf[i + sz + 1] != '\n')
+              return fail(p, NM_PERR_UNKNOWN_OP, 0, buf + i + sz + 1,
+                          len - i - sz - 1);
+            p->frame.payload.p = buf + i;
+            p->frame.payload.n = sz;
+            i += sz + 2;
+            if ((r = emit(p)) != 0)
+              return r;
+          } else {
+            r = line_to_scratch(p, buf + ls, as - ls, end - as);
+            if (r != 0)
+              return fail(p, NM_PERR_NONE, r, NULL, 0);
+          }
+        }
+      } else {
+        arg_n =
+            (p->line_len - p->arg_start_len) + (end - i) - (size_t)p->drop_cr;
+        if (arg_n > p->max_control_line)
+          return fail(p, NM_PERR_CONTROL_LINE, 0, p->scratch + p->arg_start_len,
+                      p->line_len - p->arg_start_len);
+        if ((r = scratch_put(p, buf + i, end - i)) != 0)
+          return fail(p, NM_PERR_NONE, r, NULL, 0);
+        if (lf == NULL) {
+          i = len;
+          break;
+        }
+        i = end + 1;
+        if ((r = line_done(p, p->scratch, p->line_len, p->arg_start_len,
+                           arg_n)) != 0)
+          return r;
+      }
+      break;
+    }
+    case ST_SKIP: {
+      const char *lf = memchr(buf + i, '\n', len - i);
+      size_t end = lf ? (size_t)(lf - buf) : len;
+
+      if (p->in_scratch && p->line_len < NM_PARSER_BARE_LINE_MAX) {
+        size_t room = NM_PARSER_BARE_LINE_MAX - p->line_len;
+        size_t n = end - i < room ? end - i : room;
+        if ((r = scratch_put(p, buf + i, n)) != 0)
+          return fail(p, NM_PERR_NONE, r, NULL, 0);
+      }
+      if (lf == NULL) {
+        i = len;
+        break;
+      }
+      i = end + 1;
+      if (p->in_scratch)
+        r = line_done(p, p->scratch, p->line_len, p->line_len, 0);
+      else
+        r = line_done(p, buf + ls, end - ls, end - ls, 0);
+      if (r != 0)
+        return r;
+      break;
+    }
+    case ST_PAYLOAD: {
+      size_t want, n;
+
+      if (!p->in_pbuf) {
+        if ((r = pbuf_reserve(p, p->payload_size)) != 0)
+          return fail(p, NM_PERR_NONE, r, NULL, 0);
+        p->in_pbuf = 1;
+        p->pbuf_len = 0;
+      }
+      want = p->payload_size - p->pbuf_len;
+      n = len - i < want ? len - i : want;
+      if (n > 0)
+        memcpy(p->pbuf + p->pbuf_len, buf + i, n);
+      p->pbuf_len += n;
+      i += n;
+      if (p->pbuf_len == p->payload_size)
+        p->state = ST_END_R;
+      break;
+    }
+    case ST_END_R:
+      if (buf[i] != '\r')
+        return fail(p, NM_PERR_UNKNOWN_OP, 0, buf + i, len - i);
+      p->state = ST_END_N;
+      i++;
+      break;
+    case ST_END_N:
+      if (buf[i] != '\n')
+        return fail(p, NM_PERR_UNKNOWN_OP, 0, buf + i, len - i);
+      i++;
+      p->frame.payload.p = p->pbuf ? p->pbuf : p->frame.line.p;
+      p->frame.payload.n = p->payload_size;
+      if ((r = emit(p)) != 0)
+        return r;
+      break;
+    default:
+      return fail(p, NM_PERR_UNKNOWN_OP, 0, buf + i, len - i);
+    }
+  }
+
+  if (!p->in_scratch &&
+      (p->state == ST_OPNAME || p->state == ST_NEED_BLANK ||
+       p->state == ST_BLANKS || p->state == ST_ARG || p->state == ST_SKIP)) {
+    if ((r = save_partial_line(p, buf, ls, as, len)) != 0)
+      return fail(p, NM_PERR_NONE, r, NULL, 0);
+  }
+  p->bytes += len;
+  return (ssize_t)len;
+}
+
+/* ---- lifecycle and accessors ------------------------------------------- */
+
+int nm_parser_init(nm_parser_t *p, nm_parse_mode_t mode, nm_frame_cb cb,
+                   void *data) {
+  if (p == NULL || (mode != NM_PARSE_CLIENT_OPS && mode != NM_PARSE_SERVER_OPS))
+    return NM_EINVAL;
+  memset(p, 0, sizeof(*p));
+  p->mode = mode;
+  p->cb = cb;
+  p->data = data;
+  p->max_control_line = NM_DEFAULT_MAX_CONTROL_LINE;
+  p->max_payload = mode == NM_PARSE_CLIENT_OPS ? NM_DEFAULT_MAX_PAYLOAD : -1;
+  p->state = ST_START;
+  return 0;
+}
+
+void nm_parser_free(nm_parser_t *p) {
+  if (p == NULL)
+    return;
+  free(p->scratch);
+  free(p->pbuf);
+  p->scratch = NULL;
+  p->scratch_cap = 0;
+  p->pbuf = NULL;
+  p->pbuf_cap = 0;
+  frame_reset(p);
+}
+
+void nm_parser_reset(nm_parser_t *p) {
+  frame_reset(p);
+  memset(&p->frame, 0, sizeof(p->frame));
+  p->op = NM_OP_NONE;
+  p->oplen = 0;
+  p->opmask = 0;
+  p->err = 0;
+  p->why = NM_PERR_NONE;
+  p->errmsg[0] = '\0';
+}
+
+void nm_parser_set_limits(nm_parser_t *p, size_t max_control_line,
+                          int64_t max_payload) {
+  if (max_control_line == 0)
+    max_control_line = NM_DEFAULT_MAX_CONTROL_LINE;
+  if (max_control_line > NM_PARSER_SCRATCH_MAX)
+    max_control_line = NM_PARSER_SCRATCH_MAX;
+  p->max_control_line = max_control_line;
+  p->max_payload = max_payload < 0 ? -1 : max_payload;
+}
+
+void nm_parser_set_flags(nm_parser_t *p, unsigned flags) {
+  p->flags = flags;
+}
+
+unsigned nm_parser_flags(const nm_parser_t *p) {
+  return p->flags;
+}
+
+nm_perr_t nm_parser_error(const nm_parser_t *p) {
+  return p->why;
+}
+
+const char *nm_parser_errmsg(const nm_parser_t *p) {
+  if (p->err == 0)
+    return "no error";
+  return p->errmsg;
+}
+
+int nm_parser_in_frame(const nm_parser_t *p) {
+  return p->state != ST_START;
+}
+
+const char *nm_op_name(nm_op_t op) {
+  switch (op) {
+  case NM_OP_NONE:
+    return "NONE";
+  case NM_OP_CONNECT:
+    return "CONNECT";
+  case NM_OP_INFO:
+    return "INFO";
+  case NM_OP_PUB:
+    return "PUB";
+  case NM_OP_HPUB:
+    return "HPUB";
+  case NM_OP_SUB:
+    return "SUB";
+  case NM_OP_UNSUB:
+    return "UNSUB";
+  case NM_OP_MSG:
+    return "MSG";
+  case NM_OP_HMSG:
+    return "HMSG";
+  case NM_OP_PING:
+    return "PING";
+  case NM_OP_PONG:
+    return "PONG";
+  case NM_OP_OK:
+    return "+OK";
+  case NM_OP_ERR:
+    return "-ERR";
+  }
+  return "?";
+}
