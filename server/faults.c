@@ -1,41 +1,170 @@
-/* Placeholder fault engine: no rules, every frame passes. Replaced by the
- * real engine (see nm_conn_api.h for the contract). */
-#include <stdio.h>
+/* The fault engine's lifecycle and per-connection state: what the core calls
+ * when a server starts and stops and when connections open and close. The
+ * frame path is faults_rules.c; documents are faults_control.c. */
 #include <stdlib.h>
+#include <string.h>
 
-#include "nm_conn_api.h"
-
-struct nm_faults_s {
-  nm_server_t *srv;
-};
+#include "faults_int.h"
 
 nm_faults_t *nm__faults_new(nm_server_t *s) {
   nm_faults_t *f = calloc(1, sizeof(*f));
-  if (f)
-    f->srv = s;
+  if (f == NULL)
+    return NULL;
+  f->srv = s;
+  /* The sync plumbing is optional: without a loop yet, nm_server_fault_sync
+   * reports NM_ESTATE. */
+  if (nm_server_loop(s) != NULL)
+    (void)nm__fsync_init(f, nm_server_loop(s));
   return f;
 }
+
+void nm__faults_stop(nm_faults_t *f) {
+  nm__frule_t *r;
+
+  if (f == NULL || f->stopped)
+    return;
+  f->stopped = 1;
+  nm__fsync_stop(f);
+  while (f->conns != NULL) {
+    nm__fconn_t *st = f->conns;
+    nm__fconn_drop_all(f, st);
+    f->conns = st->next;
+    f->nstates--;
+    free(st);
+  }
+  /* Rules stay installed but inert; free them now so that a stopped server
+   * reports no activity. */
+  while ((r = f->rules) != NULL) {
+    f->rules = r->next;
+    nm__frule_free(r);
+  }
+  f->nrules = 0;
+}
+
 void nm__faults_free(nm_faults_t *f) {
+  if (f == NULL)
+    return;
+  if (!f->stopped)
+    nm__faults_stop(f);
+  nm__fsync_free(f);
   free(f);
 }
-void nm__faults_stop(nm_faults_t *f) {}
+
 int nm__faults_active(const nm_faults_t *f) {
-  return 0;
+  return f != NULL && (f->nrules + f->nstates) != 0;
 }
-int nm__faults_inbound(nm_faults_t *f, nm_conn_t *c, const nm_frame_t *fr,
-                       nm_slice_t bytes) {
-  return NM_FAULT_PASS;
+
+void nm__faults_conn_open(nm_faults_t *f, nm_conn_t *c) {
+  /* Nothing per connection until a rule needs it. */
 }
-int nm__faults_outbound(nm_faults_t *f, nm_conn_t *c, const nm_frame_t *fr,
-                        nm_slice_t bytes) {
-  return NM_FAULT_PASS;
+
+void nm__faults_conn_close(nm_faults_t *f, nm_conn_t *c) {
+  nm__fconn_t *st;
+
+  if (f == NULL || c == NULL)
+    return;
+  st = nm__fconn_get(f, nm__conn_id(c), 0);
+  if (st == NULL)
+    return;
+  nm__fconn_drop_all(f, st);
+  st->stall = st->blackhole = 0;
+  nm__fconn_maybe_free(f, st);
 }
-void nm__faults_conn_open(nm_faults_t *f, nm_conn_t *c) {}
-void nm__faults_conn_close(nm_faults_t *f, nm_conn_t *c) {}
-void nm__faults_control(nm_faults_t *f, nm_conn_t *c, nm_slice_t subject,
-                        nm_slice_t reply, nm_slice_t payload) {}
-int nm__faults_apply(nm_faults_t *f, const char *json, nm_buf_t *result,
-                     char *err, size_t errlen) {
-  snprintf(err, errlen, "fault engine not built yet");
-  return NM_EINVAL;
+
+nm__fconn_t *nm__fconn_get(nm_faults_t *f, uint64_t id, int create) {
+  nm__fconn_t *st;
+
+  for (st = f->conns; st != NULL; st = st->next)
+    if (st->id == id)
+      return st;
+  if (!create || f->stopped)
+    return NULL;
+  st = calloc(1, sizeof(*st));
+  if (st == NULL)
+    return NULL;
+  st->id = id;
+  st->next = f->conns;
+  f->conns = st;
+  f->nstates++;
+  return st;
+}
+
+/* A state with nothing in it costs a lookup per frame: free it. */
+void nm__fconn_maybe_free(nm_faults_t *f, nm__fconn_t *st) {
+  nm__fconn_t **pp;
+
+  if (st->held || st->delayed || st->stalled || st->coalesce || st->stall ||
+      st->blackhole)
+    return;
+  for (pp = &f->conns; *pp != NULL; pp = &(*pp)->next) {
+    if (*pp == st) {
+      *pp = st->next;
+      f->nstates--;
+      free(st);
+      return;
+    }
+  }
+}
+
+void nm__fobserve(nm_faults_t *f, nm_obs_kind_t kind, uint64_t conn_id,
+                  const nm_frame_t *fr, nm_slice_t bytes, const char *rule,
+                  const char *action, const char *detail) {
+  nm_obs_event_t ev;
+
+  memset(&ev, 0, sizeof(ev));
+  ev.kind = kind;
+  ev.conn_id = conn_id;
+  ev.t_us = uv_hrtime() / 1000;
+  ev.frame = fr;
+  ev.bytes = bytes;
+  ev.rule = rule;
+  ev.action = action;
+  ev.detail = detail;
+  nm__server_observe(f->srv, &ev);
+}
+
+const char *nm__fact_name(nm__fact_t a) {
+  static const char *const names[] = {
+      "pass",     "hold",  "delay", "drop",  "duplicate", "split",
+      "coalesce", "close", "reset", "stall", "blackhole",
+  };
+  if ((unsigned)a < sizeof(names) / sizeof(names[0]))
+    return names[a];
+  return "?";
+}
+
+void nm__frule_free(nm__frule_t *r) {
+  if (r == NULL)
+    return;
+  free(r->match.subject);
+  free(r->match.sid);
+  free(r->after.subject);
+  free(r->after.sid);
+  nm__fdirects_free(&r->then);
+  free(r);
+}
+
+void nm__frules_reap(nm_faults_t *f) {
+  nm__frule_t **pp, *r;
+
+  if (f->walking > 0)
+    return;
+  pp = &f->rules;
+  while ((r = *pp) != NULL) {
+    if (r->removed) {
+      *pp = r->next;
+      nm__frule_free(r);
+    } else {
+      pp = &r->next;
+    }
+  }
+}
+
+nm__frule_t *nm__frule_find(nm_faults_t *f, const char *id) {
+  nm__frule_t *r;
+
+  for (r = f->rules; r != NULL; r = r->next)
+    if (!r->removed && strcmp(r->id, id) == 0)
+      return r;
+  return NULL;
 }

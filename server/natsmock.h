@@ -111,5 +111,11 @@ void nm_server_set_observer(nm_server_t *s, nm_obs_cb cb, void *data);
  * message in err. */
 int nm_server_fault(nm_server_t *s, const char *json, nm_buf_t *result,
                     char *err, size_t errlen);
+/* The same from any other thread (e.g. a test beside nm_server_start_thread):
+ * the document is handed to the server's loop thread, applied there, and the
+ * call waits for the answer (at most 10 s: NM_ETIMEOUT). Called on the loop
+ * thread itself it applies at once. NM_ECLOSED once the server is stopping. */
+int nm_server_fault_sync(nm_server_t *s, const char *json, nm_buf_t *result,
+                         char *err, size_t errlen);
 
 #endif

@@ -1,0 +1,354 @@
+/* Fault documents as a whole (nm__faults_apply) and the run-time control API
+ * on "$MOCK." subjects. A document is checked completely before anything
+ * changes: a bad document changes nothing. Then, in this order: "clear",
+ * "remove", "rules" (installed), "actions" (run). */
+#include <cjson/cJSON.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "faults_int.h"
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+  return NM_EINVAL;
+}
+
+static void clear_rules(nm_faults_t *f) {
+  nm__frule_t *r;
+  for (r = f->rules; r != NULL; r = r->next) {
+    if (!r->removed) {
+      r->removed = 1;
+      f->nrules--;
+    }
+  }
+}
+
+static int id_in_list(const char *id, nm__frule_t **v, int n) {
+  int i;
+  for (i = 0; i < n; i++)
+    if (strcmp(v[i]->id, id) == 0)
+      return 1;
+  return 0;
+}
+
+/* Would `id` still name an installed rule after clear/remove? */
+static int id_taken(nm_faults_t *f, const char *id, int clear,
+                    const cJSON *remove) {
+  const cJSON *it;
+  if (clear || nm__frule_find(f, id) == NULL)
+    return 0;
+  cJSON_ArrayForEach(it, remove) {
+    if (strcmp(it->valuestring, id) == 0)
+      return 0;
+  }
+  return 1;
+}
+
+static int apply_doc(nm_faults_t *f, const char *json, uint64_t this_conn,
+                     nm_buf_t *result, char *err, size_t errlen) {
+  static const char *const keys[] = {"rules", "remove", "clear", "actions",
+                                     NULL};
+  nm__frule_t **add = NULL;
+  nm__fdirects_t actions = {NULL, 0};
+  cJSON *doc = NULL;
+  const cJSON *rules, *remove, *clear, *acts, *it;
+  int nadd = 0, do_clear = 0, nremove = 0, i, rc = 0, keep;
+  size_t n;
+
+  if (f->stopped)
+    return fail(err, errlen, "the server is stopped");
+  n = json != NULL ? strlen(json) : 0;
+  if (n == 0)
+    return fail(err, errlen, "empty document");
+  if (n > NM_FAULT_DOC_MAX)
+    return fail(err, errlen, "document over %d bytes", NM_FAULT_DOC_MAX);
+  doc = cJSON_ParseWithLength(json, n);
+  if (doc == NULL) {
+    const char *at = cJSON_GetErrorPtr();
+    return fail(err, errlen, "not valid JSON (at byte %ld)",
+                at != NULL && at >= json && at <= json + n ? (long)(at - json)
+                                                           : -1L);
+  }
+  if (!cJSON_IsObject(doc)) {
+    rc = fail(err, errlen, "the document must be a JSON object");
+    goto done;
+  }
+  cJSON_ArrayForEach(it, doc) {
+    const char *const *k;
+    for (k = keys; *k != NULL && strcmp(*k, it->string) != 0; k++)
+      ;
+    if (*k == NULL && it->string[0] != '_' &&
+        strcmp(it->string, "comment") != 0) {
+      rc = fail(err, errlen,
+                "%s: unknown field (expected rules, remove, clear, actions)",
+                it->string);
+      goto done;
+    }
+  }
+
+  clear = cJSON_GetObjectItemCaseSensitive(doc, "clear");
+  if (clear != NULL) {
+    if (!cJSON_IsBool(clear)) {
+      rc = fail(err, errlen, "clear: must be true or false");
+      goto done;
+    }
+    do_clear = cJSON_IsTrue(clear);
+  }
+  remove = cJSON_GetObjectItemCaseSensitive(doc, "remove");
+  if (remove != NULL) {
+    if (!cJSON_IsArray(remove)) {
+      rc = fail(err, errlen, "remove: must be a list of rule ids");
+      goto done;
+    }
+    i = 0;
+    cJSON_ArrayForEach(it, remove) {
+      if (!cJSON_IsString(it)) {
+        rc = fail(err, errlen, "remove[%d]: must be a rule id", i);
+        goto done;
+      }
+      if (!do_clear && nm__frule_find(f, it->valuestring) == NULL) {
+        rc = fail(err, errlen, "remove[%d]: no rule \"%.64s\" is installed", i,
+                  it->valuestring);
+        goto done;
+      }
+      i++;
+    }
+    nremove = i;
+  }
+
+  rules = cJSON_GetObjectItemCaseSensitive(doc, "rules");
+  if (rules != NULL) {
+    int count;
+    if (!cJSON_IsArray(rules)) {
+      rc = fail(err, errlen, "rules: must be a list of rules");
+      goto done;
+    }
+    count = cJSON_GetArraySize(rules);
+    keep = do_clear ? 0 : f->nrules - nremove;
+    if (count + keep > NM_FAULT_RULES_MAX) {
+      rc = fail(err, errlen,
+                "rules: %d installed + %d new is over the limit of %d rules",
+                keep, count, NM_FAULT_RULES_MAX);
+      goto done;
+    }
+    add = calloc((size_t)(count > 0 ? count : 1), sizeof(*add));
+    if (add == NULL) {
+      rc = NM_ENOMEM;
+      goto done;
+    }
+    cJSON_ArrayForEach(it, rules) {
+      rc = nm__fjson_rule(f, it, nadd, &add[nadd], err, errlen);
+      if (rc != 0)
+        goto done;
+      nadd++;
+      if (add[nadd - 1]->id[0] != '\0' &&
+          (id_in_list(add[nadd - 1]->id, add, nadd - 1) ||
+           id_taken(f, add[nadd - 1]->id, do_clear, remove))) {
+        rc = fail(err, errlen, "rules[%d].id: \"%s\" is already in use",
+                  nadd - 1, add[nadd - 1]->id);
+        goto done;
+      }
+    }
+  }
+  acts = cJSON_GetObjectItemCaseSensitive(doc, "actions");
+  if (acts != NULL &&
+      (rc = nm__fjson_directs(acts, "actions", 0, &actions, err, errlen)) != 0)
+    goto done;
+
+  /* Checked: now change things. */
+  if (do_clear)
+    clear_rules(f);
+  if (remove != NULL) {
+    cJSON_ArrayForEach(it, remove) {
+      nm__frule_t *r = nm__frule_find(f, it->valuestring);
+      if (r != NULL) {
+        r->removed = 1;
+        f->nrules--;
+      }
+    }
+  }
+  nm__frules_reap(f);
+  {
+    nm__frule_t **tail = &f->rules;
+    while (*tail != NULL)
+      tail = &(*tail)->next;
+    for (i = 0; i < nadd; i++) {
+      nm__frule_t *r = add[i];
+      if (r->id[0] == '\0') {
+        do
+          snprintf(r->id, sizeof(r->id), "r%llu",
+                   (unsigned long long)++f->next_rule_no);
+        while (nm__frule_find(f, r->id) != NULL ||
+               id_in_list(r->id, add + i + 1, nadd - i - 1));
+      }
+      *tail = r;
+      tail = &r->next;
+      f->nrules++;
+      nm__fobserve(f, NM_OBS_ACTION, 0, NULL, (nm_slice_t){NULL, 0}, r->id,
+                   "install", nm__fact_name(r->action));
+    }
+  }
+  if (result != NULL) {
+    rc = nm_buf_append_str(result, "{\"ok\":true,\"rules\":[");
+    for (i = 0; rc == 0 && i < nadd; i++)
+      rc = nm_buf_appendf(result, "%s\"%s\"", i ? "," : "", add[i]->id);
+    if (rc == 0)
+      rc = nm_buf_append_str(result, "]}");
+    rc = 0; /* the document applied; a short result is not a failure */
+  }
+  nadd = 0; /* installed: owned by the engine now */
+  if (actions.n > 0) {
+    f->walking++;
+    nm__fdirects_run(f, &actions, this_conn, NULL);
+    f->walking--;
+    nm__frules_reap(f);
+  }
+done:
+  for (i = 0; i < nadd; i++)
+    nm__frule_free(add[i]);
+  free(add);
+  nm__fdirects_free(&actions);
+  cJSON_Delete(doc);
+  return rc;
+}
+
+int nm__faults_apply(nm_faults_t *f, const char *json, nm_buf_t *result,
+                     char *err, size_t errlen) {
+  char dummy[8];
+  if (err == NULL || errlen == 0) {
+    err = dummy;
+    errlen = sizeof(dummy);
+  }
+  err[0] = '\0';
+  if (f == NULL)
+    return fail(err, errlen, "no fault engine");
+  return apply_doc(f, json, 0, result, err, errlen);
+}
+
+/* {"ok":true,"rules":[{...}, ...]}: every installed rule and its counters. */
+static int list_rules(nm_faults_t *f, nm_buf_t *out) {
+  cJSON *root = cJSON_CreateObject(), *arr;
+  nm__frule_t *r;
+  nm__fconn_t *st;
+  char *text;
+  int rc;
+
+  if (root == NULL)
+    return NM_ENOMEM;
+  cJSON_AddBoolToObject(root, "ok", 1);
+  arr = cJSON_AddArrayToObject(root, "rules");
+  for (r = f->rules; arr != NULL && r != NULL; r = r->next) {
+    cJSON *o;
+    double held = 0;
+    if (r->removed)
+      continue;
+    for (st = f->conns; st != NULL; st = st->next) {
+      nm__fheld_t *h;
+      for (h = st->held; h != NULL; h = h->next)
+        held += strcmp(h->rule, r->id) == 0;
+    }
+    o = cJSON_CreateObject();
+    if (o == NULL)
+      break;
+    cJSON_AddStringToObject(o, "id", r->id);
+    cJSON_AddStringToObject(o, "dir", r->match.dir == NM_DIR_IN ? "in" : "out");
+    cJSON_AddStringToObject(o, "action", nm__fact_name(r->action));
+    cJSON_AddBoolToObject(o, "armed", r->armed);
+    cJSON_AddNumberToObject(o, "seen", (double)r->seen);
+    cJSON_AddNumberToObject(o, "acted", (double)r->acted);
+    cJSON_AddBoolToObject(o, "spent",
+                          (r->limit && r->acted >= r->limit) ||
+                              (r->nth && !r->every && r->seen >= r->nth));
+    cJSON_AddNumberToObject(o, "held", held);
+    cJSON_AddItemToArray(arr, o);
+  }
+  text = cJSON_PrintUnformatted(root);
+  cJSON_Delete(root);
+  if (text == NULL)
+    return NM_ENOMEM;
+  rc = nm_buf_append_str(out, text);
+  cJSON_free(text);
+  return rc;
+}
+
+static void reply_error(nm_buf_t *out, const char *msg) {
+  cJSON *o = cJSON_CreateObject();
+  char *text;
+  if (o == NULL)
+    return;
+  cJSON_AddBoolToObject(o, "ok", 0);
+  cJSON_AddStringToObject(o, "error", msg);
+  text = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  if (text != NULL) {
+    nm_buf_clear(out);
+    (void)nm_buf_append_str(out, text);
+    cJSON_free(text);
+  }
+}
+
+void nm__faults_control(nm_faults_t *f, nm_conn_t *c, nm_slice_t subject,
+                        nm_slice_t reply, nm_slice_t payload) {
+  static const char kPrefix[] = "$MOCK.";
+  char err[512];
+  char *doc = NULL;
+  nm_buf_t out;
+  const char *verb;
+  size_t vn;
+  int rc = 0;
+
+  if (f == NULL || subject.n < sizeof(kPrefix) - 1)
+    return;
+  verb = subject.p + sizeof(kPrefix) - 1;
+  vn = subject.n - (sizeof(kPrefix) - 1);
+  nm_buf_init(&out, NM_FAULT_RESULT_MAX);
+  err[0] = '\0';
+  if (vn == 5 && memcmp(verb, "fault", 5) == 0) {
+    doc = malloc(payload.n + 1);
+    if (doc == NULL) {
+      rc = NM_ENOMEM;
+      snprintf(err, sizeof(err), "out of memory");
+    } else {
+      if (payload.n > 0)
+        memcpy(doc, payload.p, payload.n);
+      doc[payload.n] = '\0';
+      if (memchr(doc, '\0', payload.n) != NULL) {
+        rc = NM_EINVAL;
+        snprintf(err, sizeof(err), "the document contains a NUL byte");
+      } else {
+        rc = apply_doc(f, doc, c != NULL ? nm__conn_id(c) : 0, &out, err,
+                       sizeof(err));
+      }
+    }
+  } else if (vn == 5 && memcmp(verb, "rules", 5) == 0) {
+    rc = list_rules(f, &out);
+    if (rc != 0)
+      snprintf(err, sizeof(err), "rule list too large");
+  } else if (vn == 5 && memcmp(verb, "clear", 5) == 0) {
+    clear_rules(f);
+    nm__frules_reap(f);
+    nm__fobserve(f, NM_OBS_ACTION, c != NULL ? nm__conn_id(c) : 0, NULL,
+                 (nm_slice_t){NULL, 0}, NULL, "clear", "every rule removed");
+    rc = nm_buf_append_str(&out, "{\"ok\":true,\"rules\":[]}");
+  } else {
+    rc = NM_EINVAL;
+    snprintf(err, sizeof(err),
+             "unknown control subject %.*s (use $MOCK.fault, $MOCK.rules, "
+             "$MOCK.clear)",
+             (int)(subject.n > 100 ? 100 : subject.n), subject.p);
+  }
+  if (rc != 0)
+    reply_error(&out, err[0] ? err : "failed");
+  if (reply.n > 0 && !f->stopped)
+    nm__server_publish(f->srv, reply, (nm_slice_t){NULL, 0}, 0,
+                       (nm_slice_t){out.base, out.len});
+  nm_buf_free(&out);
+  free(doc);
+}

@@ -1,0 +1,240 @@
+/* Frames the engine keeps: held (until released), delayed (until a timer
+ * fires), read after a stall (until resumed), waiting to be coalesced (until
+ * the next write). Each is a copy of the frame, charged against its
+ * connection's caps, and dropped when the connection closes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "faults_int.h"
+
+static void copy_slice(nm_slice_t *dst, nm_slice_t src, char **cur) {
+  if (src.p == NULL) {
+    dst->p = NULL;
+    dst->n = 0;
+    return;
+  }
+  memcpy(*cur, src.p, src.n);
+  dst->p = *cur;
+  dst->n = src.n;
+  *cur += src.n;
+}
+
+nm__fheld_t *nm__fheld_new(nm_faults_t *f, uint64_t conn_id, int dir,
+                           const char *rule, const nm_frame_t *fr,
+                           nm_slice_t bytes) {
+  static const nm_frame_t empty;
+  size_t need;
+  nm__fheld_t *h;
+  char *cur;
+
+  if (fr == NULL)
+    fr = &empty;
+  need = bytes.n + fr->subject.n + fr->reply.n + fr->queue.n + fr->sid.n +
+         fr->max.n + fr->json.n + fr->text.n + fr->payload.n + fr->line.n;
+  h = calloc(1, sizeof(*h) + need + 1);
+  if (h == NULL)
+    return NULL;
+  h->f = f;
+  h->conn_id = conn_id;
+  h->dir = dir;
+  snprintf(h->rule, sizeof(h->rule), "%s", rule ? rule : "");
+  cur = (char *)(h + 1);
+  h->fr.op = fr->op;
+  h->fr.hdr_len = fr->hdr_len;
+  copy_slice(&h->bytes, bytes, &cur);
+  copy_slice(&h->fr.subject, fr->subject, &cur);
+  copy_slice(&h->fr.reply, fr->reply, &cur);
+  copy_slice(&h->fr.queue, fr->queue, &cur);
+  copy_slice(&h->fr.sid, fr->sid, &cur);
+  copy_slice(&h->fr.max, fr->max, &cur);
+  copy_slice(&h->fr.json, fr->json, &cur);
+  copy_slice(&h->fr.text, fr->text, &cur);
+  copy_slice(&h->fr.payload, fr->payload, &cur);
+  copy_slice(&h->fr.line, fr->line, &cur);
+  /* A payload of zero bytes is still present: keep a non-NULL pointer. */
+  if (fr->payload.p != NULL && h->fr.payload.p == NULL)
+    h->fr.payload.p = cur;
+  h->cost = sizeof(*h) + need;
+  return h;
+}
+
+static void on_timer_closed(uv_handle_t *t) {
+  nm__fheld_t *h = t->data;
+  h->f->pending_closes--;
+  free(h);
+}
+
+void nm__fheld_free(nm__fheld_t *h) {
+  if (h == NULL)
+    return;
+  if (h->timer_on) {
+    h->timer.data = h;
+    h->f->pending_closes++;
+    uv_close((uv_handle_t *)&h->timer, on_timer_closed);
+    return;
+  }
+  free(h);
+}
+
+int nm__fheld_charge(nm__fconn_t *st, nm__fheld_t *h) {
+  if (st->nframes + 1 > NM_FAULT_HELD_FRAMES_MAX ||
+      st->nbytes + h->cost > NM_FAULT_HELD_BYTES_MAX)
+    return NM_ETOOBIG;
+  st->nframes++;
+  st->nbytes += h->cost;
+  return 0;
+}
+
+void nm__fheld_uncharge(nm__fconn_t *st, nm__fheld_t *h) {
+  st->nframes--;
+  st->nbytes -= h->cost;
+}
+
+void nm__fheld_append(nm__fheld_t **list, nm__fheld_t *h) {
+  while (*list != NULL)
+    list = &(*list)->next;
+  h->next = NULL;
+  *list = h;
+}
+
+static void unlink_entry(nm__fheld_t **list, nm__fheld_t *h) {
+  for (; *list != NULL; list = &(*list)->next) {
+    if (*list == h) {
+      *list = h->next;
+      h->next = NULL;
+      return;
+    }
+  }
+}
+
+static void on_delay(uv_timer_t *t) {
+  nm__fheld_t *h = t->data;
+  nm_faults_t *f = h->f;
+  nm__fconn_t *st = nm__fconn_get(f, h->conn_id, 0);
+  nm_conn_t *c;
+
+  if (st != NULL) {
+    unlink_entry(&st->delayed, h);
+    nm__fheld_uncharge(st, h);
+    nm__fconn_maybe_free(f, st);
+  }
+  c = nm__server_find_conn(f->srv, h->conn_id);
+  if (c != NULL)
+    nm__fheld_deliver(f, c, h, "delay");
+  nm__fheld_free(h);
+}
+
+int nm__fheld_delay(nm_faults_t *f, nm__fconn_t *st, nm__fheld_t *h,
+                    uint64_t ms) {
+  int r = uv_timer_init(nm_server_loop(f->srv), &h->timer);
+  if (r < 0)
+    return r;
+  h->timer_on = 1;
+  h->timer.data = h;
+  r = uv_timer_start(&h->timer, on_delay, ms, 0);
+  if (r < 0)
+    return r;
+  nm__fheld_append(&st->delayed, h);
+  return 0;
+}
+
+void nm__femit(nm_faults_t *f, nm_conn_t *c, const char *p, size_t n,
+               const nm_frame_t *fr, const char *rule, const char *action) {
+  nm__fconn_t *st = nm__fconn_get(f, nm__conn_id(c), 0);
+
+  /* Unqueued (now = 0): the core's output buffer holds both frames until
+   * its next write, so a coalesced frame and this one leave together. */
+  if (st != NULL && st->coalesce != NULL) {
+    nm__fheld_t *h = st->coalesce;
+    st->coalesce = NULL;
+    while (h != NULL) {
+      nm__fheld_t *next = h->next;
+      nm__fheld_uncharge(st, h);
+      (void)nm__conn_write_raw(c, h->bytes.p, h->bytes.n, 0, &h->fr, h->rule,
+                               "coalesce");
+      nm__fheld_free(h);
+      h = next;
+    }
+    nm__fconn_maybe_free(f, st);
+  }
+  if (n > 0)
+    (void)nm__conn_write_raw(c, p, n, 0, fr, rule, action);
+}
+
+void nm__fheld_deliver(nm_faults_t *f, nm_conn_t *c, nm__fheld_t *h,
+                       const char *action) {
+  if (h->dir == NM_DIR_OUT) {
+    nm__femit(f, c, h->bytes.p, h->bytes.n, &h->fr, h->rule[0] ? h->rule : NULL,
+              action);
+    return;
+  }
+  nm__fobserve(f, NM_OBS_ACTION, h->conn_id, &h->fr, h->bytes,
+               h->rule[0] ? h->rule : NULL, action, "inbound frame handled");
+  nm__conn_handle_frame(c, &h->fr);
+}
+
+uint64_t nm__fheld_release(nm_faults_t *f, uint64_t conn_id, const char *rule,
+                           uint64_t max) {
+  nm__fconn_t *st = nm__fconn_get(f, conn_id, 0);
+  nm__fheld_t *take = NULL, **tail = &take, **pp, *h;
+  uint64_t n = 0;
+
+  if (st == NULL)
+    return 0;
+  /* Unlink first, deliver second: delivering can hold new frames, close
+   * the connection or free `st`. */
+  pp = &st->held;
+  while ((h = *pp) != NULL && (max == 0 || n < max)) {
+    if (rule[0] == '\0' || strcmp(h->rule, rule) == 0) {
+      *pp = h->next;
+      h->next = NULL;
+      *tail = h;
+      tail = &h->next;
+      nm__fheld_uncharge(st, h);
+      n++;
+    } else {
+      pp = &h->next;
+    }
+  }
+  /* Frames waiting to be coalesced are released too (written alone). */
+  pp = &st->coalesce;
+  while ((h = *pp) != NULL) {
+    if (rule[0] == '\0' || strcmp(h->rule, rule) == 0) {
+      *pp = h->next;
+      h->next = NULL;
+      *tail = h;
+      tail = &h->next;
+      nm__fheld_uncharge(st, h);
+      n++;
+    } else {
+      pp = &h->next;
+    }
+  }
+  nm__fconn_maybe_free(f, st);
+  while ((h = take) != NULL) {
+    nm_conn_t *c = nm__server_find_conn(f->srv, conn_id);
+    take = h->next;
+    if (c != NULL)
+      nm__fheld_deliver(f, c, h, "release");
+    nm__fheld_free(h);
+  }
+  return n;
+}
+
+static void free_list(nm__fheld_t **list) {
+  nm__fheld_t *h;
+  while ((h = *list) != NULL) {
+    *list = h->next;
+    nm__fheld_free(h);
+  }
+}
+
+void nm__fconn_drop_all(nm_faults_t *f, nm__fconn_t *st) {
+  free_list(&st->held);
+  free_list(&st->delayed);
+  free_list(&st->stalled);
+  free_list(&st->coalesce);
+  st->nframes = 0;
+  st->nbytes = 0;
+}

@@ -1,0 +1,252 @@
+/* The fault engine's internal types, shared by server/faults*.c only.
+ *
+ * The engine keeps:
+ *  - rules (faults_rules.c matches frames against them and counts),
+ *  - per-connection state: held and delayed frames, a frame waiting to be
+ *    coalesced, the stall / black-hole flags (faults.c, faults_held.c),
+ *  - direct actions, parsed from JSON (faults_json.c) and run by
+ *    faults_direct.c.
+ * Connections are always named by id, never kept by pointer across loop
+ * turns: a timer that fires after its connection closed finds nothing. */
+#ifndef NM_FAULTS_INT_H
+#define NM_FAULTS_INT_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "nm_conn_api.h"
+
+/* Named limits (docs/faults.md lists them). */
+#define NM_FAULT_RULES_MAX 256          /* installed rules */
+#define NM_FAULT_DOC_MAX (1024 * 1024)  /* bytes of one JSON document */
+#define NM_FAULT_ACTIONS_MAX 256        /* actions in one list */
+#define NM_FAULT_ID_MAX 64              /* bytes of a rule id, with NUL */
+#define NM_FAULT_FIELD_MAX 1024         /* subject, sid, reply, queue text */
+#define NM_FAULT_DATA_MAX (1024 * 1024) /* send_raw / send / publish data */
+#define NM_FAULT_HELD_FRAMES_MAX 10000  /* held+delayed frames per conn */
+#define NM_FAULT_HELD_BYTES_MAX (16u << 20)    /* held+delayed bytes per conn */
+#define NM_FAULT_DELAY_MAX_MS (3600 * 1000)    /* delay, restart */
+#define NM_FAULT_PUBLISH_COUNT_MAX 1000000     /* phantom publish count */
+#define NM_FAULT_PUBLISH_BYTES_MAX (64u << 20) /* count * size of one publish  \
+                                                */
+#define NM_FAULT_CUTS_MAX 1024                 /* random cut points per frame */
+#define NM_FAULT_DEPTH_MAX                                                     \
+  8 /* nested then-actions (a rule's then can make                             \
+       frames that trigger rules again) */
+#define NM_FAULT_RESULT_MAX (1024 * 1024) /* JSON result / reply text */
+
+typedef enum {
+  NM_FACT_PASS = 0,
+  NM_FACT_HOLD,
+  NM_FACT_DELAY,
+  NM_FACT_DROP,
+  NM_FACT_DUPLICATE,
+  NM_FACT_SPLIT,
+  NM_FACT_COALESCE,
+  NM_FACT_CLOSE,
+  NM_FACT_RESET,
+  NM_FACT_STALL,
+  NM_FACT_BLACKHOLE,
+} nm__fact_t;
+
+/* Which connection a direct action addresses. */
+typedef enum {
+  NM_FCONN_LAST = 0, /* the most recently accepted connection still open */
+  NM_FCONN_ALL,
+  NM_FCONN_THIS, /* the connection whose frame triggered the rule */
+  NM_FCONN_ID,
+} nm__fconn_sel_t;
+
+typedef enum {
+  NM_FDO_SEND_RAW = 0,
+  NM_FDO_SEND,
+  NM_FDO_PUBLISH,
+  NM_FDO_RELEASE,
+  NM_FDO_CLOSE,
+  NM_FDO_RESET,
+  NM_FDO_STALL,
+  NM_FDO_RESUME,
+  NM_FDO_BLACKHOLE,
+  NM_FDO_RESTART,
+  NM_FDO_REFUSE,
+} nm__fdo_t;
+
+/* A frame match. Empty fields match anything. */
+typedef struct {
+  int dir;        /* NM_DIR_IN or NM_DIR_OUT */
+  uint32_t verbs; /* bit (1 << nm_op_t); 0: any */
+  char *subject;  /* NATS pattern, or NULL */
+  char *sid;      /* exact sid, or NULL */
+  uint64_t conn;  /* connection id, or 0 */
+} nm__fmatch_t;
+
+/* One direct action, parsed and checked. Strings are owned. */
+typedef struct {
+  nm__fdo_t kind;
+  nm__fconn_sel_t sel;
+  uint64_t conn_id;
+  /* send_raw: data. send: op and fields. publish: subject etc. */
+  nm_op_t op;
+  char *subject;
+  char *sid;
+  char *reply;
+  char *text;   /* send ERR: the text inside the quotes */
+  char *fields; /* send INFO: JSON object text merged over the real INFO */
+  char *data;   /* payload (send_raw: the raw bytes); not NUL-safe: len */
+  size_t len;
+  int has_data;
+  char *hdrs; /* header block "NATS/1.0...\r\n\r\n", or NULL */
+  size_t hdr_len;
+  uint64_t count; /* publish: messages; release: frames (0: all) */
+  uint64_t size;  /* publish: sequenced payload size */
+  uint64_t start; /* publish: first sequence number */
+  uint64_t ms;    /* restart */
+  int flag;       /* close: flush first; restart: keep connections */
+  char rule[NM_FAULT_ID_MAX]; /* release: rule id, "" for all */
+} nm__fdirect_t;
+
+typedef struct {
+  nm__fdirect_t *v;
+  int n;
+} nm__fdirects_t;
+
+typedef struct nm__frule_s nm__frule_t;
+struct nm__frule_s {
+  nm__frule_t *next;
+  char id[NM_FAULT_ID_MAX];
+  nm__fmatch_t match;
+  int has_after;
+  nm__fmatch_t after;
+  uint64_t after_nth; /* arm on the n-th frame matching `after` (default 1) */
+  uint64_t after_seen;
+  int armed;
+  uint64_t nth, every, limit;
+  uint64_t seen;  /* frames matched since armed */
+  uint64_t acted; /* times it acted */
+  int removed;    /* unlinked once no frame walk is running */
+  nm__fact_t action;
+  uint64_t ms;    /* delay */
+  uint64_t chunk; /* split: bytes per write */
+  uint64_t cuts;  /* split: random cut points */
+  uint64_t rng;   /* split: xorshift state, from "seed" */
+  nm__fdirects_t then;
+};
+
+/* A copied frame, held, delayed or waiting to be coalesced. The frame's
+ * slices point into `data` (one allocation with the struct). */
+typedef struct nm__fheld_s nm__fheld_t;
+struct nm__fheld_s {
+  nm__fheld_t *next;
+  nm_faults_t *f;
+  uint64_t conn_id;
+  int dir;
+  char rule[NM_FAULT_ID_MAX];
+  nm_frame_t fr;
+  nm_slice_t bytes;
+  size_t cost;  /* bytes charged to the connection's cap */
+  int timer_on; /* delay: timer initialised (closed on cancel) */
+  uv_timer_t timer;
+};
+
+/* Per-connection engine state, made on first need. */
+typedef struct nm__fconn_s nm__fconn_t;
+struct nm__fconn_s {
+  nm__fconn_t *next;
+  uint64_t id;
+  nm__fheld_t *held;      /* hold queue, all rules, arrival order */
+  nm__fheld_t *delayed;   /* frames with a running timer */
+  nm__fheld_t *stalled;   /* inbound frames read after a stall */
+  nm__fheld_t *coalesce;  /* out frames waiting for the next write */
+  size_t nframes, nbytes; /* charged against the caps */
+  int stall, blackhole;
+};
+
+typedef struct nm__fsync_s nm__fsync_t;
+
+struct nm_faults_s {
+  nm_server_t *srv;
+  nm__frule_t *rules;
+  int nrules;  /* installed, not removed */
+  int nstates; /* nm__fconn_t in `conns` */
+  nm__fconn_t *conns;
+  uint64_t next_rule_no; /* default ids r1, r2, ... */
+  int walking;           /* frame walks in progress (rules may not be freed) */
+  int depth;             /* then-action nesting */
+  int stopped;
+  int pending_closes; /* timers being closed */
+  nm__fsync_t *sync;  /* nm_server_fault_sync plumbing, or NULL */
+};
+
+/* faults.c */
+nm__fconn_t *nm__fconn_get(nm_faults_t *f, uint64_t id, int create);
+void nm__fconn_maybe_free(nm_faults_t *f, nm__fconn_t *st);
+void nm__fobserve(nm_faults_t *f, nm_obs_kind_t kind, uint64_t conn_id,
+                  const nm_frame_t *fr, nm_slice_t bytes, const char *rule,
+                  const char *action, const char *detail);
+const char *nm__fact_name(nm__fact_t a);
+void nm__frule_free(nm__frule_t *r);
+/* Unlinks removed rules when no walk runs. */
+void nm__frules_reap(nm_faults_t *f);
+nm__frule_t *nm__frule_find(nm_faults_t *f, const char *id);
+
+/* faults_held.c */
+/* Copies a frame (its slices and bytes) into one allocation. */
+nm__fheld_t *nm__fheld_new(nm_faults_t *f, uint64_t conn_id, int dir,
+                           const char *rule, const nm_frame_t *fr,
+                           nm_slice_t bytes);
+/* Frees an entry; a delayed one closes its timer first. */
+void nm__fheld_free(nm__fheld_t *h);
+/* Charges an entry to its connection's caps: 0 or NM_ETOOBIG. */
+int nm__fheld_charge(nm__fconn_t *st, nm__fheld_t *h);
+void nm__fheld_uncharge(nm__fconn_t *st, nm__fheld_t *h);
+void nm__fheld_append(nm__fheld_t **list, nm__fheld_t *h);
+int nm__fheld_delay(nm_faults_t *f, nm__fconn_t *st, nm__fheld_t *h,
+                    uint64_t ms);
+/* Delivers an entry now: writes (out) or handles (in). */
+void nm__fheld_deliver(nm_faults_t *f, nm_conn_t *c, nm__fheld_t *h,
+                       const char *action);
+/* Releases held frames (rule "" = all rules; max 0 = all) of one
+ * connection, in order. Returns how many. */
+uint64_t nm__fheld_release(nm_faults_t *f, uint64_t conn_id, const char *rule,
+                           uint64_t max);
+/* Drops everything the engine keeps for a connection. */
+void nm__fconn_drop_all(nm_faults_t *f, nm__fconn_t *st);
+/* Writes out-bytes on a connection, first any frame waiting to be
+ * coalesced, so both leave in one write. */
+void nm__femit(nm_faults_t *f, nm_conn_t *c, const char *p, size_t n,
+               const nm_frame_t *fr, const char *rule, const char *action);
+
+/* faults_rules.c */
+int nm__fmatch(const nm__fmatch_t *m, int dir, uint64_t conn_id,
+               const nm_frame_t *fr);
+int nm__fpath(nm_faults_t *f, nm_conn_t *c, int dir, const nm_frame_t *fr,
+              nm_slice_t bytes);
+
+/* faults_json.c: parse a document / an action list / a rule. `err` gets a
+ * message naming the offending field. */
+int nm__fjson_rule(nm_faults_t *f, const void *json, int index,
+                   nm__frule_t **out, char *err, size_t errlen);
+int nm__fjson_directs(const void *json, const char *where, int in_then,
+                      nm__fdirects_t *out, char *err, size_t errlen);
+void nm__fdirects_free(nm__fdirects_t *d);
+uint32_t nm__fverb_bit(const char *name);
+
+/* faults_direct.c: runs actions. `this_conn` is the triggering connection
+ * (0 outside then-lists); rule is the triggering rule id or NULL. */
+void nm__fdirects_run(nm_faults_t *f, const nm__fdirects_t *d,
+                      uint64_t this_conn, const char *rule);
+
+/* faults_frame.c: encodes a "send" action's frame for connection c. The
+ * frame description for the observer points into the action and `out`. */
+int nm__fframe_build(nm_faults_t *f, nm_conn_t *c, const nm__fdirect_t *a,
+                     nm_buf_t *out, nm_frame_t *fr);
+/* Decodes base64 (standard alphabet, padding optional). Returns the
+ * length or -1. out must hold (n / 4 + 1) * 3 bytes. */
+long nm__fb64_decode(const char *in, size_t n, char *out);
+
+/* faults_sync.c */
+int nm__fsync_init(nm_faults_t *f, uv_loop_t *loop);
+void nm__fsync_stop(nm_faults_t *f);
+void nm__fsync_free(nm_faults_t *f);
+
+#endif
