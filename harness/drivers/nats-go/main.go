@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -42,6 +43,7 @@ const (
 	maxText  = 256      // payload bytes echoed in a msg event
 	// Bounds on waiting.
 	exitCloseWait    = 2 * time.Second         // closing the connection at exit
+	eofWait          = 2 * time.Second         // in-flight commands at end of stdin
 	drainPoll        = 5 * time.Millisecond    // sub drain completion polling
 	defaultReqWait   = 1000 * time.Millisecond // request without timeout_ms
 	defaultFlushWait = 10 * time.Second        // nats.go's own Flush() default
@@ -139,9 +141,13 @@ func derr(code, format string, a ...interface{}) error {
 func errCode(err error) string {
 	var de *driverError
 	var ne net.Error
+	var ue *url.Error
 	switch {
 	case errors.As(err, &de):
 		return de.code
+	case errors.As(err, &ue) && ue.Op == "parse":
+		// A bad server URL: *url.Error also satisfies net.Error.
+		return "other"
 	case errors.Is(err, nats.ErrTimeout), errors.Is(err, nats.ErrDrainTimeout):
 		return "timeout"
 	case errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrBadSubscription):
@@ -233,6 +239,7 @@ var (
 	subs      = map[string]*nats.Subscription{}
 	subTags   = map[*nats.Subscription]string{}
 	exitGuard sync.Once
+	inflight  sync.WaitGroup // commands that have not replied yet
 )
 
 // needConn waits for the latest connect to settle and returns it.
@@ -463,8 +470,8 @@ func doPublish(c *command) (obj, error) {
 	if c.Count != nil {
 		count = *c.Count
 	}
-	if count < 0 || count > maxCount {
-		return nil, derr("bad_command", "count out of range 0..%d", maxCount)
+	if count < 1 || count > maxCount {
+		return nil, derr("bad_command", "count out of range 1..%d", maxCount)
 	}
 	if c.Size < 0 || c.Size > maxSize {
 		return nil, derr("bad_command", "size out of range 0..%d", maxSize)
@@ -646,6 +653,14 @@ func doRequest(c *command) (obj, error) {
 	if err != nil {
 		return nil, err
 	}
+	if data == nil {
+		// Without data a request carries the first sequenced payload, as
+		// publish does.
+		if c.Size < 0 || c.Size > maxSize {
+			return nil, derr("bad_command", "size out of range 0..%d", maxSize)
+		}
+		data = seqPayload(1, c.Size)
+	}
 	wait := defaultReqWait
 	if c.TimeoutMs != nil {
 		wait = ms(*c.TimeoutMs)
@@ -772,6 +787,18 @@ func main() {
 			break
 		}
 	}
+	// End of input: let the commands already started reply (bounded), then
+	// close and exit.
+	done := make(chan struct{})
+	go func() {
+		inflight.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(eofWait):
+		logf("end of stdin: commands still running after %v; exiting", eofWait)
+	}
 	shutdown()
 }
 
@@ -798,7 +825,9 @@ func dispatch(line []byte, prev chan struct{}) chan struct{} {
 		cur = nil
 		stateMu.Unlock()
 		next := make(chan struct{})
+		inflight.Add(1)
 		go func() {
+			defer inflight.Done()
 			defer close(done)
 			run(c, prev, next)
 		}()
@@ -809,6 +838,10 @@ func dispatch(line []byte, prev chan struct{}) chan struct{} {
 		shutdown()
 	}
 	next := make(chan struct{})
-	go run(c, prev, next)
+	inflight.Add(1)
+	go func() {
+		defer inflight.Done()
+		run(c, prev, next)
+	}()
 	return next
 }

@@ -46,11 +46,14 @@ const servers = [];
 const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), "nm-driver-test-"));
 let serverCmd = "nats-server";
 
-function startServer(extra) {
+// Starts nats-server on port (-1: an ephemeral one) and resolves with its URL;
+// `server.last` is the process.
+function startServer(extra, port = -1) {
   const dir = fs.mkdtempSync(path.join(tmpRoot, "srv-"));
-  const p = spawn(serverCmd, ["-a", "127.0.0.1", "-p", "-1", "--ports_file_dir", dir, ...extra], {
+  const p = spawn(serverCmd, [...extra, "-a", "127.0.0.1", "-p", String(port), "--ports_file_dir", dir], {
     stdio: ["ignore", "ignore", "pipe"],
   });
+  startServer.last = p;
   let log = "";
   p.stderr.on("data", (d) => {
     if (log.length < 65536) log += d;
@@ -432,6 +435,58 @@ async function authRun(argv) {
   }
 }
 
+// Losing the server: lame duck mode (when the driver has the feature) or a
+// kill, then a new server on the same port, then a kill with no comeback.
+async function reconnectRun(argv) {
+  const conf = path.join(tmpRoot, "ldm.conf");
+  // 30 s is nats-server's minimum lame duck duration; with one client the
+  // server closes it after the grace period.
+  fs.writeFileSync(conf, 'lame_duck_duration: "30s"\nlame_duck_grace_period: "1s"\n');
+  const url = await startServer(["-c", conf]);
+  const s1 = startServer.last;
+  const port = Number(url.split(":").pop());
+  const d = new Driver(argv, "reconnect");
+  const f = await hello(d);
+  if (!f.has("reconnect")) {
+    d.proc.stdin.end();
+    await exitsWithin(d, "end of stdin");
+    return;
+  }
+  const r = await d.run("connect", { servers: [url], reconnect: true, max_reconnect: 30,
+    reconnect_wait_ms: 100, reconnect_jitter_ms: 0, no_randomize: true });
+  ok(isOk(r), `connect with reconnect options (${show(r)})`);
+  const cn = await d.waitFor((e) => e.ev === "connected");
+  ok(cn, "connected event");
+  await d.run("subscribe", { sub: "rc", subject: "rc" });
+  ok(isOk(await d.run("flush", { timeout_ms: 2000 })), "flush before losing the server");
+  const s1gone = new Promise((res) => s1.on("exit", res));
+  if (f.has("lame_duck")) {
+    spawn(serverCmd, ["--signal", `ldm=${s1.pid}`], { stdio: "ignore" });
+    ok(await d.waitFor((e) => e.ev === "lame_duck"), "lame_duck event after the server entered lame duck mode");
+  } else {
+    s1.kill("SIGKILL");
+  }
+  const dis = await d.waitFor((e) => e.ev === "disconnected");
+  ok(dis, `disconnected event (${show(dis)})`);
+  await s1gone;
+  await startServer([], port);
+  const s2 = startServer.last;
+  const rec = await d.waitFor((e) => e.ev === "reconnected", 10000);
+  ok(rec && d.events.indexOf(rec) > d.events.indexOf(dis), `reconnected event (${show(rec)})`);
+  ok(isOk(await d.run("publish", { subject: "rc", count: 3 })), "publish after reconnect");
+  ok(isOk(await d.run("flush", { timeout_ms: 2000 })), "flush after reconnect");
+  ok(await d.waitFor(() => d.count(msgOf("rc")) === 3), "the subscription survived the reconnect");
+  const mark = d.events.length;
+  s2.kill("SIGKILL");
+  ok(await d.waitFor((e) => e.ev === "disconnected", STEP_MS, mark), "disconnected when the new server dies");
+  const cl = await d.waitFor((e) => e.ev === "closed", 15000, mark);
+  ok(cl, "closed after max_reconnect attempts fail");
+  const pub = await d.run("publish", { subject: "rc", data: "late" });
+  ok(isErr(pub, "closed"), `publish on the closed connection (${show(pub)})`);
+  ok(isOk(await d.run("exit", {})), "exit ok");
+  await exitsWithin(d, "exit");
+}
+
 function cleanup() {
   for (const d of drivers) if (!d.exited) d.proc.kill("SIGKILL");
   for (const s of servers) if (s.exitCode === null) s.kill("SIGKILL");
@@ -454,6 +509,7 @@ async function main() {
   }
   await mainRun(url, argv);
   await authRun(argv);
+  await reconnectRun(argv);
   clearTimeout(bound);
   for (const d of drivers) {
     if (d.stderr && process.env.NM_DRIVER_TEST_VERBOSE) process.stdout.write(`--- ${d.name} stderr\n${d.stderr}`);
