@@ -132,8 +132,8 @@ static void *reader_main(void *arg) {
     l->text[l->len] = '\0';
     if (!l->eof)
       exit_id = exit_id_of(l->text);
-    queue_push(l);
-    if (l->eof || exit_id != -2)
+    queue_push(l); /* l belongs to the executor from here */
+    if (n < 0 || exit_id != -2)
       break;
   }
   free(buf);
