@@ -38,7 +38,8 @@ typedef struct {
   int trace;                  /* -V: protocol trace on stderr */
   int debug;                  /* -D: debug log on stderr */
   const char *faults_file;    /* --faults FILE: JSON rules loaded at start */
-  uint64_t seed; /* queue-group choice and random splits; 0: time */
+  uint64_t seed;  /* queue-group choice and random splits; 0: time */
+  void *strings_; /* private: strings kept by nm_server_opts_load/_parse */
 } nm_server_opts_t;
 
 void nm_server_opts_init(nm_server_opts_t *o);
@@ -50,6 +51,15 @@ void nm_server_opts_init(nm_server_opts_t *o);
  * NM_EINVAL with a message in err (size errlen). */
 int nm_server_opts_load(nm_server_opts_t *o, const char *path, char *err,
                         size_t errlen);
+/* The same from text in memory (n bytes). */
+int nm_server_opts_parse(nm_server_opts_t *o, const char *text, size_t n,
+                         char *err, size_t errlen);
+/* Frees the strings _load/_parse kept for o (after nm_server_new, which
+ * copies what it needs). */
+void nm_server_opts_free(nm_server_opts_t *o);
+/* "2s", "1m", "500ms", "1h30m" or a number of seconds, into milliseconds.
+ * Returns 0 or -1. */
+int nm_parse_duration_ms(const char *v, uint64_t *out);
 
 /* Creates a server on `loop`. Returns 0 or a negative code. */
 int nm_server_new(uv_loop_t *loop, const nm_server_opts_t *o,

@@ -1,0 +1,525 @@
+/* One client connection on libuv: reading into the parser, the output
+ * buffers and their batched writes, raw writes for the fault engine, and the
+ * single way a connection ends (nm__conn_close).
+ *
+ * Output: handlers append frames to `out`; a flush hands `out` to one
+ * uv_write by swapping it with `inflight`, so whatever was queued during one
+ * read (or one loop iteration, for fan-out) goes out in one write, in FIFO
+ * order, and steady state allocates nothing. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "nm_encode.h"
+#include "nm_server_int.h"
+
+static void on_close(uv_handle_t *h);
+static void on_write(uv_write_t *req, int status);
+
+nm_conn_t *nm__conn_new(nm_server_t *s) {
+  nm_conn_t *c = calloc(1, sizeof(*c));
+  if (c == NULL)
+    return NULL;
+  c->srv = s;
+  c->id = ++s->next_cid;
+  if (nm_parser_init(&c->parser, NM_PARSE_CLIENT_OPS, nm__conn_on_frame, c) <
+      0) {
+    free(c);
+    return NULL;
+  }
+  nm_parser_set_limits(&c->parser, s->opts.max_control_line,
+                       s->opts.max_payload);
+  if (s->opts.user || s->opts.token)
+    nm_parser_set_flags(&c->parser, NM_PARSER_EXPECT_CONNECT);
+  /* Past max_pending the connection is closed as a slow consumer; the
+   * buffer limit is the hard backstop of the same rule. */
+  nm_buf_init(&c->out, (size_t)s->opts.max_pending);
+  nm_buf_init(&c->inflight, (size_t)s->opts.max_pending);
+  /* nats-server's defaults before any CONNECT. */
+  c->verbose = c->pedantic = c->echo = 1;
+  uv_tcp_init(s->loop, &c->tcp);
+  uv_timer_init(s->loop, &c->ping_timer);
+  uv_timer_init(s->loop, &c->auth_timer);
+  uv_timer_init(s->loop, &c->wd_timer);
+  c->open_handles = 4;
+  c->flags |= NM_CF_HANDLES;
+  c->tcp.data = c;
+  c->ping_timer.data = c;
+  c->auth_timer.data = c;
+  c->wd_timer.data = c;
+  c->wreq.data = c;
+  return c;
+}
+
+/* Frees what a connection owns once every handle is closed. */
+static void conn_free(nm_conn_t *c) {
+  nm__conn_clear_subs(c);
+  free(c->sids);
+  nm_parser_free(&c->parser);
+  if (c->obs_parser) {
+    nm_parser_free(c->obs_parser);
+    free(c->obs_parser);
+  }
+  nm_buf_free(&c->out);
+  nm_buf_free(&c->inflight);
+  free(c);
+}
+
+static void on_close(uv_handle_t *h) {
+  nm_conn_t *c = h->data;
+  if (--c->open_handles > 0)
+    return;
+  nm__server_conn_closed(c->srv, c);
+  conn_free(c);
+}
+
+static void observe(nm_conn_t *c, nm_obs_kind_t kind, const nm_frame_t *f,
+                    nm_slice_t bytes, const char *rule, const char *action,
+                    const char *detail) {
+  nm_obs_event_t ev;
+  memset(&ev, 0, sizeof(ev));
+  ev.kind = kind;
+  ev.conn_id = c->id;
+  ev.t_us = uv_hrtime() / 1000;
+  ev.frame = f;
+  ev.bytes = bytes;
+  ev.rule = rule;
+  ev.action = action;
+  ev.detail = detail;
+  c->srv->obs(c->srv->obs_data, &ev);
+}
+
+/* The observer sees outbound frames when they are handed to the socket. The
+ * output buffer holds whole frames only, so a server-ops parser splits it
+ * back into frames; it runs only when an observer is set. */
+static int obs_out_frame(nm_parser_t *p, const nm_frame_t *f) {
+  nm_conn_t *c = p->data;
+  nm_slice_t bytes;
+  size_t n = f->line.n + 2;
+  if (f->op == NM_OP_MSG || f->op == NM_OP_HMSG)
+    n += f->payload.n + 2;
+  bytes.p = f->line.p;
+  bytes.n = n;
+  observe(c, NM_OBS_OUT, f, bytes, NULL, NULL, NULL);
+  return 0;
+}
+
+static void observe_pending_out(nm_conn_t *c) {
+  if (c->srv->obs == NULL || c->obs_mark >= c->out.len) {
+    c->obs_mark = c->out.len;
+    return;
+  }
+  if (c->obs_parser == NULL) {
+    c->obs_parser = calloc(1, sizeof(*c->obs_parser));
+    if (c->obs_parser == NULL ||
+        nm_parser_init(c->obs_parser, NM_PARSE_SERVER_OPS, obs_out_frame, c) <
+            0) {
+      free(c->obs_parser);
+      c->obs_parser = NULL;
+      c->obs_mark = c->out.len;
+      return;
+    }
+    nm_parser_set_limits(c->obs_parser, NM_PARSER_SCRATCH_MAX, -1);
+  }
+  if (nm_parser_feed(c->obs_parser, c->out.base + c->obs_mark,
+                     c->out.len - c->obs_mark) < 0)
+    nm_parser_reset(c->obs_parser);
+  c->obs_mark = c->out.len;
+}
+
+static void wd_timer_cb(uv_timer_t *t) {
+  nm_conn_t *c = t->data;
+  uint64_t now = nm__now_ms(c->srv), wd = c->srv->opts.write_deadline_ms;
+  if (!(c->flags & NM_CF_WRITING))
+    return;
+  if (now - c->write_start_ms >= wd) {
+    /* nats-server treats a write stuck past the deadline as a slow
+     * consumer: no -ERR, no flush. */
+    nm__conn_close(c, NM_CLOSE_FIN, "slow consumer (write deadline)");
+    return;
+  }
+  uv_timer_start(&c->wd_timer, wd_timer_cb, wd - (now - c->write_start_ms), 0);
+}
+
+void nm__conn_flush(nm_conn_t *c) {
+  uv_buf_t b;
+  nm_buf_t tmp;
+  int r;
+
+  if (c->out.len == 0 || (c->flags & (NM_CF_WRITING | NM_CF_BLACKHOLE)))
+    return;
+  if ((c->flags & NM_CF_CLOSING) && !(c->flags & NM_CF_FLUSH_CLOSE))
+    return;
+  observe_pending_out(c);
+  tmp = c->out;
+  c->out = c->inflight;
+  c->inflight = tmp;
+  c->obs_mark = 0;
+  b = uv_buf_init(c->inflight.base, (unsigned int)c->inflight.len);
+  r = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+  if (r < 0) {
+    c->inflight.len = 0;
+    nm__conn_close(c, NM_CLOSE_FIN, "write error");
+    return;
+  }
+  c->flags |= NM_CF_WRITING;
+  if (c->srv->opts.write_deadline_ms > 0) {
+    c->write_start_ms = nm__now_ms(c->srv);
+    if (!uv_is_active((uv_handle_t *)&c->wd_timer))
+      uv_timer_start(&c->wd_timer, wd_timer_cb, c->srv->opts.write_deadline_ms,
+                     0);
+  }
+}
+
+static void close_handles(nm_conn_t *c, nm_close_how_t how) {
+  if (c->flags & NM_CF_DEAD)
+    return;
+  c->flags |= NM_CF_DEAD;
+  if (c->srv->obs)
+    observe(c, NM_OBS_CLOSE, NULL, (nm_slice_t){NULL, 0}, NULL, NULL,
+            c->close_reason);
+  if (how != NM_CLOSE_RST || uv_tcp_close_reset(&c->tcp, on_close) != 0)
+    uv_close((uv_handle_t *)&c->tcp, on_close);
+  uv_close((uv_handle_t *)&c->ping_timer, on_close);
+  uv_close((uv_handle_t *)&c->auth_timer, on_close);
+  uv_close((uv_handle_t *)&c->wd_timer, on_close);
+}
+
+static void on_write(uv_write_t *req, int status) {
+  nm_conn_t *c = req->data;
+  c->flags &= ~NM_CF_WRITING;
+  c->inflight.len = 0;
+  nm_buf_shrink(&c->inflight, NM_OUT_KEEP);
+  if (c->flags & NM_CF_DEAD)
+    return;
+  if (status < 0) {
+    nm__conn_close(c, NM_CLOSE_FIN, "write error");
+    return;
+  }
+  if (c->out.len > 0) {
+    nm__conn_flush(c);
+    return;
+  }
+  nm_buf_shrink(&c->out, NM_OUT_KEEP);
+  if (c->flags & NM_CF_FLUSH_CLOSE)
+    close_handles(c, NM_CLOSE_FIN);
+}
+
+void nm__conn_close(nm_conn_t *c, nm_close_how_t how, const char *reason) {
+  nm_server_t *s = c->srv;
+  if (c->flags & NM_CF_DEAD)
+    return;
+  if (!(c->flags & NM_CF_CLOSING)) {
+    c->flags |= NM_CF_CLOSING;
+    c->close_reason = reason;
+    if (c->flags & NM_CF_READING)
+      uv_read_stop((uv_stream_t *)&c->tcp);
+    c->flags &= ~NM_CF_READING;
+    uv_timer_stop(&c->ping_timer);
+    uv_timer_stop(&c->auth_timer);
+    /* No more messages are routed to a closing connection. */
+    nm__conn_clear_subs(c);
+    s->nconns--;
+    nm__faults_conn_close(s->faults, c);
+    if (s->opts.debug)
+      nm__trace(s, "[%llu] closing: %s", (unsigned long long)c->id, reason);
+  }
+  if (how == NM_CLOSE_FLUSH && !(c->flags & NM_CF_BLACKHOLE)) {
+    c->flags |= NM_CF_FLUSH_CLOSE;
+    if (c->flags & NM_CF_WRITING)
+      return; /* on_write goes on */
+    if (c->out.len > 0) {
+      nm__conn_flush(c);
+      return;
+    }
+    how = NM_CLOSE_FIN;
+  }
+  close_handles(c, how);
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
+  nm_conn_t *c = h->data;
+  buf->base = c->srv->rbuf;
+  buf->len = sizeof(c->srv->rbuf);
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
+  nm_conn_t *c = st->data;
+  ssize_t r;
+  if (nread == 0)
+    return;
+  if (nread < 0) {
+    nm__conn_close(c, NM_CLOSE_FIN,
+                   nread == UV_EOF ? "client closed" : "read error");
+    return;
+  }
+  if (c->flags & NM_CF_CLOSING)
+    return;
+  c->flags |= NM_CF_IN_READ;
+  r = nm_parser_feed(&c->parser, buf->base, (size_t)nread);
+  c->flags &= ~NM_CF_IN_READ;
+  if (r < 0 && !(c->flags & NM_CF_CLOSING))
+    nm__conn_parser_error(c);
+  /* One write answers everything this read asked for. */
+  nm__conn_flush(c);
+}
+
+static void update_reading(nm_conn_t *c) {
+  int want = !(c->flags & (NM_CF_CLOSING | NM_CF_NOREAD | NM_CF_BLACKHOLE));
+  if (want && !(c->flags & NM_CF_READING)) {
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+      c->flags |= NM_CF_READING;
+  } else if (!want && (c->flags & NM_CF_READING)) {
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->flags &= ~NM_CF_READING;
+  }
+}
+
+void nm__conn_start(nm_conn_t *c) {
+  nm_server_t *s = c->srv;
+  struct sockaddr_storage ss;
+  int len = sizeof(ss);
+
+  uv_tcp_nodelay(&c->tcp, 1);
+  strcpy(c->ip, "127.0.0.1");
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+    if (ss.ss_family == AF_INET)
+      uv_ip4_name((struct sockaddr_in *)&ss, c->ip, sizeof(c->ip));
+    else if (ss.ss_family == AF_INET6)
+      uv_ip6_name((struct sockaddr_in6 *)&ss, c->ip, sizeof(c->ip));
+  }
+  c->last_in_ms = c->last_ping_ms = nm__now_ms(s);
+  nm__conn_send_info(c);
+  if (s->opts.user || s->opts.token)
+    nm__auth_timer_start(c);
+  /* nats-server arms the keepalive at accept, so PINGs flow even before
+   * CONNECT; CONNECT re-arms it with the shorter first interval. */
+  nm__keepalive_start(c, s->opts.ping_interval_ms);
+  update_reading(c);
+}
+
+void nm__conn_set_reading(nm_conn_t *c, int on) {
+  if (on)
+    c->flags &= ~NM_CF_NOREAD;
+  else
+    c->flags |= NM_CF_NOREAD;
+  update_reading(c);
+}
+
+void nm__conn_set_blackhole(nm_conn_t *c, int on) {
+  if (on) {
+    c->flags |= NM_CF_BLACKHOLE;
+    c->out.len = 0;
+    c->obs_mark = 0;
+  } else {
+    c->flags &= ~NM_CF_BLACKHOLE;
+  }
+  update_reading(c);
+}
+
+uint64_t nm__conn_id(const nm_conn_t *c) {
+  return c->id;
+}
+
+nm_server_t *nm__conn_server(const nm_conn_t *c) {
+  return c->srv;
+}
+
+/* ---- output ---- */
+
+nm_buf_t *nm__conn_out_begin(nm_conn_t *c) {
+  if (nm__faults_active(c->srv->faults)) {
+    nm_buf_clear(&c->srv->scratch);
+    return &c->srv->scratch;
+  }
+  return &c->out;
+}
+
+static void slow_consumer(nm_conn_t *c) {
+  /* nats-server sends nothing and skips the flush on a slow consumer. */
+  c->out.len = 0;
+  c->obs_mark = 0;
+  nm__conn_close(c, NM_CLOSE_FIN, "slow consumer");
+}
+
+static size_t pending(const nm_conn_t *c) {
+  return c->out.len + c->tcp.write_queue_size;
+}
+
+void nm__conn_out_end(nm_conn_t *c, nm_buf_t *b, size_t mark,
+                      const nm_frame_t *f) {
+  if (b != &c->out) {
+    nm_slice_t bytes = {b->base + mark, b->len - mark};
+    if (nm__faults_outbound(c->srv->faults, c, f, bytes) == NM_FAULT_TAKEN)
+      return;
+    if (c->flags & (NM_CF_BLACKHOLE | NM_CF_DEAD))
+      return;
+    if (nm_buf_append(&c->out, bytes.p, bytes.n) < 0) {
+      slow_consumer(c);
+      return;
+    }
+  } else if (c->flags & (NM_CF_BLACKHOLE | NM_CF_DEAD)) {
+    c->out.len = mark;
+    return;
+  }
+  if ((int64_t)pending(c) > c->srv->opts.max_pending) {
+    slow_consumer(c);
+    return;
+  }
+  if (!(c->flags & (NM_CF_IN_READ | NM_CF_DIRTY)))
+    nm__server_mark_dirty(c->srv, c);
+}
+
+/* Shared tail of every simple frame: encode failure means the output limit
+ * was hit. */
+static void out_fail(nm_conn_t *c, nm_buf_t *b) {
+  if (b == &c->out)
+    slow_consumer(c);
+}
+
+/* Nothing more is queued once a close has started. */
+static int writable(const nm_conn_t *c) {
+  return !(c->flags & (NM_CF_DEAD | NM_CF_CLOSING));
+}
+
+int nm__conn_send_err(nm_conn_t *c, const char *text) {
+  nm_buf_t *b;
+  size_t mark;
+  nm_frame_t f;
+  if (!writable(c))
+    return NM_ECLOSED;
+  b = nm__conn_out_begin(c);
+  mark = b->len;
+  if (nm_encode_err(b, text) < 0) {
+    out_fail(c, b);
+    return NM_ETOOBIG;
+  }
+  memset(&f, 0, sizeof(f));
+  f.op = NM_OP_ERR;
+  f.text.p = b->base + mark + 5;
+  f.text.n = b->len - mark - 7;
+  f.line.p = b->base + mark;
+  f.line.n = b->len - mark - 2;
+  nm__conn_out_end(c, b, mark, &f);
+  return 0;
+}
+
+void nm__conn_send_simple(nm_conn_t *c, nm_op_t op) {
+  nm_buf_t *b;
+  size_t mark;
+  int r;
+  nm_frame_t f;
+  if (!writable(c))
+    return;
+  b = nm__conn_out_begin(c);
+  mark = b->len;
+  r = op == NM_OP_PING   ? nm_encode_ping(b)
+      : op == NM_OP_PONG ? nm_encode_pong(b)
+                         : nm_encode_ok(b);
+  if (r < 0) {
+    out_fail(c, b);
+    return;
+  }
+  memset(&f, 0, sizeof(f));
+  f.op = op;
+  f.line.p = b->base + mark;
+  f.line.n = b->len - mark - 2;
+  nm__conn_out_end(c, b, mark, &f);
+}
+
+void nm__conn_send_info(nm_conn_t *c) {
+  nm_buf_t *b, json;
+  size_t mark;
+  nm_frame_t f;
+  if (!writable(c))
+    return;
+  nm_buf_init(&json, NM_INFO_MAX);
+  if (nm__server_info_json(c->srv, c, NULL, &json) < 0) {
+    nm_buf_free(&json);
+    return;
+  }
+  b = nm__conn_out_begin(c);
+  mark = b->len;
+  if (nm_encode_info(b, (nm_slice_t){json.base, json.len}) < 0) {
+    nm_buf_free(&json);
+    out_fail(c, b);
+    return;
+  }
+  nm_buf_free(&json);
+  memset(&f, 0, sizeof(f));
+  f.op = NM_OP_INFO;
+  f.line.p = b->base + mark;
+  f.line.n = b->len - mark - 2;
+  f.json.p = b->base + mark + 5;
+  f.json.n = b->len - mark - 8;
+  nm__conn_out_end(c, b, mark, &f);
+}
+
+/* ---- raw writes for the fault engine ---- */
+
+typedef struct {
+  uv_write_t req;
+  nm_conn_t *c;
+  char data[];
+} raw_req_t;
+
+static void on_raw_write(uv_write_t *req, int status) {
+  raw_req_t *r = (raw_req_t *)req;
+  nm_conn_t *c = r->c;
+  free(r);
+  if (status < 0 && !(c->flags & NM_CF_DEAD))
+    nm__conn_close(c, NM_CLOSE_FIN, "write error");
+}
+
+/* Queues its own uv_write of a copy of p: libuv keeps writes on one stream
+ * in FIFO order, so it still follows every byte handed over before it. */
+static int raw_write_now(nm_conn_t *c, const char *p, size_t n) {
+  raw_req_t *r = malloc(sizeof(*r) + (n ? n : 1));
+  uv_buf_t b;
+  if (r == NULL)
+    return NM_ENOMEM;
+  r->c = c;
+  memcpy(r->data, p, n);
+  b = uv_buf_init(r->data, (unsigned int)n);
+  if (uv_write(&r->req, (uv_stream_t *)&c->tcp, &b, 1, on_raw_write) < 0) {
+    free(r);
+    return NM_ECLOSED;
+  }
+  return 0;
+}
+
+int nm__conn_write_raw(nm_conn_t *c, const char *p, size_t n, int now,
+                       const nm_frame_t *f, const char *rule,
+                       const char *action) {
+  int r;
+  if (!writable(c))
+    return NM_ECLOSED;
+  if (c->flags & NM_CF_BLACKHOLE)
+    return 0;
+  /* Frames queued before these bytes are reported before them. */
+  observe_pending_out(c);
+  if (c->srv->obs)
+    observe(c, NM_OBS_OUT, f, (nm_slice_t){p, n}, rule, action, NULL);
+  if (!now) {
+    if (nm_buf_append(&c->out, p, n) < 0 ||
+        (int64_t)pending(c) > c->srv->opts.max_pending) {
+      slow_consumer(c);
+      return NM_ESLOW;
+    }
+    c->obs_mark = c->out.len;
+    if (!(c->flags & (NM_CF_IN_READ | NM_CF_DIRTY)))
+      nm__server_mark_dirty(c->srv, c);
+    return 0;
+  }
+  if (c->out.len > 0) {
+    if (!(c->flags & NM_CF_WRITING)) {
+      nm__conn_flush(c);
+    } else {
+      r = raw_write_now(c, c->out.base, c->out.len);
+      if (r < 0)
+        return r;
+      c->out.len = 0;
+      c->obs_mark = 0;
+    }
+  }
+  return raw_write_now(c, p, n);
+}

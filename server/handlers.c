@@ -1,0 +1,421 @@
+/* What the server does with each client op, as nats-server 2.9.10 does it:
+ * CONNECT (options, auth, protocol checks), PUB/HPUB, SUB, UNSUB, PING,
+ * PONG, and the reaction to every parser error. The per-connection sid table
+ * lives here too. */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nm_server_int.h"
+#include "nm_subject.h"
+
+#define NM_SID_MIN_BUCKETS 16
+/* A connection's sid table stops doubling here; chains just get longer. */
+#define NM_SID_MAX_BUCKETS (1u << 20)
+
+/* ---- sid table ---- */
+
+static nm__sub_t *sid_find(nm_conn_t *c, nm_slice_t sid, uint32_t h) {
+  nm__sub_t *s;
+  if (c->sids == NULL)
+    return NULL;
+  for (s = c->sids[h & (c->nsid_buckets - 1)]; s; s = s->sid_next)
+    if (s->sid_hash == h && s->sid.n == sid.n &&
+        memcmp(s->sid.p, sid.p, sid.n) == 0)
+      return s;
+  return NULL;
+}
+
+static int sid_insert(nm_conn_t *c, nm__sub_t *sub) {
+  if (c->sids == NULL) {
+    c->sids = calloc(NM_SID_MIN_BUCKETS, sizeof(*c->sids));
+    if (c->sids == NULL)
+      return NM_ENOMEM;
+    c->nsid_buckets = NM_SID_MIN_BUCKETS;
+  } else if (c->nsubs >= c->nsid_buckets &&
+             c->nsid_buckets < NM_SID_MAX_BUCKETS) {
+    size_t nb = c->nsid_buckets * 2, i;
+    nm__sub_t **b = calloc(nb, sizeof(*b));
+    if (b != NULL) {
+      for (i = 0; i < c->nsid_buckets; i++) {
+        nm__sub_t *s = c->sids[i];
+        while (s) {
+          nm__sub_t *n = s->sid_next;
+          s->sid_next = b[s->sid_hash & (nb - 1)];
+          b[s->sid_hash & (nb - 1)] = s;
+          s = n;
+        }
+      }
+      free(c->sids);
+      c->sids = b;
+      c->nsid_buckets = nb;
+    }
+  }
+  sub->sid_next = c->sids[sub->sid_hash & (c->nsid_buckets - 1)];
+  c->sids[sub->sid_hash & (c->nsid_buckets - 1)] = sub;
+  c->nsubs++;
+  return 0;
+}
+
+/* Unlinks a sub from routing and from its connection. Freed later by the
+ * server, so a publish that is walking a match list never sees freed memory. */
+static void sub_remove(nm_conn_t *c, nm__sub_t *sub) {
+  nm__sub_t **pp = &c->sids[sub->sid_hash & (c->nsid_buckets - 1)];
+  while (*pp != sub)
+    pp = &(*pp)->sid_next;
+  *pp = sub->sid_next;
+  c->nsubs--;
+  nm__sublist_remove(&c->srv->subs, sub);
+  sub->conn = NULL;
+  sub->ix_next = c->srv->dead;
+  c->srv->dead = sub;
+}
+
+void nm__conn_remove_sub(nm_conn_t *c, nm__sub_t *sub) {
+  sub_remove(c, sub);
+  if (c->srv->route_depth == 0)
+    nm__server_free_dead(c->srv);
+}
+
+void nm__conn_clear_subs(nm_conn_t *c) {
+  size_t i;
+  for (i = 0; i < c->nsid_buckets && c->nsubs > 0; i++)
+    while (c->sids[i])
+      sub_remove(c, c->sids[i]);
+  if (c->srv->route_depth == 0)
+    nm__server_free_dead(c->srv);
+}
+
+/* ---- CONNECT ---- */
+
+/* Go's encoding/json, which nats-server uses, matches keys case-insensitively
+ * and refuses anything but blanks after the value. */
+static cJSON *parse_json(nm_slice_t j) {
+  const char *end = NULL;
+  cJSON *o;
+  if (j.n == 0)
+    return NULL;
+  o = cJSON_ParseWithLengthOpts(j.p, j.n, &end, 0);
+  if (o == NULL)
+    return NULL;
+  for (; end && end < j.p + j.n; end++)
+    if (*end != ' ' && *end != '\t' && *end != '\r' && *end != '\n') {
+      cJSON_Delete(o);
+      return NULL;
+    }
+  return o;
+}
+
+/* A field that JSON-decodes into a Go bool: absent or null keeps the value,
+ * any other type fails the whole CONNECT. */
+static int get_bool(cJSON *o, const char *k, int *v) {
+  cJSON *it = cJSON_GetObjectItem(o, k);
+  if (it == NULL || cJSON_IsNull(it))
+    return 0;
+  if (!cJSON_IsBool(it))
+    return -1;
+  *v = cJSON_IsTrue(it);
+  return 0;
+}
+
+static int get_str(cJSON *o, const char *k, const char **v) {
+  cJSON *it = cJSON_GetObjectItem(o, k);
+  if (it == NULL || cJSON_IsNull(it))
+    return 0;
+  if (!cJSON_IsString(it))
+    return -1;
+  *v = it->valuestring;
+  return 0;
+}
+
+static int get_int(cJSON *o, const char *k, int *v) {
+  cJSON *it = cJSON_GetObjectItem(o, k);
+  double d;
+  if (it == NULL || cJSON_IsNull(it))
+    return 0;
+  if (!cJSON_IsNumber(it))
+    return -1;
+  d = it->valuedouble;
+  if (d != (double)(long long)d || d > 2147483647.0 || d < -2147483648.0)
+    return -1; /* Go refuses a fraction or an overflow for an int field */
+  *v = (int)d;
+  return 0;
+}
+
+static int str_eq(const char *a, const char *b) {
+  return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+static int auth_ok(nm_server_t *s, const char *user, const char *pass,
+                   const char *token) {
+  if (s->opts.token)
+    return token != NULL && strcmp(token, s->opts.token) == 0;
+  if (s->opts.user)
+    return user != NULL && str_eq(user, s->opts.user) &&
+           str_eq(pass, s->opts.pass);
+  return 1;
+}
+
+static void close_silent(nm_conn_t *c, const char *why) {
+  nm__conn_close(c, NM_CLOSE_FLUSH, why);
+}
+
+static void close_err(nm_conn_t *c, const char *text) {
+  nm__conn_send_err(c, text);
+  nm__conn_close(c, NM_CLOSE_FLUSH, text);
+}
+
+static void handle_connect(nm_conn_t *c, const nm_frame_t *f) {
+  nm_server_t *s = c->srv;
+  cJSON *o = parse_json(f->json);
+  int verbose = c->verbose, pedantic = c->pedantic, echo = c->echo;
+  int headers = c->headers, nr = c->no_responders, proto = c->protocol;
+  const char *user = NULL, *pass = NULL, *token = NULL, *acc = NULL;
+  int acc_new = 0, first = !(c->flags & NM_CF_CONNECTED);
+  unsigned pf;
+
+  /* JSON null decodes to nothing in Go: the options stay as they are. */
+  if (o == NULL || !(cJSON_IsObject(o) || cJSON_IsNull(o))) {
+    cJSON_Delete(o);
+    close_silent(c, "invalid CONNECT json");
+    return;
+  }
+  if (cJSON_IsObject(o) &&
+      (get_bool(o, "verbose", &verbose) < 0 ||
+       get_bool(o, "pedantic", &pedantic) < 0 ||
+       get_bool(o, "echo", &echo) < 0 || get_bool(o, "headers", &headers) < 0 ||
+       get_bool(o, "no_responders", &nr) < 0 ||
+       get_int(o, "protocol", &proto) < 0 || get_str(o, "user", &user) < 0 ||
+       get_str(o, "pass", &pass) < 0 || get_str(o, "auth_token", &token) < 0 ||
+       get_str(o, "account", &acc) < 0 ||
+       get_bool(o, "new_account", &acc_new) < 0)) {
+    cJSON_Delete(o);
+    close_silent(c, "invalid CONNECT field");
+    return;
+  }
+  c->verbose = verbose;
+  c->pedantic = pedantic;
+  c->echo = echo;
+  c->headers = headers;
+  c->no_responders = nr;
+  c->protocol = proto;
+  c->flags |= NM_CF_CONNECTED;
+  pf = nm_parser_flags(&c->parser);
+  pf = headers ? (pf | NM_PARSER_HEADERS) : (pf & ~NM_PARSER_HEADERS);
+  nm_parser_set_flags(&c->parser, pf);
+
+  /* nats-server 2.9.10 authenticates the first CONNECT only: a second one
+   * without credentials is accepted (checked against the real server). */
+  if (first && (!auth_ok(s, user, pass, token) || acc_new || (acc && acc[0]))) {
+    cJSON_Delete(o);
+    close_err(c, "Authorization Violation");
+    return;
+  }
+  cJSON_Delete(o);
+  if (first) {
+    uv_timer_stop(&c->auth_timer);
+    nm_parser_set_flags(&c->parser, nm_parser_flags(&c->parser) &
+                                        ~NM_PARSER_EXPECT_CONNECT);
+  }
+  if (proto < 0 || proto > 1) {
+    close_err(c, "invalid client protocol");
+    return;
+  }
+  if (nr && !headers) {
+    close_err(c, "no responders requires headers support");
+    return;
+  }
+  if (verbose)
+    nm__conn_send_simple(c, NM_OP_OK);
+  nm__keepalive_on_connect(c);
+}
+
+/* ---- PUB, SUB, UNSUB ---- */
+
+static const char kMockPrefix[] = "$MOCK.";
+
+static void handle_pub(nm_conn_t *c, const nm_frame_t *f) {
+  nm_server_t *s = c->srv;
+  c->last_in_ms = nm__now_ms(s);
+  if (c->pedantic && !nm_subject_valid_literal(f->subject))
+    nm__conn_send_err(c, "Invalid Publish Subject");
+  if (c->verbose)
+    nm__conn_send_simple(c, NM_OP_OK);
+  if (f->subject.n >= sizeof(kMockPrefix) - 1 &&
+      memcmp(f->subject.p, kMockPrefix, sizeof(kMockPrefix) - 1) == 0) {
+    nm__faults_control(s->faults, c, f->subject, f->reply, f->payload);
+    return;
+  }
+  nm__route(s, c, f->subject, f->reply, f->hdr_len, f->payload);
+}
+
+static void handle_sub(nm_conn_t *c, const nm_frame_t *f) {
+  nm_server_t *s = c->srv;
+  uint32_t h = nm__hash(f->sid.p, f->sid.n);
+  nm__sub_t *sub;
+  size_t n;
+  char *d;
+
+  c->last_in_ms = nm__now_ms(s);
+  /* A duplicate sid is ignored before the subject is even looked at. */
+  if (sid_find(c, f->sid, h) == NULL) {
+    if (!nm_subject_valid(f->subject)) {
+      nm__conn_send_err(c, "Invalid Subject");
+      return;
+    }
+    n = f->subject.n + f->queue.n + f->sid.n;
+    sub = malloc(sizeof(*sub) + (n ? n : 1));
+    if (sub == NULL) {
+      nm__conn_close(c, NM_CLOSE_FIN, "out of memory");
+      return;
+    }
+    memset(sub, 0, sizeof(*sub));
+    d = sub->data;
+    memcpy(d, f->subject.p, f->subject.n);
+    sub->subject = (nm_slice_t){d, f->subject.n};
+    d += f->subject.n;
+    memcpy(d, f->queue.p, f->queue.n);
+    sub->queue = (nm_slice_t){d, f->queue.n};
+    d += f->queue.n;
+    memcpy(d, f->sid.p, f->sid.n);
+    sub->sid = (nm_slice_t){d, f->sid.n};
+    sub->sid_hash = h;
+    sub->conn = c;
+    if (nm__sublist_insert(&s->subs, sub) < 0 || sid_insert(c, sub) < 0) {
+      if (sub->ent || sub->wild)
+        nm__sublist_remove(&s->subs, sub);
+      free(sub);
+      nm__conn_close(c, NM_CLOSE_FIN, "out of memory");
+      return;
+    }
+  }
+  if (c->verbose)
+    nm__conn_send_simple(c, NM_OP_OK);
+}
+
+static void handle_unsub(nm_conn_t *c, const nm_frame_t *f) {
+  nm__sub_t *sub = sid_find(c, f->sid, nm__hash(f->sid.p, f->sid.n));
+  c->last_in_ms = nm__now_ms(c->srv);
+  if (sub) {
+    int64_t max = f->max.n ? nm_parse_size(f->max) : 0;
+    /* A max above what was already delivered is recorded; anything else
+     * (none, 0, junk, already reached) unsubscribes at once. */
+    if (max > 0 && (uint64_t)max > sub->delivered)
+      sub->max = (uint64_t)max;
+    else
+      nm__conn_remove_sub(c, sub);
+  }
+  if (c->verbose)
+    nm__conn_send_simple(c, NM_OP_OK);
+}
+
+/* ---- dispatch ---- */
+
+void nm__conn_handle_frame(nm_conn_t *c, const nm_frame_t *f) {
+  if (c->flags & NM_CF_CLOSING)
+    return;
+  switch (f->op) {
+  case NM_OP_CONNECT:
+    handle_connect(c, f);
+    break;
+  case NM_OP_PUB:
+  case NM_OP_HPUB:
+    handle_pub(c, f);
+    break;
+  case NM_OP_SUB:
+    handle_sub(c, f);
+    break;
+  case NM_OP_UNSUB:
+    handle_unsub(c, f);
+    break;
+  case NM_OP_PING:
+    c->last_ping_ms = nm__now_ms(c->srv);
+    nm__conn_send_simple(c, NM_OP_PONG);
+    break;
+  case NM_OP_PONG:
+    if (c->ping_out > 0)
+      c->flags |= NM_CF_RTT;
+    c->ping_out = 0;
+    break;
+  case NM_OP_INFO: {
+    /* A client's INFO is decoded and ignored; bad JSON closes silently. */
+    cJSON *o = parse_json(f->json);
+    if (o == NULL)
+      close_silent(c, "invalid INFO json");
+    cJSON_Delete(o);
+    break;
+  }
+  case NM_OP_ERR:
+    close_silent(c, "client sent -ERR");
+    break;
+  default: /* +OK and anything else a client may send is ignored */
+    break;
+  }
+}
+
+/* The frame's wire form, rebuilt for the observer and the fault engine
+ * (the parser hands out its pieces, not one contiguous span). */
+static nm_slice_t frame_bytes(nm_server_t *s, const nm_frame_t *f) {
+  nm_buf_t *b = &s->in_scratch;
+  nm_buf_clear(b);
+  if (nm_buf_append(b, f->line.p, f->line.n) < 0 ||
+      nm_buf_append(b, "\r\n", 2) < 0)
+    return (nm_slice_t){NULL, 0};
+  if (f->op == NM_OP_PUB || f->op == NM_OP_HPUB)
+    if (nm_buf_append(b, f->payload.p, f->payload.n) < 0 ||
+        nm_buf_append(b, "\r\n", 2) < 0)
+      return (nm_slice_t){NULL, 0};
+  return (nm_slice_t){b->base, b->len};
+}
+
+int nm__conn_on_frame(nm_parser_t *p, const nm_frame_t *f) {
+  nm_conn_t *c = p->data;
+  nm_server_t *s = c->srv;
+  int faults = nm__faults_active(s->faults);
+
+  if (c->flags & NM_CF_CLOSING)
+    return 1;
+  if (s->obs || faults) {
+    nm_slice_t bytes = frame_bytes(s, f);
+    if (s->obs) {
+      nm_obs_event_t ev;
+      memset(&ev, 0, sizeof(ev));
+      ev.kind = NM_OBS_IN;
+      ev.conn_id = c->id;
+      ev.t_us = uv_hrtime() / 1000;
+      ev.frame = f;
+      ev.bytes = bytes;
+      s->obs(s->obs_data, &ev);
+    }
+    if (faults && nm__faults_inbound(s->faults, c, f, bytes) == NM_FAULT_TAKEN)
+      return (c->flags & NM_CF_CLOSING) ? 1 : 0;
+  }
+  nm__conn_handle_frame(c, f);
+  return (c->flags & NM_CF_CLOSING) ? 1 : 0;
+}
+
+void nm__conn_parser_error(nm_conn_t *c) {
+  switch (nm_parser_error(&c->parser)) {
+  case NM_PERR_UNKNOWN_OP:
+    close_err(c, "Unknown Protocol Operation");
+    break;
+  case NM_PERR_CONTROL_LINE:
+    close_err(c, "maximum control line exceeded");
+    break;
+  case NM_PERR_MAX_PAYLOAD:
+    close_err(c, "Maximum Payload Violation");
+    break;
+  case NM_PERR_AUTH:
+    close_err(c, "Authorization Violation");
+    break;
+  case NM_PERR_BAD_ARGS:
+    close_silent(c, "protocol violation (arguments)");
+    break;
+  case NM_PERR_HEADERS_OFF:
+    close_silent(c, "message headers not supported");
+    break;
+  default:
+    close_silent(c, "parser error");
+    break;
+  }
+}

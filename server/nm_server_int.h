@@ -1,0 +1,218 @@
+/* Internal structures of the server core, shared by server.c, conn.c,
+ * handlers.c, route.c, sublist.c and keepalive.c. Nothing here is public API;
+ * the fault engine sees only nm_conn_api.h. */
+#ifndef NM_SERVER_INT_H
+#define NM_SERVER_INT_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "natsmock.h"
+#include "nm_buf.h"
+#include "nm_conn_api.h"
+#include "nm_parser.h"
+
+/* One read buffer per server, handed to every read: the parser copies what
+ * must outlive a read, so reads never need their own buffers. */
+#define NM_READ_BUF_SIZE (64 * 1024)
+/* Capacity an idle output buffer keeps after a burst; above it the memory is
+ * given back once the buffer drains. */
+#define NM_OUT_KEEP (64 * 1024)
+/* Limit of the INFO text (with fields merged in by the fault engine). */
+#define NM_INFO_MAX (64 * 1024)
+/* Longest host string kept for INFO and the listener. */
+#define NM_HOST_MAX 256
+/* server_id: 'N' + 55 base32 characters, like nats-server's nkey ids. */
+#define NM_SERVER_ID_LEN 56
+/* Scratch for re-encoding one inbound frame for the observer and the fault
+ * engine: a control line plus the largest payload. */
+#define NM_IN_SCRATCH_SLACK (NM_PARSER_SCRATCH_MAX + 16)
+
+typedef struct nm__sub_s nm__sub_t;
+typedef struct nm__subent_s nm__subent_t;
+
+struct nm__sub_s {
+  nm_conn_t *conn; /* NULL once removed */
+  nm_slice_t subject;
+  nm_slice_t queue; /* n == 0: no queue group */
+  nm_slice_t sid;
+  uint64_t max; /* 0: no limit */
+  uint64_t delivered;
+  uint32_t sid_hash;
+  int wild;            /* the subject has a '*' or '>' token */
+  nm__sub_t *sid_next; /* chain in the connection's sid table */
+  nm__sub_t *ix_prev;  /* list in a literal entry or the wildcard list */
+  nm__sub_t *ix_next;  /* (also the dead list once removed) */
+  nm__subent_t *ent;   /* literal entry, NULL for wildcards */
+  char data[];         /* subject, queue and sid bytes */
+};
+
+/* All subs on one literal subject. */
+struct nm__subent_s {
+  nm__subent_t *next; /* hash chain */
+  uint32_t hash;
+  nm__sub_t *head, *tail;
+  size_t n;
+  size_t subj_len;
+  char subj[];
+};
+
+typedef struct {
+  nm__subent_t **buckets;
+  size_t nbuckets; /* power of two */
+  size_t nents;
+  nm__sub_t *wild_head, *wild_tail;
+  size_t nwild;
+  size_t nsubs;
+} nm__sublist_t;
+
+/* A growable array of sub pointers, reused across publishes. */
+typedef struct {
+  nm__sub_t **v;
+  size_t n, cap;
+} nm__subvec_t;
+
+/* Connection flags. */
+enum {
+  NM_CF_CONNECTED = 1u << 0,   /* CONNECT processed */
+  NM_CF_WRITING = 1u << 1,     /* a uv_write is in flight */
+  NM_CF_CLOSING = 1u << 2,     /* close started: no more input or routing */
+  NM_CF_FLUSH_CLOSE = 1u << 3, /* close once the output is written */
+  NM_CF_READING = 1u << 4,     /* uv_read_start is active */
+  NM_CF_NOREAD = 1u << 5,      /* reading turned off by the fault engine */
+  NM_CF_BLACKHOLE = 1u << 6,   /* neither read nor write */
+  NM_CF_DIRTY = 1u << 7,       /* on the server's flush list */
+  NM_CF_IN_READ = 1u << 8,     /* inside the read callback */
+  NM_CF_RTT = 1u << 9,         /* a PONG answered a server PING */
+  NM_CF_HANDLES = 1u << 10,    /* handles initialised: close them */
+  NM_CF_DEAD = 1u << 11,       /* uv_close called on every handle */
+};
+
+struct nm_conn_s {
+  uv_tcp_t tcp;
+  uv_timer_t ping_timer; /* keepalive */
+  uv_timer_t auth_timer; /* auth timeout before CONNECT */
+  uv_timer_t wd_timer;   /* write deadline */
+  uv_write_t wreq;
+  nm_server_t *srv;
+  uint64_t id;
+  unsigned flags;
+  int open_handles;
+  nm_parser_t parser;
+  nm_parser_t *obs_parser; /* splits output into frames for the observer */
+  size_t obs_mark;         /* bytes of out already shown to the observer */
+  nm_buf_t out;            /* queued, not yet handed to libuv */
+  nm_buf_t inflight;       /* owned by wreq until on_write */
+  /* CONNECT options */
+  int verbose, pedantic, echo, headers, no_responders, protocol;
+  /* keepalive */
+  int ping_out;
+  uint64_t last_in_ms;   /* last read from the client */
+  uint64_t last_ping_ms; /* last PING from the client */
+  uint64_t write_start_ms;
+  /* sid -> sub */
+  nm__sub_t **sids;
+  size_t nsid_buckets, nsubs;
+  nm_conn_t *prev, *next; /* server list, in accept order */
+  nm_conn_t *dirty_next;  /* server flush list */
+  const char *close_reason;
+  char ip[64];
+};
+
+struct nm_server_s {
+  uv_loop_t *loop;
+  nm_server_opts_t opts; /* strings point into owned copies below */
+  char *s_host, *s_name, *s_user, *s_pass, *s_token, *s_faults;
+  uv_tcp_t listener;
+  int listening; /* the listener handle is open */
+  int port;
+  uv_check_t flush_check;
+  uv_prepare_t flush_prepare;
+  int started;          /* check, prepare and restart timer are open */
+  int listener_closing; /* uv_close on the listener not yet called back */
+  int stop_done;
+  uv_timer_t restart_timer;
+  int open_handles; /* server handles not yet closed */
+  int stopping;
+  void (*stop_cb)(nm_server_t *, void *);
+  void *stop_data;
+  uint64_t next_cid;
+  int nconns;
+  int refuse_next;
+  nm_conn_t *head, *tail; /* open connections */
+  nm_conn_t *dirty;       /* connections with output to flush */
+  nm__sublist_t subs;
+  nm__subvec_t match;  /* routing scratch */
+  nm__subvec_t qgroup; /* routing scratch: one queue group */
+  int route_depth;
+  nm__sub_t *dead;     /* removed subs, freed when no routing is under way */
+  nm_buf_t scratch;    /* one outbound frame when the fault engine is active */
+  nm_buf_t in_scratch; /* one inbound frame for the observer / faults */
+  char server_id[NM_SERVER_ID_LEN + 1];
+  uint64_t rng; /* xorshift64* state */
+  nm_faults_t *faults;
+  nm_obs_cb obs;
+  void *obs_data;
+  char rbuf[NM_READ_BUF_SIZE];
+  /* nm_server_start_thread */
+  uv_thread_t thread;
+  uv_loop_t *own_loop;
+  uv_async_t stop_async;
+  uv_sem_t thread_sem;
+  int thread_rc;
+};
+
+/* ---- server.c ---- */
+uint64_t nm__now_ms(nm_server_t *s);
+uint64_t nm__rand(nm_server_t *s);
+void nm__server_mark_dirty(nm_server_t *s, nm_conn_t *c);
+void nm__server_conn_closed(nm_server_t *s, nm_conn_t *c); /* freeing c */
+void nm__server_free_dead(nm_server_t *s);
+void nm__trace(nm_server_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ---- conn.c ---- */
+nm_conn_t *nm__conn_new(nm_server_t *s);
+/* Starts a freshly accepted connection: INFO, timers, reading. */
+void nm__conn_start(nm_conn_t *c);
+/* Output of one frame: the buffer to encode into, then commit. */
+nm_buf_t *nm__conn_out_begin(nm_conn_t *c);
+void nm__conn_out_end(nm_conn_t *c, nm_buf_t *b, size_t mark,
+                      const nm_frame_t *f);
+void nm__conn_flush(nm_conn_t *c);
+int nm__conn_send_err(nm_conn_t *c, const char *text);
+void nm__conn_send_simple(nm_conn_t *c, nm_op_t op); /* PING PONG +OK */
+void nm__conn_send_info(nm_conn_t *c);
+
+/* ---- handlers.c ---- */
+int nm__conn_on_frame(nm_parser_t *p, const nm_frame_t *f);
+/* Applies a parser error: -ERR and close as nats-server does. */
+void nm__conn_parser_error(nm_conn_t *c);
+void nm__conn_clear_subs(nm_conn_t *c);
+void nm__conn_remove_sub(nm_conn_t *c, nm__sub_t *sub);
+
+/* ---- route.c ---- */
+void nm__route(nm_server_t *s, nm_conn_t *from, nm_slice_t subject,
+               nm_slice_t reply, size_t hdr_len, nm_slice_t payload);
+
+/* ---- keepalive.c ---- */
+void nm__keepalive_start(nm_conn_t *c, uint64_t first_ms);
+void nm__keepalive_on_connect(nm_conn_t *c);
+void nm__auth_timer_start(nm_conn_t *c);
+
+/* ---- sublist.c ---- */
+int nm__sublist_init(nm__sublist_t *l);
+void nm__sublist_free(nm__sublist_t *l);
+int nm__sublist_insert(nm__sublist_t *l, nm__sub_t *sub);
+void nm__sublist_remove(nm__sublist_t *l, nm__sub_t *sub);
+/* Appends every sub matching `subject` to out, plain subs in nats-server's
+ * delivery order. Returns 0 or NM_ENOMEM. */
+int nm__sublist_match(nm__sublist_t *l, nm_slice_t subject, nm__subvec_t *out);
+int nm__subvec_push(nm__subvec_t *v, nm__sub_t *s);
+void nm__subvec_free(nm__subvec_t *v);
+uint32_t nm__hash(const char *p, size_t n);
+
+/* ---- info.c ---- */
+void nm__server_id_gen(nm_server_t *s);
+
+#endif
