@@ -94,8 +94,10 @@ static int publish(nmc_conn_t *c, const char *subject, const char *reply,
   size_t total = hdr_len + len;
   int r;
 
-  if (!subject || !nm_subject_valid(subj) ||
-      (reply && reply[0] && !nm_subject_valid(rep)))
+  /* Whitespace would split the control line: checked here as well. */
+  if (!subject || !nm_subject_valid(subj) || strpbrk(subject, " \t\r\n") ||
+      (reply && reply[0] &&
+       (!nm_subject_valid(rep) || strpbrk(reply, " \t\r\n"))))
     return NMC_EBADSUBJECT;
   if (c->closing || c->status == NMC_CLOSED)
     return NM_ECLOSED;

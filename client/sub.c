@@ -110,6 +110,7 @@ nmc_sub_t *nmc__sub_new(nmc_conn_t *c, const char *subject, const char *queue,
   int r;
 
   if (!subject || !nm_subject_valid(nm_slice_str(subject)) ||
+      strpbrk(subject, " \t\r\n") ||
       (queue && queue[0] && strpbrk(queue, " \t\r\n"))) {
     *err = NMC_EBADSUBJECT;
     return NULL;
