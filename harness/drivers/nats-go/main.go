@@ -740,6 +740,9 @@ func shutdown() {
 		cs := cur
 		stateMu.Unlock()
 		if cs != nil {
+			// Close, then let the closed handler (run on the library's
+			// callback goroutine) report, all within one bound.
+			bound := time.After(exitCloseWait)
 			done := make(chan struct{})
 			go func() {
 				cs.nc.Close()
@@ -747,7 +750,11 @@ func shutdown() {
 			}()
 			select {
 			case <-done:
-			case <-time.After(exitCloseWait):
+				select {
+				case <-cs.closed:
+				case <-bound:
+				}
+			case <-bound:
 				logf("close did not return within %v; exiting anyway", exitCloseWait)
 			}
 		}
