@@ -110,7 +110,8 @@ static void reply_err(long long id, const char *code, const char *text,
                       cJSON *extra) {
   cJSON *o = cJSON_CreateObject();
   cJSON *f;
-  cJSON_AddNumberToObject(o, "id", (double)id);
+  if (id >= 0) /* a line we could not read has no id */
+    cJSON_AddNumberToObject(o, "id", (double)id);
   cJSON_AddStringToObject(o, "ev", "err");
   cJSON_AddStringToObject(o, "code", code);
   cJSON_AddStringToObject(o, "error", text);
@@ -676,8 +677,7 @@ static void command(const char *text, size_t n) {
 
   if (!cmd || !op) {
     fprintf(stderr, "natsmock-driver: bad command line: %.*s\n", (int)n, text);
-    if (id >= 0)
-      reply_err(id, "bad_command", "no op", NULL);
+    reply_err(id, "bad_command", cmd ? "no op" : "not JSON", NULL);
   } else if (strcmp(op, "connect") == 0) {
     cmd_connect(id, cmd);
   } else if (strcmp(op, "publish") == 0) {
