@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -135,28 +136,57 @@ int nm_natsserver_available(void) {
   return system("command -v nats-server >/dev/null 2>&1") == 0;
 }
 
+/* The ports file is DIR/<program>_<pid>.ports (nats-server names it
+ * nats-server_<pid>.ports); its text is {"nats":["nats://127.0.0.1:PORT"]}.
+ * Any program name is accepted so one helper serves every server binary. */
 static int read_ports_file(const char *dir, pid_t pid) {
-  char path[512];
+  char suffix[32];
+  char path[600];
   char text[512];
-  FILE *f;
+  DIR *d;
+  struct dirent *e;
+  FILE *f = NULL;
   size_t n;
   char *p;
-  snprintf(path, sizeof(path), "%s/nats-server_%d.ports", dir, (int)pid);
-  f = fopen(path, "r");
+  char *end;
+
+  snprintf(suffix, sizeof(suffix), "_%d.ports", (int)pid);
+  d = opendir(dir);
+  if (!d)
+    return -1;
+  while ((e = readdir(d)) != NULL) {
+    size_t len = strlen(e->d_name);
+    size_t slen = strlen(suffix);
+    if (len > slen && strcmp(e->d_name + len - slen, suffix) == 0) {
+      snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+      f = fopen(path, "r");
+      break;
+    }
+  }
+  closedir(d);
   if (!f)
     return -1;
   n = fread(text, 1, sizeof(text) - 1, f);
   fclose(f);
   text[n] = '\0';
-  /* {"nats":["127.0.0.1:PORT"], ...} */
+  /* The port follows the last ':' of the first URL in the "nats" list. */
   p = strstr(text, "\"nats\"");
-  if (!p || !(p = strchr(p, ':')) || !(p = strchr(p + 1, ':')))
+  if (!p || !(p = strchr(p, '[')) || !(p = strchr(p, '"')) ||
+      !(end = strchr(p + 1, '"')))
+    return -1;
+  *end = '\0';
+  if (!(p = strrchr(p, ':')))
     return -1;
   return atoi(p + 1);
 }
 
 int nm_natsserver_start(nm_natsserver_t *ns, const char *config,
                         const char *const *extra_args) {
+  return nm_server_proc_start(ns, "nats-server", config, extra_args);
+}
+
+int nm_server_proc_start(nm_natsserver_t *ns, const char *binary,
+                         const char *config, const char *const *extra_args) {
   const char *argv[64];
   int argc = 0;
   char conf_path[300];
@@ -167,7 +197,7 @@ int nm_natsserver_start(nm_natsserver_t *ns, const char *config,
   snprintf(ns->dir, sizeof(ns->dir), "/tmp/nm-natsserver-XXXXXX");
   if (!mkdtemp(ns->dir))
     return -1;
-  argv[argc++] = "nats-server";
+  argv[argc++] = binary;
   argv[argc++] = "-a";
   argv[argc++] = "127.0.0.1";
   argv[argc++] = "-p";
@@ -195,11 +225,13 @@ int nm_natsserver_start(nm_natsserver_t *ns, const char *config,
     return -1;
   if (ns->pid == 0) {
     int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    /* A test that dies (Check's timeout kills it) takes its server along. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (fd >= 0) {
       dup2(fd, 1);
       dup2(fd, 2);
     }
-    execvp("nats-server", (char *const *)argv);
+    execvp(binary, (char *const *)argv);
     _exit(127);
   }
   deadline = nm_test_now_ms() + 10000;

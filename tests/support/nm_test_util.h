@@ -41,6 +41,12 @@ typedef struct {
  * for the ports file and for the port to accept. Returns 0 or -1. */
 int nm_natsserver_start(nm_natsserver_t *ns, const char *config,
                         const char *const *extra_args);
+/* The same for any server binary that takes nats-server's command line (a
+ * path, or a name looked up on PATH), e.g. natsmock: `binary -a 127.0.0.1 -p
+ * -1 --ports_file_dir DIR [-c CONF] [extra_args]`. It waits for the ports file
+ * DIR/<name>_<pid>.ports. Stop it with nm_natsserver_stop. */
+int nm_server_proc_start(nm_natsserver_t *ns, const char *binary,
+                         const char *config, const char *const *extra_args);
 void nm_natsserver_stop(nm_natsserver_t *ns);
 /* 1 when a nats-server binary is on PATH. */
 int nm_natsserver_available(void);
