@@ -187,7 +187,7 @@ static void do_conn_op(nm_faults_t *f, nm_conn_t *c, const nm__fdirect_t *a,
 
 static void do_release(nm_faults_t *f, nm_conn_t *c, const nm__fdirect_t *a,
                        const char *rule) {
-  char detail[64];
+  char detail[128];
   uint64_t n = nm__fheld_release(f, nm__conn_id(c), a->rule, a->count);
   snprintf(detail, sizeof(detail), "%llu frame(s)%s%s", (unsigned long long)n,
            a->rule[0] ? " of rule " : "", a->rule);

@@ -24,12 +24,13 @@
 #define NM_FAULT_FIELD_MAX 1024         /* subject, sid, reply, queue text */
 #define NM_FAULT_DATA_MAX (1024 * 1024) /* send_raw / send / publish data */
 #define NM_FAULT_HELD_FRAMES_MAX 10000  /* held+delayed frames per conn */
-#define NM_FAULT_HELD_BYTES_MAX (16u << 20)    /* held+delayed bytes per conn */
-#define NM_FAULT_DELAY_MAX_MS (3600 * 1000)    /* delay, restart */
-#define NM_FAULT_PUBLISH_COUNT_MAX 1000000     /* phantom publish count */
-#define NM_FAULT_PUBLISH_BYTES_MAX (64u << 20) /* count * size of one publish  \
-                                                */
-#define NM_FAULT_CUTS_MAX 1024                 /* random cut points per frame */
+#define NM_FAULT_HELD_BYTES_MAX (16u << 20) /* held+delayed bytes per conn */
+#define NM_FAULT_DELAY_MAX_MS (3600 * 1000) /* delay, restart */
+#define NM_FAULT_PUBLISH_COUNT_MAX 1000000  /* phantom publish count */
+#define NM_FAULT_PUBLISH_BYTES_MAX                                             \
+  (64u << 20)                  /* count * size of one publish                  \
+                                */
+#define NM_FAULT_CUTS_MAX 1024 /* random cut points per frame */
 #define NM_FAULT_DEPTH_MAX                                                     \
   8 /* nested then-actions (a rule's then can make                             \
        frames that trigger rules again) */

@@ -46,6 +46,18 @@ static int check_keys(const cJSON *o, const char *const *names,
   return 0;
 }
 
+/* A JSON number that is a whole number in uint64 range (no UB casts). */
+static int as_uint(const cJSON *v, uint64_t *out) {
+  double d;
+  if (!cJSON_IsNumber(v))
+    return 0;
+  d = v->valuedouble;
+  if (!(d >= 0 && d < 18446744073709551616.0) || d != (double)(uint64_t)d)
+    return 0;
+  *out = (uint64_t)d;
+  return 1;
+}
+
 static const cJSON *get(const cJSON *o, const char *key) {
   return cJSON_GetObjectItemCaseSensitive(o, key);
 }
@@ -55,15 +67,13 @@ static int get_uint(const cJSON *o, const char *key, uint64_t min, uint64_t max,
                     uint64_t *out, const char *where, char *err,
                     size_t errlen) {
   const cJSON *v = get(o, key);
-  double d;
+  uint64_t u;
   if (v == NULL)
     return 0;
-  d = cJSON_IsNumber(v) ? v->valuedouble : -1;
-  if (!cJSON_IsNumber(v) || d != (double)(uint64_t)d || d < (double)min ||
-      d > (double)max)
+  if (!as_uint(v, &u) || u < min || u > max)
     return fail(err, errlen, "%s.%s: must be an integer from %llu to %llu",
                 where, key, (unsigned long long)min, (unsigned long long)max);
-  *out = (uint64_t)d;
+  *out = u;
   return 0;
 }
 
@@ -85,13 +95,13 @@ static int get_str(const cJSON *o, const char *key, int numbers_ok, char **out,
   const cJSON *v = get(o, key);
   char tmp[32];
   const char *s;
+  uint64_t u;
 
   *out = NULL;
   if (v == NULL)
     return 0;
-  if (numbers_ok && cJSON_IsNumber(v) && v->valuedouble >= 0 &&
-      v->valuedouble == (double)(uint64_t)v->valuedouble) {
-    snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)v->valuedouble);
+  if (numbers_ok && as_uint(v, &u)) {
+    snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)u);
     s = tmp;
   } else if (cJSON_IsString(v)) {
     s = v->valuestring;
@@ -145,12 +155,11 @@ static int get_conn(const cJSON *o, nm__fconn_sel_t def, int in_then,
   *id = 0;
   if (v == NULL)
     return 0;
-  if (cJSON_IsNumber(v) && v->valuedouble >= 1 &&
-      v->valuedouble == (double)(uint64_t)v->valuedouble) {
+  if (as_uint(v, id) && *id >= 1) {
     *sel = NM_FCONN_ID;
-    *id = (uint64_t)v->valuedouble;
     return 0;
   }
+  *id = 0;
   if (cJSON_IsString(v)) {
     if (strcmp(v->valuestring, "last") == 0)
       return *sel = NM_FCONN_LAST, 0;
@@ -218,19 +227,11 @@ static int parse_match(const cJSON *o, nm__fmatch_t *m, const char *where,
     return fail(err, errlen, "%s.sid: must not contain blanks", where);
   v = get(o, "conn");
   if (v != NULL) {
-    if (!cJSON_IsNumber(v) || v->valuedouble < 1 ||
-        v->valuedouble != (double)(uint64_t)v->valuedouble)
+    if (!as_uint(v, &m->conn) || m->conn < 1)
       return fail(err, errlen, "%s.conn: must be a connection id (1, 2, ...)",
                   where);
-    m->conn = (uint64_t)v->valuedouble;
   }
   return 0;
-}
-
-static void match_free(nm__fmatch_t *m) {
-  free(m->subject);
-  free(m->sid);
-  m->subject = m->sid = NULL;
 }
 
 static const struct {
