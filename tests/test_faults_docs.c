@@ -146,6 +146,7 @@ START_TEST(ids_clear_remove) {
                            "\"pass\"},{\"dir\":\"in\",\"action\":\"pass\"}]}",
                            &res, err, sizeof(err)),
       0);
+  nm_buf_append(&res, "", 1); /* NUL-terminated for the comparison */
   ck_assert_str_eq(res.base,
                    "{\"ok\":true,\"rules\":[\"r1\",\"mine\",\"r2\"]}");
   fault("{\"remove\":[\"r1\",\"mine\"]}");
