@@ -1,0 +1,221 @@
+/* natsmock-driver-raw: main. Writes hello, reads stdin lines on the libuv
+ * loop and runs each as a command; exits on `exit` or end of input. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nm_drv_util.h"
+#include "raw_driver.h"
+
+nm_raw_t nm__raw;
+
+/* Commands that arrive while the first connect is in progress wait here
+ * (libraries have no connection to act on yet either); close and exit do
+ * not wait. Above this many bytes stdin is not read until the queue
+ * drains. */
+#define NM_RAW_MAX_DEFERRED_BYTES (16 * 1024 * 1024)
+
+typedef struct deferred_s {
+  struct deferred_s *next;
+  size_t len;
+  char text[];
+} deferred_t;
+
+static struct {
+  deferred_t *head, *tail;
+  size_t bytes;
+  int paused; /* stdin reading stopped */
+  uv_check_t check;
+} dq;
+
+static void on_stdin(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+
+static int connecting(void) {
+  return nm__raw.connect_id >= 0;
+}
+
+/* close and exit act at once, even before a pending connect finishes. */
+static int urgent(const char *text) {
+  cJSON *c = cJSON_Parse(text);
+  const char *op = nm_drv_str(c, "op");
+  int u = op != NULL && (strcmp(op, "exit") == 0 || strcmp(op, "close") == 0);
+  cJSON_Delete(c);
+  return u;
+}
+
+static void handle_line(const char *text, size_t len) {
+  deferred_t *d;
+  if ((dq.head == NULL && !connecting()) || urgent(text)) {
+    nm__raw_command(text);
+    return;
+  }
+  d = malloc(sizeof(*d) + len + 1);
+  if (d == NULL) {
+    nm_drv_emit(nm_drv_err(-1, "other", "out of memory"));
+    return;
+  }
+  d->next = NULL;
+  d->len = len;
+  memcpy(d->text, text, len + 1);
+  if (dq.tail != NULL)
+    dq.tail->next = d;
+  else
+    dq.head = d;
+  dq.tail = d;
+  dq.bytes += len;
+  if (dq.bytes > NM_RAW_MAX_DEFERRED_BYTES && !dq.paused) {
+    uv_read_stop((uv_stream_t *)&nm__raw.in);
+    dq.paused = 1;
+  }
+}
+
+/* Runs once per loop iteration: starts deferred commands once the connect
+ * has finished, in order, outside any socket callback. */
+static void on_check(uv_check_t *c) {
+  (void)c;
+  while (dq.head != NULL && !connecting()) {
+    deferred_t *d = dq.head;
+    dq.head = d->next;
+    if (dq.head == NULL)
+      dq.tail = NULL;
+    dq.bytes -= d->len;
+    nm__raw_command(d->text);
+    free(d);
+  }
+  if (dq.paused && dq.bytes <= NM_RAW_MAX_DEFERRED_BYTES / 2) {
+    dq.paused = 0;
+    uv_read_start((uv_stream_t *)&nm__raw.in, alloc_cb, on_stdin);
+  }
+}
+
+static void emit_hello(void) {
+  static const char *const features[] = {
+      "headers",   "queue",     "auto_unsub", "flush",
+      "drain_sub", "reconnect", "raw",
+  };
+  static const char *const switches[] = {
+      "flush_ok_early",
+      "reorder_publish",
+      "drop_publish",
+      "ignore_server_ping",
+      "drain_early",
+      "deliver_after_unsub",
+      "no_connect_first_on_reconnect",
+      "hold_lone_publish",
+      "closed_twice",
+  };
+  cJSON *o = cJSON_CreateObject();
+  cJSON *f, *m;
+  size_t i;
+
+  cJSON_AddStringToObject(o, "ev", "hello");
+  cJSON_AddNumberToObject(o, "protocol", 1);
+  cJSON_AddStringToObject(o, "client", "natsmock-raw");
+  cJSON_AddStringToObject(o, "version", "0.1.0");
+  f = cJSON_AddArrayToObject(o, "features");
+  for (i = 0; i < sizeof(features) / sizeof(features[0]); i++)
+    cJSON_AddItemToArray(f, cJSON_CreateString(features[i]));
+  /* Not part of protocol 1: the switches this driver understands. */
+  m = cJSON_AddArrayToObject(o, "misbehave");
+  for (i = 0; i < sizeof(switches) / sizeof(switches[0]); i++)
+    cJSON_AddItemToArray(m, cJSON_CreateString(switches[i]));
+  nm_drv_emit(o);
+}
+
+static void close_walk(uv_handle_t *h, void *arg) {
+  (void)arg;
+  if (!uv_is_closing(h))
+    uv_close(h, NULL);
+}
+
+/* Replies (id >= 0), closes every handle, frees, exits 0. */
+void nm__raw_exit(int64_t id) {
+  if (id >= 0)
+    nm_drv_emit(nm_drv_ok(id));
+  /* Nothing after exit's ok: no closed event from the teardown. */
+  nm__raw.user_closed = 1;
+  nm__raw.misbehave = 0;
+  uv_walk(nm__raw.loop, close_walk, NULL);
+  nm_drv_out_init(fopen("/dev/null", "w"));
+  uv_run(nm__raw.loop, UV_RUN_DEFAULT);
+  nm__raw_subs_free();
+  nm_parser_free(&nm__raw.parser);
+  nm_buf_free(&nm__raw.held);
+  free(nm__raw.line);
+  while (dq.head != NULL) {
+    deferred_t *d = dq.head;
+    dq.head = d->next;
+    free(d);
+  }
+  uv_loop_close(nm__raw.loop);
+  exit(0);
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  static char slab[64 * 1024];
+  (void)h;
+  (void)suggested;
+  *buf = uv_buf_init(slab, sizeof(slab));
+}
+
+static void on_stdin(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
+  ssize_t i;
+  (void)st;
+  if (nread < 0) {
+    nm__raw_exit(-1); /* end of input */
+    return;
+  }
+  for (i = 0; i < nread; i++) {
+    char c = buf->base[i];
+    if (c != '\n') {
+      if (nm__raw.line_len + 1 < NM_DRV_MAX_LINE)
+        nm__raw.line[nm__raw.line_len++] = c;
+      else
+        nm__raw.line_overflow = 1;
+      continue;
+    }
+    if (nm__raw.line_len > 0 && nm__raw.line[nm__raw.line_len - 1] == '\r')
+      nm__raw.line_len--;
+    nm__raw.line[nm__raw.line_len] = '\0';
+    if (nm__raw.line_overflow)
+      nm_drv_emit(nm_drv_err(-1, "bad_command", "command line too long"));
+    else if (nm__raw.line_len > 0)
+      handle_line(nm__raw.line, nm__raw.line_len);
+    nm__raw.line_len = 0;
+    nm__raw.line_overflow = 0;
+  }
+}
+
+int main(void) {
+  int r;
+
+  signal(SIGPIPE, SIG_IGN);
+  nm__raw.loop = uv_default_loop();
+  nm__raw.connect_id = -1;
+  nm__raw.close_id = -1;
+  nm__raw.max_payload = 1024 * 1024; /* until an INFO says otherwise */
+  nm__raw.line = malloc(NM_DRV_MAX_LINE);
+  nm_buf_init(&nm__raw.held, NM_RAW_MAX_OUT);
+  if (nm__raw.line == NULL || nm__raw_conn_init() != 0) {
+    fprintf(stderr, "raw driver: out of memory\n");
+    return 1;
+  }
+  uv_check_init(nm__raw.loop, &dq.check);
+  uv_check_start(&dq.check, on_check);
+  uv_unref((uv_handle_t *)&dq.check);
+  emit_hello();
+  r = uv_pipe_init(nm__raw.loop, &nm__raw.in, 0);
+  if (r == 0)
+    r = uv_pipe_open(&nm__raw.in, 0);
+  if (r == 0)
+    r = uv_read_start((uv_stream_t *)&nm__raw.in, alloc_cb, on_stdin);
+  if (r != 0) {
+    fprintf(stderr, "raw driver: stdin: %s\n", uv_strerror(r));
+    return 1;
+  }
+  uv_run(nm__raw.loop, UV_RUN_DEFAULT);
+  nm__raw_exit(-1);
+  return 0;
+}

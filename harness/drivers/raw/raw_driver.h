@@ -1,0 +1,181 @@
+/* natsmock-driver-raw: a driver with no client library behind it. It writes
+ * exactly the frames it is told to (proto/ encoders, or bytes given as is),
+ * reports every frame it receives, and can break one client promise on
+ * purpose ("misbehave" switches), so scenarios can test a server byte for
+ * byte and show that each invariant catches a client that breaks it.
+ *
+ * One thread, one libuv loop: stdin lines are commands, run in order as
+ * they arrive; none blocks (a flush or drain_sub is answered later from the
+ * socket's read path or a timer). */
+#ifndef NM_RAW_DRIVER_H
+#define NM_RAW_DRIVER_H
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "nm_buf.h"
+#include "nm_parser.h"
+
+/* Subscriptions a driver keeps. */
+#define NM_RAW_MAX_SUBS 4096
+/* Length of a subscription tag, including the NUL. */
+#define NM_RAW_TAG_MAX 128
+/* Messages waiting for a slow handler (delay_ms) per subscription; more are
+ * dropped and reported as slow_consumer, like a client's pending limit. */
+#define NM_RAW_MAX_PENDING 65536
+/* Outstanding PINGs (flush, drain_sub, handshake) waiting for a PONG. */
+#define NM_RAW_MAX_PINGS 4096
+/* Bytes queued to the socket and not yet written. */
+#define NM_RAW_MAX_OUT (64 * 1024 * 1024)
+/* The largest MSG payload accepted from a server. */
+#define NM_RAW_MAX_IN_PAYLOAD (8 * 1024 * 1024)
+/* The longest control line reported in a frame event. */
+#define NM_RAW_FRAME_LINE_MAX 4096
+
+/* Misbehaviour switches (connect's "misbehave" list). */
+enum {
+  NM_RAW_FLUSH_OK_EARLY = 1u << 0,
+  NM_RAW_REORDER_PUBLISH = 1u << 1,
+  NM_RAW_DROP_PUBLISH = 1u << 2,
+  NM_RAW_IGNORE_SERVER_PING = 1u << 3,
+  NM_RAW_DRAIN_EARLY = 1u << 4,
+  NM_RAW_DELIVER_AFTER_UNSUB = 1u << 5,
+  NM_RAW_NO_CONNECT_FIRST = 1u << 6,
+  NM_RAW_HOLD_LONE_PUBLISH = 1u << 7,
+  NM_RAW_CLOSED_TWICE = 1u << 8,
+};
+
+/* What a PONG answers, first in first out. */
+typedef enum {
+  NM_RAW_PING_HANDSHAKE,
+  NM_RAW_PING_FLUSH,
+  NM_RAW_PING_DRAIN,
+  NM_RAW_PING_SILENT, /* the reply was already given (timed out, early) */
+} nm_raw_ping_kind_t;
+
+typedef struct {
+  nm_raw_ping_kind_t kind;
+  int64_t id;  /* command to answer */
+  int sub;     /* drain: index in the sub table */
+  int timer;   /* 1 when a timeout timer runs for it */
+  uint64_t no; /* serial number, to find it from its timer */
+} nm_raw_ping_t;
+
+typedef struct nm_raw_pmsg_s {
+  struct nm_raw_pmsg_s *next;
+  cJSON *ev; /* the msg event, ready to print when the handler starts */
+  char *reply;
+  uint64_t seq;
+  int has_seq;
+} nm_raw_pmsg_t;
+
+typedef struct {
+  char tag[NM_RAW_TAG_MAX];
+  char *subject;
+  char *queue;
+  char *reply_with;
+  int64_t delay_ms;
+  uint64_t sid;
+  int64_t max;        /* auto-unsubscribe after this many (0: none) */
+  uint64_t delivered; /* messages handed to the handler */
+  int unsubscribed;   /* UNSUB sent: later MSGs are dropped */
+  int draining;       /* drain_sub waiting for its PONG or the handler */
+  int64_t drain_id;   /* the drain_sub to answer once drained */
+  int drain_ponged;   /* the drain's PONG came */
+  /* The slow handler: one message in progress, the rest queued. */
+  uv_timer_t timer;
+  int timer_init;
+  int busy;
+  nm_raw_pmsg_t *head, *tail;
+  size_t pending;
+  uint64_t busy_seq;
+  int busy_has_seq;
+  char *busy_reply;
+} nm_raw_sub_t;
+
+typedef struct {
+  uv_loop_t *loop;
+  uv_pipe_t in;
+  int in_open;
+  char *line; /* stdin line being assembled (NM_DRV_MAX_LINE) */
+  size_t line_len;
+  int line_overflow;
+
+  /* The connection. */
+  uv_tcp_t tcp;
+  int tcp_init;       /* uv_tcp_init done and not yet closed */
+  int connected;      /* TCP up */
+  int closing;        /* uv_close called */
+  int user_closed;    /* by the close command: no reconnect */
+  int64_t connect_id; /* connect command waiting (TCP or handshake PONG) */
+  int64_t close_id;   /* close command waiting for the close */
+  int handshake;
+  unsigned misbehave;
+  char host[256];
+  int port;
+  int reconnect; /* reconnect after an unexpected close */
+  int64_t reconnect_wait_ms;
+  int reconnects; /* 0 on the first connection */
+  uv_timer_t reconnect_timer;
+  uv_connect_t creq;
+  nm_parser_t parser;
+  size_t out_bytes;    /* queued to libuv, not yet written */
+  int64_t max_payload; /* from the server's last INFO (publish checks it) */
+
+  /* PINGs in flight, FIFO. */
+  nm_raw_ping_t pings[NM_RAW_MAX_PINGS];
+  size_t ping_head, ping_count;
+  uint64_t ping_no;
+
+  /* Publish bookkeeping for the misbehaviours. */
+  uint64_t pubs;  /* PUB/HPUB frames produced so far */
+  nm_buf_t held;  /* a PUB held back (reorder, hold_lone) */
+  int held_count; /* frames in held */
+
+  nm_raw_sub_t *subs[NM_RAW_MAX_SUBS];
+  int nsubs;
+  uint64_t next_sid;
+} nm_raw_t;
+
+extern nm_raw_t nm__raw;
+/* Reconnect attempts before giving up (connect's "max_reconnect"). */
+extern int64_t nm__raw_max_reconnect;
+
+/* Connection (raw_conn.c). */
+/* Sets up the parser and the reconnect timer. Returns 0 or an error. */
+int nm__raw_conn_init(void);
+/* Starts a TCP connect to host:port. Returns 0 or a uv error. */
+int nm__raw_dial(void);
+/* Queues bytes to the socket (copied). `id` >= 0: reply ok once written.
+ * Returns 0, NM_ECLOSED (not connected) or NM_ETOOBIG (NM_RAW_MAX_OUT). */
+int nm__raw_write(const void *p, size_t n, int64_t id);
+/* Closes the connection (idempotent). */
+void nm__raw_close(void);
+/* Pushes a PING expectation and writes PING. Returns 0 or an nm_ code. */
+int nm__raw_ping(nm_raw_ping_kind_t kind, int64_t id, int sub,
+                 int64_t timeout_ms);
+/* Fails every outstanding PING (the connection is gone). */
+void nm__raw_fail_pings(const char *code, const char *text);
+/* Writes the PUB that reorder/hold_lone kept back, if any. */
+void nm__raw_release_held(void);
+
+/* Subscriptions (raw_subs.c). */
+nm_raw_sub_t *nm__raw_sub_find(const char *tag);
+/* A MSG or HMSG frame from the server. */
+void nm__raw_deliver(const nm_frame_t *f);
+/* The PONG for a drain_sub came. */
+void nm__raw_drain_ponged(int sub);
+/* Frees every subscription (exit). */
+void nm__raw_subs_free(void);
+
+/* Commands (raw_cmds.c). */
+void nm__raw_command(const char *text);
+/* Replies to exit (id >= 0), tears everything down and exits 0 (main.c). */
+void nm__raw_exit(int64_t id);
+/* Writes a PUB or HPUB frame, applying the publish misbehaviours. */
+int nm__raw_publish_frame(const char *subject, const char *reply,
+                          const char *hdrs, size_t hdr_len, const char *data,
+                          size_t n);
+
+#endif
