@@ -274,7 +274,8 @@ static void handle_sub(nm_conn_t *c, const nm_frame_t *f) {
     memcpy(d, f->subject.p, f->subject.n);
     sub->subject = (nm_slice_t){d, f->subject.n};
     d += f->subject.n;
-    memcpy(d, f->queue.p, f->queue.n);
+    if (f->queue.n) /* queue.p is NULL when absent: memcpy(NULL) is UB */
+      memcpy(d, f->queue.p, f->queue.n);
     sub->queue = (nm_slice_t){d, f->queue.n};
     d += f->queue.n;
     memcpy(d, f->sid.p, f->sid.n);
