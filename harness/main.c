@@ -1,0 +1,492 @@
+/* natsmock-harness: runs scenario files against a client driver (see
+ * scenarios/README.md section 7 for the options). Exit status: 0 when every
+ * run passed or was expected, 1 otherwise, 2 for a usage or set-up error. */
+#include <dirent.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "nm_report.h"
+#include "nm_runner.h"
+#include "nm_scenario.h"
+
+/* Bounds on what the command line can ask for. */
+#define NM_MAX_FILES 10000
+#define NM_MAX_PATTERNS 64
+#define NM_MAX_JOBS 64
+#define NM_MAX_REPEAT 100000
+#define NM_DIR_DEPTH 16
+
+typedef struct {
+  char *files[NM_MAX_FILES];
+  size_t nfiles;
+  const char *names[NM_MAX_PATTERNS];
+  int nnames;
+  const char *tags[NM_MAX_PATTERNS];
+  int ntags;
+  const char *driver, *server, *junit, *json, *trace, *html, *xfail;
+  int list, repeat, jobs, verbose;
+  uint64_t seed;
+} cli_t;
+
+typedef struct {
+  const cli_t *cli;
+  nm_run_opts_t ro;
+  nm_result_t *res;
+  nm_scenario_t **sc; /* per job */
+  int *rep;           /* per job */
+  size_t njobs, next, done;
+  cJSON *xfail;
+  pthread_mutex_t mu;
+} pool_t;
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: natsmock-harness [options] [PATH...]\n"
+             "  PATH                     scenario files or folders (*.json, "
+             "recursive)\n"
+             "  --driver CMD             driver command line (default: "
+             "natsmock-driver next to the harness)\n"
+             "  --name GLOB              only scenarios whose name matches "
+             "(repeatable)\n"
+             "  --tag T                  only scenarios with tag T "
+             "(repeatable)\n"
+             "  --list                   list the selected scenarios and exit\n"
+             "  --repeat N               run each scenario N times\n"
+             "  --seed S                 the mock's seed\n"
+             "  -j N                     N scenarios in parallel\n"
+             "  --expected-failures FILE baseline: "
+             "[{\"scenario\":NAME,\"cause\":TEXT}]\n"
+             "  --server CMD             run fault-free scenarios against a "
+             "real server (e.g. nats-server)\n"
+             "  --junit FILE, --json FILE, --html FILE, --trace DIR   reports\n"
+             "  -v                       print failure evidence\n");
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int add_file(cli_t *c, const char *p) {
+  if (c->nfiles >= NM_MAX_FILES) {
+    fprintf(stderr, "natsmock-harness: more than %d files\n", NM_MAX_FILES);
+    return -1;
+  }
+  c->files[c->nfiles++] = strdup(p);
+  return 0;
+}
+
+static int walk(cli_t *c, const char *dir, int depth) {
+  DIR *d;
+  struct dirent *e;
+  char path[PATH_MAX];
+  size_t start = c->nfiles;
+  if (depth > NM_DIR_DEPTH)
+    return 0;
+  d = opendir(dir);
+  if (!d) {
+    fprintf(stderr, "natsmock-harness: %s: %s\n", dir, strerror(errno));
+    return -1;
+  }
+  while ((e = readdir(d)) != NULL) {
+    struct stat st;
+    size_t n = strlen(e->d_name);
+    if (e->d_name[0] == '.')
+      continue;
+    snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+    if (stat(path, &st) != 0)
+      continue;
+    if (S_ISDIR(st.st_mode)) {
+      if (walk(c, path, depth + 1) != 0) {
+        closedir(d);
+        return -1;
+      }
+    } else if (n > 5 && strcmp(e->d_name + n - 5, ".json") == 0) {
+      if (add_file(c, path) != 0) {
+        closedir(d);
+        return -1;
+      }
+    }
+  }
+  closedir(d);
+  qsort(c->files + start, c->nfiles - start, sizeof(char *), cmp_str);
+  return 0;
+}
+
+static int add_path(cli_t *c, const char *p) {
+  struct stat st;
+  char buf[PATH_MAX];
+  size_t n = strlen(p);
+  if (stat(p, &st) != 0) {
+    fprintf(stderr, "natsmock-harness: %s: %s\n", p, strerror(errno));
+    return -1;
+  }
+  if (!S_ISDIR(st.st_mode))
+    return add_file(c, p);
+  snprintf(buf, sizeof(buf), "%.*s",
+           (int)(n > 1 && p[n - 1] == '/' ? n - 1 : n), p);
+  return walk(c, buf, 0);
+}
+
+static char *default_driver(void) {
+  char exe[PATH_MAX], path[PATH_MAX + 64];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  if (n <= 0)
+    return NULL;
+  exe[n] = '\0';
+  snprintf(path, sizeof(path), "%s/../client/natsmock-driver", dirname(exe));
+  if (access(path, X_OK) != 0)
+    return NULL;
+  return realpath(path, NULL);
+}
+
+static int selected(const cli_t *c, const nm_scenario_t *sc) {
+  int ok = c->nnames == 0;
+  for (int i = 0; i < c->nnames && !ok; i++)
+    ok = fnmatch(c->names[i], sc->name, 0) == 0;
+  if (!ok)
+    return 0;
+  if (c->ntags == 0)
+    return 1;
+  for (int i = 0; i < c->ntags; i++)
+    if (nm_scenario_has_tag(sc, c->tags[i]))
+      return 1;
+  return 0;
+}
+
+static const char *xfail_cause(const cJSON *xf, const char *name) {
+  const cJSON *e;
+  cJSON_ArrayForEach(e, xf) {
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(e, "scenario");
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(e, "cause");
+    if (cJSON_IsString(s) && strcmp(s->valuestring, name) == 0)
+      return cJSON_IsString(c) ? c->valuestring : "listed";
+  }
+  return NULL;
+}
+
+static cJSON *load_xfail(const char *path) {
+  FILE *f = fopen(path, "rb");
+  char *buf;
+  size_t n;
+  cJSON *j;
+  if (!f) {
+    fprintf(stderr, "natsmock-harness: %s: %s\n", path, strerror(errno));
+    return NULL;
+  }
+  buf = malloc(NM_SCENARIO_MAX_BYTES + 1);
+  n = buf ? fread(buf, 1, NM_SCENARIO_MAX_BYTES, f) : 0;
+  fclose(f);
+  j = buf ? cJSON_ParseWithLength(buf, n) : NULL;
+  free(buf);
+  if (!cJSON_IsArray(j)) {
+    fprintf(stderr, "natsmock-harness: %s: not a JSON list\n", path);
+    cJSON_Delete(j);
+    return NULL;
+  }
+  return j;
+}
+
+/* Why a scenario cannot run against a real server, or NULL. */
+static const char *real_skip(const nm_scenario_t *sc) {
+  if (sc->has_fault)
+    return "uses fault steps (needs the mock)";
+  if (sc->server_await)
+    return "awaits server frames (needs the mock's view)";
+  if (!sc->real_server)
+    return "marked real_server: false";
+  return NULL;
+}
+
+static void *worker(void *arg) {
+  pool_t *p = arg;
+  for (;;) {
+    size_t j;
+    nm_result_t *res;
+    const char *cause;
+    pthread_mutex_lock(&p->mu);
+    j = p->next < p->njobs ? p->next++ : p->njobs;
+    pthread_mutex_unlock(&p->mu);
+    if (j >= p->njobs)
+      return NULL;
+    res = &p->res[j];
+    nm_result_init(res);
+    if (p->cli->server && real_skip(p->sc[j])) {
+      res->sc = p->sc[j];
+      res->rep = p->rep[j];
+      res->status = NM_ST_SKIP;
+      res->reason = strdup(real_skip(p->sc[j]));
+    } else {
+      nm_run_scenario(p->sc[j], &p->ro, p->rep[j], res);
+    }
+    cause = xfail_cause(p->xfail, p->sc[j]->name);
+    if (cause && res->status == NM_ST_FAIL) {
+      res->status = NM_ST_XFAIL;
+      free(res->reason);
+      res->reason = strdup(cause);
+    } else if (cause && res->status == NM_ST_PASS) {
+      res->status = NM_ST_XPASS;
+      res->reason = strdup("listed as an expected failure but passed");
+    }
+    if (p->cli->trace && res->tl && nm_report_trace(res, p->cli->trace) != 0)
+      fprintf(stderr, "natsmock-harness: writing traces to %s: %s\n",
+              p->cli->trace, strerror(errno));
+    /* Keep timelines only for what the HTML report draws. */
+    if (res->tl && (!p->cli->html || res->status != NM_ST_FAIL)) {
+      nm_tl_free(res->tl);
+      free(res->tl);
+      res->tl = NULL;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->done++;
+    nm_report_console(stdout, res, p->done, p->njobs, p->cli->verbose);
+    fflush(stdout);
+    pthread_mutex_unlock(&p->mu);
+  }
+}
+
+static int parse_args(cli_t *c, int argc, char **argv) {
+  static const struct option opts[] = {
+      {"driver", required_argument, 0, 'd'},
+      {"name", required_argument, 0, 'n'},
+      {"tag", required_argument, 0, 't'},
+      {"list", no_argument, 0, 'l'},
+      {"repeat", required_argument, 0, 'r'},
+      {"seed", required_argument, 0, 's'},
+      {"expected-failures", required_argument, 0, 'x'},
+      {"server", required_argument, 0, 'S'},
+      {"junit", required_argument, 0, 'J'},
+      {"json", required_argument, 0, 'O'},
+      {"trace", required_argument, 0, 'T'},
+      {"html", required_argument, 0, 'H'},
+      {"help", no_argument, 0, 'h'},
+      {0, 0, 0, 0}};
+  int ch;
+  c->repeat = 1;
+  c->jobs = 1;
+  while ((ch = getopt_long(argc, argv, "j:vh", opts, NULL)) != -1) {
+    char *end = NULL;
+    switch (ch) {
+    case 'd':
+      c->driver = optarg;
+      break;
+    case 'n':
+      if (c->nnames >= NM_MAX_PATTERNS)
+        return -1;
+      c->names[c->nnames++] = optarg;
+      break;
+    case 't':
+      if (c->ntags >= NM_MAX_PATTERNS)
+        return -1;
+      c->tags[c->ntags++] = optarg;
+      break;
+    case 'l':
+      c->list = 1;
+      break;
+    case 'r':
+      c->repeat = (int)strtol(optarg, &end, 10);
+      if (*end || c->repeat < 1 || c->repeat > NM_MAX_REPEAT)
+        return -1;
+      break;
+    case 's':
+      c->seed = strtoull(optarg, &end, 10);
+      if (*end)
+        return -1;
+      break;
+    case 'j':
+      c->jobs = (int)strtol(optarg, &end, 10);
+      if (*end || c->jobs < 1 || c->jobs > NM_MAX_JOBS)
+        return -1;
+      break;
+    case 'x':
+      c->xfail = optarg;
+      break;
+    case 'S':
+      c->server = optarg;
+      break;
+    case 'J':
+      c->junit = optarg;
+      break;
+    case 'O':
+      c->json = optarg;
+      break;
+    case 'T':
+      c->trace = optarg;
+      break;
+    case 'H':
+      c->html = optarg;
+      break;
+    case 'v':
+      c->verbose = 1;
+      break;
+    case 'h':
+      usage(stdout);
+      exit(0);
+    default:
+      return -1;
+    }
+  }
+  for (int i = optind; i < argc; i++)
+    if (add_path(c, argv[i]) != 0)
+      return -2;
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  static cli_t cli;
+  pool_t pool;
+  nm_scenario_t **all;
+  nm_result_t *errors;
+  size_t nall = 0, nerr = 0, nsel = 0;
+  char *driver = NULL;
+  pthread_t th[NM_MAX_JOBS];
+  nm_report_t rep;
+  uint64_t t0;
+  int rc, exit_code = 0;
+
+  signal(SIGPIPE, SIG_IGN);
+  rc = parse_args(&cli, argc, argv);
+  if (rc != 0) {
+    if (rc == -1)
+      usage(stderr);
+    return 2;
+  }
+  if (cli.nfiles == 0) {
+    fprintf(stderr, "natsmock-harness: no scenario files given\n");
+    usage(stderr);
+    return 2;
+  }
+  all = calloc(cli.nfiles, sizeof(*all));
+  errors = calloc(cli.nfiles, sizeof(*errors));
+  if (!all || !errors)
+    return 2;
+  for (size_t i = 0; i < cli.nfiles; i++) {
+    char err[1024];
+    nm_scenario_t *sc;
+    if (nm_scenario_load(cli.files[i], &sc, err, sizeof(err)) != 0) {
+      nm_result_init(&errors[nerr]);
+      errors[nerr].status = NM_ST_ERROR;
+      errors[nerr].reason = strdup(err);
+      nerr++;
+      fprintf(stderr, "natsmock-harness: %s\n", err);
+      continue;
+    }
+    for (size_t k = 0; k < nall; k++)
+      if (strcmp(all[k]->name, sc->name) == 0) {
+        fprintf(stderr,
+                "natsmock-harness: %s: name \"%s\" is also used by %s\n",
+                sc->path, sc->name, all[k]->path);
+        nm_result_init(&errors[nerr]);
+        errors[nerr].status = NM_ST_ERROR;
+        errors[nerr].reason = strdup("duplicate scenario name");
+        nerr++;
+      }
+    if (selected(&cli, sc))
+      all[nall++] = sc;
+    else
+      nm_scenario_free(sc);
+  }
+  if (cli.list) {
+    for (size_t i = 0; i < nall; i++) {
+      const cJSON *t;
+      printf("%-48s %s [", all[i]->name, all[i]->path);
+      cJSON_ArrayForEach(t, all[i]->tags) {
+        printf("%s%s", t == all[i]->tags->child ? "" : ",", t->valuestring);
+      }
+      printf("] %s\n", all[i]->summary);
+    }
+    return nerr ? 2 : 0;
+  }
+  if (!cli.driver) {
+    driver = default_driver();
+    if (!driver) {
+      fprintf(stderr, "natsmock-harness: natsmock-driver not found next to "
+                      "the harness (../client/natsmock-driver); use "
+                      "--driver CMD\n");
+      return 2;
+    }
+    cli.driver = driver;
+  }
+  if (cli.trace && mkdir(cli.trace, 0777) != 0 && errno != EEXIST) {
+    fprintf(stderr, "natsmock-harness: %s: %s\n", cli.trace, strerror(errno));
+    return 2;
+  }
+  memset(&pool, 0, sizeof(pool));
+  pool.cli = &cli;
+  if (cli.xfail && !(pool.xfail = load_xfail(cli.xfail)))
+    return 2;
+  pool.ro.driver_cmd = cli.driver;
+  pool.ro.server_cmd = cli.server;
+  pool.ro.seed = cli.seed;
+  pool.ro.keep_timeline = cli.trace || cli.html;
+  nsel = nall * (size_t)cli.repeat;
+  pool.njobs = nsel;
+  pool.res = calloc(nsel + nerr + 1, sizeof(nm_result_t));
+  pool.sc = calloc(nsel + 1, sizeof(*pool.sc));
+  pool.rep = calloc(nsel + 1, sizeof(int));
+  if (!pool.res || !pool.sc || !pool.rep)
+    return 2;
+  for (size_t i = 0, j = 0; i < nall; i++)
+    for (int k = 1; k <= cli.repeat; k++, j++) {
+      pool.sc[j] = all[i];
+      pool.rep[j] = k;
+    }
+  pthread_mutex_init(&pool.mu, NULL);
+  t0 = uv_hrtime();
+  if (cli.jobs > (int)nsel)
+    cli.jobs = nsel ? (int)nsel : 1;
+  for (int i = 0; i < cli.jobs; i++)
+    pthread_create(&th[i], NULL, worker, &pool);
+  for (int i = 0; i < cli.jobs; i++)
+    pthread_join(th[i], NULL);
+  for (size_t i = 0; i < nerr; i++)
+    pool.res[nsel + i] = errors[i];
+
+  rep.v = pool.res;
+  rep.n = nsel + nerr;
+  rep.duration_us = (uv_hrtime() - t0) / 1000;
+  rep.driver_cmd = cli.driver;
+  rep.server_cmd = cli.server;
+  for (size_t i = 0; i < rep.n; i++)
+    if (rep.v[i].status == NM_ST_FAIL || rep.v[i].status == NM_ST_ERROR)
+      exit_code = 1;
+  for (size_t i = 0; i < nerr; i++)
+    printf("ERROR %s\n", errors[i].reason);
+  nm_report_totals(stdout, &rep);
+  if (cli.junit && nm_report_junit(&rep, cli.junit) != 0)
+    fprintf(stderr, "natsmock-harness: %s: %s\n", cli.junit, strerror(errno)),
+        exit_code = 2;
+  if (cli.json && nm_report_json(&rep, cli.json) != 0)
+    fprintf(stderr, "natsmock-harness: %s: %s\n", cli.json, strerror(errno)),
+        exit_code = 2;
+  if (cli.html && nm_report_html(&rep, cli.html) != 0)
+    fprintf(stderr, "natsmock-harness: %s: %s\n", cli.html, strerror(errno)),
+        exit_code = 2;
+  if (nsel == 0 && nerr > 0)
+    exit_code = 2;
+
+  for (size_t i = 0; i < rep.n; i++)
+    nm_result_free(&rep.v[i]);
+  for (size_t i = 0; i < nall; i++)
+    nm_scenario_free(all[i]);
+  for (size_t i = 0; i < cli.nfiles; i++)
+    free(cli.files[i]);
+  free(all);
+  free(errors);
+  free(pool.res);
+  free(pool.sc);
+  free(pool.rep);
+  cJSON_Delete(pool.xfail);
+  free(driver);
+  pthread_mutex_destroy(&pool.mu);
+  return exit_code;
+}
