@@ -1,0 +1,514 @@
+/* The server's auth, keepalive, limits and lifecycle over loopback: user and
+ * token auth, the auth timeout, server PINGs and stale connections,
+ * max_payload / max_control_line / max_connections, slow consumers (pending
+ * bytes and write deadline), two servers in one process, a server on the
+ * caller's loop, and the fault-engine seam's refuse / restart. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+
+#include "nm_conn_api.h"
+#include "test_server_util.h"
+
+static nm_server_t *start_auth(const char *user, const char *pass,
+                               const char *token, uint64_t timeout_ms) {
+  nm_server_opts_t o;
+  nm_server_opts_init(&o);
+  o.user = user;
+  o.pass = pass;
+  o.token = token;
+  if (timeout_ms)
+    o.auth_timeout_ms = timeout_ms;
+  return ts_start(&o);
+}
+
+static void expect_closed_with(nm_server_t *s, const char *in,
+                               const char *want) {
+  char out[4096];
+  int fd = ts_connect(s, NULL, 0);
+  nm_peer_state_t st = ts_until_close(fd, in, out, sizeof(out), 2000);
+  ck_assert_msg(strcmp(out, want) == 0, "%s: got [%s] want [%s]", in, out,
+                want);
+  ck_assert_msg(st != NM_PEER_OPEN, "%s: still open", in);
+  close(fd);
+}
+
+START_TEST(test_auth_user_pass) {
+  nm_server_t *s = start_auth("u", "p", NULL, 0);
+  char out[4096];
+  int fd = ts_connect(s, NULL, 0);
+  ts_roundtrip(fd, "CONNECT {\"user\":\"u\",\"pass\":\"p\"}\r\n", out,
+               sizeof(out));
+  ck_assert_str_eq(out, "+OK\r\n");
+  /* A second CONNECT is not authenticated again by 2.9.10. */
+  ts_roundtrip(fd, "CONNECT {\"verbose\":false}\r\n", out, sizeof(out));
+  ck_assert_str_eq(out, "");
+  close(fd);
+  expect_closed_with(s, "CONNECT {\"user\":\"u\",\"pass\":\"x\"}\r\n",
+                     "-ERR 'Authorization Violation'\r\n");
+  expect_closed_with(s, "CONNECT {\"verbose\":false}\r\n",
+                     "-ERR 'Authorization Violation'\r\n");
+  expect_closed_with(s, "PING\r\n", "-ERR 'Authorization Violation'\r\n");
+  expect_closed_with(s, "SUB foo 1\r\n", "-ERR 'Authorization Violation'\r\n");
+  /* Credentials are checked before the protocol version. */
+  expect_closed_with(
+      s, "CONNECT {\"user\":\"u\",\"pass\":\"x\",\"protocol\":2}\r\n",
+      "-ERR 'Authorization Violation'\r\n");
+  expect_closed_with(
+      s, "CONNECT {\"user\":\"u\",\"pass\":\"p\",\"protocol\":2}\r\n",
+      "-ERR 'invalid client protocol'\r\n");
+  nm_server_stop_thread(s);
+}
+END_TEST
+
+START_TEST(test_auth_token) {
+  nm_server_t *s = start_auth(NULL, NULL, "tok", 0);
+  char out[4096], info[4096];
+  int fd = ts_connect(s, info, sizeof(info));
+  ck_assert_ptr_nonnull(strstr(info, "\"auth_required\":true"));
+  ts_roundtrip(fd, "CONNECT {\"verbose\":false,\"auth_token\":\"tok\"}\r\n",
+               out, sizeof(out));
+  ck_assert_str_eq(out, "");
+  close(fd);
+  expect_closed_with(s, "CONNECT {\"auth_token\":\"tox\"}\r\n",
+                     "-ERR 'Authorization Violation'\r\n");
+  expect_closed_with(s, "CONNECT {\"user\":\"tok\"}\r\n",
+                     "-ERR 'Authorization Violation'\r\n");
+  nm_server_stop_thread(s);
+}
+END_TEST
+
+START_TEST(test_auth_timeout) {
+  nm_server_t *s = start_auth("u", "p", NULL, 300);
+  char out[4096];
+  int fd = ts_connect(s, NULL, 0);
+  long long t0 = nm_test_now_ms(), dt;
+  nm_peer_state_t st = ts_until_close(fd, NULL, out, sizeof(out), 3000);
+  dt = nm_test_now_ms() - t0;
+  ck_assert_str_eq(out, "-ERR 'Authentication Timeout'\r\n");
+  ck_assert_int_ne(st, NM_PEER_OPEN);
+  ck_assert_msg(dt >= 250 && dt < 2000, "closed after %lld ms", dt);
+  close(fd);
+  nm_server_stop_thread(s);
+}
+END_TEST
+
+static nm_server_t *start_ping(uint64_t interval_ms, int max) {
+  nm_server_opts_t o;
+  nm_server_opts_init(&o);
+  o.ping_interval_ms = interval_ms;
+  o.ping_max = max;
+  return ts_start(&o);
+}
+
+START_TEST(test_keepalive_stale) {
+  nm_server_t *s = start_ping(200, 2);
+  char out[4096];
+  int fd = ts_client(s, "{\"verbose\":false}");
+  long long t0 = nm_test_now_ms(), dt;
+  nm_peer_state_t st;
+  size_t n = nm_test_read(fd, out, sizeof(out), "PING\r\n", 3000, 0, &st);
+  dt = nm_test_now_ms() - t0;
+  ck_assert_str_eq(out, "PING\r\n");
+  /* First PING: min(interval, 2 s) plus up to 20 %. */
+  ck_assert_msg(dt >= 190 && dt < 1000, "first PING after %lld ms", dt);
+  st = ts_until_close(fd, NULL, out, sizeof(out), 3000);
+  dt = nm_test_now_ms() - t0;
+  ck_assert_str_eq(out, "PING\r\n-ERR 'Stale Connection'\r\n");
+  ck_assert_int_ne(st, NM_PEER_OPEN);
+  ck_assert_msg(dt >= 580 && dt < 2500, "stale after %lld ms", dt);
+  (void)n;
+  close(fd);
+  nm_server_stop_thread(s);
+}
+END_TEST
+
+START_TEST(test_keepalive_before_connect) {
+  nm_server_t *s = start_ping(200, 2);
+  char out[4096];
+  int fd = ts_connect(s, NULL, 0);
+  nm_peer_state_t st;
+  nm_test_read(fd, out, sizeof(out), "PING\r\n", 3000, 0, &st);
+  ck_assert_str_eq(out, "PING\r\n");
+  close(fd);
+  nm_server_stop_thread(s);
+}
+END_TEST
+
+START_TEST(test_keepalive_pong_resets) {
+  nm_server_t *s = start_ping(100, 1);
+  char out[4096];
+  int fd = ts_client(s, "{\"verbose\":false}"), i;
+  nm_peer_state_t st;
+  /* With ping_max 1 an unanswered PING would close at the next tick; each
+   * PONG resets the count, so PINGs keep coming. */
+  for (i = 0; i < 6; i++) {
+    nm_test_read(fd, out, sizeof(out), "PING\r\n", 3000, 0, &st);
+    ck_assert_msg(strcmp(out, "PING\r\n") == 0, "round %d: [%s]", i, out);
+    ck_assert_int_eq(nm_test_send_str(fd, "PONG\r\n"), 0);
+  }
+  ts_roundtrip(fd, NULL, out, sizeof(out));
+  ck_assert_str_eq(out, "");
+  close(fd);
+  nm_server_stop_thread(s);
+}
+END_TEST
+
+/* Once a PONG has answered, client traffic within an interval skips the
+ * server's PING (nats-server's "Delaying PING due to client activity"). */
+START_TEST(test_keepalive_skipped_on_activity) {
+  nm_server_t *s = start_ping(150, 2);
+  char out[4096];
+  int fd = ts_client(s, "{\"verbose\":false}"), i;
+  nm_peer_state_t st;
+  nm_test_read(fd, out, sizeof(out), "PING\r\n", 3000, 0, &st);
+  ck_assert_str_eq(out, "PING\r\n");
+  ck_assert_int_eq(nm_test_send_str(fd, "PONG\r\n"), 0);
+  for (i = 0; i < 16; i++) {
+    ck_assert_int_eq(nm_test_send_str(fd, "PUB x 1\r\na\r\n"), 0);
+    /* Paces the publishes; any PING arriving meanwhile is a failure. */
+    nm_test_read(fd, out, sizeof(out), NULL, 50, 0, &st);
+    ck_assert_msg(out[0] == 0, "PING despite activity: [%s]", out);
+  }
+  close(fd);
+  nm_server_stop_thread(s);
+}
+END_TEST
+
+START_TEST(test_max_connections) {
+  nm_server_opts_t o;
+  nm_server_t *s;
+  char out[4096], info[4096];
+  int a, b;
+  nm_peer_state_t st;
+  nm_server_opts_init(&o);
+  o.max_connections = 1;
+  s = ts_start(&o);
+  a = ts_client(s, "{\"verbose\":false}");
+  ts_roundtrip(a, NULL, out, sizeof(out));
+  /* INFO first, then the -ERR, then the close. */
+  b = ts_connect(s, info, sizeof(info));
+  st = ts_until_close(b, NULL, out, sizeof(out), 2000);
+  ck_assert_str_eq(out, "-ERR 'maximum connections exceeded'\r\n");
+  ck_assert_int_ne(st, NM_PEER_OPEN);
+  close(b);
+  ts_roundtrip(a, NULL, out, sizeof(out));
+  close(a);
+  nm_server_stop_thread(s);
+}
+END_TEST
+
+START_TEST(test_max_payload_and_control_line) {
+  nm_server_opts_t o;
+  nm_server_t *s;
+  char out[4096], big[2048], line[700];
+  int fd;
+  nm_server_opts_init(&o);
+  o.max_payload = 1024;
+  o.max_control_line = 512;
+  s = ts_start(&o);
+  fd = ts_client(s, "{\"verbose\":false}");
+  memset(big, 'x', sizeof(big));
+  snprintf(big, sizeof(big), "PUB foo 1024\r\n");
+  memset(big + 14, 'x', 1024);
+  memcpy(big + 14 + 1024, "\r\n", 3);
+  ts_roundtrip(fd, big, out, sizeof(out));
+  ck_assert_str_eq(out, "");
+  close(fd);
+  expect_closed_with(s, "CONNECT {\"verbose\":false}\r\nPUB foo 1025\r\n",
+                     "-ERR 'Maximum Payload Violation'\r\n");
+  memset(line, 'a', sizeof(line));
+  memcpy(line, "SUB ", 4);
+  memcpy(line + sizeof(line) - 5, " 1\r\n", 5);
+  expect_closed_with(s, line, "-ERR 'maximum control line exceeded'\r\n");
+  nm_server_stop_thread(s);
+}
+END_TEST
+
+/* A client whose receive window is small from the SYN on, so the kernel
+ * absorbs little of what the server writes to it. */
+static int small_rcvbuf_client(nm_server_t *s) {
+  struct sockaddr_in sa;
+  char line[4096];
+  int fd = socket(AF_INET, SOCK_STREAM, 0), sz = 4096;
+  ck_assert_int_ge(fd, 0);
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+  memset(&sa, 0, sizeof(sa));
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((unsigned short)nm_server_port(s));
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  ck_assert_int_gt(nm_test_read_line(fd, line, sizeof(line), TS_WAIT_MS), 0);
+  ck_assert_int_eq(nm_test_send_str(fd, "CONNECT {\"verbose\":false}\r\n"), 0);
+  return fd;
+}
+
+/* A subscriber that does not read passes max_pending and is closed with no
+ * -ERR; the publisher is unaffected and the memory stays bounded. */
+START_TEST(test_slow_consumer_pending) {
+  nm_server_opts_t o;
+  nm_server_t *s;
+  static char out[TS_BUF], pubs[64 * 1024];
+  int sub, pub, i;
+  size_t n = 0, total = 0;
+  nm_peer_state_t st = NM_PEER_OPEN;
+  long long deadline;
+  nm_server_opts_init(&o);
+  o.max_pending = 128 * 1024;
+  s = ts_start(&o);
+  sub = small_rcvbuf_client(s);
+  pub = ts_client(s, "{\"verbose\":false}");
+  ts_roundtrip(sub, "SUB slow 1\r\n", out, sizeof(out));
+  for (i = 0; i < 60; i++)
+    n += (size_t)sprintf(pubs + n, "PUB slow 1000\r\n%01000d\r\n", i);
+  /* 16 MB: far more than the kernel buffers and max_pending. */
+  for (i = 0; i < 270; i++)
+    ck_assert_int_eq(nm_test_send(pub, pubs, n), 0);
+  ts_roundtrip(pub, NULL, out, sizeof(out));
+  ck_assert_str_eq(out, "");
+  deadline = nm_test_now_ms() + 5000;
+  while (st == NM_PEER_OPEN && nm_test_now_ms() < deadline)
+    total += nm_test_read(sub, out, sizeof(out), NULL,
+                          (int)(deadline - nm_test_now_ms()), 0, &st);
+  ck_assert_int_ne(st, NM_PEER_OPEN);
+  ck_assert_msg(total < 270 * n, "got %zu of %zu bytes", total, 270 * n);
+  ck_assert_ptr_null(strstr(out, "-ERR"));
+  close(sub);
+  close(pub);
+  nm_server_stop_thread(s);
+}
+END_TEST
+
+/* A client that floods PINGs and never reads its PONGs is a slow consumer
+ * too: the server's memory for it is bounded by max_pending. */
+START_TEST(test_slow_consumer_ping_flood) {
+  nm_server_opts_t o;
+  nm_server_t *s;
+  static char flood[6 * 20000], out[TS_BUF];
+  int fd, i;
+  size_t total = 0;
+  nm_peer_state_t st = NM_PEER_OPEN;
+  long long deadline;
+  nm_server_opts_init(&o);
+  o.max_pending = 32 * 1024;
+  s = ts_start(&o);
+  fd = small_rcvbuf_client(s);
+  for (i = 0; i < 20000; i++)
+    memcpy(flood + 6 * i, "PING\r\n", 6);
+  for (i = 0; i < 50; i++)
+    if (nm_test_send(fd, flood, sizeof(flood)) < 0)
+      break; /* closed under us: that is the point */
+  deadline = nm_test_now_ms() + 5000;
+  while (st == NM_PEER_OPEN && nm_test_now_ms() < deadline)
+    total += nm_test_read(fd, out, sizeof(out), NULL,
+                          (int)(deadline - nm_test_now_ms()), 0, &st);
+  ck_assert_int_ne(st, NM_PEER_OPEN);
+  ck_assert_msg(total < (size_t)i * sizeof(flood), "read %zu", total);
+  close(fd);
+  nm_server_stop_thread(s);
+}
+END_TEST
+
+START_TEST(test_write_deadline) {
+  nm_server_opts_t o;
+  nm_server_t *s;
+  static char pubs[64 * 1024], out[TS_BUF];
+  int sub, pub, i;
+  size_t n = 0;
+  nm_peer_state_t st = NM_PEER_OPEN;
+  long long t0, deadline;
+  nm_server_opts_init(&o);
+  o.write_deadline_ms = 200;
+  s = ts_start(&o);
+  sub = small_rcvbuf_client(s);
+  pub = ts_client(s, "{\"verbose\":false}");
+  ts_roundtrip(sub, "SUB wd 1\r\n", out, sizeof(out));
+  for (i = 0; i < 60; i++)
+    n += (size_t)sprintf(pubs + n, "PUB wd 1000\r\n%01000d\r\n", i);
+  /* 16 MB: more than the kernel buffers of both sockets can absorb. */
+  for (i = 0; i < 270; i++)
+    ck_assert_int_eq(nm_test_send(pub, pubs, n), 0);
+  ts_roundtrip(pub, NULL, out, sizeof(out));
+  t0 = nm_test_now_ms();
+  /* Not reading for longer than the deadline... */
+  nm_test_read(pub, out, sizeof(out), NULL, 600, 0, &st);
+  /* ...then the subscriber finds its connection closed. */
+  deadline = nm_test_now_ms() + 5000;
+  st = NM_PEER_OPEN;
+  while (st == NM_PEER_OPEN && nm_test_now_ms() < deadline)
+    nm_test_read(sub, out, sizeof(out), NULL,
+                 (int)(deadline - nm_test_now_ms()), 0, &st);
+  ck_assert_int_ne(st, NM_PEER_OPEN);
+  ck_assert_int_lt(nm_test_now_ms() - t0, 5000);
+  close(sub);
+  close(pub);
+  nm_server_stop_thread(s);
+}
+END_TEST
+
+START_TEST(test_two_servers) {
+  nm_server_t *s1 = ts_start(NULL), *s2 = ts_start(NULL);
+  char out[4096];
+  int a1, b1, a2;
+  ck_assert_int_ne(nm_server_port(s1), nm_server_port(s2));
+  a1 = ts_client(s1, "{\"verbose\":false}");
+  b1 = ts_client(s1, "{\"verbose\":false}");
+  a2 = ts_client(s2, "{\"verbose\":false}");
+  ts_roundtrip(a1, "SUB x 1\r\n", out, sizeof(out));
+  ts_roundtrip(a2, "SUB x 1\r\n", out, sizeof(out));
+  ts_roundtrip(b1, "PUB x 2\r\nhi\r\n", out, sizeof(out));
+  ts_roundtrip(a1, NULL, out, sizeof(out));
+  ck_assert_str_eq(out, "MSG x 1 2\r\nhi\r\n");
+  ts_roundtrip(a2, NULL, out, sizeof(out));
+  ck_assert_str_eq(out, "");
+  close(a1);
+  close(b1);
+  nm_server_stop_thread(s1);
+  ts_roundtrip(a2, "PUB x 2\r\nok\r\n", out, sizeof(out));
+  ck_assert_str_eq(out, "MSG x 1 2\r\nok\r\n");
+  close(a2);
+  nm_server_stop_thread(s2);
+}
+END_TEST
+
+START_TEST(test_stop_with_open_conns) {
+  nm_server_t *s = ts_start(NULL);
+  char out[4096];
+  int a = ts_client(s, "{\"verbose\":false}");
+  nm_peer_state_t st;
+  ts_roundtrip(a, "SUB x 1\r\n", out, sizeof(out));
+  nm_server_stop_thread(s);
+  st = ts_until_close(a, NULL, out, sizeof(out), 2000);
+  ck_assert_int_ne(st, NM_PEER_OPEN);
+  close(a);
+}
+END_TEST
+
+/* ---- a server on the caller's loop; a thread plays the client ---- */
+
+typedef struct {
+  uv_loop_t loop;
+  uv_async_t done;
+  nm_server_t *s;
+  int port;
+  int ok;
+  int stopped;
+  void (*client)(void *);
+} embed_t;
+
+static void embed_stopped(nm_server_t *s, void *data) {
+  embed_t *e = data;
+  e->stopped = 1;
+  uv_close((uv_handle_t *)&e->done, NULL);
+}
+
+static void embed_done(uv_async_t *a) {
+  embed_t *e = a->data;
+  nm_server_stop(e->s, embed_stopped, e);
+}
+
+static void *embed_thread(void *arg) {
+  embed_t *e = arg;
+  e->client(e);
+  uv_async_send(&e->done);
+  return NULL;
+}
+
+static void run_embedded(embed_t *e, void (*client)(void *), int refuse) {
+  pthread_t th;
+  nm_server_opts_t o;
+  nm_server_opts_init(&o);
+  ck_assert_int_eq(uv_loop_init(&e->loop), 0);
+  ck_assert_int_eq(nm_server_new(&e->loop, &o, &e->s), 0);
+  ck_assert_int_eq(nm_server_start(e->s), 0);
+  e->port = nm_server_port(e->s);
+  e->client = client;
+  nm__server_refuse_next(e->s, refuse);
+  uv_async_init(&e->loop, &e->done, embed_done);
+  e->done.data = e;
+  ck_assert_int_eq(pthread_create(&th, NULL, embed_thread, e), 0);
+  uv_run(&e->loop, UV_RUN_DEFAULT);
+  pthread_join(th, NULL);
+  ck_assert_int_eq(e->stopped, 1);
+  nm_server_free(e->s);
+  ck_assert_int_eq(uv_loop_close(&e->loop), 0);
+}
+
+static void client_pingpong(void *arg) {
+  embed_t *e = arg;
+  char out[4096];
+  nm_peer_state_t st;
+  int fd = nm_test_connect(e->port);
+  if (fd < 0)
+    return;
+  nm_test_send_str(fd, "CONNECT {\"verbose\":false}\r\nPING\r\n");
+  nm_test_read(fd, out, sizeof(out), "PONG\r\n", TS_WAIT_MS, 0, &st);
+  e->ok =
+      strncmp(out, "INFO {", 6) == 0 && strstr(out, " \r\nPONG\r\n") != NULL;
+  close(fd);
+}
+
+START_TEST(test_embedded_loop) {
+  static embed_t e;
+  memset(&e, 0, sizeof(e));
+  run_embedded(&e, client_pingpong, 0);
+  ck_assert_int_eq(e.ok, 1);
+}
+END_TEST
+
+static void client_refused(void *arg) {
+  embed_t *e = arg;
+  char out[4096];
+  nm_peer_state_t st;
+  int fd = nm_test_connect(e->port);
+  if (fd < 0)
+    return;
+  /* The refused connection is closed before INFO. */
+  nm_test_read(fd, out, sizeof(out), NULL, TS_WAIT_MS, 0, &st);
+  close(fd);
+  if (out[0] != 0 || st == NM_PEER_OPEN)
+    return;
+  client_pingpong(arg);
+}
+
+START_TEST(test_refuse_next) {
+  static embed_t e;
+  memset(&e, 0, sizeof(e));
+  run_embedded(&e, client_refused, 1);
+  ck_assert_int_eq(e.ok, 1);
+}
+END_TEST
+
+static Suite *suite(void) {
+  Suite *su = suite_create("server_limits");
+  TCase *tc = tcase_create("limits");
+  tcase_set_timeout(tc, 30);
+  tcase_add_test(tc, test_auth_user_pass);
+  tcase_add_test(tc, test_auth_token);
+  tcase_add_test(tc, test_auth_timeout);
+  tcase_add_test(tc, test_keepalive_stale);
+  tcase_add_test(tc, test_keepalive_before_connect);
+  tcase_add_test(tc, test_keepalive_pong_resets);
+  tcase_add_test(tc, test_keepalive_skipped_on_activity);
+  tcase_add_test(tc, test_max_connections);
+  tcase_add_test(tc, test_max_payload_and_control_line);
+  tcase_add_test(tc, test_slow_consumer_pending);
+  tcase_add_test(tc, test_slow_consumer_ping_flood);
+  tcase_add_test(tc, test_write_deadline);
+  tcase_add_test(tc, test_two_servers);
+  tcase_add_test(tc, test_stop_with_open_conns);
+  tcase_add_test(tc, test_embedded_loop);
+  tcase_add_test(tc, test_refuse_next);
+  suite_add_tcase(su, tc);
+  return su;
+}
+
+int main(void) {
+  SRunner *sr = srunner_create(suite());
+  int failed;
+  srunner_run_all(sr, CK_ENV);
+  failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? 1 : 0;
+}
