@@ -25,10 +25,11 @@
 typedef enum {
   NM_TL_OPEN = 1, /* server: a connection was accepted */
   NM_TL_IN,       /* server: a frame was received (before any rule) */
-  NM_TL_OUT,      /* server: a frame was handed to the socket (or a rule
-                     took it: see `action`) */
+  NM_TL_OUT,      /* server: a frame was handed to the socket (`action`:
+                     a rule's, e.g. "release", "delay", "split") */
   NM_TL_CLOSE,    /* server: the connection closed (`detail`: reason) */
-  NM_TL_ACTION,   /* server: a rule or direct action acted (`detail`) */
+  NM_TL_ACTION,   /* server: a rule or direct action acted; a frame the
+                     rule took (held, dropped...) is here (`detail`) */
   NM_TL_CMD,      /* harness -> driver: a command (`json`) */
   NM_TL_EV,       /* driver -> harness: an event or a result (`json`) */
   NM_TL_NOTE,     /* harness note (`detail`, `json`) */
@@ -99,8 +100,7 @@ int nm_tl_client_index(const nm_tl_t *tl, const char *name);
 const char *nm_tl_verb(nm_op_t op); /* "PUB", "+OK", "-ERR", ... */
 nm_op_t nm_tl_verb_op(const char *verb);
 const char *nm_tl_kind_name(nm_tl_kind_t k);
-/* True for an OUT frame that reached the socket: not taken by a rule that
- * drops it or keeps it for later (hold, delay, drop, blackhole). */
+/* True for a frame the server wrote to the socket (an OUT entry). */
 int nm_tl_sent(const nm_tl_ev_t *e);
 /* The payload body (after any header block). */
 const char *nm_tl_body(const nm_tl_ev_t *e, size_t *len);

@@ -97,11 +97,9 @@ static void on_obs(void *data, const nm_obs_event_t *ev) {
     e = nm_tl_append(r->tl, NM_TL_CLOSE, t);
     break;
   case NM_OBS_ACTION:
-    e = nm_tl_append(r->tl, NM_TL_ACTION, t);
-    if (e) {
-      e->rule = ev->rule ? strdup(ev->rule) : NULL;
-      e->action = ev->action ? strdup(ev->action) : NULL;
-    }
+    /* With the frame the rule took, if any. */
+    e = nm_tl_add_frame(r->tl, NM_TL_ACTION, t, ev->conn_id, ev->frame,
+                        ev->bytes.n, ev->rule, ev->action);
     break;
   }
   if (!e)
