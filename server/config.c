@@ -83,8 +83,8 @@ static void skip_space(cfg_t *c, int newlines) {
 }
 
 /* A quoted or bare token into out. Bare keys stop at blanks, ':', '=' and
- * braces; bare values run to the end of the line (or ',', ';', '}', a
- * comment) with trailing blanks trimmed. */
+ * braces; bare values at blanks, ',', ';', '}', ']' or a comment, as in
+ * nats-server's lexer. */
 static int read_token(cfg_t *c, char *out, int is_key, int *quoted) {
   size_t n = 0;
   *quoted = 0;
@@ -114,9 +114,9 @@ static int read_token(cfg_t *c, char *out, int is_key, int *quoted) {
     if (is_key && (isspace((unsigned char)ch) || ch == ':' || ch == '=' ||
                    ch == '{' || ch == '}'))
       break;
-    if (!is_key &&
-        (ch == '\n' || ch == ',' || ch == ';' || ch == '}' || ch == '#' ||
-         (ch == '/' && c->p + 1 < c->end && c->p[1] == '/')))
+    if (!is_key && (isspace((unsigned char)ch) || ch == ',' || ch == ';' ||
+                    ch == '}' || ch == ']' || ch == '#' ||
+                    (ch == '/' && c->p + 1 < c->end && c->p[1] == '/')))
       break;
     if (n + 1 >= NM_CONFIG_TOKEN_MAX)
       return fail(c, "token too long", NULL);
