@@ -22,6 +22,7 @@ static const nm_inv_def_t defs[] = {
      "client,tolerance_ms,default_timeout_ms"},
     {"pong_fifo", nm__inv_pong_fifo, 1, "client"},
     {"delivery_order", nm__inv_delivery_order, 1, "client,sub"},
+    {"delivered_all", nm__inv_delivered_all, 1, "client,sub"},
     {"drain_sub_fence", nm__inv_drain_sub_fence, 1, "client,sub"},
     {"drain_conn", nm__inv_drain_conn, 1, "client"},
     {"auto_unsub_max", nm__inv_auto_unsub_max, 0, "client,sub"},

@@ -219,3 +219,72 @@ void nm__inv_auto_unsub_max(const nm_inv_ctx_t *cx, const cJSON *params,
     free(ev.v);
   }
 }
+
+/* The first index after `from` at which the server received an UNSUB for
+ * one of s's sids on connection conn, or NM_TL_NONE. */
+static size_t unsub_on_conn(const nm_inv_ctx_t *cx, const nm_inv_sub_t *s,
+                            uint64_t conn) {
+  const nm_tl_t *tl = cx->tl;
+  for (size_t i = 0; i < tl->n; i++) {
+    const nm_tl_ev_t *e = &tl->v[i];
+    if (e->kind == NM_TL_IN && e->op == NM_OP_UNSUB && e->conn == conn &&
+        has_sid(s, e->sid))
+      return i;
+  }
+  return NM_TL_NONE;
+}
+
+static int conn_closed(const nm_tl_t *tl, uint64_t conn) {
+  for (size_t i = 0; i < tl->n; i++)
+    if (tl->v[i].kind == NM_TL_CLOSE && tl->v[i].conn == conn)
+      return 1;
+  return 0;
+}
+
+void nm__inv_delivered_all(const nm_inv_ctx_t *cx, const cJSON *params,
+                           const char *what, nm_fails_t *out) {
+  const nm_tl_t *tl = cx->tl;
+  for (int si = 0; si < cx->nsubs; si++) {
+    const nm_inv_sub_t *s = &cx->subs[si];
+    idxv_t fr = {0}, ev = {0}, slow = {0};
+    char *used;
+    size_t ptr = 0;
+    if (!sub_wanted(cx, params, s))
+      continue;
+    server_msgs(cx, s, tl->n, &fr);
+    client_events(cx, s, "msg", &ev);
+    client_events(cx, s, "slow_consumer", &slow);
+    used = calloc(ev.n + 1, 1);
+    for (size_t k = 0; used && k < fr.n; k++) {
+      const nm_tl_ev_t *f = &tl->v[fr.v[k]];
+      size_t u = unsub_on_conn(cx, s, f->conn), j;
+      int found = 0;
+      /* In flight after the UNSUB, on a connection that went away, or
+       * dropped as a slow consumer (the client said so): excused. */
+      if ((u != NM_TL_NONE && u < fr.v[k]) || conn_closed(tl, f->conn) ||
+          slow.n > 0)
+        continue;
+      for (j = ptr; j < ev.n && !found; j++)
+        found = !used[j] && nm__inv_event_is_frame(&tl->v[ev.v[j]], f);
+      for (j = found ? j : 0; !found && j < ptr && j < ev.n; j++)
+        found = !used[j] && nm__inv_event_is_frame(&tl->v[ev.v[j]], f);
+      if (found) {
+        used[j - 1] = 1;
+        if (j > ptr)
+          ptr = j;
+        continue;
+      }
+      {
+        size_t e2[2] = {s->cmd, fr.v[k]};
+        nm_fails_add(out, what, tl, e2, 2,
+                     "client %s, sub %s: a MSG the server sent was never "
+                     "delivered (no msg event)",
+                     nm__inv_cname(cx, s->client), s->tag);
+      }
+    }
+    free(used);
+    free(fr.v);
+    free(ev.v);
+    free(slow.v);
+  }
+}

@@ -121,6 +121,8 @@ void nm__inv_pong_fifo(const nm_inv_ctx_t *, const cJSON *, const char *,
                        nm_fails_t *);
 void nm__inv_delivery_order(const nm_inv_ctx_t *, const cJSON *, const char *,
                             nm_fails_t *);
+void nm__inv_delivered_all(const nm_inv_ctx_t *, const cJSON *, const char *,
+                           nm_fails_t *);
 void nm__inv_drain_sub_fence(const nm_inv_ctx_t *, const cJSON *, const char *,
                              nm_fails_t *);
 void nm__inv_auto_unsub_max(const nm_inv_ctx_t *, const cJSON *, const char *,
