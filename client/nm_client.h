@@ -78,6 +78,7 @@ enum {
 #define NMC_OUT_MAX (64 * 1024 * 1024)  /* outbound buffer while connected */
 #define NMC_MAX_SERVERS 64              /* server pool size */
 #define NMC_MAX_PINGS_PENDING 100000    /* PINGs awaiting a PONG */
+#define NMC_MAX_REQUESTS 100000         /* requests awaiting a reply */
 #define NMC_PONG_GRACE_MS 2000          /* see Flush above */
 #define NMC_MAX_INFO 65536              /* INFO line we accept */
 
@@ -206,7 +207,8 @@ uint64_t nmc_sub_delivered(const nmc_sub_t *s);
 int nmc_flush(nmc_conn_t *c, uint64_t timeout_ms, nmc_done_cb cb, void *data);
 
 /* Sends a request on the shared inbox subscription. `cb` gets 0 and the
- * reply, or NM_ETIMEOUT, NMC_ENORESPONDERS, NM_ECLOSED. */
+ * reply, or NM_ETIMEOUT, NMC_ENORESPONDERS, NM_ECLOSED. Returns 0, a publish
+ * error, or NMC_EBUFFULL past NMC_MAX_REQUESTS pending. */
 int nmc_request(nmc_conn_t *c, const char *subject, const char *hdr,
                 size_t hdr_len, const void *data, size_t len,
                 uint64_t timeout_ms, nmc_request_cb cb, void *cbdata);

@@ -138,6 +138,7 @@ struct nmc_conn_s {
   nmc_sub_t *inbox;
   char inbox_prefix[64];
   nmc_req_t *reqs;
+  size_t nreqs;
   uint64_t next_req;
 
   nmc_done_cb drain_cb;

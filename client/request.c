@@ -17,6 +17,7 @@ static void req_unlink(nmc_conn_t *c, nmc_req_t *q) {
   for (nmc_req_t **pp = &c->reqs; *pp; pp = &(*pp)->next)
     if (*pp == q) {
       *pp = q->next;
+      c->nreqs--;
       break;
     }
   nmc__handle_close(c, (uv_handle_t *)&q->timer, on_req_closed);
@@ -60,6 +61,8 @@ int nmc_request(nmc_conn_t *c, const char *subject, const char *hdr,
 
   if (c->closing || c->status == NMC_CLOSED)
     return NM_ECLOSED;
+  if (c->nreqs >= NMC_MAX_REQUESTS)
+    return NMC_EBUFFULL;
   if (!c->inbox) {
     char pattern[80];
     if (c->status == NMC_DRAINING_SUBS || c->status == NMC_DRAINING_PUBS)
@@ -90,6 +93,7 @@ int nmc_request(nmc_conn_t *c, const char *subject, const char *hdr,
   uv_timer_start(&q->timer, on_req_timeout, timeout_ms ? timeout_ms : 10000, 0);
   q->next = c->reqs;
   c->reqs = q;
+  c->nreqs++;
   return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "nm_client.h"
+#include "nmc_internal.h" /* nmc__out_keep_pubs */
 
 #define MAX_CONNS 8
 #define RX_MAX (1024 * 1024)
@@ -769,6 +770,25 @@ START_TEST(test_close_is_once_and_last) {
 }
 END_TEST
 
+/* At a disconnect the unwritten buffer keeps whole PUB/HPUB frames only. */
+START_TEST(test_keep_pubs_whole_frames) {
+  static const char in[] = "PUB a 1\r\nx\r\nSUB b  1\r\nPING\r\n"
+                           "HPUB h 12 14\r\nNATS/1.0\r\n\r\nhi\r\nUNSUB 1 \r\n"
+                           "PONG\r\nPUB c r 0\r\n\r\n";
+  nmc_conn_t *c = calloc(1, sizeof(*c));
+  nm_buf_init(&c->out, 0);
+  nm_buf_append(&c->out, in, sizeof(in) - 1);
+  nmc__out_keep_pubs(c);
+  ck_assert_int_eq(c->out.len, 55);
+  ck_assert(memcmp(c->out.base,
+                   "PUB a 1\r\nx\r\nHPUB h 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"
+                   "PUB c r 0\r\n\r\n",
+                   c->out.len) == 0);
+  nm_buf_free(&c->out);
+  free(c);
+}
+END_TEST
+
 static Suite *client_unit_suite(void) {
   Suite *s = suite_create("client_unit");
   TCase *tc = tcase_create("scripted");
@@ -799,6 +819,7 @@ static Suite *client_unit_suite(void) {
   tcase_add_test(tc, test_async_info_and_errors);
   tcase_add_test(tc, test_request_no_responders);
   tcase_add_test(tc, test_close_is_once_and_last);
+  tcase_add_test(tc, test_keep_pubs_whole_frames);
   suite_add_tcase(s, tc);
   return s;
 }
