@@ -127,7 +127,7 @@ static void emit_hello(void) {
 static void close_walk(uv_handle_t *h, void *arg) {
   (void)arg;
   if (!uv_is_closing(h))
-    uv_close(h, NULL);
+    uv_close(h, h->data == nm__raw_heap_handle ? nm__raw_free_handle : NULL);
 }
 
 /* Replies (id >= 0), closes every handle, frees, exits 0. */

@@ -75,7 +75,9 @@ static nm_raw_ping_t *ping_at(size_t i) {
   return &nm__raw.pings[(nm__raw.ping_head + i) % NM_RAW_MAX_PINGS];
 }
 
-static void free_timer(uv_handle_t *h) {
+char nm__raw_heap_handle[] = "heap";
+
+void nm__raw_free_handle(uv_handle_t *h) {
   free(h);
 }
 
@@ -102,7 +104,7 @@ static void on_ping_timeout(uv_timer_t *t) {
       emit_err(pt->id, "timeout", "drain_sub timed out");
     }
   }
-  uv_close((uv_handle_t *)t, free_timer);
+  uv_close((uv_handle_t *)t, nm__raw_free_handle);
 }
 
 int nm__raw_ping(nm_raw_ping_kind_t kind, int64_t id, int sub,
@@ -125,6 +127,7 @@ int nm__raw_ping(nm_raw_ping_kind_t kind, int64_t id, int sub,
     ping_timer_t *pt = malloc(sizeof(*pt));
     if (pt != NULL) {
       uv_timer_init(nm__raw.loop, &pt->timer);
+      pt->timer.data = nm__raw_heap_handle; /* exit frees it on close */
       pt->no = p->no;
       pt->id = id;
       pt->kind = kind;

@@ -143,6 +143,10 @@ extern nm_raw_t nm__raw;
 extern int64_t nm__raw_max_reconnect;
 
 /* Connection (raw_conn.c). */
+/* A handle whose data is nm__raw_heap_handle was malloc'd on its own and is
+ * freed by nm__raw_free_handle when closed. */
+extern char nm__raw_heap_handle[];
+void nm__raw_free_handle(uv_handle_t *h);
 /* Sets up the parser and the reconnect timer. Returns 0 or an error. */
 int nm__raw_conn_init(void);
 /* Starts a TCP connect to host:port. Returns 0 or a uv error. */
