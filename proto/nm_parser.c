@@ -63,8 +63,9 @@ static const op_def kServerOps[] = {
 #define NM__NOPS(t) (sizeof(t) / sizeof((t)[0]))
 /* At most this many arguments are kept; one more is only counted. */
 #define NM__MAX_ARGS 6
-/* Smallest scratch allocation. */
+/* Smallest scratch and payload-buffer allocations. */
 #define NM__SCRATCH_MIN 256
+#define NM__PBUF_MIN 4096
 
 static const op_def *op_table(const nm_parser_t *p, unsigned *n) {
   if (p->mode == NM_PARSE_SERVER_OPS) {
@@ -422,16 +423,28 @@ static int line_to_scratch(nm_parser_t *p, const char *line, size_t arg_off,
   return e == NM_PERR_NONE ? 0 : NM_EINVAL;
 }
 
+/* Grows pbuf to hold `need` payload bytes. It grows with the bytes that
+ * actually arrive (doubling, capped at the declared size) rather than to the
+ * declared size at once, so a short control line cannot make the parser
+ * allocate max_payload by itself. */
 static int pbuf_reserve(nm_parser_t *p, size_t need) {
+  size_t cap;
   char *n;
 
   if (need <= p->pbuf_cap)
     return 0;
-  n = realloc(p->pbuf, need);
+  cap = p->pbuf_cap * 2;
+  if (cap < NM__PBUF_MIN)
+    cap = NM__PBUF_MIN;
+  if (cap < need)
+    cap = need;
+  if (cap > p->payload_size)
+    cap = p->payload_size;
+  n = realloc(p->pbuf, cap);
   if (n == NULL)
     return NM_ENOMEM;
   p->pbuf = n;
-  p->pbuf_cap = need;
+  p->pbuf_cap = cap;
   return 0;
 }
 
@@ -662,15 +675,16 @@ ssize_t nm_parser_feed(nm_parser_t *p, const char *buf, size_t len) {
       size_t want, n;
 
       if (!p->in_pbuf) {
-        if ((r = pbuf_reserve(p, p->payload_size)) != 0)
-          return fail(p, NM_PERR_NONE, r, NULL, 0);
         p->in_pbuf = 1;
         p->pbuf_len = 0;
       }
       want = p->payload_size - p->pbuf_len;
       n = len - i < want ? len - i : want;
-      if (n > 0)
+      if (n > 0) {
+        if ((r = pbuf_reserve(p, p->pbuf_len + n)) != 0)
+          return fail(p, NM_PERR_NONE, r, NULL, 0);
         memcpy(p->pbuf + p->pbuf_len, buf + i, n);
+      }
       p->pbuf_len += n;
       i += n;
       if (p->pbuf_len == p->payload_size)

@@ -598,12 +598,35 @@ START_TEST(test_zero_copy_and_split_payload) {
 
   ck_assert_int_eq(feed_cuts(&p, in, n, &cut, 1), (ssize_t)(n - cut));
   ck_assert_ptr_nonnull(p.pbuf);
+  /* (the payload buffer below holds the last split payload) */
   ck_assert_ptr_eq(r->last_payload_p, p.pbuf);
   ck_assert_uint_eq(p.pbuf_cap, 10);
   ck_assert_str_eq(r->log, "PUB|l=PUB a 10|subj=a|pl=0123456789\n"
                            "PUB|l=PUB a 10|subj=a|pl=0123456789\n");
   nm_parser_free(&p);
   free(r);
+}
+END_TEST
+
+/* The payload buffer grows with the bytes received, not with the size a
+ * control line declares. */
+START_TEST(test_pbuf_grows_with_input) {
+  static const char line[] = "PUB a 1000000\r\n";
+  char chunk[100];
+  nm_parser_t p;
+  int i;
+
+  memset(chunk, 'c', sizeof(chunk));
+  nm_parser_init(&p, NM_PARSE_CLIENT_OPS, NULL, NULL);
+  ck_assert_int_eq(nm_parser_feed(&p, line, sizeof(line) - 1),
+                   (ssize_t)sizeof(line) - 1);
+  ck_assert_int_eq(nm_parser_feed(&p, chunk, 10), 10);
+  ck_assert_uint_le(p.pbuf_cap, 4096);
+  for (i = 0; i < 100; i++)
+    ck_assert_int_eq(nm_parser_feed(&p, chunk, sizeof(chunk)), 100);
+  ck_assert_uint_le(p.pbuf_cap, 2 * 10010);
+  ck_assert_uint_ge(p.pbuf_cap, 10010);
+  nm_parser_free(&p);
 }
 END_TEST
 
@@ -784,6 +807,7 @@ static Suite *parser_suite(void) {
   suite_add_tcase(s, tl);
 
   tcase_add_test(tm, test_zero_copy_and_split_payload);
+  tcase_add_test(tm, test_pbuf_grows_with_input);
   tcase_add_test(tm, test_sticky_error_and_reset);
   tcase_add_test(tm, test_callback_stops);
   tcase_add_test(tm, test_auth_flag_cleared_by_callback);
