@@ -61,6 +61,9 @@ static void conn_free(nm_conn_t *c) {
   }
   nm_buf_free(&c->out);
   nm_buf_free(&c->inflight);
+  free(c->user);
+  free(c->pass);
+  free(c->token);
   free(c);
 }
 

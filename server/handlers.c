@@ -156,6 +156,18 @@ static int auth_ok(nm_server_t *s, const char *user, const char *pass,
   return 1;
 }
 
+static int keep_cred(char **slot, const char *v) {
+  char *d;
+  if (v == NULL)
+    return 0;
+  d = strdup(v);
+  if (d == NULL)
+    return NM_ENOMEM;
+  free(*slot);
+  *slot = d;
+  return 0;
+}
+
 static void close_silent(nm_conn_t *c, const char *why) {
   nm__conn_close(c, NM_CLOSE_FLUSH, why);
 }
@@ -204,9 +216,16 @@ static void handle_connect(nm_conn_t *c, const nm_frame_t *f) {
   pf = headers ? (pf | NM_PARSER_HEADERS) : (pf & ~NM_PARSER_HEADERS);
   nm_parser_set_flags(&c->parser, pf);
 
-  /* nats-server 2.9.10 authenticates the first CONNECT only: a second one
-   * without credentials is accepted (checked against the real server). */
-  if (first && (!auth_ok(s, user, pass, token) || acc_new || (acc && acc[0]))) {
+  /* Every CONNECT is authenticated, with credentials left out of it kept
+   * from the previous one (nats-server decodes each CONNECT over the
+   * connection's current options). */
+  if (keep_cred(&c->user, user) < 0 || keep_cred(&c->pass, pass) < 0 ||
+      keep_cred(&c->token, token) < 0) {
+    cJSON_Delete(o);
+    nm__conn_close(c, NM_CLOSE_FIN, "out of memory");
+    return;
+  }
+  if (!auth_ok(s, c->user, c->pass, c->token) || acc_new || (acc && acc[0])) {
     cJSON_Delete(o);
     close_err(c, "Authorization Violation");
     return;

@@ -105,6 +105,7 @@ struct nm_conn_s {
   nm_buf_t inflight;       /* owned by wreq until on_write */
   /* CONNECT options */
   int verbose, pedantic, echo, headers, no_responders, protocol;
+  char *user, *pass, *token; /* kept across CONNECTs, as Go's Unmarshal */
   /* keepalive */
   int ping_out;
   uint64_t last_in_ms;   /* last read from the client */

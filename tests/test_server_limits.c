@@ -38,12 +38,18 @@ START_TEST(test_auth_user_pass) {
   nm_server_t *s = start_auth("u", "p", NULL, 0);
   char out[4096];
   int fd = ts_connect(s, NULL, 0);
+  nm_peer_state_t st;
   ts_roundtrip(fd, "CONNECT {\"user\":\"u\",\"pass\":\"p\"}\r\n", out,
                sizeof(out));
   ck_assert_str_eq(out, "+OK\r\n");
-  /* A second CONNECT is not authenticated again by 2.9.10. */
+  /* A second CONNECT is authenticated again, with the credentials it leaves
+   * out kept from the first (as 2.9.10 does). */
   ts_roundtrip(fd, "CONNECT {\"verbose\":false}\r\n", out, sizeof(out));
   ck_assert_str_eq(out, "");
+  st = ts_until_close(fd, "CONNECT {\"pass\":\"bad\"}\r\n", out, sizeof(out),
+                      2000);
+  ck_assert_str_eq(out, "-ERR 'Authorization Violation'\r\n");
+  ck_assert_int_ne(st, NM_PEER_OPEN);
   close(fd);
   expect_closed_with(s, "CONNECT {\"user\":\"u\",\"pass\":\"x\"}\r\n",
                      "-ERR 'Authorization Violation'\r\n");
