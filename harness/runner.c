@@ -422,7 +422,11 @@ void nm_run_scenario(const nm_scenario_t *sc, const nm_run_opts_t *o, int rep,
                     uv_strerror(e));
   }
   if (!r->fatal &&
-      nm__run_wait(r, all_hello, NULL, NM_RUN_HELLO_MS * 1000) == 0)
+      nm__run_wait(r, all_hello, NULL,
+                   NM_RUN_HELLO_MS * 1000 < r->deadline_us
+                       ? NM_RUN_HELLO_MS * 1000
+                       : r->deadline_us) != 1 &&
+      !r->fatal)
     nm__run_fatal(r, "a driver printed no hello within %d ms", NM_RUN_HELLO_MS);
   if (!r->fatal && check_hello(r) == 0)
     steps_failed = nm__run_steps(r) != 0;
