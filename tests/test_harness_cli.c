@@ -1,0 +1,183 @@
+/* The natsmock-harness program: selection, exit status, expected failures,
+ * --list, --repeat, -j, report files, --server. The driver is the fake one
+ * in test_harness_run ("--fake-driver good"). */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Output kept from one harness run. */
+#define CLI_OUT_MAX (256 * 1024)
+
+static char harness[1024], driver[1024], dir[64];
+static char output[CLI_OUT_MAX];
+
+static void put(const char *name, const char *text) {
+  char path[256];
+  FILE *f;
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  f = fopen(path, "w");
+  ck_assert_ptr_nonnull(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+/* Runs the harness with `args` (paths relative to the temp dir); returns
+ * its exit status, output in `output`. */
+static int harness_run(const char *args) {
+  char cmd[4096];
+  FILE *p;
+  size_t n;
+  int st;
+  snprintf(cmd, sizeof(cmd), "cd %s && %s --driver '%s' %s 2>&1", dir, harness,
+           driver, args);
+  p = popen(cmd, "r");
+  ck_assert_ptr_nonnull(p);
+  n = fread(output, 1, sizeof(output) - 1, p);
+  output[n] = '\0';
+  st = pclose(p);
+  if (getenv("NM_TEST_SHOW"))
+    fprintf(stderr, "$ %s\n%s[exit %d]\n", args, output, WEXITSTATUS(st));
+  ck_assert(WIFEXITED(st));
+  return WEXITSTATUS(st);
+}
+
+static int count(const char *needle) {
+  int n = 0;
+  for (const char *p = output; (p = strstr(p, needle)) != NULL; p++)
+    n++;
+  return n;
+}
+
+static void setup(void) {
+  const char *bin = getenv("NM_BINARY_DIR");
+  ck_assert_msg(bin != NULL, "NM_BINARY_DIR is not set (run through ctest)");
+  snprintf(harness, sizeof(harness), "%s/harness/natsmock-harness", bin);
+  snprintf(driver, sizeof(driver),
+           "%s/tests/test_harness_run --fake-driver "
+           "good",
+           bin);
+  ck_assert_msg(access(harness, X_OK) == 0, "%s missing", harness);
+  snprintf(dir, sizeof(dir), "/tmp/nm-test-cli-XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  mkdir(strcat(strcpy(output, dir), "/s"), 0777);
+  mkdir(strcat(strcpy(output, dir), "/s/flush"), 0777);
+  mkdir(strcat(strcpy(output, dir), "/s/drain"), 0777);
+  put("s/flush/good.json",
+      "{\"tags\":[\"quick\"],\"steps\":[{\"do\":\"connect\",\"expect\":"
+      "\"ok\"},{\"do\":\"flush\",\"expect\":\"ok\"}],\"invariants\":["
+      "\"flush_fence\"]}");
+  put("s/flush/held.json",
+      "{\"steps\":[{\"do\":\"connect\",\"expect\":\"ok\"},{\"fault\":{"
+      "\"rules\":[{\"dir\":\"out\",\"verb\":\"PONG\",\"action\":\"hold\"}]}},"
+      "{\"do\":\"flush\",\"expect\":\"ok\",\"within_ms\":100}]}");
+  put("s/drain/other.json",
+      "{\"name\":\"other-name\",\"tags\":[\"slow\"],\"steps\":[{\"do\":"
+      "\"connect\",\"expect\":\"ok\"}]}");
+  put("bad.json", "{\"steps\":[{\"do\":\"fly\"}]}");
+  put("xfail.json", "[{\"scenario\":\"held\",\"cause\":\"PONG held\"},"
+                    "{\"scenario\":\"good\",\"cause\":\"not really\"}]");
+}
+
+static void teardown(void) {
+  char cmd[128];
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+  if (system(cmd) != 0)
+    fprintf(stderr, "could not remove %s\n", dir);
+}
+
+START_TEST(exit_status) {
+  ck_assert_int_eq(harness_run("s/flush/good.json"), 0);
+  ck_assert_int_eq(count("PASS"), 1);
+  ck_assert_int_eq(harness_run("s/"), 1);
+  ck_assert_int_eq(count("] FAIL"), 1);
+  ck_assert_int_eq(count("] PASS"), 2);
+  ck_assert_ptr_nonnull(strstr(output, "flush/held"));
+  ck_assert_int_eq(harness_run("bad.json"), 2);
+  ck_assert_ptr_nonnull(strstr(output, "bad.json: steps[0]: do: unknown op"));
+  ck_assert_int_eq(harness_run("s/flush/good.json bad.json"), 1);
+  ck_assert_int_eq(harness_run(""), 2);
+  ck_assert_int_eq(harness_run("--repeat x s/"), 2);
+  ck_assert_int_eq(harness_run("--bogus s/"), 2);
+  ck_assert_int_eq(harness_run("no/such/dir"), 2);
+}
+END_TEST
+
+START_TEST(expected_failures) {
+  ck_assert_int_eq(harness_run("--expected-failures xfail.json s/"), 0);
+  ck_assert_int_eq(count("] XFAIL"), 1);
+  ck_assert_int_eq(count("] XPASS"), 1);
+  ck_assert_ptr_nonnull(strstr(output, "PONG held"));
+  ck_assert_int_eq(harness_run("--expected-failures missing.json s/"), 2);
+}
+END_TEST
+
+START_TEST(selection_and_list) {
+  ck_assert_int_eq(harness_run("--list s/"), 0);
+  ck_assert_int_eq(count("\n"), 3);
+  ck_assert_ptr_nonnull(strstr(output, "other-name"));
+  ck_assert_int_eq(harness_run("--name 'g*' s/"), 0);
+  ck_assert_int_eq(count("] PASS"), 1);
+  ck_assert_int_eq(harness_run("--tag slow --tag quick s/"), 0);
+  ck_assert_int_eq(count("] PASS"), 2);
+  ck_assert_int_eq(harness_run("--tag nothing s/"), 0);
+  ck_assert_ptr_nonnull(strstr(output, "0 run(s)"));
+}
+END_TEST
+
+START_TEST(repeat_parallel_reports) {
+  char path[256];
+  struct stat st;
+  ck_assert_int_eq(harness_run("-j2 --repeat 3 --seed 7 --name good --name "
+                               "held --junit j.xml --json r.json --html "
+                               "r.html --trace tr s/"),
+                   1);
+  ck_assert_int_eq(count("] PASS"), 3);
+  ck_assert_int_eq(count("] FAIL"), 3);
+  ck_assert_int_eq(count("seed 7,"), 3);
+  ck_assert_int_eq(count(" #3 "), 2);
+  snprintf(path, sizeof(path), "%s/j.xml", dir);
+  ck_assert_int_eq(stat(path, &st), 0);
+  snprintf(path, sizeof(path), "%s/r.json", dir);
+  ck_assert_int_eq(stat(path, &st), 0);
+  snprintf(path, sizeof(path), "%s/r.html", dir);
+  ck_assert_int_eq(stat(path, &st), 0);
+  snprintf(path, sizeof(path), "%s/tr/good.r3-1.expanded.json", dir);
+  ck_assert_msg(stat(path, &st) == 0, "%s", path);
+  snprintf(path, sizeof(path), "%s/tr/held.r2-1.expanded.json", dir);
+  ck_assert_msg(stat(path, &st) == 0, "%s", path);
+}
+END_TEST
+
+START_TEST(real_server) {
+  if (system("command -v nats-server >/dev/null 2>&1") != 0)
+    return;
+  ck_assert_int_eq(harness_run("--server nats-server s/"), 0);
+  ck_assert_int_eq(count("] PASS"), 2);
+  ck_assert_int_eq(count("] SKIP"), 1);
+  ck_assert_ptr_nonnull(strstr(output, "uses fault steps"));
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("harness_cli");
+  TCase *tc = tcase_create("all");
+  SRunner *sr;
+  int failed;
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, exit_status);
+  tcase_add_test(tc, expected_failures);
+  tcase_add_test(tc, selection_and_list);
+  tcase_add_test(tc, repeat_parallel_reports);
+  tcase_add_test(tc, real_server);
+  suite_add_tcase(s, tc);
+  sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed == 0 ? 0 : 1;
+}
