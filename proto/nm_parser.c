@@ -67,6 +67,8 @@ static const op_def kServerOps[] = {
 #define NM__SCRATCH_MIN 256
 #define NM__PBUF_MIN 4096
 
+static const nm_slice_t kNoSlice = {NULL, 0};
+
 static const op_def *op_table(const nm_parser_t *p, unsigned *n) {
   if (p->mode == NM_PARSE_SERVER_OPS) {
     *n = NM__NOPS(kServerOps);
@@ -238,7 +240,11 @@ static nm_perr_t build_frame(nm_parser_t *p, const char *line, size_t n,
   int64_t size = 0, hdr = 0;
   int c;
 
-  memset(f, 0, sizeof(*f));
+  /* Field by field: a memset of the struct compiles to `rep stos`, which
+   * costs more than the rest of a small PUB's parse. */
+  f->subject = f->reply = f->queue = f->sid = f->max = kNoSlice;
+  f->json = f->text = f->payload = kNoSlice;
+  f->hdr_len = 0;
   f->op = p->op;
   /* The line without its terminator; a CR right before the LF is part of
    * the terminator. PING/PONG/+OK lines are cut at NM_PARSER_BARE_LINE_MAX
@@ -522,6 +528,36 @@ static nm_perr_t op_byte(nm_parser_t *p, unsigned char b) {
   return NM_PERR_NONE;
 }
 
+/* The fast path for an op name wholly inside the buffer: compares whole
+ * names (folding case) instead of stepping the mask one byte at a time.
+ * Names are prefix-free, so a full match is what op_byte would reach.
+ * Returns 1 when it recognised the op (state and oplen set), else 0 and the
+ * caller falls back to op_byte. */
+static int op_fast(nm_parser_t *p, const char *s, size_t avail) {
+  unsigned n, i, k;
+  const op_def *t = op_table(p, &n);
+  unsigned char c0 = up((unsigned char)s[0]);
+
+  for (i = 0; i < n; i++) {
+    if ((unsigned char)t[i].name[0] != c0 || t[i].len > avail)
+      continue;
+    for (k = 1; k < t[i].len; k++)
+      if (up((unsigned char)s[k]) != (unsigned char)t[i].name[k])
+        break;
+    if (k < t[i].len)
+      continue;
+    p->op = t[i].op;
+    p->oplen = t[i].len;
+    p->opmask = 1u << i;
+    p->state = t[i].kind == K_BARE         ? ST_SKIP
+               : t[i].kind == K_ARGS_BLANK ? ST_NEED_BLANK
+                                           : ST_BLANKS;
+    p->blanks_kept = 0;
+    return 1;
+  }
+  return 0;
+}
+
 ssize_t nm_parser_feed(nm_parser_t *p, const char *buf, size_t len) {
   size_t i = 0;
   size_t ls = 0; /* line start in buf, while the line is not in scratch */
@@ -548,6 +584,10 @@ ssize_t nm_parser_feed(nm_parser_t *p, const char *buf, size_t len) {
       p->opmask = ~0u;
       p->drop_cr = 0;
       p->state = ST_OPNAME;
+      if (op_fast(p, buf + i, len - i)) {
+        i += p->oplen;
+        break;
+      }
     }
       /* fall through */
     case ST_OPNAME:
