@@ -189,10 +189,11 @@ static int server_err_code(const char *text) {
   return NMC_ESERVER;
 }
 
-/* After the handshake: errors that leave the connection open are reported;
- * any other -ERR precedes the server closing the socket, so the client
- * treats the connection as lost and reconnects (nats.go and nats.c close for
- * good on unknown errors; reconnecting is what keeps a user's work going). */
+/* After the handshake, as nats.go classifies -ERR (PROTOCOL.md A5):
+ * permission, invalid-subject and max-subscription errors leave the
+ * connection open; a stale connection, too many connections and the
+ * authorization errors precede the server closing the socket, so the client
+ * reconnects; any other error closes the client for good. */
 static void process_err(nmc_conn_t *c, nm_slice_t t) {
   char text[NMC_ERR_MAX];
   int code;
@@ -200,10 +201,17 @@ static void process_err(nmc_conn_t *c, nm_slice_t t) {
   code = server_err_code(text);
   nmc__set_error(c, "%s", text);
   nmc__async_error(c, code, text, NULL);
-  if (starts(text, "permissions violation") || starts(text, "invalid ") ||
+  if (c->closing || starts(text, "permissions violation") ||
+      starts(text, "invalid ") ||
       starts(text, "maximum subscriptions exceeded"))
     return;
-  nmc__conn_lost(c, code, text);
+  if (code == NMC_ESTALE || code == NM_EAUTH ||
+      starts(text, "maximum connections exceeded") ||
+      starts(text, "maximum account active connections exceeded")) {
+    nmc__conn_lost(c, code, text);
+    return;
+  }
+  nmc_close(c);
 }
 
 /* ---- handshake ---- */
@@ -270,6 +278,7 @@ static void handshake_done(nmc_conn_t *c) {
   c->servers[c->cur].attempts = 0;
   c->status = NMC_CONNECTED;
   c->pings_out = 0;
+  c->pong_doubt = 0;
   c->ever_connected = 1;
   /* Replay order: every live subscription, then the frames buffered while
    * disconnected (whole frames, publish order), then a PING. */
@@ -547,6 +556,7 @@ void nmc__conn_lost(nmc_conn_t *c, int err, const char *text) {
     return;
   nmc__set_error(c, "%s", text ? text : nmc_strerror(err));
   sock_close(c);
+  c->pong_doubt = 0;
   c->status = NMC_RECONNECTING;
   c->out.limit = 0;
   nmc__out_keep_pubs(c);

@@ -39,19 +39,41 @@ static int drain_one(nmc_conn_t *c, nmc_sub_t *s) {
   return nmc__sub_drain(s, 0, NULL, NULL) == 0;
 }
 
-/* Called when a subscription of the drain finished. */
-void nmc__drain_sub_done(nmc_conn_t *c) {
+/* Every other subscription is drained: the request inbox goes last, once
+ * each request in flight has its reply or has timed out (a user expects
+ * in-flight work to finish), then publishes are refused and a last flush
+ * precedes the close. */
+static void drain_next(nmc_conn_t *c) {
   int r;
-  if (!c->drain_on || --c->drain_left > 0)
-    return;
-  if (c->inbox && !c->inbox->in_conn_drain && drain_one(c, c->inbox)) {
-    c->drain_left = 1;
-    return;
+  if (c->inbox && !c->inbox->in_conn_drain) {
+    if (c->nreqs > 0) {
+      c->drain_wait_reqs = 1;
+      return;
+    }
+    if (drain_one(c, c->inbox)) {
+      c->drain_left = 1;
+      return;
+    }
   }
   c->status = NMC_DRAINING_PUBS;
   r = nmc__ping_push(c, 0, on_final_flush, NULL);
   if (r < 0)
     drain_finish(c, r);
+}
+
+/* Called when a subscription of the drain finished. */
+void nmc__drain_sub_done(nmc_conn_t *c) {
+  if (!c->drain_on || --c->drain_left > 0)
+    return;
+  drain_next(c);
+}
+
+/* Called when a request ended. */
+void nmc__drain_req_done(nmc_conn_t *c) {
+  if (c->drain_on && c->drain_wait_reqs && c->nreqs == 0) {
+    c->drain_wait_reqs = 0;
+    drain_next(c);
+  }
 }
 
 int nmc_drain(nmc_conn_t *c, uint64_t timeout_ms, nmc_done_cb cb, void *data) {

@@ -25,11 +25,13 @@
  * Flush. nmc_flush() queues a PING behind everything buffered. PONGs are
  * matched to PINGs first-in first-out. A flush that times out keeps its slot
  * as a placeholder, so a late PONG releases the placeholder and never a later
- * flush. Keepalive PINGs also take placeholder slots. If a timed-out flush's
- * PONG is still missing NMC_PONG_GRACE_MS later, the connection is treated as
- * stale and reconnects, so flushes work again within timeout + grace +
- * reconnect time (see DESIGN.md, Fairness). Pending flushes fail with
- * NMC_EDISCONNECTED when the connection drops and NM_ECLOSED when it closes.
+ * flush. Keepalive PINGs also take placeholder slots. The client resyncs by
+ * reconnecting (stale) when a timed-out flush's PONG is still missing
+ * pong_grace_ms later, or when a PONG popped a timed-out slot while later
+ * PINGs were outstanding and then another flush timed out (that PONG was the
+ * next PING's: one was lost). So flushes work again within a bounded time
+ * (DESIGN.md, Fairness). Pending flushes fail with NMC_EDISCONNECTED when the
+ * connection drops and NM_ECLOSED when it closes.
  *
  * Delivery. Each subscription delivers serially, in arrival order. A handler
  * returns NMC_DONE, or NMC_ASYNC to finish later with nmc_msg_done(); the
@@ -44,7 +46,11 @@
  * reconnect_buf_size (a publish that does not fit fails with NMC_EBUFFULL).
  * On the new connection the order is: CONNECT (+ handshake PING/PONG), every
  * live subscription (SUB, and UNSUB sid n with the remaining auto-unsubscribe
- * count), the buffered frames in publish order, then a PING. */
+ * count), the buffered frames in publish order, then a PING.
+ *
+ * Signals. Like libuv, the library leaves SIGPIPE alone: a program should
+ * ignore it (signal(SIGPIPE, SIG_IGN)) so that writing to a socket the server
+ * closed is an error, not the end of the process. */
 #ifndef NM_CLIENT_H
 #define NM_CLIENT_H
 

@@ -130,6 +130,7 @@ struct nmc_conn_s {
   nmc_pong_t *phead, *ptail;
   size_t npongs;
   int pings_out;
+  int pong_doubt; /* see nmc__pong_received */
 
   nmc_sub_t *buckets[NMC_SID_BUCKETS];
   nmc_sub_t *shead, *stail;
@@ -145,6 +146,7 @@ struct nmc_conn_s {
   void *drain_data;
   int drain_left;
   int drain_on;
+  int drain_wait_reqs;
 
   char err[NMC_ERR_MAX];
   uint64_t unknown_sid_drops, reconnects;
@@ -190,6 +192,7 @@ void nmc__reqs_fail(nmc_conn_t *c, int err);
 
 /* drain.c */
 void nmc__drain_sub_done(nmc_conn_t *c);
+void nmc__drain_req_done(nmc_conn_t *c);
 void nmc__drain_abort(nmc_conn_t *c, int err);
 
 /* pool.c */

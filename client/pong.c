@@ -26,19 +26,22 @@ static void on_pong_timer(uv_timer_t *t) {
   nmc_conn_t *c = p->c;
   nmc_done_cb cb = p->cb;
 
-  if (!p->timed_out) {
-    /* The flush gives up but its slot stays, so its late PONG cannot release
-     * a later flush. If the PONG is still missing after the grace period the
-     * connection is stale: reconnecting resynchronises PINGs and PONGs. */
-    p->timed_out = 1;
-    p->cb = NULL;
-    if (c->o.pong_grace_ms)
-      uv_timer_start(&p->timer, on_pong_timer, c->o.pong_grace_ms, 0);
-    if (cb)
-      cb(c, NM_ETIMEOUT, p->data);
+  if (p->timed_out) {
+    nmc__conn_lost(c, NMC_ESTALE, "PONG overdue: stale connection");
     return;
   }
-  nmc__conn_lost(c, NMC_ESTALE, "PONG overdue: stale connection");
+  /* The flush gives up but its slot stays, so its late PONG cannot release
+   * a later flush. If the PONG is still missing after the grace period the
+   * connection is stale: reconnecting resynchronises PINGs and PONGs. */
+  p->timed_out = 1;
+  p->cb = NULL;
+  if (c->o.pong_grace_ms)
+    uv_timer_start(&p->timer, on_pong_timer, c->o.pong_grace_ms, 0);
+  if (cb)
+    cb(c, NM_ETIMEOUT, p->data);
+  if (c->pong_doubt)
+    nmc__conn_lost(c, NMC_ESTALE,
+                   "flush timed out after a doubtful PONG: resynchronising");
 }
 
 int nmc__ping_push(nmc_conn_t *c, uint64_t timeout_ms, nmc_done_cb cb,
@@ -76,6 +79,7 @@ void nmc__pong_received(nmc_conn_t *c) {
   nmc_pong_t *p = c->phead;
   nmc_done_cb cb;
   void *data;
+  int late;
 
   c->pings_out = 0;
   if (!p)
@@ -86,9 +90,20 @@ void nmc__pong_received(nmc_conn_t *c) {
   c->npongs--;
   cb = p->cb;
   data = p->data;
+  late = p->timed_out;
   pong_free(p);
   if (cb)
     cb(c, 0, data);
+  /* A PONG for a flush that already timed out is doubtful when later PINGs
+   * are outstanding: it is that flush's late PONG, or the next PING's after
+   * the real one was lost, and then every later flush would pair with the
+   * wrong PONG. The client cannot tell yet. If the FIFO empties, all is well;
+   * if a flush times out first, the PONG was lost and the client
+   * resynchronises by reconnecting (see on_pong_timer). */
+  if (!c->phead)
+    c->pong_doubt = 0;
+  else if (late)
+    c->pong_doubt = 1;
 }
 
 void nmc__pongs_fail(nmc_conn_t *c, int err) {

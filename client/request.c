@@ -42,6 +42,7 @@ static int on_inbox_msg(nmc_sub_t *s, nmc_msg_t *m, void *data) {
   /* 2.9.10 sends no responders as a bare "NATS/1.0 503" header block. */
   status = nmc_msg_status(m) == 503 && m->len == 0 ? NMC_ENORESPONDERS : 0;
   q->cb(c, status, status ? NULL : m, q->data);
+  nmc__drain_req_done(c);
   return NMC_DONE;
 }
 
@@ -50,6 +51,7 @@ static void on_req_timeout(uv_timer_t *t) {
   nmc_conn_t *c = q->c;
   req_unlink(c, q);
   q->cb(c, NM_ETIMEOUT, NULL, q->data);
+  nmc__drain_req_done(c);
 }
 
 int nmc_request(nmc_conn_t *c, const char *subject, const char *hdr,

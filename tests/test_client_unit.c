@@ -6,6 +6,7 @@
  * reconnect replay order, the reconnect buffer, slow consumers, async INFO
  * and -ERR handling. */
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -371,10 +372,56 @@ START_TEST(test_late_pong_does_not_release_next_flush) {
   ck_assert_int_eq(a.status, NM_ETIMEOUT);
   ck_assert_int_eq(nmc_flush(cli, 2000, on_flush, &b), 0);
   ck_assert(RUN_UNTIL(count_of(fc[0].rx, "PING\r\n") == 2, 2000));
-  /* The late PONG answers the first PING: its placeholder pops. */
+  /* The late PONG pops the placeholder, not b. */
   srv_send(0, "PONG\r\n");
   RUN_UNTIL(b.done, 100);
   ck_assert_int_eq(b.done, 0);
+  srv_send(0, "PONG\r\n");
+  ck_assert(RUN_UNTIL(b.done, 2000));
+  ck_assert_int_eq(b.status, 0);
+  ck_assert_int_eq(a.done, 1);
+  ck_assert_int_eq(ev.disconnected, 0);
+}
+END_TEST
+
+START_TEST(test_lost_pong_resync) {
+  fres_t a = {0}, b = {0}, c = {0};
+  connect_default();
+  ck_assert_int_eq(nmc_flush(cli, 50, on_flush, &a), 0);
+  ck_assert(RUN_UNTIL(a.done, 2000));
+  ck_assert_int_eq(a.status, NM_ETIMEOUT);
+  ck_assert_int_eq(nmc_flush(cli, 150, on_flush, &b), 0);
+  ck_assert(RUN_UNTIL(count_of(fc[0].rx, "PING\r\n") == 2, 2000));
+  /* a's PONG was lost; this is b's, and it pops a's placeholder: b must not
+   * succeed. When b times out the client knows a PONG was lost and
+   * reconnects, so the flushes after it work again. */
+  srv_send(0, "PONG\r\n");
+  ck_assert(RUN_UNTIL(b.done, 2000));
+  ck_assert_int_eq(b.status, NM_ETIMEOUT);
+  ck_assert(RUN_UNTIL(ev.disconnected == 1, 2000));
+  ck_assert_int_eq(nmc_flush(cli, 2000, on_flush, &c), 0);
+  handshake(1);
+  ck_assert(RUN_UNTIL(ev.reconnected == 1, 2000));
+  /* c's PING was buffered and is replayed; then the reconnect PING */
+  ck_assert(RUN_UNTIL(count_of(fc[1].rx, "PING\r\n") == 2, 2000));
+  srv_send(1, "PONG\r\n");
+  ck_assert(RUN_UNTIL(c.done, 2000));
+  ck_assert_int_eq(c.status, 0);
+}
+END_TEST
+
+START_TEST(test_late_pong_alone_keeps_connection) {
+  fres_t a = {0}, b = {0};
+  connect_default();
+  ck_assert_int_eq(nmc_flush(cli, 50, on_flush, &a), 0);
+  ck_assert(RUN_UNTIL(a.done, 2000));
+  ck_assert_int_eq(a.status, NM_ETIMEOUT);
+  /* nothing else outstanding: this can only be the late PONG */
+  srv_send(0, "PONG\r\n");
+  RUN_UNTIL(0, 50);
+  ck_assert_int_eq(ev.disconnected, 0);
+  ck_assert_int_eq(nmc_flush(cli, 2000, on_flush, &b), 0);
+  ck_assert(RUN_UNTIL(count_of(fc[0].rx, "PING\r\n") == 2, 2000));
   srv_send(0, "PONG\r\n");
   ck_assert(RUN_UNTIL(b.done, 2000));
   ck_assert_int_eq(b.status, 0);
@@ -733,6 +780,11 @@ START_TEST(test_async_info_and_errors) {
   ck_assert_int_eq(ev.last_err, NMC_ESTALE);
   handshake(1);
   ck_assert(RUN_UNTIL(ev.reconnected == 1, 2000));
+  /* any other error closes for good, without reconnecting */
+  srv_send(1, "-ERR 'Any Error'\r\n");
+  ck_assert(RUN_UNTIL(ev.closed == 1, 2000));
+  ck_assert_int_eq(ev.reconnected, 1);
+  ck_assert_int_eq(nconns, 2);
 }
 END_TEST
 
@@ -759,6 +811,37 @@ START_TEST(test_request_no_responders) {
   srv_send(0, msg);
   ck_assert(RUN_UNTIL(r.done, 2000));
   ck_assert_int_eq(r.status, NMC_ENORESPONDERS);
+}
+END_TEST
+
+START_TEST(test_conn_drain_waits_for_requests) {
+  fres_t r = {0};
+  hstate_t d = {0};
+  char sid[8], inbox[128], msg[256];
+  connect_default();
+  ck_assert_int_eq(nmc_request(cli, "svc", NULL, 0, "q", 1, 2000, on_req, &r),
+                   0);
+  ck_assert(RUN_UNTIL(strstr(fc[0].rx, "PUB svc"), 2000));
+  ck_assert_int_eq(sscanf(strstr(fc[0].rx, "PUB svc "), "PUB svc %127s", inbox),
+                   1);
+  ck_assert_int_eq(sscanf(strstr(fc[0].rx, "SUB "), "SUB %*s %7s", sid), 1);
+  fc[0].rxlen = 0;
+  fc[0].rx[0] = 0;
+  ck_assert_int_eq(nmc_drain(cli, 2000, on_conn_drained, &d), 0);
+  /* the inbox is not drained while its request is in flight */
+  RUN_UNTIL(0, 50);
+  ck_assert_ptr_null(strstr(fc[0].rx, "UNSUB"));
+  snprintf(msg, sizeof(msg), "MSG %s %s 4\r\npong\r\n", inbox, sid);
+  srv_send(0, msg);
+  ck_assert(RUN_UNTIL(r.done, 2000));
+  ck_assert_int_eq(r.status, 0);
+  ck_assert(RUN_UNTIL(strstr(fc[0].rx, "PING\r\n"), 2000));
+  ck_assert_ptr_nonnull(strstr(fc[0].rx, "UNSUB"));
+  srv_send(0, "PONG\r\n");
+  ck_assert(RUN_UNTIL(count_of(fc[0].rx, "PING\r\n") == 2, 2000));
+  srv_send(0, "PONG\r\n");
+  ck_assert(RUN_UNTIL(ev.closed, 2000));
+  ck_assert_int_eq(d.drain_status, 0);
 }
 END_TEST
 
@@ -802,6 +885,8 @@ static Suite *client_unit_suite(void) {
   tcase_add_test(tc, test_server_ping_answered);
   tcase_add_test(tc, test_flush_fifo);
   tcase_add_test(tc, test_late_pong_does_not_release_next_flush);
+  tcase_add_test(tc, test_late_pong_alone_keeps_connection);
+  tcase_add_test(tc, test_lost_pong_resync);
   tcase_add_test(tc, test_unsolicited_pong_ignored);
   tcase_add_test(tc, test_overdue_pong_reconnects_and_flush_recovers);
   tcase_add_test(tc, test_flush_fails_on_disconnect);
@@ -819,6 +904,7 @@ static Suite *client_unit_suite(void) {
   tcase_add_test(tc, test_async_info_and_errors);
   tcase_add_test(tc, test_request_no_responders);
   tcase_add_test(tc, test_close_is_once_and_last);
+  tcase_add_test(tc, test_conn_drain_waits_for_requests);
   tcase_add_test(tc, test_keep_pubs_whole_frames);
   suite_add_tcase(s, tc);
   return s;
@@ -827,6 +913,7 @@ static Suite *client_unit_suite(void) {
 int main(void) {
   SRunner *sr = srunner_create(client_unit_suite());
   int failed;
+  signal(SIGPIPE, SIG_IGN); /* libuv leaves it to the program */
   srunner_run_all(sr, CK_NORMAL);
   failed = srunner_ntests_failed(sr);
   srunner_free(sr);

@@ -5,6 +5,7 @@
  * Usage: nm-bench-client URL [N] [SIZE]. Prints one line per measurement
  * and the nmc/libnats ratios. Not a test: numbers depend on the machine. */
 #include <nats/nats.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,6 +170,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s URL [N] [SIZE]\n", argv[0]);
     return 2;
   }
+  signal(SIGPIPE, SIG_IGN);
   url = argv[1];
   if (argc > 2)
     n_msgs = atol(argv[2]);
