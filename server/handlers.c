@@ -10,6 +10,9 @@
 #include "nm_subject.h"
 
 #define NM_SID_MIN_BUCKETS 16
+/* nats-server has no default cap on subscriptions; natsmock bounds what
+ * one connection can make it hold, with nats-server's max_subs answer. */
+#define NM_MAX_SUBS_PER_CONN (1u << 20)
 /* A connection's sid table stops doubling here; chains just get longer. */
 #define NM_SID_MAX_BUCKETS (1u << 20)
 
@@ -280,6 +283,10 @@ static void handle_sub(nm_conn_t *c, const nm_frame_t *f) {
   if (sid_find(c, f->sid, h) == NULL) {
     if (!nm_subject_valid(f->subject)) {
       nm__conn_send_err(c, "Invalid Subject");
+      return;
+    }
+    if (c->nsubs >= NM_MAX_SUBS_PER_CONN) {
+      nm__conn_send_err(c, "maximum subscriptions exceeded");
       return;
     }
     n = f->subject.n + f->queue.n + f->sid.n;

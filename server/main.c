@@ -85,9 +85,13 @@ static void trace_obs(void *data, const nm_obs_event_t *ev) {
              (unsigned long long)ev->conn_id, ev->detail ? ev->detail : "");
     return;
   case NM_OBS_IN:
+    if (!((app_t *)data)->trace)
+      return;
     dir = "<<-";
     break;
   case NM_OBS_OUT:
+    if (!((app_t *)data)->trace)
+      return;
     dir = "->>";
     break;
   default:
