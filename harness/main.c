@@ -344,8 +344,8 @@ static int parse_args(cli_t *c, int argc, char **argv) {
 int main(int argc, char **argv) {
   static cli_t cli;
   pool_t pool;
-  nm_scenario_t **all;
-  nm_result_t *errors;
+  nm_scenario_t **all = NULL;
+  nm_result_t *errors = NULL;
   size_t nall = 0, nerr = 0, nsel = 0;
   char *driver = NULL;
   pthread_t th[NM_MAX_JOBS];
@@ -354,21 +354,27 @@ int main(int argc, char **argv) {
   int rc, exit_code = 0;
 
   signal(SIGPIPE, SIG_IGN);
+  memset(&pool, 0, sizeof(pool));
+  pthread_mutex_init(&pool.mu, NULL);
   rc = parse_args(&cli, argc, argv);
   if (rc != 0) {
     if (rc == -1)
       usage(stderr);
-    return 2;
+    exit_code = 2;
+    goto out;
   }
   if (cli.nfiles == 0) {
     fprintf(stderr, "natsmock-harness: no scenario files given\n");
     usage(stderr);
-    return 2;
+    exit_code = 2;
+    goto out;
   }
   all = calloc(cli.nfiles, sizeof(*all));
-  errors = calloc(cli.nfiles, sizeof(*errors));
-  if (!all || !errors)
-    return 2;
+  errors = calloc(cli.nfiles * 2, sizeof(*errors));
+  if (!all || !errors) {
+    exit_code = 2;
+    goto out;
+  }
   for (size_t i = 0; i < cli.nfiles; i++) {
     char err[1024];
     nm_scenario_t *sc;
@@ -382,13 +388,15 @@ int main(int argc, char **argv) {
     }
     for (size_t k = 0; k < nall; k++)
       if (strcmp(all[k]->name, sc->name) == 0) {
-        fprintf(stderr,
-                "natsmock-harness: %s: name \"%s\" is also used by %s\n",
-                sc->path, sc->name, all[k]->path);
+        char msg[1024];
+        snprintf(msg, sizeof(msg), "%s: name \"%s\" is also used by %s",
+                 sc->path, sc->name, all[k]->path);
+        fprintf(stderr, "natsmock-harness: %s\n", msg);
         nm_result_init(&errors[nerr]);
         errors[nerr].status = NM_ST_ERROR;
-        errors[nerr].reason = strdup("duplicate scenario name");
+        errors[nerr].reason = strdup(msg);
         nerr++;
+        break;
       }
     if (selected(&cli, sc))
       all[nall++] = sc;
@@ -404,7 +412,8 @@ int main(int argc, char **argv) {
       }
       printf("] %s\n", all[i]->summary);
     }
-    return nerr ? 2 : 0;
+    exit_code = nerr ? 2 : 0;
+    goto out;
   }
   if (!cli.driver) {
     driver = default_driver();
@@ -412,18 +421,21 @@ int main(int argc, char **argv) {
       fprintf(stderr, "natsmock-harness: natsmock-driver not found next to "
                       "the harness (../client/natsmock-driver); use "
                       "--driver CMD\n");
-      return 2;
+      exit_code = 2;
+      goto out;
     }
     cli.driver = driver;
   }
   if (cli.trace && mkdir(cli.trace, 0777) != 0 && errno != EEXIST) {
     fprintf(stderr, "natsmock-harness: %s: %s\n", cli.trace, strerror(errno));
-    return 2;
+    exit_code = 2;
+    goto out;
   }
-  memset(&pool, 0, sizeof(pool));
   pool.cli = &cli;
-  if (cli.xfail && !(pool.xfail = load_xfail(cli.xfail)))
-    return 2;
+  if (cli.xfail && !(pool.xfail = load_xfail(cli.xfail))) {
+    exit_code = 2;
+    goto out;
+  }
   pool.ro.driver_cmd = cli.driver;
   pool.ro.server_cmd = cli.server;
   pool.ro.seed = cli.seed;
@@ -433,14 +445,15 @@ int main(int argc, char **argv) {
   pool.res = calloc(nsel + nerr + 1, sizeof(nm_result_t));
   pool.sc = calloc(nsel + 1, sizeof(*pool.sc));
   pool.rep = calloc(nsel + 1, sizeof(int));
-  if (!pool.res || !pool.sc || !pool.rep)
-    return 2;
+  if (!pool.res || !pool.sc || !pool.rep) {
+    exit_code = 2;
+    goto out;
+  }
   for (size_t i = 0, j = 0; i < nall; i++)
     for (int k = 1; k <= cli.repeat; k++, j++) {
       pool.sc[j] = all[i];
       pool.rep[j] = k;
     }
-  pthread_mutex_init(&pool.mu, NULL);
   t0 = uv_hrtime();
   if (cli.jobs > (int)nsel)
     cli.jobs = nsel ? (int)nsel : 1;
@@ -448,6 +461,7 @@ int main(int argc, char **argv) {
     pthread_create(&th[i], NULL, worker, &pool);
   for (int i = 0; i < cli.jobs; i++)
     pthread_join(th[i], NULL);
+  /* The error entries move into the report (and are freed with it). */
   for (size_t i = 0; i < nerr; i++)
     pool.res[nsel + i] = errors[i];
 
@@ -462,21 +476,28 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < nerr; i++)
     printf("ERROR %s\n", errors[i].reason);
   nm_report_totals(stdout, &rep);
-  if (cli.junit && nm_report_junit(&rep, cli.junit) != 0)
-    fprintf(stderr, "natsmock-harness: %s: %s\n", cli.junit, strerror(errno)),
-        exit_code = 2;
-  if (cli.json && nm_report_json(&rep, cli.json) != 0)
-    fprintf(stderr, "natsmock-harness: %s: %s\n", cli.json, strerror(errno)),
-        exit_code = 2;
-  if (cli.html && nm_report_html(&rep, cli.html) != 0)
-    fprintf(stderr, "natsmock-harness: %s: %s\n", cli.html, strerror(errno)),
-        exit_code = 2;
+  if (cli.junit && nm_report_junit(&rep, cli.junit) != 0) {
+    fprintf(stderr, "natsmock-harness: %s: %s\n", cli.junit, strerror(errno));
+    exit_code = 2;
+  }
+  if (cli.json && nm_report_json(&rep, cli.json) != 0) {
+    fprintf(stderr, "natsmock-harness: %s: %s\n", cli.json, strerror(errno));
+    exit_code = 2;
+  }
+  if (cli.html && nm_report_html(&rep, cli.html) != 0) {
+    fprintf(stderr, "natsmock-harness: %s: %s\n", cli.html, strerror(errno));
+    exit_code = 2;
+  }
   if (nsel == 0 && nerr > 0)
     exit_code = 2;
-
   for (size_t i = 0; i < rep.n; i++)
     nm_result_free(&rep.v[i]);
-  for (size_t i = 0; i < nall; i++)
+  nerr = 0; /* now owned by the report, freed above */
+
+out:
+  for (size_t i = 0; errors && i < nerr; i++)
+    nm_result_free(&errors[i]);
+  for (size_t i = 0; all && i < nall; i++)
     nm_scenario_free(all[i]);
   for (size_t i = 0; i < cli.nfiles; i++)
     free(cli.files[i]);
