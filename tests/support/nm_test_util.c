@@ -244,6 +244,14 @@ int nm_server_proc_start(nm_natsserver_t *ns, const char *binary,
     }
     ns->port = read_ports_file(ns->dir, ns->pid);
     if (ns->port > 0 && (fd = nm_test_connect(ns->port)) >= 0) {
+      /* The probe must be gone, on the server's side too, before the test
+       * connects: with max_connections it would otherwise take a slot. So
+       * take the INFO, half-close, and wait for the server's own close. */
+      char info[4096];
+      nm_peer_state_t st;
+      nm_test_read(fd, info, sizeof(info), "\n", 2000, 0, &st);
+      shutdown(fd, SHUT_WR);
+      nm_test_read(fd, info, sizeof(info), NULL, 2000, 0, &st);
       close(fd);
       return 0;
     }
