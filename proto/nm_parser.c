@@ -379,14 +379,21 @@ static void frame_reset(nm_parser_t *p) {
   }
 }
 
-/* Emits p->frame. Returns 0 or the sticky callback error. */
+/* emit() result: the callback reset or freed the parser; stop at once. */
+#define NM__STOPPED 1
+
+/* Emits p->frame. Returns 0, NM__STOPPED or the sticky callback error. */
 static int emit(nm_parser_t *p) {
+  unsigned gen = p->gen;
+  int r;
+
   p->frames++;
-  if (p->cb != NULL && p->cb(p, &p->frame) != 0) {
-    frame_reset(p);
-    return fail(p, NM_PERR_CALLBACK, NM_ECALLBACK, NULL, 0);
-  }
+  r = p->cb != NULL ? p->cb(p, &p->frame) : 0;
+  if (p->gen != gen)
+    return NM__STOPPED;
   frame_reset(p);
+  if (r != 0)
+    return fail(p, NM_PERR_CALLBACK, NM_ECALLBACK, NULL, 0);
   return 0;
 }
 
@@ -528,6 +535,15 @@ static nm_perr_t op_byte(nm_parser_t *p, unsigned char b) {
   return NM_PERR_NONE;
 }
 
+/* Maps a non-zero emit()/line_done() result to feed's return: an error as
+ * is, NM__STOPPED as the `consumed` bytes taken so far. */
+static ssize_t stopped(nm_parser_t *p, int r, size_t consumed) {
+  if (r != NM__STOPPED)
+    return r;
+  p->bytes += consumed;
+  return (ssize_t)consumed;
+}
+
 /* The fast path for an op name wholly inside the buffer: compares whole
  * names (folding case) instead of stepping the mask one byte at a time.
  * Names are prefix-free, so a full match is what op_byte would reach.
@@ -648,7 +664,7 @@ ssize_t nm_parser_feed(nm_parser_t *p, const char *buf, size_t len) {
         }
         i = end + 1;
         if ((r = line_done(p, buf + ls, end - ls, as - ls, arg_n)) != 0)
-          return r;
+          return stopped(p, r, i);
         if (p->state == ST_PAYLOAD) {
           /* Zero-copy when the payload and its CRLF are all here. */
           size_t sz = p->payload_size;
@@ -662,7 +678,7 @@ ssize_t nm_parser_feed(nm_parser_t *p, const char *buf, size_t len) {
             p->frame.payload.n = sz;
             i += sz + 2;
             if ((r = emit(p)) != 0)
-              return r;
+              return stopped(p, r, i);
           } else {
             r = line_to_scratch(p, buf + ls, as - ls, end - as);
             if (r != 0)
@@ -684,7 +700,7 @@ ssize_t nm_parser_feed(nm_parser_t *p, const char *buf, size_t len) {
         i = end + 1;
         if ((r = line_done(p, p->scratch, p->line_len, p->arg_start_len,
                            arg_n)) != 0)
-          return r;
+          return stopped(p, r, i);
       }
       break;
     }
@@ -708,7 +724,7 @@ ssize_t nm_parser_feed(nm_parser_t *p, const char *buf, size_t len) {
       else
         r = line_done(p, buf + ls, end - ls, end - ls, 0);
       if (r != 0)
-        return r;
+        return stopped(p, r, i);
       break;
     }
     case ST_PAYLOAD: {
@@ -744,7 +760,7 @@ ssize_t nm_parser_feed(nm_parser_t *p, const char *buf, size_t len) {
       p->frame.payload.p = p->pbuf ? p->pbuf : p->frame.line.p;
       p->frame.payload.n = p->payload_size;
       if ((r = emit(p)) != 0)
-        return r;
+        return stopped(p, r, i);
       break;
     default:
       return fail(p, NM_PERR_UNKNOWN_OP, 0, buf + i, len - i);
@@ -780,6 +796,7 @@ int nm_parser_init(nm_parser_t *p, nm_parse_mode_t mode, nm_frame_cb cb,
 void nm_parser_free(nm_parser_t *p) {
   if (p == NULL)
     return;
+  p->gen++;
   free(p->scratch);
   free(p->pbuf);
   p->scratch = NULL;
@@ -790,6 +807,7 @@ void nm_parser_free(nm_parser_t *p) {
 }
 
 void nm_parser_reset(nm_parser_t *p) {
+  p->gen++;
   frame_reset(p);
   memset(&p->frame, 0, sizeof(p->frame));
   p->op = NM_OP_NONE;

@@ -125,7 +125,10 @@ typedef struct nm_parser_s nm_parser_t;
 /* Called once per complete frame. Return 0 to go on; non-zero stops the feed
  * with NM_ECALLBACK (sticky; nm_parser_error gives NM_PERR_CALLBACK). The
  * callback may change the parser's flags and limits (e.g. enable headers after
- * CONNECT); the change applies from the next frame. */
+ * CONNECT); the change applies from the next frame. It may also call
+ * nm_parser_reset or nm_parser_free on its parser (say, because the frame made
+ * it drop the connection): the feed then stops right after that frame and
+ * returns the bytes consumed so far, without touching the parser again. */
 typedef int (*nm_frame_cb)(nm_parser_t *p, const nm_frame_t *f);
 
 /* Flags, changeable between frames (nm_parser_set_flags). */
@@ -168,6 +171,7 @@ struct nm_parser_s {
   char *pbuf;          /* split-payload buffer (payload bytes only) */
   size_t pbuf_len;
   size_t pbuf_cap;
+  unsigned gen;    /* bumped by reset and free, to notice them in a callback */
   uint64_t frames; /* frames emitted since init */
   uint64_t bytes;  /* bytes consumed since init */
   char errmsg[160];

@@ -680,6 +680,56 @@ START_TEST(test_callback_stops) {
 }
 END_TEST
 
+/* A callback that resets (or frees) its own parser stops the feed right
+ * after that frame: the feed returns the bytes consumed up to there. */
+static int reset_on_second(nm_parser_t *p, const nm_frame_t *f) {
+  int *n = p->data;
+  if (++*n == 2) {
+    if (f->op == NM_OP_PUB)
+      nm_parser_free(p);
+    else
+      nm_parser_reset(p);
+  }
+  return 0;
+}
+
+START_TEST(test_reset_inside_callback) {
+  static const char in[] = "PING\r\nPONG\r\nPING\r\n";
+  static const char in2[] = "PING\r\nPUB a 2\r\nhi\r\nPING\r\n";
+  nm_parser_t p;
+  int n = 0;
+  size_t cut;
+
+  nm_parser_init(&p, NM_PARSE_CLIENT_OPS, reset_on_second, &n);
+  ck_assert_int_eq(nm_parser_feed(&p, in, sizeof(in) - 1), 12);
+  ck_assert_int_eq(n, 2);
+  ck_assert(!nm_parser_in_frame(&p));
+  ck_assert_int_eq(nm_parser_error(&p), NM_PERR_NONE);
+  /* still usable */
+  ck_assert_int_eq(nm_parser_feed(&p, in, 6), 6);
+  ck_assert_int_eq(n, 3);
+  nm_parser_free(&p);
+
+  /* freed inside the callback, with the payload split into pbuf */
+  for (cut = 1; cut < sizeof(in2) - 1; cut++) {
+    /* "PING\r\n" + "PUB a 2\r\nhi\r\n" are 19 bytes */
+    n = 0;
+    nm_parser_init(&p, NM_PARSE_CLIENT_OPS, reset_on_second, &n);
+    if (cut < 19) {
+      ck_assert_int_eq(nm_parser_feed(&p, in2, cut), (ssize_t)cut);
+      ck_assert_int_eq(nm_parser_feed(&p, in2 + cut, sizeof(in2) - 1 - cut),
+                       (ssize_t)(19 - cut));
+    } else {
+      ck_assert_int_eq(nm_parser_feed(&p, in2, cut), 19);
+    }
+    ck_assert_int_eq(n, 2);
+    ck_assert_ptr_null(p.pbuf);
+    ck_assert_ptr_null(p.scratch);
+    nm_parser_free(&p);
+  }
+}
+END_TEST
+
 /* EXPECT_CONNECT: a CONNECT is let through; a callback that clears the flag
  * lets the rest of the same buffer through. */
 START_TEST(test_auth_flag_cleared_by_callback) {
@@ -810,6 +860,7 @@ static Suite *parser_suite(void) {
   tcase_add_test(tm, test_pbuf_grows_with_input);
   tcase_add_test(tm, test_sticky_error_and_reset);
   tcase_add_test(tm, test_callback_stops);
+  tcase_add_test(tm, test_reset_inside_callback);
   tcase_add_test(tm, test_auth_flag_cleared_by_callback);
   tcase_add_test(tm, test_split_line_blanks);
   tcase_add_test(tm, test_parse_size);
