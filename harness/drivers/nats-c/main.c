@@ -173,6 +173,7 @@ static void do_exit(int64_t id) {
   if (!mine)
     for (;;)
       pause(); /* the reader is ending the process */
+  nm__nc_settle(NM_NC_EXIT_SETTLE_MS);
   if (id >= 0)
     nm_drv_emit(nm_drv_ok(id));
   _exit(0);

@@ -59,60 +59,6 @@ void nm__nc_reply_status(int64_t id, natsStatus s) {
   nm_drv_emit(nm__nc_err_obj(id, s));
 }
 
-typedef struct {
-  void (*fn)(void *);
-  void *job;
-  int started;
-} spawn_t;
-
-static void *worker_main(void *arg) {
-  spawn_t *sp = arg;
-  void (*fn)(void *) = sp->fn;
-  void *job = sp->job;
-
-  pthread_mutex_lock(&nm__nc.mu);
-  sp->started = 1; /* sp lives on the spawner's stack: last use */
-  pthread_cond_broadcast(&nm__nc.cond);
-  pthread_mutex_unlock(&nm__nc.mu);
-  fn(job);
-  pthread_mutex_lock(&nm__nc.mu);
-  nm__nc.workers--;
-  pthread_mutex_unlock(&nm__nc.mu);
-  /* libnats keeps per-thread error state; give it back before the thread
-   * ends. */
-  nats_ReleaseThreadMemory();
-  return NULL;
-}
-
-int nm__nc_spawn(void (*fn)(void *), void *job) {
-  spawn_t sp = {fn, job, 0};
-  pthread_t t;
-  pthread_attr_t attr;
-  int r;
-
-  pthread_mutex_lock(&nm__nc.mu);
-  if (nm__nc.workers >= NM_NC_MAX_WORKERS) {
-    pthread_mutex_unlock(&nm__nc.mu);
-    return -1;
-  }
-  nm__nc.workers++;
-  pthread_mutex_unlock(&nm__nc.mu);
-
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  r = pthread_create(&t, &attr, worker_main, &sp);
-  pthread_attr_destroy(&attr);
-  pthread_mutex_lock(&nm__nc.mu);
-  if (r != 0) {
-    nm__nc.workers--;
-  } else {
-    while (!sp.started)
-      pthread_cond_wait(&nm__nc.cond, &nm__nc.mu);
-  }
-  pthread_mutex_unlock(&nm__nc.mu);
-  return r == 0 ? 0 : -1;
-}
-
 natsConnection *nm__nc_conn(void) {
   natsConnection *nc;
   pthread_mutex_lock(&nm__nc.mu);

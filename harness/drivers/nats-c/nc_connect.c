@@ -233,7 +233,7 @@ void nm__nc_cmd_connect(int64_t id, const cJSON *cmd) {
   nm__nc.connecting = 1;
   nm__nc.drain_timeout_ms = nm_drv_int(cmd, "drain_timeout_ms", 0);
   pthread_mutex_unlock(&nm__nc.mu);
-  if (nm__nc_spawn(connect_worker, job) != 0) {
+  if (nm__nc_spawn(connect_worker, job, 0) != 0) {
     natsOptions_Destroy(opts);
     free(job);
     pthread_mutex_lock(&nm__nc.mu);

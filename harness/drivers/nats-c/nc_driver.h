@@ -27,6 +27,10 @@
 #define NM_NC_MAX_DRAINS 16
 /* A publish command's count. */
 #define NM_NC_MAX_COUNT 10000000
+/* How long the executor waits for a worker's blocking call to block. */
+#define NM_NC_START_WAIT_MS 200
+/* At exit, how long queued messages get to reach their handlers. */
+#define NM_NC_EXIT_SETTLE_MS 1000
 /* Default request timeout when the command gives none. */
 #define NM_NC_REQUEST_TIMEOUT_MS 10000
 
@@ -36,6 +40,10 @@ typedef struct {
   char tag[NM_NC_TAG_MAX];
   natsSubscription *sub;
   int64_t delay_ms; /* the handler sleeps this long per message */
+  /* Under the driver's mutex: */
+  int active;       /* the handler is running */
+  int64_t handled;  /* handler calls that returned */
+  int64_t max;      /* auto-unsubscribe max (0: none) */
   char *reply_with; /* NULL: the handler does not reply */
   nm_nc_t *drv;
 } nm_nc_sub_t;
@@ -66,10 +74,13 @@ const char *nm__nc_code(natsStatus s);
 cJSON *nm__nc_err_obj(int64_t id, natsStatus s);
 void nm__nc_reply_status(int64_t id, natsStatus s);
 
-/* Runs fn(job) on a new detached worker thread and returns once the worker
- * has started, so the blocking call begins in command order. Returns 0, or
- * -1 (too many workers or no thread): the caller replies with an error. */
-int nm__nc_spawn(void (*fn)(void *), void *job);
+/* Runs fn(job) on a new detached worker thread (nc_spawn.c). With
+ * `until_blocked` it returns only once the worker waits inside libnats (a
+ * condition wait: the flush's PING or the request's PUB is written by then)
+ * or has finished, bounded by NM_NC_START_WAIT_MS; otherwise once the worker
+ * runs. So blocking calls begin in command order. Returns 0, or -1 (too many
+ * workers or no thread): the caller replies with an error. */
+int nm__nc_spawn(void (*fn)(void *), void *job, int until_blocked);
 
 /* Waits until no connect is in flight; returns the connection or NULL. */
 natsConnection *nm__nc_conn(void);
@@ -97,6 +108,11 @@ natsStatus nm__nc_msg_build(natsMsg **msg, const char *subject,
                             const cJSON *headers);
 /* Adds "headers" ({"Key":["v",...]}) to an object when msg has any. */
 void nm__nc_add_headers(cJSON *o, natsMsg *msg);
+
+/* Waits, at most ms, until every subscription's queued messages have been
+ * handled (exit uses it: a message libnats already holds is delivered, as a
+ * user's program would let its handlers finish). */
+void nm__nc_settle(int ms);
 
 /* The closed callback calls this: replies to every pending drain. */
 void nm__nc_drain_finish(void);

@@ -14,11 +14,15 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
   const char *data = natsMsg_GetData(msg);
   int n = natsMsg_GetDataLength(msg);
   const char *reply = natsMsg_GetReply(msg);
-  cJSON *ev = nm_drv_event("msg");
   uint64_t seq = 0;
   int has_seq = nm_seq_read(data, (size_t)n, &seq);
+  cJSON *ev;
 
   (void)sub;
+  pthread_mutex_lock(&nm__nc.mu);
+  ctx->active = 1;
+  pthread_mutex_unlock(&nm__nc.mu);
+  ev = nm_drv_event("msg");
   cJSON_AddStringToObject(ev, "sub", ctx->tag);
   cJSON_AddStringToObject(ev, "subject", natsMsg_GetSubject(msg));
   if (reply != NULL && reply[0] != '\0')
@@ -46,6 +50,55 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
     nm_drv_emit(ev);
   }
   natsMsg_Destroy(msg);
+  pthread_mutex_lock(&nm__nc.mu);
+  ctx->active = 0;
+  ctx->handled++;
+  pthread_cond_broadcast(&nm__nc.cond);
+  pthread_mutex_unlock(&nm__nc.mu);
+}
+
+/* Under the driver's mutex. libnats counts a message as delivered when its
+ * dispatcher takes it off the queue, before the handler runs; comparing
+ * with the handler's own count closes the gap between the two. */
+static int sub_busy(const nm_nc_sub_t *c) {
+  uint64_t queued = 0;
+  int64_t delivered = 0;
+  if (c->active)
+    return 1;
+  if (c->sub == NULL)
+    return 0;
+  /* A closed subscription answers with an error: nothing to wait for. */
+  if (natsSubscription_QueuedMsgs(c->sub, &queued) == NATS_OK && queued > 0)
+    return 1;
+  if (natsSubscription_GetDelivered(c->sub, &delivered) != NATS_OK)
+    return 0;
+  /* Past an auto-unsubscribe max, libnats drops without calling. */
+  if (c->max > 0 && delivered > c->max)
+    delivered = c->max;
+  return delivered > c->handled;
+}
+
+void nm__nc_settle(int ms) {
+  int64_t deadline = nm_drv_now_us() + (int64_t)ms * 1000;
+  pthread_mutex_lock(&nm__nc.mu);
+  for (;;) {
+    struct timespec until;
+    int busy = 0, i;
+    for (i = 0; i < nm__nc.nsubs && !busy; i++)
+      busy = sub_busy(nm__nc.subs[i]);
+    if (!busy || nm_drv_now_us() >= deadline)
+      break;
+    /* Handlers signal when they end; the slice covers a message that was
+     * queued while nothing ran. */
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 10 * 1000 * 1000;
+    if (until.tv_nsec >= 1000000000) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&nm__nc.cond, &nm__nc.mu, &until);
+  }
+  pthread_mutex_unlock(&nm__nc.mu);
 }
 
 static natsConnection *conn_or_reply(int64_t id) {
@@ -149,6 +202,7 @@ void nm__nc_cmd_subscribe(int64_t id, const cJSON *cmd) {
   }
   snprintf(ctx->tag, sizeof(ctx->tag), "%s", tag);
   ctx->delay_ms = nm_drv_int(cmd, "delay_ms", 0);
+  ctx->max = max > 0 ? max : 0;
   ctx->drv = &nm__nc;
 
   pthread_mutex_lock(&nm__nc.mu);
@@ -203,10 +257,14 @@ void nm__nc_cmd_unsubscribe(int64_t id, const cJSON *cmd) {
     nm_drv_emit(nm_drv_err(id, "bad_command", "unknown \"sub\""));
     return;
   }
-  if (max > 0)
+  if (max > 0) {
     s = natsSubscription_AutoUnsubscribe(sub, (int)max);
-  else
+    pthread_mutex_lock(&nm__nc.mu);
+    ctx->max = max;
+    pthread_mutex_unlock(&nm__nc.mu);
+  } else {
     s = natsSubscription_Unsubscribe(sub);
+  }
   if (s != NATS_OK)
     nm__nc_reply_status(id, s);
   else

@@ -3,6 +3,7 @@
  * a connection drain is answered from the closed callback. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "nc_driver.h"
 #include "nm_drv_util.h"
@@ -13,6 +14,7 @@ typedef struct {
   int64_t timeout_ms; /* <= 0: the library's default */
   natsSubscription *sub;
   natsMsg *msg; /* request */
+  int64_t seq;  /* flush: its place in command order */
 } job_t;
 
 static job_t *job_new(int64_t id, natsConnection *nc, int64_t timeout_ms) {
@@ -27,8 +29,9 @@ static job_t *job_new(int64_t id, natsConnection *nc, int64_t timeout_ms) {
   return j;
 }
 
-static void job_start(job_t *j, void (*fn)(void *)) {
-  if (nm__nc_spawn(fn, j) != 0) {
+/* until_blocked: see nm__nc_spawn; for calls that write before they wait. */
+static void job_start(job_t *j, void (*fn)(void *), int until_blocked) {
+  if (nm__nc_spawn(fn, j, until_blocked) != 0) {
     nm_drv_emit(nm_drv_err(j->id, "other", "too many commands in flight"));
     natsMsg_Destroy(j->msg);
     free(j);
@@ -42,15 +45,60 @@ static natsConnection *conn_or_reply(int64_t id) {
   return nc;
 }
 
+/* Flush replies leave in command order. nats.c releases flushes in the
+ * order of their PINGs (it counts PONGs), so when flush k returns ok every
+ * earlier flush has already returned or timed out inside the library; only
+ * their threads may not have printed yet. Flush k's ok waits for them, with
+ * a bound in case that reasoning ever fails. */
+#define NM_NC_FLUSH_ORDER_MS 100
+
+static int64_t flush_next;
+static int64_t flush_open[NM_NC_MAX_WORKERS]; /* seqs not yet answered */
+static int nflush_open;
+
+/* Under the driver's mutex. */
+static int earlier_flush_open(int64_t seq) {
+  int i;
+  for (i = 0; i < nflush_open; i++)
+    if (flush_open[i] < seq)
+      return 1;
+  return 0;
+}
+
+static void flush_done(int64_t seq) {
+  int i;
+  for (i = 0; i < nflush_open; i++) {
+    if (flush_open[i] == seq) {
+      flush_open[i] = flush_open[--nflush_open];
+      break;
+    }
+  }
+  pthread_cond_broadcast(&nm__nc.cond);
+}
+
 static void flush_worker(void *arg) {
   job_t *j = arg;
   natsStatus s = j->timeout_ms > 0
                      ? natsConnection_FlushTimeout(j->nc, j->timeout_ms)
                      : natsConnection_Flush(j->nc);
-  if (s == NATS_OK)
-    nm_drv_emit(nm_drv_ok(j->id));
-  else
-    nm__nc_reply_status(j->id, s);
+  cJSON *reply = s == NATS_OK ? nm_drv_ok(j->id) : nm__nc_err_obj(j->id, s);
+  int64_t until = nm_drv_now_us() + NM_NC_FLUSH_ORDER_MS * 1000;
+
+  pthread_mutex_lock(&nm__nc.mu);
+  while (s == NATS_OK && earlier_flush_open(j->seq) &&
+         nm_drv_now_us() < until) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 1000 * 1000;
+    if (ts.tv_nsec >= 1000000000) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&nm__nc.cond, &nm__nc.mu, &ts);
+  }
+  nm_drv_emit(reply); /* under the mutex: the order is the reply order */
+  flush_done(j->seq);
+  pthread_mutex_unlock(&nm__nc.mu);
   free(j);
 }
 
@@ -60,7 +108,23 @@ void nm__nc_cmd_flush(int64_t id, const cJSON *cmd) {
   if (nc == NULL ||
       (j = job_new(id, nc, nm_drv_int(cmd, "timeout_ms", 0))) == NULL)
     return;
-  job_start(j, flush_worker);
+  pthread_mutex_lock(&nm__nc.mu);
+  if (nflush_open >= NM_NC_MAX_WORKERS) {
+    pthread_mutex_unlock(&nm__nc.mu);
+    nm_drv_emit(nm_drv_err(id, "other", "too many commands in flight"));
+    free(j);
+    return;
+  }
+  j->seq = ++flush_next;
+  flush_open[nflush_open++] = j->seq;
+  pthread_mutex_unlock(&nm__nc.mu);
+  if (nm__nc_spawn(flush_worker, j, 1) != 0) {
+    pthread_mutex_lock(&nm__nc.mu);
+    flush_done(j->seq);
+    pthread_mutex_unlock(&nm__nc.mu);
+    nm_drv_emit(nm_drv_err(id, "other", "too many commands in flight"));
+    free(j);
+  }
 }
 
 static void request_worker(void *arg) {
@@ -115,7 +179,7 @@ void nm__nc_cmd_request(int64_t id, const cJSON *cmd) {
     free(j);
     return;
   }
-  job_start(j, request_worker);
+  job_start(j, request_worker, 1);
 }
 
 static void drain_sub_worker(void *arg) {
@@ -171,7 +235,7 @@ void nm__nc_cmd_drain_sub(int64_t id, const cJSON *cmd) {
   if ((j = job_new(id, nc, timeout)) == NULL)
     return;
   j->sub = sub;
-  job_start(j, drain_sub_worker);
+  job_start(j, drain_sub_worker, 0);
 }
 
 void nm__nc_cmd_drain(int64_t id, const cJSON *cmd) {
@@ -243,5 +307,5 @@ void nm__nc_cmd_close(int64_t id, const cJSON *cmd) {
   (void)cmd;
   if (nc == NULL || (j = job_new(id, nc, 0)) == NULL)
     return;
-  job_start(j, close_worker);
+  job_start(j, close_worker, 1);
 }
