@@ -149,6 +149,28 @@ static char *default_driver(void) {
   return realpath(path, NULL);
 }
 
+/* Is the first word of a driver or server command an executable (a path,
+ * or a name on PATH)? Catches a mistyped --driver before every run fails. */
+static int command_exists(const char *cmd) {
+  char word[PATH_MAX], path[PATH_MAX * 2];
+  const char *env = getenv("PATH");
+  size_t n = strcspn(cmd, " \t");
+  if (n == 0 || n >= sizeof(word))
+    return 0;
+  memcpy(word, cmd, n);
+  word[n] = '\0';
+  if (strchr(word, '/'))
+    return access(word, X_OK) == 0;
+  while (env && *env) {
+    size_t len = strcspn(env, ":");
+    snprintf(path, sizeof(path), "%.*s/%s", (int)len, env, word);
+    if (access(path, X_OK) == 0)
+      return 1;
+    env += len + (env[len] == ':');
+  }
+  return 0;
+}
+
 static int selected(const cli_t *c, const nm_scenario_t *sc) {
   int ok = c->nnames == 0;
   for (int i = 0; i < c->nnames && !ok; i++)
@@ -425,6 +447,13 @@ int main(int argc, char **argv) {
       goto out;
     }
     cli.driver = driver;
+  }
+  if (!command_exists(cli.driver) ||
+      (cli.server && !command_exists(cli.server))) {
+    fprintf(stderr, "natsmock-harness: not an executable: %s\n",
+            !command_exists(cli.driver) ? cli.driver : cli.server);
+    exit_code = 2;
+    goto out;
   }
   if (cli.trace && mkdir(cli.trace, 0777) != 0 && errno != EEXIST) {
     fprintf(stderr, "natsmock-harness: %s: %s\n", cli.trace, strerror(errno));

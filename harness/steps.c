@@ -273,8 +273,24 @@ static int expect_none(nm_run_t *r, int i, int client, const cJSON *step) {
 
 /* ---- faults ---- */
 
+/* --seed reaches random splits: a split rule with "cuts" and no "seed" of
+ * its own gets the run's seed, so a failing run can be replayed exactly. */
+static cJSON *seeded(const cJSON *doc, int seed) {
+  cJSON *d = cJSON_Duplicate(doc, 1);
+  cJSON *rule;
+  cJSON_ArrayForEach(rule, cJSON_GetObjectItemCaseSensitive(d, "rules")) {
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(rule, "action");
+    if (cJSON_IsString(a) && !strcmp(a->valuestring, "split") &&
+        cJSON_GetObjectItemCaseSensitive(rule, "cuts") &&
+        !cJSON_GetObjectItemCaseSensitive(rule, "seed"))
+      cJSON_AddNumberToObject(rule, "seed", seed);
+  }
+  return d;
+}
+
 static int run_fault(nm_run_t *r, int i, const cJSON *step) {
-  const cJSON *doc = cJSON_GetObjectItemCaseSensitive(step, "fault");
+  cJSON *doc =
+      seeded(cJSON_GetObjectItemCaseSensitive(step, "fault"), r->res->seed);
   char *text = cJSON_PrintUnformatted(doc);
   char err[512] = "";
   nm_buf_t result;
@@ -284,6 +300,7 @@ static int run_fault(nm_run_t *r, int i, const cJSON *step) {
   if (!r->srv) {
     cJSON_free(text);
     cJSON_Delete(n);
+    cJSON_Delete(doc);
     step_fail(r, i, "fault", NULL, 0, "a fault step needs the in-process mock");
     return -1;
   }
@@ -300,6 +317,7 @@ static int run_fault(nm_run_t *r, int i, const cJSON *step) {
   note(r, "fault", n);
   nm_buf_free(&result);
   cJSON_free(text);
+  cJSON_Delete(doc);
   if (e != 0) {
     size_t last = r->tl->n ? r->tl->n - 1 : NM_TL_NONE;
     char msg[600];
