@@ -1,7 +1,8 @@
 /* Frame encoders: every op of the client protocol, byte for byte as
  * nats-server 2.9.10 (server ops) and nats.c / nats.go (client ops) write
  * them. Each appends one whole frame to `b` and returns 0, NM_ETOOBIG (the
- * buffer's limit; nothing appended) or NM_ENOMEM. libc only. */
+ * buffer's limit; nothing appended) or NM_ENOMEM (or NM_EINVAL for an HMSG
+ * or HPUB whose hdr_len exceeds the payload). libc only. */
 #ifndef NM_ENCODE_H
 #define NM_ENCODE_H
 

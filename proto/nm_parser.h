@@ -7,18 +7,22 @@
  *    One quirk is kept: 2.9.10 lexes `HMSG <anything>` from a client, takes
  *    no arguments from it and then expects a zero-length payload (`\r\n`);
  *    it answers +OK under verbose and delivers nothing. This mode reports
- *    it as NM_OP_HMSG with every argument slice empty.
+ *    it as NM_OP_HMSG with every argument slice empty. (2.9.10 rejects it
+ *    when the read ends right after its line; natsmock accepts every split,
+ *    to stay split-invariant.)
  *  - NM_PARSE_SERVER_OPS: what a client reads from a server (INFO, MSG, HMSG,
  *    PING, PONG, +OK, -ERR).
  *
- * No I/O, no allocation. Fed any split of its input, it emits the same frames
- * in the same order. A control line split across feeds is reassembled in the
- * parser's bounded scratch buffer; a payload split across feeds is gathered in
- * a payload buffer the parser grows with realloc up to the declared size,
- * which was checked against max_payload (or, with no limit, against
- * NM_PARSER_HARD_MAX_PAYLOAD) on the control line. Payloads wholly inside one
- * fed buffer are handed out zero-copy. Both buffers are allocated lazily, on
- * the first split line or payload, so an idle parser holds no heap memory.
+ * No I/O; the only allocations are the two bounded buffers below. Fed any
+ * split of its input (frame.line aside, see NM_PARSER_BLANKS_KEEP), it emits
+ * the same frames in the same order. A control line split across feeds is
+ * reassembled in the parser's bounded scratch buffer; a payload split across
+ * feeds is gathered in a payload buffer the parser grows with realloc up to the
+ * declared size, which was checked against max_payload (or, with no limit,
+ * against NM_PARSER_HARD_MAX_PAYLOAD) on the control line. Payloads wholly
+ * inside one fed buffer are handed out zero-copy. Both buffers are allocated
+ * lazily, on the first split line or payload, so an idle parser holds no heap
+ * memory.
  *
  * Errors are sticky: after a negative return every later feed returns the
  * same error until nm_parser_reset. */

@@ -5,11 +5,14 @@
 
 #include "nm_parser.h"
 
-/* A subscription subject: non-empty tokens separated by '.', no whitespace
- * inside a token, '*' and '>' wildcards only as whole tokens, nothing after
- * '>'. Returns 1 when valid. */
+/* A subscription subject as 2.9.10's SUB accepts it (Sublist.Insert):
+ * non-empty tokens separated by '.', nothing after a '>' token ('*' and '>'
+ * are wildcards only as whole tokens). 2.9.10 does NOT reject whitespace
+ * inside a token here (`SUB a\fb 1` gets +OK; test_subject.c checks this
+ * against the real server), so neither does this. Returns 1 when valid. */
 int nm_subject_valid(nm_slice_t s);
-/* A publish subject under pedantic mode: valid and no wildcard token. */
+/* A publish subject under pedantic mode (IsValidLiteralSubject): non-empty
+ * tokens and no '*' or '>' token. */
 int nm_subject_valid_literal(nm_slice_t s);
 /* Does the literal subject match the (possibly wildcard) pattern? '*' is one
  * token, '>' one or more trailing tokens. A subject with an empty token
