@@ -392,7 +392,7 @@ static void mark_seen(nm_inv_ctx_t *cx) {
 
 int nm_inv_ctx_init(nm_inv_ctx_t *cx, const nm_tl_t *tl) {
   size_t *byid[NM_TL_MAX_CLIENTS] = {0};
-  size_t idcap = tl->n + 1;
+  size_t idcap = 1;
   int r = 0;
 
   memset(cx, 0, sizeof(*cx));
@@ -404,8 +404,12 @@ int nm_inv_ctx_init(nm_inv_ctx_t *cx, const nm_tl_t *tl) {
     r = NM_ENOMEM;
     goto done;
   }
-  for (size_t i = 0; i < tl->n; i++)
+  for (size_t i = 0; i < tl->n; i++) {
     cx->result[i] = NM_TL_NONE;
+    if (tl->v[i].kind == NM_TL_CMD && tl->v[i].id >= 0 &&
+        (size_t)tl->v[i].id <= tl->n && (size_t)tl->v[i].id >= idcap)
+      idcap = (size_t)tl->v[i].id + 1;
+  }
   /* Command ids are the harness's small increasing integers; an id beyond
    * the timeline's length cannot be one it sent. */
   for (size_t i = 0; i < tl->n; i++) {

@@ -220,30 +220,39 @@ void nm__inv_auto_unsub_max(const nm_inv_ctx_t *cx, const cJSON *params,
   }
 }
 
-/* The first index after `from` at which the server received an UNSUB for
- * one of s's sids on connection conn, or NM_TL_NONE. */
-static size_t unsub_on_conn(const nm_inv_ctx_t *cx, const nm_inv_sub_t *s,
-                            uint64_t conn) {
+/* Per connection: the index of the first UNSUB the server received for
+ * one of s's sids (NM_TL_NONE: none), and whether the connection closed.
+ * Computed once per subscription. */
+typedef struct {
+  size_t unsub[NM_TL_MAX_CONNS];
+  char closed[NM_TL_MAX_CONNS];
+} conn_facts_t;
+
+static void conn_facts(const nm_inv_ctx_t *cx, const nm_inv_sub_t *s,
+                       conn_facts_t *cf) {
   const nm_tl_t *tl = cx->tl;
+  for (size_t c = 0; c < NM_TL_MAX_CONNS; c++) {
+    cf->unsub[c] = NM_TL_NONE;
+    cf->closed[c] = 0;
+  }
   for (size_t i = 0; i < tl->n; i++) {
     const nm_tl_ev_t *e = &tl->v[i];
-    if (e->kind == NM_TL_IN && e->op == NM_OP_UNSUB && e->conn == conn &&
-        has_sid(s, e->sid))
-      return i;
+    if (e->conn >= NM_TL_MAX_CONNS)
+      continue;
+    if (e->kind == NM_TL_CLOSE)
+      cf->closed[e->conn] = 1;
+    else if (e->kind == NM_TL_IN && e->op == NM_OP_UNSUB &&
+             cf->unsub[e->conn] == NM_TL_NONE && has_sid(s, e->sid))
+      cf->unsub[e->conn] = i;
   }
-  return NM_TL_NONE;
-}
-
-static int conn_closed(const nm_tl_t *tl, uint64_t conn) {
-  for (size_t i = 0; i < tl->n; i++)
-    if (tl->v[i].kind == NM_TL_CLOSE && tl->v[i].conn == conn)
-      return 1;
-  return 0;
 }
 
 void nm__inv_delivered_all(const nm_inv_ctx_t *cx, const cJSON *params,
                            const char *what, nm_fails_t *out) {
   const nm_tl_t *tl = cx->tl;
+  conn_facts_t *cf = malloc(sizeof(*cf));
+  if (!cf)
+    return;
   for (int si = 0; si < cx->nsubs; si++) {
     const nm_inv_sub_t *s = &cx->subs[si];
     idxv_t fr = {0}, ev = {0}, slow = {0};
@@ -254,15 +263,18 @@ void nm__inv_delivered_all(const nm_inv_ctx_t *cx, const cJSON *params,
     server_msgs(cx, s, tl->n, &fr);
     client_events(cx, s, "msg", &ev);
     client_events(cx, s, "slow_consumer", &slow);
+    conn_facts(cx, s, cf);
     used = calloc(ev.n + 1, 1);
     for (size_t k = 0; used && k < fr.n; k++) {
       const nm_tl_ev_t *f = &tl->v[fr.v[k]];
-      size_t u = unsub_on_conn(cx, s, f->conn), j;
+      size_t u, j;
       int found = 0;
+      if (f->conn >= NM_TL_MAX_CONNS)
+        continue;
+      u = cf->unsub[f->conn];
       /* In flight after the UNSUB, on a connection that went away, or
        * dropped as a slow consumer (the client said so): excused. */
-      if ((u != NM_TL_NONE && u < fr.v[k]) || conn_closed(tl, f->conn) ||
-          slow.n > 0)
+      if ((u != NM_TL_NONE && u < fr.v[k]) || cf->closed[f->conn] || slow.n > 0)
         continue;
       for (j = ptr; j < ev.n && !found; j++)
         found = !used[j] && nm__inv_event_is_frame(&tl->v[ev.v[j]], f);
@@ -287,4 +299,5 @@ void nm__inv_delivered_all(const nm_inv_ctx_t *cx, const cJSON *params,
     free(ev.v);
     free(slow.v);
   }
+  free(cf);
 }

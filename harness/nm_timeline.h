@@ -5,8 +5,9 @@
  * can also be built by hand in tests.
  *
  * Bounded: at most NM_TL_MAX_EVENTS entries (later ones are counted in
- * `dropped`, never stored) and NM_TL_MAX_PAYLOAD stored payload bytes per
- * frame (the full size stays in `bytes` / `payload_size`). No I/O. */
+ * `dropped`, never stored), NM_TL_MAX_PAYLOAD stored payload bytes per frame
+ * and NM_TL_PAYLOAD_BUDGET in all (the full size stays in `bytes` /
+ * `payload_size`). No I/O. */
 #ifndef NM_TIMELINE_H
 #define NM_TIMELINE_H
 
@@ -18,6 +19,10 @@
 
 #define NM_TL_MAX_EVENTS 500000
 #define NM_TL_MAX_PAYLOAD (64 * 1024)
+/* Payload bytes stored per timeline; past it each frame keeps only its first
+ * NM_TL_MIN_PAYLOAD bytes (enough for sequence numbers and short data). */
+#define NM_TL_PAYLOAD_BUDGET (64u * 1024 * 1024)
+#define NM_TL_MIN_PAYLOAD 64
 #define NM_TL_MAX_CLIENTS 16
 #define NM_TL_MAX_CONNS 4096
 #define NM_TL_NONE ((size_t)-1)
@@ -59,8 +64,9 @@ typedef struct {
 typedef struct {
   nm_tl_ev_t *v;
   size_t n, cap;
-  size_t dropped; /* entries refused because of NM_TL_MAX_EVENTS */
-  int frozen;     /* set when the steps ended: appends are ignored */
+  size_t dropped;       /* entries refused because of NM_TL_MAX_EVENTS */
+  size_t payload_bytes; /* payload bytes stored so far */
+  int frozen;           /* set when the steps ended: appends are ignored */
   int nclients;
   char *clients[NM_TL_MAX_CLIENTS];
   /* conn id -> client index (-1: unknown). Conn ids above the table size

@@ -119,6 +119,9 @@ nm_tl_ev_t *nm_tl_add_frame(nm_tl_t *tl, nm_tl_kind_t kind, uint64_t t_us,
   } else if (f->payload.p) {
     size_t n =
         f->payload.n < NM_TL_MAX_PAYLOAD ? f->payload.n : NM_TL_MAX_PAYLOAD;
+    if (tl->payload_bytes + n > NM_TL_PAYLOAD_BUDGET && n > NM_TL_MIN_PAYLOAD)
+      n = NM_TL_MIN_PAYLOAD;
+    tl->payload_bytes += n;
     e->payload = nm_tl_strndup(f->payload.p, n);
     e->payload_len = n;
     e->payload_size = f->payload.n;

@@ -239,6 +239,37 @@ START_TEST(match_expect_and_near) {
 }
 END_TEST
 
+START_TEST(timeline_bounds) {
+  static char big[NM_TL_MAX_PAYLOAD * 2];
+  nm_frame_t f;
+  size_t frames = NM_TL_PAYLOAD_BUDGET / NM_TL_MAX_PAYLOAD + 10;
+  nm_tl_t tl;
+  nm_tl_ev_t *e;
+  memset(big, '7', sizeof(big));
+  memset(&f, 0, sizeof(f));
+  f.op = NM_OP_MSG;
+  f.subject = (nm_slice_t){"x", 1};
+  f.sid = (nm_slice_t){"1", 1};
+  f.payload = (nm_slice_t){big, sizeof(big)};
+  nm_tl_init(&tl);
+  for (size_t i = 0; i < frames; i++)
+    ck_assert_ptr_nonnull(
+        nm_tl_add_frame(&tl, NM_TL_OUT, i, 1, &f, sizeof(big), NULL, NULL));
+  /* Each frame keeps at most NM_TL_MAX_PAYLOAD, and past the budget only
+   * NM_TL_MIN_PAYLOAD; the real size is kept. */
+  ck_assert_int_eq(tl.v[0].payload_len, NM_TL_MAX_PAYLOAD);
+  ck_assert_int_eq(tl.v[frames - 1].payload_len, NM_TL_MIN_PAYLOAD);
+  ck_assert_int_eq(tl.v[frames - 1].payload_size, sizeof(big));
+  ck_assert_int_le(tl.payload_bytes, NM_TL_PAYLOAD_BUDGET + 10 * 64);
+  /* Frozen at the end of the steps: nothing more is recorded. */
+  tl.frozen = 1;
+  e = nm_tl_append(&tl, NM_TL_NOTE, 1);
+  ck_assert_ptr_null(e);
+  ck_assert_int_eq(tl.n, frames);
+  nm_tl_free(&tl);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("harness_scenario");
   TCase *tc = tcase_create("all");
@@ -252,6 +283,7 @@ int main(void) {
   tcase_add_test(tc, match_client_events);
   tcase_add_test(tc, match_server_frames);
   tcase_add_test(tc, match_expect_and_near);
+  tcase_add_test(tc, timeline_bounds);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
