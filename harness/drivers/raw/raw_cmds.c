@@ -157,6 +157,8 @@ static void cmd_connect(int64_t id, const cJSON *cmd) {
     bits |= kSwitches[i].bit;
   }
   nm__raw.misbehave = bits;
+  snprintf(nm__raw.name, sizeof(nm__raw.name), "%s",
+           nm_drv_str(cmd, "name") != NULL ? nm_drv_str(cmd, "name") : "");
   nm__raw.handshake = nm_drv_bool(cmd, "handshake", 1);
   nm__raw.reconnect = nm_drv_bool(cmd, "reconnect", 0);
   nm__raw.reconnect_wait_ms = nm_drv_int(cmd, "reconnect_wait_ms", 100);

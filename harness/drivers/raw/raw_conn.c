@@ -8,9 +8,30 @@
 #include "nm_encode.h"
 #include "raw_driver.h"
 
-/* The CONNECT every connection sends, exactly as the driver protocol says. */
-static const char kConnect[] = "CONNECT {\"verbose\":false,\"pedantic\":false,"
-                               "\"headers\":true,\"protocol\":1}\r\n";
+/* The CONNECT every connection sends, exactly as the driver protocol says,
+ * plus "name" when the connect command gave one (the harness tells clients
+ * apart by it). */
+static void write_connect(void) {
+  char buf[sizeof(nm__raw.name) * 6 + 128];
+  int n;
+  if (nm__raw.name[0] == '\0') {
+    n = snprintf(buf, sizeof(buf),
+                 "CONNECT {\"verbose\":false,\"pedantic\":false,"
+                 "\"headers\":true,\"protocol\":1}\r\n");
+  } else {
+    /* cJSON escapes the name as JSON wants it. */
+    cJSON *s = cJSON_CreateString(nm__raw.name);
+    char *q = cJSON_PrintUnformatted(s);
+    n = snprintf(buf, sizeof(buf),
+                 "CONNECT {\"verbose\":false,\"pedantic\":false,"
+                 "\"headers\":true,\"protocol\":1,\"name\":%s}\r\n",
+                 q != NULL ? q : "\"\"");
+    cJSON_free(q);
+    cJSON_Delete(s);
+  }
+  if (n > 0 && (size_t)n < sizeof(buf))
+    nm__raw_write(buf, (size_t)n, -1);
+}
 
 /* Reconnect attempts before giving up (connect's "max_reconnect"). */
 int64_t nm__raw_max_reconnect = 10;
@@ -313,7 +334,7 @@ static void on_connect(uv_connect_t *req, int status) {
     /* A client must send CONNECT first; the switch sends the SUBs first. */
     if (nm__raw.misbehave & NM_RAW_NO_CONNECT_FIRST)
       resubscribe();
-    nm__raw_write(kConnect, sizeof(kConnect) - 1, -1);
+    write_connect();
     if (!(nm__raw.misbehave & NM_RAW_NO_CONNECT_FIRST))
       resubscribe();
     nm__raw_ping(NM_RAW_PING_HANDSHAKE, -1, -1, 0);
@@ -325,7 +346,7 @@ static void on_connect(uv_connect_t *req, int status) {
     nm__raw.connect_id = -1;
     return;
   }
-  nm__raw_write(kConnect, sizeof(kConnect) - 1, -1);
+  write_connect();
   nm__raw_ping(NM_RAW_PING_HANDSHAKE, id, -1, 0);
 }
 

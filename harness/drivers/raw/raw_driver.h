@@ -113,6 +113,7 @@ typedef struct {
   int handshake;
   unsigned misbehave;
   char host[256];
+  char name[256]; /* connect's "name", sent in CONNECT when set */
   int port;
   int reconnect; /* reconnect after an unexpected close */
   int64_t reconnect_wait_ms;
