@@ -612,8 +612,9 @@ int nmc_connect(uv_loop_t *loop, const nmc_opts_t *o, nmc_conn_t **out) {
     free(c);
     return r < 0 ? r : NM_ENOMEM;
   }
-  /* The client trusts the server's sizes: max_payload guards what we send. */
-  nm_parser_set_limits(&c->parser, NM_PARSER_SCRATCH_MAX, -1);
+  /* Control lines up to the parser's scratch (an INFO can be long); MSG
+   * payloads up to nats-server's own ceiling for max_payload. */
+  nm_parser_set_limits(&c->parser, NM_PARSER_SCRATCH_MAX, NMC_MAX_INBOUND);
   if (!o->no_randomize)
     for (int i = c->nservers - 1; i > 0; i--) {
       int j = (int)(nmc__rand(c) % (uint64_t)(i + 1));

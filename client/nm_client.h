@@ -80,13 +80,13 @@ enum {
 };
 
 /* Limits and tunables. */
-#define NMC_WRITE_THRESHOLD (32 * 1024) /* write at once past this */
-#define NMC_OUT_MAX (64 * 1024 * 1024)  /* outbound buffer while connected */
-#define NMC_MAX_SERVERS 64              /* server pool size */
-#define NMC_MAX_PINGS_PENDING 100000    /* PINGs awaiting a PONG */
-#define NMC_MAX_REQUESTS 100000         /* requests awaiting a reply */
-#define NMC_PONG_GRACE_MS 2000          /* see Flush above */
-#define NMC_MAX_INFO 65536              /* INFO line we accept */
+#define NMC_WRITE_THRESHOLD (32 * 1024)    /* write at once past this */
+#define NMC_OUT_MAX (64 * 1024 * 1024)     /* outbound buffer while connected */
+#define NMC_MAX_SERVERS 64                 /* server pool size */
+#define NMC_MAX_PINGS_PENDING 100000       /* PINGs awaiting a PONG */
+#define NMC_MAX_REQUESTS 100000            /* requests awaiting a reply */
+#define NMC_PONG_GRACE_MS 2000             /* see Flush above */
+#define NMC_MAX_INBOUND (64 * 1024 * 1024) /* largest MSG payload accepted */
 
 enum { NMC_DONE = 0, NMC_ASYNC = 1 }; /* handler return values */
 

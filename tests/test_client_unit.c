@@ -281,6 +281,39 @@ START_TEST(test_handshake_one_write) {
 }
 END_TEST
 
+START_TEST(test_url_credentials) {
+  nmc_opts_t o;
+  const char *urls[1];
+  char u[96];
+  base_opts(&o, urls);
+  snprintf(u, sizeof(u), "nats://alice:s3cret@127.0.0.1:%d", port);
+  urls[0] = u;
+  o.servers = urls;
+  ck_assert_int_eq(nmc_connect(&loop, &o, &cli), 0);
+  ck_assert(RUN_UNTIL(nconns == 1, 2000));
+  srv_send(0, kInfo);
+  ck_assert(RUN_UNTIL(strstr(fc[0].rx, "PING\r\n"), 2000));
+  ck_assert_ptr_nonnull(
+      strstr(fc[0].rx, "\"user\":\"alice\",\"pass\":\"s3cret\""));
+  nmc_close(cli);
+  ck_assert(RUN_UNTIL(cli == NULL, 2000));
+  /* token@ form, and bad URLs are refused up front */
+  snprintf(u, sizeof(u), "nats://tok3n@127.0.0.1:%d", port);
+  ck_assert_int_eq(nmc_connect(&loop, &o, &cli), 0);
+  ck_assert(RUN_UNTIL(nconns == 2, 2000));
+  srv_send(1, kInfo);
+  ck_assert(RUN_UNTIL(strstr(fc[1].rx, "PING\r\n"), 2000));
+  ck_assert_ptr_nonnull(strstr(fc[1].rx, "\"auth_token\":\"tok3n\""));
+  nmc_close(cli);
+  ck_assert(RUN_UNTIL(cli == NULL, 2000));
+  urls[0] = "tls://127.0.0.1:1";
+  ck_assert_int_eq(nmc_connect(&loop, &o, &cli), NM_EINVAL);
+  urls[0] = "nats://127.0.0.1:99999";
+  ck_assert_int_eq(nmc_connect(&loop, &o, &cli), NM_EINVAL);
+  cli = NULL;
+}
+END_TEST
+
 START_TEST(test_handshake_err) {
   nmc_opts_t o;
   const char *url;
@@ -879,6 +912,7 @@ static Suite *client_unit_suite(void) {
   tcase_set_timeout(tc, 20);
   tcase_add_test(tc, test_handshake_one_write);
   tcase_add_test(tc, test_handshake_err);
+  tcase_add_test(tc, test_url_credentials);
   tcase_add_test(tc, test_handshake_verbose_and_bad_first_reply);
   tcase_add_test(tc, test_handshake_timeout);
   tcase_add_test(tc, test_lone_publish_written_without_flush);
