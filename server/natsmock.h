@@ -64,7 +64,8 @@ int nm_parse_duration_ms(const char *v, uint64_t *out);
 /* Creates a server on `loop`. Returns 0 or a negative code. */
 int nm_server_new(uv_loop_t *loop, const nm_server_opts_t *o,
                   nm_server_t **out);
-/* Binds and listens. Returns 0 or a negative libuv/nm code. */
+/* Binds and listens. Returns 0 or a negative libuv/nm code. Sets SIGPIPE to
+ * SIG_IGN when it is at its default (libuv writes with write(2)). */
 int nm_server_start(nm_server_t *s);
 /* The port it listens on (after start). */
 int nm_server_port(const nm_server_t *s);

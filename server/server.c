@@ -4,6 +4,7 @@
  * engine seam (nm_conn_api.h). No global state. */
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -235,7 +236,13 @@ static int load_faults_file(nm_server_t *s) {
 }
 
 int nm_server_start(nm_server_t *s) {
+  struct sigaction sa;
   int r;
+
+  /* libuv writes with write(2): a peer that has gone would kill the host
+   * process with SIGPIPE. Ignore it unless the host chose a handler. */
+  if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
+    signal(SIGPIPE, SIG_IGN);
   uv_check_init(s->loop, &s->flush_check);
   s->flush_check.data = s;
   uv_check_start(&s->flush_check, on_check);

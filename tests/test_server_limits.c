@@ -486,6 +486,99 @@ START_TEST(test_refuse_next) {
 }
 END_TEST
 
+/* Whatever a client sends, the server survives: seeded junk mixed with op
+ * fragments on many connections, then a clean client still gets its PONG. */
+START_TEST(test_garbage_survival) {
+  static const char *frags[] = {
+      "PUB ",   "SUB ",  "UNSUB ", "CONNECT {", "}",  "HPUB ",    "PING",
+      "PONG",   "\r\n",  "\n",     " ",         "\t", "foo",      ".",
+      "*",      ">",     "1",      "99999999",  "-1", "NATS/1.0", "\"",
+      "INFO {", "-ERR ", "+OK",    "MSG ",      "\0"};
+  nm_server_t *s = ts_start(NULL);
+  char out[4096], junk[2048];
+  uint64_t x = 0x9E3779B97F4A7C15ULL;
+  int i, fd;
+  for (i = 0; i < 200; i++) {
+    size_t n = 0;
+    fd = nm_test_connect(nm_server_port(s));
+    ck_assert_int_ge(fd, 0);
+    while (n < sizeof(junk) - 32) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      if (x % 3 == 0) {
+        junk[n++] = (char)(x >> 24);
+      } else {
+        const char *f = frags[(x >> 8) % (sizeof(frags) / sizeof(frags[0]))];
+        size_t l = f[0] ? strlen(f) : 1;
+        memcpy(junk + n, f, l);
+        n += l;
+      }
+    }
+    nm_test_send(fd, junk, n); /* may fail once the server closed */
+    close(fd);
+  }
+  fd = ts_client(s, "{\"verbose\":false}");
+  ts_roundtrip(fd, "SUB a 1\r\nPUB a 1\r\nx\r\n", out, sizeof(out));
+  ck_assert_str_eq(out, "MSG a 1 1\r\nx\r\n");
+  close(fd);
+  nm_server_stop_thread(s);
+}
+END_TEST
+
+static long rss_kb(pid_t pid) {
+  char path[64], line[256];
+  long kb = -1;
+  FILE *f;
+  snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+  f = fopen(path, "r");
+  if (f == NULL)
+    return -1;
+  while (fgets(line, sizeof(line), f))
+    if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+      break;
+  fclose(f);
+  return kb;
+}
+
+/* The natsmock process's memory stays bounded by max_pending while a
+ * subscriber reads nothing and 64 MB are published to it. */
+START_TEST(test_memory_bounded) {
+  nm_natsserver_t ns;
+  static char pubs[64 * 1024], out[4096];
+  const char *b = getenv("NM_BINARY_DIR");
+  char bin[1024];
+  int sub, pub, i;
+  size_t n = 0;
+  long kb;
+  nm_peer_state_t st;
+  snprintf(bin, sizeof(bin), "%s/server/natsmock", b ? b : ".");
+  ck_assert_int_eq(nm_server_proc_start(&ns, bin, "max_pending: 4MB\n", NULL),
+                   0);
+  sub = nm_test_connect(ns.port);
+  pub = nm_test_connect(ns.port);
+  ck_assert_int_ge(sub, 0);
+  ck_assert_int_ge(pub, 0);
+  nm_test_read_line(sub, out, sizeof(out), TS_WAIT_MS);
+  nm_test_read_line(pub, out, sizeof(out), TS_WAIT_MS);
+  nm_test_send_str(sub, "CONNECT {\"verbose\":false}\r\nSUB m 1\r\nPING\r\n");
+  nm_test_read(sub, out, sizeof(out), "PONG\r\n", TS_WAIT_MS, 0, &st);
+  nm_test_send_str(pub, "CONNECT {\"verbose\":false}\r\n");
+  for (i = 0; i < 60; i++)
+    n += (size_t)sprintf(pubs + n, "PUB m 1000\r\n%01000d\r\n", i);
+  for (i = 0; i < 1100; i++)
+    ck_assert_int_eq(nm_test_send(pub, pubs, n), 0);
+  nm_test_send_str(pub, "PING\r\n");
+  nm_test_read(pub, out, sizeof(out), "PONG\r\n", 30000, 0, &st);
+  ck_assert_ptr_nonnull(strstr(out, "PONG\r\n"));
+  kb = rss_kb(ns.pid);
+  ck_assert_msg(kb > 0 && kb < 64 * 1024, "natsmock RSS %ld kB", kb);
+  close(sub);
+  close(pub);
+  nm_natsserver_stop(&ns);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *su = suite_create("server_limits");
   TCase *tc = tcase_create("limits");
@@ -506,6 +599,8 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_stop_with_open_conns);
   tcase_add_test(tc, test_embedded_loop);
   tcase_add_test(tc, test_refuse_next);
+  tcase_add_test(tc, test_garbage_survival);
+  tcase_add_test(tc, test_memory_bounded);
   suite_add_tcase(su, tc);
   return su;
 }
