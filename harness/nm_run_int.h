@@ -11,6 +11,8 @@
 
 /* Messages of fatal conditions (driver died, run timed out). */
 #define NM_RUN_MSG_MAX 512
+/* Longest connection name remembered per client. */
+#define NM_RUN_NAME_MAX 256
 /* Directory path of a real server's temp dir. */
 #define NM_RUN_PATH_MAX 256
 
@@ -41,6 +43,9 @@ typedef struct nm_run_s {
   cJSON *hello[NM_TL_MAX_CLIENTS];
   int64_t next_id[NM_TL_MAX_CLIENTS];
   cJSON *names; /* "as" -> [client, id, timeline index] */
+  /* The connection name each client's last connect command gave, so that
+   * a scenario that sets "name" still has its connections attributed. */
+  char conn_name[NM_TL_MAX_CLIENTS][NM_RUN_NAME_MAX];
   int fatal;
   char fatal_msg[NM_RUN_MSG_MAX];
   int in_teardown;

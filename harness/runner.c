@@ -60,7 +60,12 @@ static void set_owner_from_connect(nm_run_t *r, uint64_t conn,
   cJSON *j = cJSON_ParseWithLength(f->json.p, f->json.n);
   const cJSON *name = cJSON_GetObjectItemCaseSensitive(j, "name");
   if (cJSON_IsString(name)) {
-    int c = nm_tl_client_index(r->tl, name->valuestring);
+    int c = -1;
+    for (int i = 0; i < r->sc->nclients && c < 0; i++)
+      if (strcmp(r->conn_name[i], name->valuestring) == 0)
+        c = i;
+    if (c < 0)
+      c = nm_tl_client_index(r->tl, name->valuestring);
     if (c >= 0)
       nm_tl_set_owner(r->tl, conn, c);
   }

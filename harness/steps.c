@@ -146,8 +146,13 @@ static int run_cmd(nm_run_t *r, int i, int client, const cJSON *step) {
       cJSON *l = cJSON_AddArrayToObject(cmd, "servers");
       cJSON_AddItemToArray(l, cJSON_CreateString(r->url));
     }
+    const cJSON *name;
     if (!cJSON_GetObjectItemCaseSensitive(cmd, "name"))
       cJSON_AddStringToObject(cmd, "name", r->sc->clients[client]);
+    name = cJSON_GetObjectItemCaseSensitive(cmd, "name");
+    if (cJSON_IsString(name))
+      snprintf(r->conn_name[client], sizeof(r->conn_name[client]), "%s",
+               name->valuestring);
   }
   subst_url(cmd, r->url);
   err = nm__drv_send(&r->drv[client], cmd);
