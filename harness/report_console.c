@@ -6,6 +6,9 @@
 
 /* Failure messages printed under a failing run without -v. */
 #define NM_CONSOLE_FAILS 3
+/* Driver stderr printed without -v when the run itself failed (a driver
+ * died, the run timed out). */
+#define NM_CONSOLE_STDERR 1500
 
 const char *nm__report_theme(const nm_result_t *r, char *buf, size_t n) {
   const char *p = r->sc ? r->sc->path : "";
@@ -61,8 +64,16 @@ void nm_report_console(FILE *f, const nm_result_t *r, size_t k, size_t n,
   if (verbose && r->inv_skip)
     fprintf(f, "      invariants not checked (no server view): %s\n",
             r->inv_skip);
-  if (verbose && r->driver_stderr)
-    fprintf(f, "%s", r->driver_stderr);
+  if (r->driver_stderr) {
+    int run_failed = 0;
+    for (size_t i = 0; i < r->fails.n; i++)
+      run_failed |= strcmp(r->fails.v[i].what, "run") == 0;
+    if (verbose)
+      fprintf(f, "%s", r->driver_stderr);
+    else if (run_failed)
+      fprintf(f, "%.*s%s\n", NM_CONSOLE_STDERR, r->driver_stderr,
+              strlen(r->driver_stderr) > NM_CONSOLE_STDERR ? "..." : "");
+  }
 }
 
 void nm_report_totals(FILE *f, const nm_report_t *rep) {
