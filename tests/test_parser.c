@@ -777,6 +777,28 @@ START_TEST(test_split_line_blanks) {
 }
 END_TEST
 
+/* The first byte after an op's blanks is taken literally, as nats-server
+ * does: `CONNECT\r\n` carries the JSON text "\r" (which the server's JSON
+ * check then rejects), and a CR anywhere in the arguments drops the byte
+ * before the LF. */
+START_TEST(test_argument_edges) {
+  static const char in[] = "CONNECT\r\nCONNECT\n{}\r\nINFO \t{} \r\n"
+                           "SUB foo\r1 2\nPUB \nx 0\r\n\r\n";
+  recorder_t *r = rec_new();
+  nm_parser_t p;
+
+  nm_parser_init(&p, NM_PARSE_CLIENT_OPS, rec_cb, r);
+  ck_assert_int_eq(feed_bytewise(&p, in, sizeof(in) - 1), 0);
+  ck_assert_str_eq(r->log, "CONNECT|l=CONNECT|json=\\r\n"
+                           "CONNECT|l=CONNECT\\n{}|json=\\n{}\n"
+                           "INFO|l=INFO \\x09{} |json={} \n"
+                           "SUB|l=SUB foo\\r1 2|subj=foo|sid=1\n"
+                           "PUB|l=PUB \\nx 0|subj=\\nx\n");
+  nm_parser_free(&p);
+  free(r);
+}
+END_TEST
+
 START_TEST(test_parse_size) {
   static const struct {
     const char *s;
@@ -863,6 +885,7 @@ static Suite *parser_suite(void) {
   tcase_add_test(tm, test_reset_inside_callback);
   tcase_add_test(tm, test_auth_flag_cleared_by_callback);
   tcase_add_test(tm, test_split_line_blanks);
+  tcase_add_test(tm, test_argument_edges);
   tcase_add_test(tm, test_parse_size);
   tcase_add_test(tm, test_op_names);
   tcase_add_test(tm, test_bad_calls);

@@ -151,6 +151,15 @@ static const nm_tt_row_t nm_tt_rows[] = {
         NM_PERR_NONE, 1),
     ROW("auth: CONNECT first", C, A,
         "CONNECT {\"user\":\"u\",\"pass\":\"p\"}\r\n", NM_PERR_NONE, 1),
+    /* The first byte after the op's blanks starts the argument part even
+     * when it is a CR or LF: these lines do not end there. */
+    ROW("CONNECT LF json", C, 0, "CONNECT\n{\"verbose\":false}\r\n",
+        NM_PERR_NONE, 1),
+    ROW("PUB blank LF", C, 0, "PUB \nfoo 2\r\nhi\r\n", NM_PERR_NONE, 1),
+    ROW("UNSUB blank LF", C, 0, "UNSUB \n1\r\n", NM_PERR_NONE, 1),
+    ROW("auth: lower-case connect", C, A,
+        "connect {\"user\":\"u\",\"pass\":\"p\"}\r\n", NM_PERR_NONE, 1),
+    ROW("auth: +OK", C, A, "+OK\r\n", NM_PERR_AUTH, 0),
     GEN("PUB arg = mcl", C, 0, GEN_PUB_ARG_MCL, NM_PERR_NONE, 1),
     GEN("PUB many blanks, arg = mcl", C, 0, GEN_PUB_BLANKS_MCL, NM_PERR_NONE,
         1),
