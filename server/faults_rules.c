@@ -295,17 +295,17 @@ int nm__fpath(nm_faults_t *f, nm_conn_t *c, int dir, const nm_frame_t *fr,
       taker = r;
   }
 
-  /* The engine delivers a frame itself when something must follow it at
-   * once: then-actions (so that what they send comes after the frame), or a
-   * frame waiting to be coalesced with it. */
-  if (result == NM_FAULT_PASS && nm__server_find_conn(f->srv, id) == c) {
+  /* An out frame that passes is written by the engine itself when
+   * something must follow it at once: then-actions (what they send comes
+   * after the frame), or a frame waiting to be coalesced with it. An in
+   * frame that passes is handled by the core after the then-actions ran:
+   * "when the server receives X" means before it acted on X. */
+  if (result == NM_FAULT_PASS && dir == NM_DIR_OUT &&
+      nm__server_find_conn(f->srv, id) == c) {
     st = nm__fconn_get(f, id, 0);
-    if (dir == NM_DIR_OUT && (has_then || (st != NULL && st->coalesce))) {
+    if (has_then || (st != NULL && st->coalesce)) {
       const char *rid = nacted > 0 ? acted[0]->id : NULL;
       nm__femit(f, c, bytes.p, bytes.n, fr, rid, rid ? "pass" : NULL);
-      result = NM_FAULT_TAKEN;
-    } else if (dir == NM_DIR_IN && has_then) {
-      nm__conn_handle_frame(c, fr);
       result = NM_FAULT_TAKEN;
     }
   }

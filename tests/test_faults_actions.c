@@ -374,6 +374,46 @@ START_TEST(then_sends_after_unsub) {
 }
 END_TEST
 
+START_TEST(then_runs_before_inbound_frame_is_handled) {
+  char buf[T_BUF];
+  int fd;
+  srv_start();
+  fd = cli_with_sentinel();
+  /* A pass rule on an inbound UNSUB: its then-actions run when the server
+   * has received the UNSUB but not yet handled it, so the phantom publish
+   * still reaches sid 1; the UNSUB is handled right after. */
+  fault("{\"rules\":[{\"dir\":\"in\",\"verb\":\"UNSUB\",\"sid\":\"1\","
+        "\"limit\":1,\"action\":\"pass\",\"then\":[{\"do\":\"publish\","
+        "\"subject\":\"w\",\"count\":2}]}]}");
+  nm_test_send_str(fd, "SUB w 1\r\nUNSUB 1\r\nPUB w 1\r\nx\r\n" SENTINEL);
+  want(fd, buf, sizeof(buf), SENTINEL_MSG);
+  ck_assert_str_eq(buf, "MSG w 1 1\r\n1\r\nMSG w 1 1\r\n2\r\n" SENTINEL_MSG);
+  close(fd);
+  srv_stop();
+}
+END_TEST
+
+START_TEST(then_follows_outbound_frame) {
+  char buf[T_BUF];
+  int fd;
+  srv_start();
+  fd = cli_with_sentinel();
+  /* "After the PONG that answers the first PING after UNSUB, send a MSG":
+   * the MSG comes right after that PONG on the wire. */
+  fault("{\"rules\":[{\"dir\":\"out\",\"verb\":\"PONG\",\"limit\":1,"
+        "\"after\":{\"dir\":\"in\",\"verb\":\"UNSUB\"},\"then\":[{\"do\":"
+        "\"send\",\"frame\":{\"op\":\"MSG\",\"subject\":\"w\",\"sid\":\"1\","
+        "\"data\":\"99\"}}]}]}");
+  nm_test_send_str(fd, "PING\r\nSUB w 1\r\nUNSUB 1\r\nPING\r\n" SENTINEL
+                       "PING\r\n");
+  want(fd, buf, sizeof(buf), SENTINEL_MSG "PONG\r\n");
+  ck_assert_str_eq(buf, "PONG\r\nPONG\r\nMSG w 1 2\r\n99\r\n" SENTINEL_MSG
+                        "PONG\r\n");
+  close(fd);
+  srv_stop();
+}
+END_TEST
+
 START_TEST(then_publish_while_unsub_held) {
   char buf[T_BUF];
   int fd;
@@ -558,6 +598,8 @@ Suite *faults_actions_suite(void) {
   tcase_add_test(tc, blackhole_keeps_socket);
   tcase_add_test(tc, after_trigger_hold_inbound_unsub);
   tcase_add_test(tc, then_sends_after_unsub);
+  tcase_add_test(tc, then_runs_before_inbound_frame_is_handled);
+  tcase_add_test(tc, then_follows_outbound_frame);
   tcase_add_test(tc, then_publish_while_unsub_held);
   tcase_add_test(tc, send_frames_and_raw);
   tcase_add_test(tc, send_info_with_fields);
