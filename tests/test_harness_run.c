@@ -379,11 +379,26 @@ END_TEST
 START_TEST(wrong_result_fails) {
   nm_result_t r;
   run("{\"steps\":[{\"do\":\"connect\",\"expect\":\"ok\"},"
-      "{\"do\":\"request\",\"subject\":\"x\",\"expect\":\"ok\"}]}",
+      "{\"do\":\"flush\",\"expect\":{\"ev\":\"err\",\"code\":"
+      "\"timeout\"}}]}",
       "good", &r, 0);
   show(&r);
   ck_assert_int_eq(r.status, NM_ST_FAIL);
-  ck_assert(has_failure(&r, "step 1 (await)", "ended err"));
+  ck_assert(has_failure(&r, "step 1 (await)", "ended ok"));
+  done(&r);
+}
+END_TEST
+
+START_TEST(not_supported_skips) {
+  /* The fake driver answers "request" with not_supported. */
+  nm_result_t r;
+  run("{\"steps\":[{\"do\":\"connect\",\"expect\":\"ok\"},"
+      "{\"do\":\"request\",\"subject\":\"x\",\"expect\":\"ok\"},"
+      "{\"await\":{\"ev\":\"msg\"},\"within_ms\":10}]}",
+      "good", &r, 0);
+  show(&r);
+  ck_assert_int_eq(r.status, NM_ST_SKIP);
+  ck_assert_str_eq(r.reason, "driver: request not supported");
   done(&r);
 }
 END_TEST
@@ -635,6 +650,7 @@ int main(int argc, char **argv) {
   tcase_add_test(tc, eager_flush_is_caught);
   tcase_add_test(tc, await_timeout_fails_with_evidence);
   tcase_add_test(tc, wrong_result_fails);
+  tcase_add_test(tc, not_supported_skips);
   tcase_add_test(tc, expect_none_catches);
   tcase_add_test(tc, fault_step_applies_and_rejects);
   tcase_add_test(tc, dead_driver_fails_with_stderr);
