@@ -193,6 +193,28 @@ void nm_diff_case_free(nm_diff_case_t *c) {
   memset(c, 0, sizeof(*c));
 }
 
+static int repeat_text(const char *in, long times, char **out, size_t *len) {
+  char *one;
+  size_t n;
+  if (nm__diff_unescape(in, &one, &n) != 0)
+    return -1;
+  if (n == 0 || (size_t)times > NM_DIFF_MAX_TEXT / n) {
+    free(one);
+    return -1;
+  }
+  *len = n * (size_t)times;
+  *out = malloc(*len + 1);
+  if (!*out) {
+    free(one);
+    return -1;
+  }
+  for (long i = 0; i < times; i++)
+    memcpy(*out + (size_t)i * n, one, n);
+  (*out)[*len] = '\0';
+  free(one);
+  return 0;
+}
+
 /* One directive line of a case. Returns 0 or -1 with err set. */
 static int parse_line(nm_diff_case_t *c, char *line, int lineno, char *err,
                       size_t errlen) {
@@ -292,7 +314,7 @@ static int parse_line(nm_diff_case_t *c, char *line, int lineno, char *err,
     rest = tok + strlen(tok);
   if (strcmp(word, "connect") == 0)
     st->op = NM_DIFF_CONNECT;
-  else if (strcmp(word, "send") == 0)
+  else if (strcmp(word, "send") == 0 || strcmp(word, "sendn") == 0)
     st->op = NM_DIFF_SEND;
   else if (strcmp(word, "recv") == 0)
     st->op = NM_DIFF_RECV;
@@ -313,7 +335,16 @@ static int parse_line(nm_diff_case_t *c, char *line, int lineno, char *err,
     c->used[conn] = 1;
   else if (!c->used[conn])
     goto bad; /* a step on a connection never opened */
-  if (st->op == NM_DIFF_SEND || st->op == NM_DIFF_RECV) {
+  if (strcmp(word, "sendn") == 0) {
+    /* sendn X N TEXT: TEXT written N times, as one send. */
+    char *end;
+    long times = strtol(rest, &end, 10);
+    if (times <= 0 || *end != ' ')
+      goto bad;
+    rest = end + 1;
+    if (repeat_text(rest, times, &st->text, &st->len) != 0)
+      goto bad;
+  } else if (st->op == NM_DIFF_SEND || st->op == NM_DIFF_RECV) {
     if (nm__diff_unescape(rest, &st->text, &st->len) != 0 || st->len == 0)
       goto bad;
   }
