@@ -92,8 +92,8 @@ static void on_check(uv_check_t *c) {
 
 static void emit_hello(void) {
   static const char *const features[] = {
-      "headers",   "queue",     "auto_unsub", "flush",
-      "drain_sub", "reconnect", "raw",
+      "headers",   "queue", "auto_unsub", "flush",
+      "drain_sub", "drain", "reconnect",  "raw",
   };
   static const char *const switches[] = {
       "flush_ok_early",
@@ -105,6 +105,12 @@ static void emit_hello(void) {
       "no_connect_first_on_reconnect",
       "hold_lone_publish",
       "closed_twice",
+      "flush_no_timeout",
+      "pong_lifo",
+      "reorder_delivery",
+      "drop_delivery",
+      "resub_full_max",
+      "drain_skip_unsub",
   };
   cJSON *o = cJSON_CreateObject();
   cJSON *f, *m;
@@ -195,6 +201,7 @@ int main(void) {
   nm__raw.loop = uv_default_loop();
   nm__raw.connect_id = -1;
   nm__raw.close_id = -1;
+  nm__raw.drain_id = -1;
   nm__raw.max_payload = 1024 * 1024; /* until an INFO says otherwise */
   nm__raw.line = malloc(NM_DRV_MAX_LINE);
   nm_buf_init(&nm__raw.held, NM_RAW_MAX_OUT);

@@ -25,6 +25,12 @@ static const struct {
     {"no_connect_first_on_reconnect", NM_RAW_NO_CONNECT_FIRST},
     {"hold_lone_publish", NM_RAW_HOLD_LONE_PUBLISH},
     {"closed_twice", NM_RAW_CLOSED_TWICE},
+    {"flush_no_timeout", NM_RAW_FLUSH_NO_TIMEOUT},
+    {"pong_lifo", NM_RAW_PONG_LIFO},
+    {"reorder_delivery", NM_RAW_REORDER_DELIVERY},
+    {"drop_delivery", NM_RAW_DROP_DELIVERY},
+    {"resub_full_max", NM_RAW_RESUB_FULL_MAX},
+    {"drain_skip_unsub", NM_RAW_DRAIN_SKIP_UNSUB},
 };
 
 static void reply_err(int64_t id, const char *code, const char *text) {
@@ -165,6 +171,9 @@ static void cmd_connect(int64_t id, const cJSON *cmd) {
   nm__raw_max_reconnect = nm_drv_int(cmd, "max_reconnect", 10);
   nm__raw.reconnects = 0;
   nm__raw.user_closed = 0;
+  nm__raw.drain_id = -1;
+  nm__raw.drain_phase = 0;
+  nm__raw.draining_pubs = 0;
   nm__raw.connect_id = id;
   r = nm__raw_dial();
   if (r < 0 && nm__raw.connect_id >= 0) {
@@ -234,6 +243,10 @@ static void cmd_publish(int64_t id, const cJSON *cmd) {
   }
   if (!need_conn(id))
     return;
+  if (nm__raw.draining_pubs) {
+    reply_err(id, "draining", "the connection is draining");
+    return;
+  }
   nm_buf_init(&hb, NM_RAW_MAX_HEADERS);
   if (headers != NULL && build_headers(headers, &hb) != 0) {
     nm_buf_free(&hb);
@@ -369,8 +382,11 @@ static void cmd_flush(int64_t id, const cJSON *cmd) {
   int r;
   if (!need_conn(id))
     return;
+  /* flush_no_timeout: the bug of a flush that waits forever. */
   r = nm__raw_ping(early ? NM_RAW_PING_SILENT : NM_RAW_PING_FLUSH, id, -1,
-                   early ? 0 : nm_drv_int(cmd, "timeout_ms", 10000));
+                   early || (nm__raw.misbehave & NM_RAW_FLUSH_NO_TIMEOUT)
+                       ? 0
+                       : nm_drv_int(cmd, "timeout_ms", 10000));
   if (r < 0)
     reply_write_err(id, r);
   else if (early)
@@ -457,6 +473,8 @@ void nm__raw_command(const char *text) {
       cmd_flush(id, cmd);
     else if (strcmp(op, "drain_sub") == 0)
       cmd_drain_sub(id, cmd);
+    else if (strcmp(op, "drain") == 0)
+      nm__raw_cmd_drain(id, cmd);
     else if (strcmp(op, "close") == 0)
       cmd_close(id);
     else if (strcmp(op, "exit") == 0) {

@@ -117,6 +117,15 @@ static void on_ping_timeout(uv_timer_t *t) {
   }
   if (pt->kind == NM_RAW_PING_FLUSH && i < nm__raw.ping_count) {
     emit_err(pt->id, "timeout", "flush timed out waiting for PONG");
+  } else if ((pt->kind == NM_RAW_PING_CONN_DRAIN ||
+              pt->kind == NM_RAW_PING_CONN_FLUSH) &&
+             nm__raw.drain_id == pt->id) {
+    /* The drain ran out of time: report it, then close anyway. */
+    nm__raw.drain_id = -1;
+    nm__raw.drain_phase = 0;
+    emit_err(pt->id, "timeout", "drain timed out");
+    nm__raw.user_closed = 1;
+    nm__raw_close();
   } else if (pt->kind == NM_RAW_PING_DRAIN && pt->sub >= 0 &&
              pt->sub < nm__raw.nsubs) {
     nm_raw_sub_t *s = nm__raw.subs[pt->sub];
@@ -168,6 +177,12 @@ void nm__raw_fail_pings(const char *code, const char *text) {
     nm__raw.ping_count--;
     if (p.kind == NM_RAW_PING_FLUSH) {
       emit_err(p.id, code, text);
+    } else if ((p.kind == NM_RAW_PING_CONN_DRAIN ||
+                p.kind == NM_RAW_PING_CONN_FLUSH) &&
+               nm__raw.drain_id == p.id) {
+      nm__raw.drain_id = -1;
+      nm__raw.drain_phase = 0;
+      emit_err(p.id, code, text);
     } else if (p.kind == NM_RAW_PING_DRAIN && p.sub < nm__raw.nsubs) {
       nm_raw_sub_t *s = nm__raw.subs[p.sub];
       if (s->draining && s->drain_id == p.id) {
@@ -182,9 +197,15 @@ static void on_pong(void) {
   nm_raw_ping_t p;
   if (nm__raw.ping_count == 0)
     return; /* unsolicited: nothing waits for it */
-  p = *ping_at(0);
-  nm__raw.ping_head = (nm__raw.ping_head + 1) % NM_RAW_MAX_PINGS;
-  nm__raw.ping_count--;
+  if ((nm__raw.misbehave & NM_RAW_PONG_LIFO) && nm__raw.ping_count > 1) {
+    /* The bug: the newest PING takes the PONG. */
+    p = *ping_at(nm__raw.ping_count - 1);
+    nm__raw.ping_count--;
+  } else {
+    p = *ping_at(0);
+    nm__raw.ping_head = (nm__raw.ping_head + 1) % NM_RAW_MAX_PINGS;
+    nm__raw.ping_count--;
+  }
   switch (p.kind) {
   case NM_RAW_PING_HANDSHAKE:
     if (nm__raw.connect_id >= 0) {
@@ -200,6 +221,10 @@ static void on_pong(void) {
     break;
   case NM_RAW_PING_DRAIN:
     nm__raw_drain_ponged(p.sub);
+    break;
+  case NM_RAW_PING_CONN_DRAIN:
+  case NM_RAW_PING_CONN_FLUSH:
+    nm__raw_drain_pong(p.kind);
     break;
   case NM_RAW_PING_SILENT:
     break;
@@ -306,9 +331,13 @@ static void resubscribe(void) {
     snprintf(sid, sizeof(sid), "%llu", (unsigned long long)s->sid);
     nm_encode_sub(&b, nm_slice_str(s->subject), nm_slice_str(s->queue),
                   nm_slice_str(sid));
+    /* The remaining count; the switch replays the original max (a bug
+     * seen in clients: the server then delivers too many). */
     if (s->max > 0)
       nm_encode_unsub(&b, nm_slice_str(sid),
-                      (long long)(s->max - (int64_t)s->delivered));
+                      (nm__raw.misbehave & NM_RAW_RESUB_FULL_MAX)
+                          ? (long long)s->max
+                          : (long long)(s->max - (int64_t)s->delivered));
   }
   if (b.len > 0)
     nm__raw_write(b.base, b.len, -1);

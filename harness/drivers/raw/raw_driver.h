@@ -44,6 +44,12 @@ enum {
   NM_RAW_NO_CONNECT_FIRST = 1u << 6,
   NM_RAW_HOLD_LONE_PUBLISH = 1u << 7,
   NM_RAW_CLOSED_TWICE = 1u << 8,
+  NM_RAW_FLUSH_NO_TIMEOUT = 1u << 9,
+  NM_RAW_PONG_LIFO = 1u << 10,
+  NM_RAW_REORDER_DELIVERY = 1u << 11,
+  NM_RAW_DROP_DELIVERY = 1u << 12,
+  NM_RAW_RESUB_FULL_MAX = 1u << 13,
+  NM_RAW_DRAIN_SKIP_UNSUB = 1u << 14,
 };
 
 /* What a PONG answers, first in first out. */
@@ -51,7 +57,9 @@ typedef enum {
   NM_RAW_PING_HANDSHAKE,
   NM_RAW_PING_FLUSH,
   NM_RAW_PING_DRAIN,
-  NM_RAW_PING_SILENT, /* the reply was already given (timed out, early) */
+  NM_RAW_PING_SILENT,     /* the reply was already given (timed out, early) */
+  NM_RAW_PING_CONN_DRAIN, /* drain: the UNSUBs' PING */
+  NM_RAW_PING_CONN_FLUSH, /* drain: the publishes' PING, then close */
 } nm_raw_ping_kind_t;
 
 typedef struct {
@@ -92,6 +100,9 @@ typedef struct {
   uint64_t busy_seq;
   int busy_has_seq;
   char *busy_reply;
+  /* reorder_delivery: the first of a pair, delivered after the second. */
+  cJSON *held_ev;
+  char *held_reply;
 } nm_raw_sub_t;
 
 typedef struct {
@@ -130,9 +141,15 @@ typedef struct {
   uint64_t ping_no;
 
   /* Publish bookkeeping for the misbehaviours. */
-  uint64_t pubs;  /* PUB/HPUB frames produced so far */
-  nm_buf_t held;  /* a PUB held back (reorder, hold_lone) */
-  int held_count; /* frames in held */
+  uint64_t pubs;    /* PUB/HPUB frames produced so far */
+  uint64_t msgs_in; /* MSG/HMSG frames for live subscriptions */
+
+  /* A connection drain in progress (drain command), or -1. */
+  int64_t drain_id;
+  int drain_phase;   /* 1: UNSUBs' PONG awaited, 2: handlers, 3: last PONG */
+  int draining_pubs; /* publish is refused */
+  nm_buf_t held;     /* a PUB held back (reorder, hold_lone) */
+  int held_count;    /* frames in held */
 
   nm_raw_sub_t *subs[NM_RAW_MAX_SUBS];
   int nsubs;
@@ -173,6 +190,15 @@ void nm__raw_deliver(const nm_frame_t *f);
 void nm__raw_drain_ponged(int sub);
 /* Frees every subscription (exit). */
 void nm__raw_subs_free(void);
+
+/* Connection drain (raw_drain.c). */
+void nm__raw_cmd_drain(int64_t id, const cJSON *cmd);
+/* A drain PING got its PONG. */
+void nm__raw_drain_pong(nm_raw_ping_kind_t kind);
+/* A handler finished: the drain may go on. */
+void nm__raw_drain_check(void);
+/* 1 when no subscription's handler is busy or has messages waiting. */
+int nm__raw_subs_idle(void);
 
 /* Commands (raw_cmds.c). */
 void nm__raw_command(const char *text);

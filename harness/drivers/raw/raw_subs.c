@@ -78,6 +78,7 @@ static void on_handler_done(uv_timer_t *t) {
   if (s->head != NULL)
     handler_start(s);
   maybe_finish_drain(s);
+  nm__raw_drain_check();
 }
 
 /* Starts the handler on the queue's first message. */
@@ -101,6 +102,24 @@ static void handler_start(nm_raw_sub_t *s) {
     s->timer_init = 1;
   }
   uv_timer_start(&s->timer, on_handler_done, (uint64_t)s->delay_ms, 0);
+}
+
+/* A handler with no delay: the event, the reply_with publish, done. Takes
+ * ev and reply. */
+static void handle_now(nm_raw_sub_t *s, cJSON *ev, char *reply) {
+  nm_drv_emit(ev);
+  if (s->reply_with != NULL && reply != NULL)
+    nm__raw_publish_frame(reply, NULL, NULL, 0, s->reply_with,
+                          strlen(s->reply_with));
+  free(reply);
+}
+
+int nm__raw_subs_idle(void) {
+  int i;
+  for (i = 0; i < nm__raw.nsubs; i++)
+    if (nm__raw.subs[i]->busy || nm__raw.subs[i]->head != NULL)
+      return 0;
+  return 1;
 }
 
 void nm__raw_deliver(const nm_frame_t *f) {
@@ -131,6 +150,8 @@ void nm__raw_deliver(const nm_frame_t *f) {
   if (s->max > 0 && s->delivered >= (uint64_t)s->max &&
       !(nm__raw.misbehave & NM_RAW_DELIVER_AFTER_UNSUB))
     return;
+  if (++nm__raw.msgs_in == 3 && (nm__raw.misbehave & NM_RAW_DROP_DELIVERY))
+    return; /* the bug: the third message never reaches a handler */
   s->delivered++;
 
   ev = nm_drv_event("msg");
@@ -152,11 +173,18 @@ void nm__raw_deliver(const nm_frame_t *f) {
   has_seq = nm_seq_read(body, n, &seq);
 
   if (s->delay_ms <= 0) {
-    nm_drv_emit(ev);
-    if (s->reply_with != NULL && reply != NULL)
-      nm__raw_publish_frame(reply, NULL, NULL, 0, s->reply_with,
-                            strlen(s->reply_with));
-    free(reply);
+    if ((nm__raw.misbehave & NM_RAW_REORDER_DELIVERY) && s->held_ev == NULL) {
+      /* The bug: the first of each pair waits for the second. */
+      s->held_ev = ev;
+      s->held_reply = reply;
+      return;
+    }
+    handle_now(s, ev, reply);
+    if (s->held_ev != NULL) {
+      handle_now(s, s->held_ev, s->held_reply);
+      s->held_ev = NULL;
+      s->held_reply = NULL;
+    }
     return;
   }
   if (s->pending >= NM_RAW_MAX_PENDING) {
@@ -213,6 +241,8 @@ void nm__raw_subs_free(void) {
     free(s->queue);
     free(s->reply_with);
     free(s->busy_reply);
+    cJSON_Delete(s->held_ev);
+    free(s->held_reply);
     /* The timer handle is inside s: it must be closed (by the caller's
      * uv_walk) before s is freed. */
     free(s);
