@@ -297,6 +297,57 @@ START_TEST(sync_empty_document) {
 }
 END_TEST
 
+/* Documents with random bytes changed (seeded) are accepted or rejected,
+ * never crash (ASan/UBSan builds make this a real check), and the server
+ * still answers afterwards. */
+static const char *const kSeeds[] = {
+    "{\"rules\":[{\"id\":\"a\",\"dir\":\"out\",\"verb\":[\"PONG\",\"MSG\"],"
+    "\"subject\":\"x.*\",\"sid\":\"1\",\"nth\":2,\"every\":3,\"limit\":4,"
+    "\"after\":{\"dir\":\"in\",\"verb\":\"UNSUB\",\"nth\":1},"
+    "\"action\":\"split\",\"cuts\":3,\"seed\":7}]}",
+    "{\"clear\":true,\"rules\":[{\"dir\":\"in\",\"action\":\"delay\","
+    "\"ms\":5,\"then\":[{\"do\":\"send\",\"frame\":{\"op\":\"HMSG\","
+    "\"subject\":\"a\",\"sid\":\"2\",\"headers\":{\"K\":[\"v\"]},"
+    "\"status\":\"503\",\"description\":\"x\",\"data_b64\":\"AAE=\"}}]}]}",
+    "{\"actions\":[{\"do\":\"publish\",\"subject\":\"p\",\"count\":3,"
+    "\"size\":9},{\"do\":\"send_raw\",\"conn\":\"all\",\"data\":\"x\"},"
+    "{\"do\":\"release\",\"rule\":\"a\",\"count\":2},{\"do\":\"send\","
+    "\"frame\":{\"op\":\"INFO\",\"fields\":{\"ldm\":true}}},"
+    "{\"do\":\"stall\",\"conn\":3}]}",
+};
+
+START_TEST(mutated_documents_never_crash) {
+  static const char kChars[] = "{}[]\",:0123456789-.eE tfnul\\/\x01\xff";
+  char doc[2048], err[512], buf[T_BUF];
+  uint64_t rng = 0x9E3779B97F4A7C15ull;
+  int i, k, fd, accepted = 0;
+  srv_start();
+  for (i = 0; i < 3000; i++) {
+    const char *seed = kSeeds[i % 3];
+    size_t n = strlen(seed);
+    int rc;
+    memcpy(doc, seed, n + 1);
+    for (k = 0; k < 1 + i % 4; k++) {
+      rng ^= rng << 13;
+      rng ^= rng >> 7;
+      rng ^= rng << 17;
+      doc[rng % n] = kChars[(rng >> 20) % (sizeof(kChars) - 1)];
+    }
+    rc = nm_server_fault_sync(g_srv, doc, NULL, err, sizeof(err));
+    ck_assert_msg(rc == 0 || rc == NM_EINVAL, "%s -> %d", doc, rc);
+    ck_assert_msg(rc == 0 || err[0] != '\0', "no message for %s", doc);
+    accepted += rc == 0;
+  }
+  ck_assert_int_gt(accepted, 0);
+  fault("{\"clear\":true}");
+  fd = cli_connect();
+  nm_test_send_str(fd, "PING\r\n");
+  want(fd, buf, sizeof(buf), "PONG\r\n");
+  close(fd);
+  srv_stop();
+}
+END_TEST
+
 Suite *faults_docs_suite(void) {
   Suite *s = suite_create("faults_docs");
   TCase *tc = tcase_create("docs");
@@ -310,6 +361,7 @@ Suite *faults_docs_suite(void) {
   tcase_add_test(tc, mock_control_from_raw_client);
   tcase_add_test(tc, mock_not_routed);
   tcase_add_test(tc, sync_empty_document);
+  tcase_add_test(tc, mutated_documents_never_crash);
   suite_add_tcase(s, tc);
   return s;
 }
