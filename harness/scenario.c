@@ -33,7 +33,7 @@ static const char *const server_opts[] = {
 static const char *const client_evs[] = {
     "msg",    "msg_done", "connected",     "reconnected", "disconnected",
     "closed", "error",    "slow_consumer", "lame_duck",   "discovered",
-    "ok",     "err",      "hello",
+    "ok",     "err",      "hello",         "frame",
 };
 
 static const char *const server_kinds[] = {"in", "out", "open", "close",
@@ -206,9 +206,9 @@ static int check_step(lctx_t *l, nm_scenario_t *sc, int i, cJSON *st,
   char field[64];
   const cJSON *x;
   int kinds = 0, r;
-  static const char *const cmd_ops[] = {"connect",     "publish", "subscribe",
-                                        "unsubscribe", "flush",   "drain_sub",
-                                        "drain",       "request", "close"};
+  static const char *const cmd_ops[] = {
+      "connect",   "publish", "subscribe", "unsubscribe", "flush",
+      "drain_sub", "drain",   "request",   "close",       "send"};
 
   snprintf(field, sizeof(field), "steps[%d]", i);
   if (!cJSON_IsObject(st))
