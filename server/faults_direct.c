@@ -83,15 +83,11 @@ static void each_target(nm_faults_t *f, const nm__fdirect_t *a,
 
 static void do_send_raw(nm_faults_t *f, nm_conn_t *c, const nm__fdirect_t *a,
                         const char *rule) {
-  nm_frame_t fr;
-  /* Raw bytes are reported as one OUT "frame" with op NONE and the bytes
-   * as its line: they may be half a frame, or several. */
-  memset(&fr, 0, sizeof(fr));
-  fr.line.p = a->data;
-  fr.line.n = a->len;
-  nm__fobserve(f, NM_OBS_ACTION, nm__conn_id(c), &fr,
+  /* Raw bytes may be half a frame or several: they are reported with no
+   * frame (the observer's "raw bytes" case). */
+  nm__fobserve(f, NM_OBS_ACTION, nm__conn_id(c), NULL,
                (nm_slice_t){a->data, a->len}, rule, "send_raw", NULL);
-  nm__femit(f, c, a->data, a->len, &fr, rule, "send_raw");
+  nm__femit(f, c, a->data, a->len, NULL, rule, "send_raw");
 }
 
 static void do_send(nm_faults_t *f, nm_conn_t *c, const nm__fdirect_t *a,

@@ -98,9 +98,11 @@ static void do_split(nm_faults_t *f, nm_conn_t *c, nm__frule_t *r,
   /* Anything waiting to be coalesced goes first, then the pieces. */
   nm__femit(f, c, NULL, 0, NULL, NULL, NULL);
   nm__fobserve(f, NM_OBS_OUT, nm__conn_id(c), fr, bytes, r->id, "split", NULL);
+  /* The pieces are reported by the core as raw bytes (no frame), marked
+   * "split-piece"; the whole frame was reported above. */
   for (i = 0; i < ncuts; i++)
     (void)nm__conn_write_raw(c, bytes.p + cuts[i], cuts[i + 1] - cuts[i], 1,
-                             NULL, NULL, NULL);
+                             NULL, r->id, "split-piece");
 }
 
 /* Keeps a copy of the frame on one of the connection's lists. Returns 0, or

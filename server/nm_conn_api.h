@@ -53,9 +53,9 @@ void nm__conn_handle_frame(nm_conn_t *c, const nm_frame_t *f);
 /* Queues raw bytes for the socket, bypassing the fault engine. With
  * `now` set the bytes go out in their own write at once (after whatever is
  * already queued), so a split frame really reaches the peer in pieces.
- * `f` is reported to the observer as an OUT frame with rule/action; with
- * f == NULL nothing is reported (the engine reports the pieces of a split
- * frame itself, as one frame). Returns 0 or a negative code. */
+ * The bytes are reported to the observer as an OUT event with `f` (NULL:
+ * raw bytes, e.g. send_raw or the pieces of a split frame) and rule/action.
+ * Returns 0 or a negative code. */
 int nm__conn_write_raw(nm_conn_t *c, const char *p, size_t n, int now,
                        const nm_frame_t *f, const char *rule,
                        const char *action);
