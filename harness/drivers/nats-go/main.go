@@ -4,10 +4,11 @@
 //
 // Every command runs on a goroutine of its own and ends with exactly one
 // ok/err line. Commands start in the order received: each goroutine waits
-// until the previous command has made its non-blocking library calls
-// (publish, subscribe, unsubscribe, the UNSUB of a drain), so those reach the
-// library in order, while the waiting parts (flush, drain completion,
-// request, connect) never hold up the commands after them.
+// until the previous command has made its library calls up to the point
+// where they wait (publish, subscribe, unsubscribe, the UNSUB of a drain,
+// the PING of a flush, the PUB of a request), so the library sees them in
+// order, while the waits (a flush's PONG, a drain's completion, a reply)
+// never hold up the commands after them.
 //
 // The library is used as its documentation teaches: nats.Connect with
 // options and handlers, async Subscribe/QueueSubscribe with a handler,
@@ -26,6 +27,8 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -42,8 +45,15 @@ const (
 	maxSize  = 64 << 20 // bytes of one generated payload
 	maxText  = 256      // payload bytes echoed in a msg event
 	// Bounds on waiting.
-	exitCloseWait    = 2 * time.Second         // closing the connection at exit
-	eofWait          = 2 * time.Second         // in-flight commands at end of stdin
+	exitCloseWait = 2 * time.Second // closing the connection at exit
+	eofWait       = 2 * time.Second // in-flight commands at end of stdin
+	// A flush or request lets the next command start once it is parked in
+	// the library (its PING or request written), or after startWait.
+	startWait = 200 * time.Millisecond
+	// The most bytes of goroutine dump read to see that.
+	maxStackDump = 16 << 20
+	// A flush's ok waits this long at most for earlier flushes to reply.
+	flushOrderWait   = 100 * time.Millisecond
 	drainPoll        = 5 * time.Millisecond    // sub drain completion polling
 	defaultReqWait   = 1000 * time.Millisecond // request without timeout_ms
 	defaultFlushWait = 10 * time.Second        // nats.go's own Flush() default
@@ -685,6 +695,118 @@ func doClose(c *command) (obj, error) {
 	return nil, nil
 }
 
+// goid is the current goroutine's id, from the header of its stack trace
+// ("goroutine 123 [running]:"); Go has no other way to name a goroutine.
+func goid() uint64 {
+	var b [64]byte
+	n := runtime.Stack(b[:], false)
+	f := bytes.Fields(b[:n])
+	if len(f) < 2 {
+		return 0
+	}
+	id, _ := strconv.ParseUint(string(f[1]), 10, 64)
+	return id
+}
+
+// waitParked returns once goroutine gid is parked in a select inside nats.go
+// (FlushTimeout has written its PING, a request its PUB, and each waits for
+// the answer), once done is closed, or after startWait. The goroutine dump
+// is the only place Go shows another goroutine's state.
+func waitParked(gid uint64, done <-chan struct{}) {
+	deadline := time.Now().Add(startWait)
+	hdr := []byte(fmt.Sprintf("goroutine %d [select", gid))
+	buf := make([]byte, 256<<10)
+	for {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		n := runtime.Stack(buf, true)
+		if n == len(buf) && len(buf) < maxStackDump {
+			buf = make([]byte, 2*len(buf))
+			continue
+		}
+		dump := buf[:n]
+		if i := bytes.Index(dump, hdr); i >= 0 {
+			g := dump[i:]
+			if j := bytes.Index(g, []byte("\n\n")); j >= 0 {
+				g = g[:j]
+			}
+			if bytes.Contains(g, []byte("github.com/nats-io/nats.go.")) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			logf("goroutine %d not parked in nats.go within %v; starting the next command", gid, startWait)
+			return
+		}
+		time.Sleep(20 * time.Microsecond)
+	}
+}
+
+// callParked runs call (a library call that writes, then waits) on this
+// goroutine, and calls started once the call is parked in the library, so the
+// next command starts after this one's bytes are queued, without waiting for
+// the answer.
+func callParked(started func(), call func() (obj, error)) (obj, error) {
+	gid := goid()
+	done := make(chan struct{})
+	go func() {
+		waitParked(gid, done)
+		started()
+	}()
+	defer close(done)
+	return call()
+}
+
+// Flush replies leave in command order: nats.go releases flushes in the order
+// of their PINGs, but two goroutines woken by back-to-back PONGs may print in
+// either order. A flush's ok waits (bounded) for earlier flushes to reply.
+var (
+	flushMu      sync.Mutex
+	flushOpen    = map[int64]bool{} // ids of flushes not yet answered
+	flushChanged = make(chan struct{})
+)
+
+func flushOpened(id int64) {
+	flushMu.Lock()
+	flushOpen[id] = true
+	flushMu.Unlock()
+}
+
+func flushAnswered(id int64) {
+	flushMu.Lock()
+	delete(flushOpen, id)
+	close(flushChanged)
+	flushChanged = make(chan struct{})
+	flushMu.Unlock()
+}
+
+func waitEarlierFlushes(id int64) {
+	deadline := time.After(flushOrderWait)
+	for {
+		flushMu.Lock()
+		earlier := false
+		for k := range flushOpen {
+			if k < id {
+				earlier = true
+				break
+			}
+		}
+		ch := flushChanged
+		flushMu.Unlock()
+		if !earlier {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			return
+		}
+	}
+}
+
 // run executes one command on its own goroutine. It waits for the previous
 // command's start (prev), and closes next once its own non-blocking part
 // has been given to the library.
@@ -709,13 +831,13 @@ func run(c *command, prev <-chan struct{}, next chan struct{}) {
 	case "close":
 		fields, err = doClose(c)
 	case "flush":
-		// The PING is queued inside FlushTimeout; later commands may start
-		// while it waits for its PONG.
-		started()
-		fields, err = doFlush(c)
+		defer flushAnswered(*c.ID) // after the reply below
+		fields, err = callParked(started, func() (obj, error) { return doFlush(c) })
+		if err == nil {
+			waitEarlierFlushes(*c.ID)
+		}
 	case "request":
-		started()
-		fields, err = doRequest(c)
+		fields, err = callParked(started, func() (obj, error) { return doRequest(c) })
 	case "drain_sub":
 		fields, err = doDrainSub(c, started)
 	case "drain":
@@ -839,6 +961,9 @@ func dispatch(line []byte, prev chan struct{}) chan struct{} {
 			run(c, prev, next)
 		}()
 		return next
+	}
+	if c.Op == "flush" {
+		flushOpened(*c.ID)
 	}
 	if c.Op == "exit" {
 		emit(obj{{"id", *c.ID}, {"ev", "ok"}})
