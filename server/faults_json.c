@@ -141,6 +141,21 @@ static nm_op_t verb_op(const char *name) {
   return NM_OP_NONE;
 }
 
+#define OPBIT(op) (1u << (unsigned)(op))
+static const uint32_t kServerOnly = OPBIT(NM_OP_MSG) | OPBIT(NM_OP_HMSG);
+static const uint32_t kClientOnly = OPBIT(NM_OP_CONNECT) | OPBIT(NM_OP_PUB) |
+                                    OPBIT(NM_OP_HPUB) | OPBIT(NM_OP_SUB) |
+                                    OPBIT(NM_OP_UNSUB);
+
+/* The name of the lowest op in a bit set. */
+static const char *op_name_of(uint32_t bits) {
+  size_t i;
+  for (i = 0; i < sizeof(kVerbs) / sizeof(kVerbs[0]); i++)
+    if (bits & OPBIT(kVerbs[i].op))
+      return kVerbs[i].name;
+  return "?";
+}
+
 uint32_t nm__fverb_bit(const char *name) {
   nm_op_t op = verb_op(name);
   return op == NM_OP_NONE ? 0 : 1u << (unsigned)op;
@@ -213,6 +228,15 @@ static int parse_match(const cJSON *o, nm__fmatch_t *m, const char *where,
                   "%s.verb: must be an op name or a non-empty list of them",
                   where);
     }
+  }
+  if (m->verbs != 0) {
+    /* A verb that never travels in that direction is a typo, not a rule. */
+    uint32_t never = m->dir == NM_DIR_IN ? kServerOnly : kClientOnly;
+    if ((m->verbs & never) != 0)
+      return fail(err, errlen, "%s.verb: %s never sends %s (dir \"%s\")", where,
+                  m->dir == NM_DIR_IN ? "a client" : "the server",
+                  op_name_of(m->verbs & never),
+                  m->dir == NM_DIR_IN ? "in" : "out");
   }
   if ((r = get_str(o, "subject", 0, &m->subject, where, err, errlen)) != 0)
     return r;

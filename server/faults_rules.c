@@ -285,9 +285,13 @@ int nm__fpath(nm_faults_t *f, nm_conn_t *c, int dir, const nm_frame_t *fr,
     if (!selects(r))
       continue;
     r->acted++;
-    acted[nacted++] = r;
-    if (r->then.n > 0)
-      has_then = 1;
+    /* Rules added during a walk can outnumber the array: those still act,
+     * without then-actions. */
+    if (nacted < NM_FAULT_RULES_MAX) {
+      acted[nacted++] = r;
+      if (r->then.n > 0)
+        has_then = 1;
+    }
     if (r->action == NM_FACT_PASS) {
       report(f, id, fr, bytes, r, NULL);
       continue;

@@ -20,6 +20,11 @@ static const struct {
     {"{\"rules\":[{\"dir\":\"out\",\"verb\":[\"PONG\",7],\"action\":\"drop\"}]"
      "}",
      "rules[0].verb"},
+    {"{\"rules\":[{\"dir\":\"out\",\"verb\":\"PUB\",\"action\":\"drop\"}]}",
+     "rules[0].verb: the server never sends PUB (dir \"out\")"},
+    {"{\"rules\":[{\"dir\":\"in\",\"verb\":[\"PING\",\"MSG\"],\"action\":"
+     "\"drop\"}]}",
+     "rules[0].verb: a client never sends MSG (dir \"in\")"},
     {"{\"rules\":[{\"dir\":\"out\",\"action\":\"explode\"}]}",
      "rules[0].action"},
     {"{\"rules\":[{\"dir\":\"out\"}]}", "rules[0].action: required"},
