@@ -674,6 +674,8 @@ static void conn_free(nmc_conn_t *c) {
   if (c->o.closed_cb)
     c->o.closed_cb(c, c->o.data);
   nm_parser_free(&c->parser);
+  if (c->scan_on)
+    nm_parser_free(&c->scan);
   nm_buf_free(&c->out);
   free(c->s_name);
   free(c->s_user);

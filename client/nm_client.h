@@ -19,8 +19,11 @@
  *    iteration: the latency bound is "the callbacks still running in this
  *    iteration", never a timer and never "when more data comes";
  *  - at once, when it passes NMC_WRITE_THRESHOLD bytes.
- * At most one write is in flight; what is queued meanwhile goes out in the
- * next single write when it completes.
+ * At most one write is in flight; what is queued meanwhile goes out when it
+ * completes, or with uv_try_write as soon as the write in flight has handed
+ * all its bytes to the kernel (only its callback pending). The buffer keeps
+ * track of where its first whole frame starts, so the replay after a
+ * reconnect never begins with the tail of a half-sent frame.
  *
  * Flush. nmc_flush() queues a PING behind everything buffered. PONGs are
  * matched to PINGs first-in first-out. A flush that times out keeps its slot

@@ -122,7 +122,10 @@ struct nmc_conn_s {
   int64_t max_payload;
   int srv_headers;
 
-  nm_buf_t out; /* whole frames, not yet given to a socket */
+  nm_buf_t out;     /* frames not yet given to a socket */
+  size_t out_cut;   /* out starts with this many bytes of a half-sent frame */
+  nm_parser_t scan; /* finds frame boundaries in out (out.c) */
+  int scan_on;
   uv_prepare_t prep;
   int prep_on;
   uv_timer_t hs_timer, ping_timer, reconnect_timer, drain_timer;
@@ -168,6 +171,7 @@ uint64_t nmc__rand(nmc_conn_t *c);
 void nmc__out_kick(nmc_conn_t *c);  /* schedule or do the write */
 void nmc__out_write(nmc_conn_t *c); /* write now if possible */
 void nmc__out_keep_pubs(nmc_conn_t *c);
+size_t nmc__out_boundary(nmc_conn_t *c, size_t want);
 int nmc__sock_write(nmc_sock_t *k, nm_buf_t *b);
 
 /* pong.c */

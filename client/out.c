@@ -26,12 +26,55 @@ void nmc__out_kick(nmc_conn_t *c) {
   }
 }
 
+/* Frames in c->out are our own encoding (CRLF line ends), so a frame's size
+ * follows from its parsed fields. */
+static size_t frame_size(const nm_frame_t *f) {
+  size_t n = f->line.n + 2;
+  if (f->op == NM_OP_PUB || f->op == NM_OP_HPUB)
+    n += f->payload.n + 2;
+  return n;
+}
+
+typedef struct {
+  size_t pos, want;
+} scan_ctx_t;
+
+static int scan_frame(nm_parser_t *p, const nm_frame_t *f) {
+  scan_ctx_t *s = p->data;
+  s->pos += frame_size(f);
+  return s->pos >= s->want; /* stop at the first boundary at or past want */
+}
+
+/* Offset of the first frame boundary at or after `want` (c->out starts with
+ * c->out_cut bytes of an already half-written frame). */
+size_t nmc__out_boundary(nmc_conn_t *c, size_t want) {
+  scan_ctx_t s = {c->out_cut, want};
+  if (want <= c->out_cut)
+    return c->out_cut;
+  if (!c->scan_on) {
+    if (nm_parser_init(&c->scan, NM_PARSE_CLIENT_OPS, scan_frame, NULL) < 0)
+      return c->out.len; /* cannot tell: treat the rest as one frame */
+    nm_parser_set_flags(&c->scan, NM_PARSER_HEADERS);
+    nm_parser_set_limits(&c->scan, NM_PARSER_SCRATCH_MAX, -1);
+    c->scan_on = 1;
+  }
+  c->scan.data = &s;
+  nm_parser_reset(&c->scan);
+  nm_parser_feed(&c->scan, c->out.base + c->out_cut, c->out.len - c->out_cut);
+  return s.pos < want ? c->out.len : s.pos;
+}
+
 void nmc__out_write(nmc_conn_t *c) {
   nmc_sock_t *k = c->sock;
   uv_buf_t b;
   int n, r;
 
-  if (!nmc__connected(c) || k->writing || c->out.len == 0)
+  if (!nmc__connected(c) || c->out.len == 0)
+    return;
+  /* With a write in flight whose bytes are all in the kernel already (only
+   * its callback is pending), more bytes can follow with uv_try_write without
+   * reordering; otherwise they wait for the callback. */
+  if (k->writing && uv_stream_get_write_queue_size((uv_stream_t *)&k->tcp) != 0)
     return;
   b = uv_buf_init(c->out.base, (unsigned int)c->out.len);
   n = uv_try_write((uv_stream_t *)&k->tcp, &b, 1);
@@ -39,12 +82,27 @@ void nmc__out_write(nmc_conn_t *c) {
     nmc__conn_lost(c, n, uv_strerror(n));
     return;
   }
-  if (n > 0)
-    nm_buf_consume(&c->out, (size_t)n);
-  if (c->out.len == 0) {
+  if (n < 0)
+    n = 0;
+  if ((size_t)n == c->out.len) {
+    nm_buf_clear(&c->out);
+    c->out_cut = 0;
     nm_buf_shrink(&c->out, NMC_WRITE_THRESHOLD * 2);
     return;
   }
+  if (k->writing) {
+    /* The rest stays in c->out, possibly starting inside a frame: remember
+     * where the next whole frame starts, for the replay after a reconnect. */
+    if (n > 0) {
+      size_t end = nmc__out_boundary(c, (size_t)n);
+      nm_buf_consume(&c->out, (size_t)n);
+      c->out_cut = end - (size_t)n;
+    }
+    return;
+  }
+  if (n > 0)
+    nm_buf_consume(&c->out, (size_t)n);
+  c->out_cut = 0; /* everything left goes into the one write */
   r = nmc__sock_write(k, &c->out);
   if (r < 0)
     nmc__conn_lost(c, r, uv_strerror(r));
@@ -75,12 +133,16 @@ void nmc__out_keep_pubs(nmc_conn_t *c) {
   if (c->out.len == 0)
     return;
   nm_buf_init(&k.keep, 0);
-  if (nm_parser_init(&p, NM_PARSE_CLIENT_OPS, keep_frame, &k) == 0) {
+  /* The first out_cut bytes end a frame whose start went to the old socket:
+   * replaying them would send half a frame. */
+  if (c->out_cut < c->out.len &&
+      nm_parser_init(&p, NM_PARSE_CLIENT_OPS, keep_frame, &k) == 0) {
     nm_parser_set_flags(&p, NM_PARSER_HEADERS);
     nm_parser_set_limits(&p, NM_PARSER_SCRATCH_MAX, -1);
-    nm_parser_feed(&p, c->out.base, c->out.len);
+    nm_parser_feed(&p, c->out.base + c->out_cut, c->out.len - c->out_cut);
     nm_parser_free(&p);
   }
+  c->out_cut = 0;
   nm_buf_free(&c->out);
   c->out = k.keep;
 }

@@ -13,10 +13,11 @@
 #include <uv.h>
 
 #include "nm_client.h"
+#include "nm_seq.h"
 #include "nmc_internal.h" /* nmc__out_keep_pubs */
 
 #define MAX_CONNS 8
-#define RX_MAX (1024 * 1024)
+#define RX_MAX (4 * 1024 * 1024)
 
 typedef struct {
   uv_tcp_t tcp;
@@ -878,11 +879,87 @@ START_TEST(test_conn_drain_waits_for_requests) {
 }
 END_TEST
 
+/* The server stops reading while the client publishes 800 KB, so writes
+ * end part-way through frames; then it drops the connection. What the
+ * client replays to the next server must be whole frames, in order, ending
+ * with the last publish. */
+START_TEST(test_no_partial_frame_after_reconnect) {
+  char pay[1000];
+  const char *p, *end;
+  unsigned long prev = 0, k, count = 0;
+  int small = 4096;
+  uv_os_fd_t fd;
+  /* a small receive window, inherited by the accepted socket */
+  ck_assert_int_eq(uv_fileno((uv_handle_t *)&listener, &fd), 0);
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+  connect_default();
+  /* and a small send buffer on the client's socket (no autotuning) */
+  ck_assert_int_eq(uv_send_buffer_size((uv_handle_t *)&cli->sock->tcp, &small),
+                   0);
+  uv_read_stop((uv_stream_t *)&fc[0].tcp);
+  for (unsigned long i = 1; i <= 2000; i++) {
+    nm_seq_payload(i, sizeof(pay), pay, sizeof(pay));
+    ck_assert_int_eq(nmc_publish(cli, "p", NULL, pay, sizeof(pay)), 0);
+    if (i % 20 == 0)
+      uv_run(&loop, UV_RUN_NOWAIT);
+  }
+  srv_close(0);
+  ck_assert(RUN_UNTIL(ev.disconnected == 1, 2000));
+  handshake(1);
+  ck_assert(RUN_UNTIL(ev.reconnected == 1, 2000));
+  ck_assert(RUN_UNTIL(fc[1].rxlen >= 6 &&
+                          strcmp(fc[1].rx + fc[1].rxlen - 6, "PING\r\n") == 0,
+                      5000));
+  p = fc[1].rx;
+  end = fc[1].rx + fc[1].rxlen;
+  while (end - p > 12 && strncmp(p, "PUB p 1000\r\n", 12) == 0) {
+    ck_assert_msg(end - p >= 12 + 1002 && p[12 + 1000] == '\r' &&
+                      p[12 + 1001] == '\n',
+                  "frame %lu cut", count);
+    k = strtoul(p + 12, NULL, 10);
+    ck_assert_msg(prev == 0 || k == prev + 1, "%lu after %lu", k, prev);
+    prev = k;
+    count++;
+    p += 12 + 1002;
+  }
+  ck_assert_str_eq(p, "PING\r\n");
+  ck_assert_uint_gt(count, 0);
+  ck_assert_uint_eq(prev, 2000);
+}
+END_TEST
+
 START_TEST(test_close_is_once_and_last) {
   connect_default();
   nmc_close(cli);
   ck_assert(RUN_UNTIL(ev.closed, 2000));
   ck_assert_str_eq(ev.log, "connected,disconnected,closed,");
+}
+END_TEST
+
+/* Frame boundaries in the outbound buffer, and a half-sent frame at its
+ * front left out of the replay. */
+START_TEST(test_out_boundaries_and_cut) {
+  static const char in[] = "PUB a 1\r\nx\r\nPUB b 2\r\nyy\r\nPING\r\n";
+  nmc_conn_t *c = calloc(1, sizeof(*c));
+  nm_buf_init(&c->out, 0);
+  nm_buf_append(&c->out, in, sizeof(in) - 1);
+  ck_assert_uint_eq(nmc__out_boundary(c, 1), 12);
+  ck_assert_uint_eq(nmc__out_boundary(c, 12), 12);
+  ck_assert_uint_eq(nmc__out_boundary(c, 13), 25);
+  ck_assert_uint_eq(nmc__out_boundary(c, 26), 31);
+  /* after 5 bytes went out, the front 7 bytes are the rest of frame 1 */
+  nm_buf_consume(&c->out, 5);
+  c->out_cut = 7;
+  ck_assert_uint_eq(nmc__out_boundary(c, 3), 7);
+  ck_assert_uint_eq(nmc__out_boundary(c, 8), 20);
+  nmc__out_keep_pubs(c);
+  ck_assert_uint_eq(c->out.len, 13);
+  ck_assert(memcmp(c->out.base, "PUB b 2\r\nyy\r\n", 13) == 0);
+  ck_assert_uint_eq(c->out_cut, 0);
+  nm_buf_free(&c->out);
+  if (c->scan_on)
+    nm_parser_free(&c->scan);
+  free(c);
 }
 END_TEST
 
@@ -938,8 +1015,10 @@ static Suite *client_unit_suite(void) {
   tcase_add_test(tc, test_async_info_and_errors);
   tcase_add_test(tc, test_request_no_responders);
   tcase_add_test(tc, test_close_is_once_and_last);
+  tcase_add_test(tc, test_no_partial_frame_after_reconnect);
   tcase_add_test(tc, test_conn_drain_waits_for_requests);
   tcase_add_test(tc, test_keep_pubs_whole_frames);
+  tcase_add_test(tc, test_out_boundaries_and_cut);
   suite_add_tcase(s, tc);
   return s;
 }
