@@ -10,6 +10,12 @@ static cJSON *run_json(const nm_result_t *r) {
   cJSON *fl = cJSON_CreateArray();
   cJSON_AddStringToObject(o, "name", r->sc ? r->sc->name : "?");
   cJSON_AddStringToObject(o, "path", r->sc ? r->sc->path : "?");
+  if (r->sc) {
+    cJSON_AddStringToObject(o, "summary", r->sc->summary);
+    cJSON_AddItemToObject(o, "tags",
+                          r->sc->tags ? cJSON_Duplicate(r->sc->tags, 1)
+                                      : cJSON_CreateArray());
+  }
   cJSON_AddNumberToObject(o, "rep", r->rep);
   cJSON_AddStringToObject(o, "status", nm_status_name(r->status));
   cJSON_AddNumberToObject(o, "duration_ms", (double)r->duration_us / 1000.0);
