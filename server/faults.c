@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "faults_int.h"
+#include "nm_server_int.h"
 
 nm_faults_t *nm__faults_new(nm_server_t *s) {
   nm_faults_t *f = calloc(1, sizeof(*f));
@@ -167,4 +168,9 @@ nm__frule_t *nm__frule_find(nm_faults_t *f, const char *id) {
     if (!r->removed && strcmp(r->id, id) == 0)
       return r;
   return NULL;
+}
+
+/* The one field of the core's server struct the engine reads. */
+uint64_t nm__server_seed(const nm_server_t *s) {
+  return s->opts.seed;
 }

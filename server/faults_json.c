@@ -291,7 +291,8 @@ int nm__fjson_rule(nm_faults_t *f, const void *json, int index,
   const cJSON *o = json, *v;
   char where[48], awhere[64];
   nm__frule_t *r;
-  uint64_t seed = 1;
+  /* No "seed": the server's --seed, else a fixed one (reruns cut alike). */
+  uint64_t seed = nm__server_seed(f->srv) ? nm__server_seed(f->srv) : 1;
   size_t i;
   int rc;
 
@@ -406,7 +407,6 @@ int nm__fjson_rule(nm_faults_t *f, const void *json, int index,
               "%s: \"chunk\", \"cuts\", \"seed\" only for \"split\"", where);
     goto fail;
   }
-  (void)f;
   *out = r;
   return 0;
 fail:

@@ -78,6 +78,9 @@ void nm__server_refuse_next(nm_server_t *s, int k);
 int nm__server_info_json(nm_server_t *s, nm_conn_t *c, const char *extra,
                          nm_buf_t *out);
 
+/* opts.seed as configured (0: none given). Implemented in faults.c. */
+uint64_t nm__server_seed(const nm_server_t *s);
+
 /* ---- provided by the fault engine, called by the core ---- */
 
 nm_faults_t *nm__faults_new(nm_server_t *s);
