@@ -29,24 +29,67 @@ static struct {
   uv_check_t check;
 } dq;
 
-static void on_stdin(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
-static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
-
 static int connecting(void) {
   return nm__raw.connect_id >= 0;
 }
 
-/* close and exit act at once, even before a pending connect finishes. */
+/* close acts at once, even before a pending connect finishes. */
 static int urgent(const char *text) {
   cJSON *c = cJSON_Parse(text);
   const char *op = nm_drv_str(c, "op");
-  int u = op != NULL && (strcmp(op, "exit") == 0 || strcmp(op, "close") == 0);
+  int u = op != NULL && strcmp(op, "close") == 0;
   cJSON_Delete(c);
   return u;
 }
 
+/* exit (or end of input) while commands still wait for a connect: they run
+ * first, but a connect that hangs may hold the exit only this long. */
+#define NM_RAW_EXIT_GRACE_MS 3000
+
+static struct {
+  int pending;
+  int64_t id; /* the exit command's id, -1 at end of input */
+  uv_timer_t timer;
+} ex;
+
+static void on_exit_grace(uv_timer_t *t) {
+  (void)t;
+  fprintf(stderr, "raw driver: exit while a connect was still pending\n");
+  nm__raw_exit(ex.id);
+}
+
+/* Exits now, or once the deferred commands have run. */
+static void request_exit(int64_t id) {
+  if (dq.head == NULL && !connecting()) {
+    nm__raw_exit(id);
+    return;
+  }
+  if (ex.pending)
+    return;
+  ex.pending = 1;
+  ex.id = id;
+  uv_timer_init(nm__raw.loop, &ex.timer);
+  uv_timer_start(&ex.timer, on_exit_grace, NM_RAW_EXIT_GRACE_MS, 0);
+}
+
+static int is_exit(const char *text, int64_t *id) {
+  cJSON *c = cJSON_Parse(text);
+  const char *op = nm_drv_str(c, "op");
+  int e = op != NULL && strcmp(op, "exit") == 0;
+  *id = nm_drv_int(c, "id", -1);
+  cJSON_Delete(c);
+  return e;
+}
+
 static void handle_line(const char *text, size_t len) {
   deferred_t *d;
+  int64_t id;
+  if (ex.pending)
+    return; /* nothing after exit */
+  if (is_exit(text, &id)) {
+    request_exit(id);
+    return;
+  }
   if ((dq.head == NULL && !connecting()) || urgent(text)) {
     nm__raw_command(text);
     return;
@@ -66,7 +109,7 @@ static void handle_line(const char *text, size_t len) {
   dq.tail = d;
   dq.bytes += len;
   if (dq.bytes > NM_RAW_MAX_DEFERRED_BYTES && !dq.paused) {
-    uv_read_stop((uv_stream_t *)&nm__raw.in);
+    nm__raw_stdin_pause();
     dq.paused = 1;
   }
 }
@@ -84,9 +127,13 @@ static void on_check(uv_check_t *c) {
     nm__raw_command(d->text);
     free(d);
   }
+  if (ex.pending && dq.head == NULL && !connecting()) {
+    nm__raw_exit(ex.id);
+    return;
+  }
   if (dq.paused && dq.bytes <= NM_RAW_MAX_DEFERRED_BYTES / 2) {
     dq.paused = 0;
-    uv_read_start((uv_stream_t *)&nm__raw.in, alloc_cb, on_stdin);
+    nm__raw_stdin_resume();
   }
 }
 
@@ -159,22 +206,15 @@ void nm__raw_exit(int64_t id) {
   exit(0);
 }
 
-static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
-  static char slab[64 * 1024];
-  (void)h;
-  (void)suggested;
-  *buf = uv_buf_init(slab, sizeof(slab));
-}
-
-static void on_stdin(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
+/* Bytes from stdin (n < 0: end of input), cut into command lines. */
+static void on_stdin(const char *p, ssize_t n) {
   ssize_t i;
-  (void)st;
-  if (nread < 0) {
-    nm__raw_exit(-1); /* end of input */
+  if (n < 0) {
+    request_exit(-1);
     return;
   }
-  for (i = 0; i < nread; i++) {
-    char c = buf->base[i];
+  for (i = 0; i < n; i++) {
+    char c = p[i];
     if (c != '\n') {
       if (nm__raw.line_len + 1 < NM_DRV_MAX_LINE)
         nm__raw.line[nm__raw.line_len++] = c;
@@ -213,11 +253,7 @@ int main(void) {
   uv_check_start(&dq.check, on_check);
   uv_unref((uv_handle_t *)&dq.check);
   emit_hello();
-  r = uv_pipe_init(nm__raw.loop, &nm__raw.in, 0);
-  if (r == 0)
-    r = uv_pipe_open(&nm__raw.in, 0);
-  if (r == 0)
-    r = uv_read_start((uv_stream_t *)&nm__raw.in, alloc_cb, on_stdin);
+  r = nm__raw_stdin_start(on_stdin);
   if (r != 0) {
     fprintf(stderr, "raw driver: stdin: %s\n", uv_strerror(r));
     return 1;

@@ -478,6 +478,7 @@ void nm__raw_command(const char *text) {
     else if (strcmp(op, "close") == 0)
       cmd_close(id);
     else if (strcmp(op, "exit") == 0) {
+      /* main.c handles exit before it gets here; kept for completeness. */
       cJSON_Delete(cmd);
       nm__raw_exit(id);
       return;

@@ -107,8 +107,6 @@ typedef struct {
 
 typedef struct {
   uv_loop_t *loop;
-  uv_pipe_t in;
-  int in_open;
   char *line; /* stdin line being assembled (NM_DRV_MAX_LINE) */
   size_t line_len;
   int line_overflow;
@@ -199,6 +197,11 @@ void nm__raw_drain_pong(nm_raw_ping_kind_t kind);
 void nm__raw_drain_check(void);
 /* 1 when no subscription's handler is busy or has messages waiting. */
 int nm__raw_subs_idle(void);
+
+/* stdin (raw_stdin.c): on_bytes gets each chunk, then n < 0 at the end. */
+int nm__raw_stdin_start(void (*on_bytes)(const char *p, ssize_t n));
+void nm__raw_stdin_pause(void);
+void nm__raw_stdin_resume(void);
 
 /* Commands (raw_cmds.c). */
 void nm__raw_command(const char *text);
