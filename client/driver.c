@@ -48,6 +48,10 @@ static int exiting;
 
 static void emit(cJSON *o, int with_time) {
   char *s;
+  if (exiting) { /* "exit" was answered: nothing may follow it */
+    cJSON_Delete(o);
+    return;
+  }
   if (with_time)
     cJSON_AddNumberToObject(o, "t", (double)(uv_hrtime() / 1000));
   s = cJSON_PrintUnformatted(o);
@@ -704,7 +708,7 @@ static void command(const char *text, size_t n) {
     }
   } else if (strcmp(op, "exit") == 0) {
     reply_ok(id, NULL);
-    stop();
+    stop(); /* the loop ends once the connection has closed */
   } else {
     reply_err(id, "bad_command", "unknown op", NULL);
   }

@@ -204,6 +204,9 @@ START_TEST(test_example) {
   ck_assert_int_gt(ok4, done);
   drv_send(&D, "{\"id\":5,\"op\":\"exit\"}");
   EXPECT("{\"id\":5,\"ev\":\"ok\"}");
+  while (drv_line(&D, 2000)) /* to EOF: nothing follows exit's ok */
+    ;
+  ck_assert_str_eq(D.lines[D.nlines - 1], "{\"id\":5,\"ev\":\"ok\"}");
   ck_assert_int_eq(drv_stop(&D), 0); /* exit status 0 */
 }
 END_TEST
