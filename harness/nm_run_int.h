@@ -11,6 +11,8 @@
 
 /* Messages of fatal conditions (driver died, run timed out). */
 #define NM_RUN_MSG_MAX 512
+/* Commands per client whose results are tracked (one byte each). */
+#define NM_RUN_MAX_CMDS (1u << 20)
 /* Longest connection name remembered per client. */
 #define NM_RUN_NAME_MAX 256
 /* Directory path of a real server's temp dir. */
@@ -46,6 +48,7 @@ typedef struct nm_run_s {
   /* The connection name each client's last connect command gave, so that
    * a scenario that sets "name" still has its connections attributed. */
   char conn_name[NM_TL_MAX_CLIENTS][NM_RUN_NAME_MAX];
+  nm_buf_t answered[NM_TL_MAX_CLIENTS]; /* per command id: 1 once ended */
   int fatal;
   char fatal_msg[NM_RUN_MSG_MAX];
   int in_teardown;
@@ -60,6 +63,9 @@ int nm__run_wait(nm_run_t *r, int (*pred)(nm_run_t *, void *), void *arg,
 /* Marks the run failed for good (first message wins). */
 void nm__run_fatal(nm_run_t *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Notes that command `id` of `client` was sent. */
+void nm__run_sent(nm_run_t *r, int client, int64_t id);
 
 /* Runs every step; failures go to r->res. Returns 0 when all passed. */
 int nm__run_steps(nm_run_t *r);

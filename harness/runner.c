@@ -116,6 +116,45 @@ static void on_obs(void *data, const nm_obs_event_t *ev) {
 
 /* ---- drivers ---- */
 
+/* Notes that command `id` of `client` was sent (for check_line). */
+void nm__run_sent(nm_run_t *r, int client, int64_t id) {
+  nm_buf_t *b = &r->answered[client];
+  if (id < 0 || (size_t)id >= NM_RUN_MAX_CMDS)
+    return;
+  while (b->len <= (size_t)id)
+    if (nm_buf_append(b, "", 1) != 0)
+      return;
+}
+
+/* DRIVER-PROTOCOL.md: every line has "ev"; every command ends with exactly
+ * one ok or err, for an id the harness sent. A driver that breaks this is
+ * reported (the scenario fails), since its lines cannot be trusted. */
+static void check_line(nm_run_t *r, int client, const cJSON *j) {
+  const cJSON *ev = cJSON_GetObjectItemCaseSensitive(j, "ev");
+  const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "id");
+  nm_buf_t *b = &r->answered[client];
+  size_t at = r->tl->n; /* the index this line will get */
+  const char *bad = NULL;
+  int64_t n;
+
+  if (!cJSON_IsString(ev)) {
+    bad = "a line without \"ev\"";
+  } else if (!strcmp(ev->valuestring, "ok") ||
+             !strcmp(ev->valuestring, "err")) {
+    n = cJSON_IsNumber(id) ? (int64_t)id->valuedouble : -1;
+    if (n < 0 || (size_t)n >= b->len)
+      bad = "a result for a command that was never sent";
+    else if (b->base[n])
+      bad = "a second result for one command";
+    else
+      b->base[n] = 1;
+  }
+  if (bad)
+    nm_fails_add(&r->res->fails, "driver protocol", r->tl, &at, 1,
+                 "driver for client %s printed %s", r->sc->clients[client],
+                 bad);
+}
+
 static void on_drv_line(nm_drv_t *d, const char *line, size_t len) {
   nm_run_t *r = d->data;
   cJSON *j = line ? cJSON_ParseWithLength(line, len) : NULL;
@@ -140,6 +179,8 @@ static void on_drv_line(nm_drv_t *d, const char *line, size_t len) {
       !r->hello[d->client]) {
     r->hello[d->client] = cJSON_Duplicate(j, 1);
   }
+  if (!r->in_teardown)
+    check_line(r, d->client, j);
   nm_tl_add_line(r->tl, nm__run_now(r), d->client, j);
 }
 
@@ -405,6 +446,8 @@ void nm_run_scenario(const nm_scenario_t *sc, const nm_run_opts_t *o, int rep,
   r->res = res;
   r->tl = tl;
   r->names = cJSON_CreateObject();
+  for (int i = 0; i < NM_TL_MAX_CLIENTS; i++)
+    nm_buf_init(&r->answered[i], NM_RUN_MAX_CMDS);
   uv_loop_init(&r->loop);
   uv_timer_init(&r->loop, &r->timer);
   r->t0_ns = uv_hrtime();
@@ -450,8 +493,10 @@ void nm_run_scenario(const nm_scenario_t *sc, const nm_run_opts_t *o, int rep,
   close_loop(r);
   for (int i = 0; i < r->ndrv; i++)
     nm__drv_free(&r->drv[i]);
-  for (int i = 0; i < NM_TL_MAX_CLIENTS; i++)
+  for (int i = 0; i < NM_TL_MAX_CLIENTS; i++) {
     cJSON_Delete(r->hello[i]);
+    nm_buf_free(&r->answered[i]);
+  }
   cJSON_Delete(r->names);
   res->duration_us = (uv_hrtime() - started) / 1000;
   if (o->keep_timeline) {

@@ -172,6 +172,7 @@ static int run_cmd(nm_run_t *r, int i, int client, const cJSON *step) {
                name->valuestring);
   }
   subst_url(cmd, r->url);
+  nm__run_sent(r, client, id);
   err = nm__drv_send(&r->drv[client], cmd);
   idx = r->tl->n;
   e = nm_tl_add_cmd(r->tl, nm__run_now(r), client, cmd);

@@ -8,7 +8,8 @@
  *   eager      flush ok at once, without waiting for the PONG
  *   die        prints to stderr and exits after its first command
  *   mute       never prints hello
- *   nofeature  hello without the "flush" feature */
+ *   nofeature  hello without the "flush" feature
+ *   double     two results for every publish (a protocol violation) */
 #include <check.h>
 #include <errno.h>
 #include <limits.h>
@@ -166,6 +167,8 @@ static void fake_command(const char *text) {
       sendall("\r\n", 2);
     }
     say("{\"id\":%d,\"ev\":\"ok\"}", id);
+    if (!strcmp(F.mode, "double")) /* a protocol violation */
+      say("{\"id\":%d,\"ev\":\"ok\"}", id);
   } else if (!strcmp(op, "subscribe")) {
     const char *subj = cJSON_GetStringValue(cJSON_GetObjectItem(c, "subject"));
     const char *tag = cJSON_GetStringValue(cJSON_GetObjectItem(c, "sub"));
@@ -466,6 +469,19 @@ START_TEST(mute_driver_bounded) {
 }
 END_TEST
 
+START_TEST(driver_protocol_violation) {
+  nm_result_t r;
+  run("{\"steps\":[{\"do\":\"connect\",\"expect\":\"ok\"},"
+      "{\"do\":\"publish\",\"subject\":\"x\",\"expect\":\"ok\"},"
+      "{\"do\":\"flush\",\"expect\":\"ok\"}]}",
+      "double", &r, 0);
+  show(&r);
+  ck_assert_int_eq(r.status, NM_ST_FAIL);
+  ck_assert(has_failure(&r, "driver protocol", "a second result"));
+  done(&r);
+}
+END_TEST
+
 START_TEST(missing_feature_skips) {
   nm_result_t r;
   run(kGood, "nofeature", &r, 0);
@@ -655,6 +671,7 @@ int main(int argc, char **argv) {
   tcase_add_test(tc, fault_step_applies_and_rejects);
   tcase_add_test(tc, dead_driver_fails_with_stderr);
   tcase_add_test(tc, mute_driver_bounded);
+  tcase_add_test(tc, driver_protocol_violation);
   tcase_add_test(tc, missing_feature_skips);
   tcase_add_test(tc, global_timeout);
   tcase_add_test(tc, two_clients_attributed);
