@@ -115,7 +115,7 @@ static void do_conn_op(nm_faults_t *f, nm_conn_t *c, const nm__fdirect_t *a,
                        const char *rule) {
   uint64_t id = nm__conn_id(c);
   nm__fconn_t *st;
-  nm__fheld_t *h;
+  nm__fheld_t *h, *next;
 
   switch (a->kind) {
   case NM_FDO_CLOSE:
@@ -161,9 +161,12 @@ static void do_conn_op(nm_faults_t *f, nm_conn_t *c, const nm__fdirect_t *a,
     st->stall = 0;
     h = st->stalled;
     st->stalled = NULL;
+    /* Accounts first: handling a frame can close the connection, which
+     * frees `st`. */
+    for (next = h; next != NULL; next = next->next)
+      nm__fheld_uncharge(st, next);
     while (h != NULL) {
-      nm__fheld_t *next = h->next;
-      nm__fheld_uncharge(st, h);
+      next = h->next;
       h->next = NULL;
       if (nm__server_find_conn(f->srv, id) == c)
         nm__fheld_deliver(f, c, h, "resume");

@@ -146,19 +146,23 @@ void nm__femit(nm_faults_t *f, nm_conn_t *c, const char *p, size_t n,
   /* Unqueued (now = 0): the core's output buffer holds both frames until
    * its next write, so a coalesced frame and this one leave together. */
   if (st != NULL && st->coalesce != NULL) {
-    nm__fheld_t *h = st->coalesce;
+    nm__fheld_t *h, *list = st->coalesce;
+    uint64_t id = nm__conn_id(c);
+    /* Settle the accounts before writing: a write can close the connection
+     * (slow consumer), which frees `st`. */
     st->coalesce = NULL;
-    while (h != NULL) {
-      nm__fheld_t *next = h->next;
+    for (h = list; h != NULL; h = h->next)
       nm__fheld_uncharge(st, h);
-      (void)nm__conn_write_raw(c, h->bytes.p, h->bytes.n, 0, &h->fr, h->rule,
-                               "coalesce");
-      nm__fheld_free(h);
-      h = next;
-    }
     nm__fconn_maybe_free(f, st);
+    while ((h = list) != NULL) {
+      list = h->next;
+      if (nm__server_find_conn(f->srv, id) == c)
+        (void)nm__conn_write_raw(c, h->bytes.p, h->bytes.n, 0, &h->fr, h->rule,
+                                 "coalesce");
+      nm__fheld_free(h);
+    }
   }
-  if (n > 0)
+  if (n > 0 && nm__server_find_conn(f->srv, nm__conn_id(c)) == c)
     (void)nm__conn_write_raw(c, p, n, 0, fr, rule, action);
 }
 
