@@ -8,6 +8,7 @@
  * Each test case is a Check test (forked): its own server, its own driver
  * process, a deadline on every step. */
 #include <check.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -728,6 +729,78 @@ START_TEST(test_eof) {
 }
 END_TEST
 
+/* The server restarts on the same port: the client reports disconnected and
+ * reconnected, and its subscription works again (resent by the library). */
+START_TEST(test_reconnect) {
+  char port[16];
+  const char *args[] = {"-p", port, NULL};
+  int from = 0;
+  SKIP_UNLESS("reconnect");
+  expect_ok(&S,
+            sendf(&S,
+                  "{\"op\":\"connect\",\"servers\":[\"%s\"],\"reconnect\":"
+                  "true,\"reconnect_wait_ms\":100,\"max_reconnect\":50}",
+                  url),
+            5000);
+  expect_ok(&S,
+            sendf(&S, "{\"op\":\"subscribe\",\"sub\":\"r\",\"subject\":"
+                      "\"rr\"}"),
+            STEP_MS);
+  expect_ok(&S, sendf(&S, "{\"op\":\"flush\"}"), STEP_MS);
+  snprintf(port, sizeof(port), "%d", ns.port);
+  nm_natsserver_stop(&ns);
+  ck_assert_msg(dc_wait(&S, &from, dc_is_ev, "disconnected", STEP_MS) != NULL,
+                "no disconnected event");
+  ck_assert_msg(nm_natsserver_start(&ns, NULL, args) == 0,
+                "cannot restart nats-server on port %s", port);
+  ck_assert_msg(dc_wait(&S, &from, dc_is_ev, "reconnected", 5000) != NULL,
+                "no reconnected event");
+  expect_ok(&S, sendf(&S, "{\"op\":\"flush\"}"), STEP_MS);
+  raw_pub(ns.port, "rr", "1");
+  wait_msg(&S, "r", 1, STEP_MS);
+  finish(&S);
+}
+END_TEST
+
+/* nats-server enters lame duck mode on SIGUSR2 and tells its clients. */
+START_TEST(test_lame_duck) {
+  int from = 0;
+  SKIP_UNLESS("lame_duck");
+  connect_to(&S, url);
+  expect_ok(&S, sendf(&S, "{\"op\":\"flush\"}"), STEP_MS);
+  ck_assert(kill(ns.pid, SIGUSR2) == 0);
+  ck_assert_msg(dc_wait(&S, &from, dc_is_ev, "lame_duck", STEP_MS) != NULL,
+                "no lame_duck event");
+  CLEAN(&S);
+  finish(&S);
+}
+END_TEST
+
+/* A pending limit of 1 message under a slow handler: the library drops and
+ * says so. */
+START_TEST(test_slow_consumer) {
+  int from = 0;
+  const cJSON *ev;
+  SKIP_UNLESS("slow_consumer");
+  connect_to(&S, url);
+  expect_ok(&S,
+            sendf(&S, "{\"op\":\"subscribe\",\"sub\":\"sc\",\"subject\":"
+                      "\"sc\",\"delay_ms\":100,\"pending_msgs_limit\":1}"),
+            STEP_MS);
+  expect_ok(&S,
+            sendf(&S, "{\"op\":\"publish\",\"subject\":\"sc\",\"count\":"
+                      "20}"),
+            STEP_MS);
+  ev = dc_wait(&S, &from, dc_is_ev, "slow_consumer", STEP_MS);
+  CLEAN(&S);
+  ck_assert_msg(ev != NULL && strcmp(dc_str(ev, "sub"), "sc") == 0,
+                "slow_consumer for sub sc: %s", dc_show(ev));
+  dc_drain_output(&S, QUIET_MS);
+  ck_assert_msg(dc_count(&S, "msg", "sc") < 20, "no message was dropped");
+  finish(&S);
+}
+END_TEST
+
 static Suite *driver_suite(void) {
   Suite *s = suite_create("driver");
   TCase *tc = tcase_create("protocol");
@@ -752,6 +825,9 @@ static Suite *driver_suite(void) {
   tcase_add_test(tc, test_drain);
   tcase_add_test(tc, test_close);
   tcase_add_test(tc, test_eof);
+  tcase_add_test(tc, test_reconnect);
+  tcase_add_test(tc, test_lame_duck);
+  tcase_add_test(tc, test_slow_consumer);
   suite_add_tcase(s, tc);
   return s;
 }
