@@ -144,6 +144,14 @@ static void diagram(FILE *f, const nm_result_t *r) {
     default:
       fprintf(f, "<td></td><td class=w>c%llu</td><td class=sv>%s ",
               (unsigned long long)e->conn, nm_tl_kind_name(e->kind));
+      if (e->op != NM_OP_NONE) {
+        /* The frame a rule took (held, dropped, ...). */
+        frame_text(f, e);
+        fprintf(f, " ");
+        esc(f, e->detail ? e->detail : "");
+        fprintf(f, "</td>");
+        break;
+      }
       esc(f, e->rule ? e->rule : "");
       fputc(' ', f);
       esc(f, e->action ? e->action : "");
