@@ -175,6 +175,39 @@ START_TEST(faults_file_bad_fails_start) {
 }
 END_TEST
 
+/* Writes by the engine that overflow max_pending close the connection as
+ * a slow consumer in the middle of the engine's work (flushing a coalesced
+ * frame, releasing held frames): the engine must not touch the freed
+ * per-connection state. The client sees the close. */
+START_TEST(slow_consumer_close_during_engine_writes) {
+  char buf[T_BUF];
+  nm_server_opts_t o;
+  nm_peer_state_t st;
+  int fd;
+  nm_server_opts_init(&o);
+  o.max_pending = 2048;
+  srv_start_opts(&o);
+  fd = cli_with_sentinel();
+  nm_test_send_str(fd, "SUB big 5\r\nPING\r\n");
+  want(fd, buf, sizeof(buf), "PONG\r\n");
+  fault("{\"rules\":[{\"dir\":\"out\",\"verb\":\"PONG\",\"limit\":1,"
+        "\"action\":\"coalesce\"},{\"id\":\"hb\",\"dir\":\"out\","
+        "\"verb\":\"MSG\",\"subject\":\"big\",\"action\":\"hold\"}]}");
+  nm_test_send_str(fd, "PING\r\n");
+  ck_assert(obs_wait("action=coalesce", T_WAIT_MS));
+  fault("{\"actions\":[{\"do\":\"publish\",\"subject\":\"big\","
+        "\"count\":4,\"size\":1500}]}");
+  ck_assert(obs_wait("detail=held (4 kept on conn)", T_WAIT_MS));
+  /* Releasing 6000 bytes at once: the first write already passes 2048. */
+  fault("{\"actions\":[{\"do\":\"release\",\"rule\":\"hb\"}]}");
+  nm_test_read(fd, buf, sizeof(buf), NULL, T_WAIT_MS, 0, &st);
+  ck_assert_int_ne(st, NM_PEER_OPEN);
+  ck_assert(obs_wait("CLOSE c1", T_WAIT_MS));
+  close(fd);
+  srv_stop();
+}
+END_TEST
+
 Suite *faults_timing_suite(void) {
   Suite *s = suite_create("faults_timing");
   TCase *tc = tcase_create("timing");
@@ -185,6 +218,7 @@ Suite *faults_timing_suite(void) {
   tcase_add_test(tc, duplicate_inbound_pub);
   tcase_add_test(tc, then_nesting_is_capped);
   tcase_add_test(tc, coalesced_frame_released);
+  tcase_add_test(tc, slow_consumer_close_during_engine_writes);
   tcase_add_test(tc, faults_file_at_start);
   tcase_add_test(tc, faults_file_bad_fails_start);
   suite_add_tcase(s, tc);
