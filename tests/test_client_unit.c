@@ -929,6 +929,30 @@ START_TEST(test_no_partial_frame_after_reconnect) {
 }
 END_TEST
 
+/* With the server gone, each attempt waits reconnect_wait after the last;
+ * after max_reconnect attempts the client gives up and closes. */
+START_TEST(test_reconnect_backoff_and_give_up) {
+  nmc_opts_t o;
+  const char *url;
+  uint64_t t0;
+  base_opts(&o, &url);
+  o.reconnect_wait_ms = 60;
+  o.reconnect_jitter_ms = 20;
+  o.max_reconnect = 3;
+  connect_with(&o);
+  uv_close((uv_handle_t *)&listener, NULL); /* refuse from now on */
+  srv_close(0);
+  ck_assert(RUN_UNTIL(ev.disconnected == 1, 2000));
+  t0 = uv_now(&loop);
+  ck_assert(RUN_UNTIL(ev.closed == 1, 5000));
+  /* 3 attempts: the first at once (last attempt long ago), then two waits */
+  ck_assert_uint_ge(uv_now(&loop) - t0, 2 * 60);
+  ck_assert_uint_le(uv_now(&loop) - t0, 2 * (60 + 20) + 1000);
+  ck_assert_int_eq(ev.reconnected, 0);
+  ck_assert_str_eq(ev.log, "connected,disconnected,closed,");
+}
+END_TEST
+
 START_TEST(test_close_is_once_and_last) {
   connect_default();
   nmc_close(cli);
@@ -1016,6 +1040,7 @@ static Suite *client_unit_suite(void) {
   tcase_add_test(tc, test_async_info_and_errors);
   tcase_add_test(tc, test_request_no_responders);
   tcase_add_test(tc, test_close_is_once_and_last);
+  tcase_add_test(tc, test_reconnect_backoff_and_give_up);
   tcase_add_test(tc, test_no_partial_frame_after_reconnect);
   tcase_add_test(tc, test_conn_drain_waits_for_requests);
   tcase_add_test(tc, test_keep_pubs_whole_frames);
