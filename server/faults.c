@@ -64,6 +64,7 @@ void nm__faults_conn_close(nm_faults_t *f, nm_conn_t *c) {
 
   if (f == NULL || c == NULL)
     return;
+  nm__frules_forget_conn(f, nm__conn_id(c));
   st = nm__fconn_get(f, nm__conn_id(c), 0);
   if (st == NULL)
     return;
@@ -142,6 +143,7 @@ void nm__frule_free(nm__frule_t *r) {
   free(r->after.subject);
   free(r->after.sid);
   nm__fdirects_free(&r->then);
+  free(r->pc);
   free(r);
 }
 
@@ -173,4 +175,53 @@ nm__frule_t *nm__frule_find(nm_faults_t *f, const char *id) {
 /* The one field of the core's server struct the engine reads. */
 uint64_t nm__server_seed(const nm_server_t *s) {
   return s->opts.seed;
+}
+
+nm__fcount_t *nm__frule_count(nm__frule_t *r, uint64_t conn_id) {
+  int i;
+
+  if (!r->per_conn)
+    return &r->cnt;
+  for (i = 0; i < r->npc; i++)
+    if (r->pc[i].conn_id == conn_id)
+      return &r->pc[i].n;
+  if (r->npc == r->pccap) {
+    int cap = r->pccap ? r->pccap * 2 : 8;
+    nm__fcount_conn_t *v;
+    if (cap > NM_FAULT_PERCONN_MAX)
+      cap = NM_FAULT_PERCONN_MAX;
+    if (cap <= r->npc)
+      return NULL;
+    v = realloc(r->pc, (size_t)cap * sizeof(*v));
+    if (v == NULL)
+      return NULL;
+    r->pc = v;
+    r->pccap = cap;
+  }
+  memset(&r->pc[r->npc], 0, sizeof(r->pc[r->npc]));
+  r->pc[r->npc].conn_id = conn_id;
+  r->pc[r->npc].n.armed = !r->has_after;
+  return &r->pc[r->npc++].n;
+}
+
+void nm__frules_forget_conn(nm_faults_t *f, uint64_t conn_id) {
+  nm__frule_t *r;
+  int i;
+
+  for (r = f->rules; r != NULL; r = r->next) {
+    for (i = 0; r->per_conn && i < r->npc; i++) {
+      if (r->pc[i].conn_id == conn_id) {
+        r->pc[i] = r->pc[--r->npc];
+        break;
+      }
+    }
+  }
+}
+
+int nm__frule_spent(const nm__frule_t *r, const nm__fcount_t *n) {
+  if (r->limit != 0 && n->acted >= r->limit)
+    return 1;
+  if (r->nth != 0 && r->every == 0 && n->seen >= r->nth)
+    return 1;
+  return 0;
 }

@@ -247,6 +247,7 @@ static int list_rules(nm_faults_t *f, nm_buf_t *out) {
   for (r = f->rules; arr != NULL && r != NULL; r = r->next) {
     cJSON *o;
     double held = 0;
+    int armed, i;
     if (r->removed)
       continue;
     for (st = f->conns; st != NULL; st = st->next) {
@@ -260,12 +261,15 @@ static int list_rules(nm_faults_t *f, nm_buf_t *out) {
     cJSON_AddStringToObject(o, "id", r->id);
     cJSON_AddStringToObject(o, "dir", r->match.dir == NM_DIR_IN ? "in" : "out");
     cJSON_AddStringToObject(o, "action", nm__fact_name(r->action));
-    cJSON_AddBoolToObject(o, "armed", r->armed);
-    cJSON_AddNumberToObject(o, "seen", (double)r->seen);
-    cJSON_AddNumberToObject(o, "acted", (double)r->acted);
+    armed = r->cnt.armed;
+    for (i = 0; r->per_conn && i < r->npc; i++)
+      armed |= r->pc[i].n.armed;
+    cJSON_AddBoolToObject(o, "armed", armed);
+    cJSON_AddBoolToObject(o, "per_conn", r->per_conn);
+    cJSON_AddNumberToObject(o, "seen", (double)r->seen_total);
+    cJSON_AddNumberToObject(o, "acted", (double)r->acted_total);
     cJSON_AddBoolToObject(o, "spent",
-                          (r->limit && r->acted >= r->limit) ||
-                              (r->nth && !r->every && r->seen >= r->nth));
+                          !r->per_conn && nm__frule_spent(r, &r->cnt));
     cJSON_AddNumberToObject(o, "held", held);
     cJSON_AddItemToArray(arr, o);
   }

@@ -35,6 +35,7 @@
   8 /* nested then-actions (a rule's then can make                             \
        frames that trigger rules again) */
 #define NM_FAULT_RESULT_MAX (1024 * 1024) /* JSON result / reply text */
+#define NM_FAULT_PERCONN_MAX 4096 /* connections a per_conn rule counts */
 
 typedef enum {
   NM_FACT_PASS = 0,
@@ -111,6 +112,19 @@ typedef struct {
   int n;
 } nm__fdirects_t;
 
+/* A rule's counters: one set, or one per connection ("per_conn"). */
+typedef struct {
+  uint64_t after_seen; /* frames matching `after` so far */
+  int armed;
+  uint64_t seen;  /* frames matched since armed */
+  uint64_t acted; /* times it acted */
+} nm__fcount_t;
+
+typedef struct {
+  uint64_t conn_id;
+  nm__fcount_t n;
+} nm__fcount_conn_t;
+
 typedef struct nm__frule_s nm__frule_t;
 struct nm__frule_s {
   nm__frule_t *next;
@@ -119,12 +133,13 @@ struct nm__frule_s {
   int has_after;
   nm__fmatch_t after;
   uint64_t after_nth; /* arm on the n-th frame matching `after` (default 1) */
-  uint64_t after_seen;
-  int armed;
   uint64_t nth, every, limit;
-  uint64_t seen;  /* frames matched since armed */
-  uint64_t acted; /* times it acted */
-  int removed;    /* unlinked once no frame walk is running */
+  nm__fcount_t cnt;                 /* the counters, unless per_conn */
+  int per_conn;                     /* counters per connection, in `pc` */
+  nm__fcount_conn_t *pc;            /* open connections seen, at most */
+  int npc, pccap;                   /* NM_FAULT_PERCONN_MAX */
+  uint64_t seen_total, acted_total; /* for $MOCK.rules, all connections */
+  int removed;                      /* unlinked once no frame walk is running */
   nm__fact_t action;
   uint64_t ms;    /* delay */
   uint64_t chunk; /* split: bytes per write */
@@ -189,6 +204,11 @@ void nm__frule_free(nm__frule_t *r);
 /* Unlinks removed rules when no walk runs. */
 void nm__frules_reap(nm_faults_t *f);
 nm__frule_t *nm__frule_find(nm_faults_t *f, const char *id);
+/* The counters for a frame of connection conn_id (NULL: table full). */
+nm__fcount_t *nm__frule_count(nm__frule_t *r, uint64_t conn_id);
+/* Forgets a closed connection's per_conn counters. */
+void nm__frules_forget_conn(nm_faults_t *f, uint64_t conn_id);
+int nm__frule_spent(const nm__frule_t *r, const nm__fcount_t *n);
 
 /* faults_held.c */
 /* Copies a frame (its slices and bytes) into one allocation. */

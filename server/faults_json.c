@@ -283,9 +283,9 @@ static int valid_id(const char *s) {
 int nm__fjson_rule(nm_faults_t *f, const void *json, int index,
                    nm__frule_t **out, char *err, size_t errlen) {
   static const char *const keys[] = {
-      "id",    "dir",   "verb",  "subject", "sid",    "conn",
-      "nth",   "every", "limit", "after",   "action", "ms",
-      "chunk", "cuts",  "seed",  "then",    NULL};
+      "id",    "dir",   "verb",  "subject", "sid",      "conn",
+      "nth",   "every", "limit", "after",   "action",   "ms",
+      "chunk", "cuts",  "seed",  "then",    "per_conn", NULL};
   static const char *const after_keys[] = {"dir",  "verb", "subject", "sid",
                                            "conn", "nth",  NULL};
   const cJSON *o = json, *v;
@@ -324,7 +324,9 @@ int nm__fjson_rule(nm_faults_t *f, const void *json, int index,
       (rc = get_uint(o, "limit", 1, UINT32_MAX, &r->limit, where, err, errlen)))
     goto fail;
 
-  r->armed = 1;
+  r->cnt.armed = 1;
+  if ((rc = get_bool(o, "per_conn", &r->per_conn, where, err, errlen)) != 0)
+    goto fail;
   v = get(o, "after");
   if (v != NULL) {
     snprintf(awhere, sizeof(awhere), "%s.after", where);
@@ -340,7 +342,7 @@ int nm__fjson_rule(nm_faults_t *f, const void *json, int index,
                        errlen)) != 0)
       goto fail;
     r->has_after = 1;
-    r->armed = 0;
+    r->cnt.armed = 0;
   }
 
   v = get(o, "then");

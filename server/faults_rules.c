@@ -34,21 +34,13 @@ int nm__fmatch(const nm__fmatch_t *m, int dir, uint64_t conn_id,
   return 1;
 }
 
-static int spent(const nm__frule_t *r) {
-  if (r->limit != 0 && r->acted >= r->limit)
-    return 1;
-  if (r->nth != 0 && r->every == 0 && r->seen >= r->nth)
-    return 1;
-  return 0;
-}
-
-static int selects(const nm__frule_t *r) {
+static int selects(const nm__frule_t *r, const nm__fcount_t *n) {
   if (r->nth != 0 && r->every != 0)
-    return r->seen >= r->nth && (r->seen - r->nth) % r->every == 0;
+    return n->seen >= r->nth && (n->seen - r->nth) % r->every == 0;
   if (r->nth != 0)
-    return r->seen == r->nth;
+    return n->seen == r->nth;
   if (r->every != 0)
-    return r->seen % r->every == 0;
+    return n->seen % r->every == 0;
   return 1;
 }
 
@@ -251,6 +243,7 @@ int nm__fpath(nm_faults_t *f, nm_conn_t *c, int dir, const nm_frame_t *fr,
               nm_slice_t bytes) {
   nm__frule_t *acted[NM_FAULT_RULES_MAX];
   nm__frule_t *r, *taker = NULL;
+  nm__fcount_t *n;
   uint64_t id;
   nm__fconn_t *st;
   int nacted = 0, result = NM_FAULT_PASS, has_then = 0, i;
@@ -269,22 +262,28 @@ int nm__fpath(nm_faults_t *f, nm_conn_t *c, int dir, const nm_frame_t *fr,
   for (r = f->rules; r != NULL; r = r->next) {
     if (r->removed)
       continue;
-    if (!r->armed) {
+    n = nm__frule_count(r, id);
+    if (n == NULL)
+      continue; /* per_conn table full: this connection is not counted */
+    if (!n->armed) {
       /* The trigger frame itself is not counted by the rule it arms. */
       if (nm__fmatch(&r->after, dir, id, fr) &&
-          ++r->after_seen >= r->after_nth) {
-        r->armed = 1;
+          ++n->after_seen >= r->after_nth) {
+        n->armed = 1;
         nm__fobserve(f, NM_OBS_ACTION, id, fr, bytes, r->id, "armed",
                      "trigger seen");
       }
       continue;
     }
-    if (taker != NULL || spent(r) || !nm__fmatch(&r->match, dir, id, fr))
+    if (taker != NULL || nm__frule_spent(r, n) ||
+        !nm__fmatch(&r->match, dir, id, fr))
       continue;
-    r->seen++;
-    if (!selects(r))
+    n->seen++;
+    r->seen_total++;
+    if (!selects(r, n))
       continue;
-    r->acted++;
+    n->acted++;
+    r->acted_total++;
     /* Rules added during a walk can outnumber the array: those still act,
      * without then-actions. */
     if (nacted < NM_FAULT_RULES_MAX) {

@@ -128,6 +128,40 @@ START_TEST(every_and_limit) {
 }
 END_TEST
 
+START_TEST(per_conn_counting) {
+  char buf[T_BUF];
+  int a, b;
+  srv_start();
+  /* The 2nd PONG of every connection is dropped (the 1st answers the
+   * handshake); the trigger and its count are per connection too. */
+  fault("{\"rules\":[{\"dir\":\"out\",\"verb\":\"PONG\",\"nth\":2,"
+        "\"per_conn\":true,\"action\":\"drop\"},"
+        "{\"id\":\"t\",\"dir\":\"out\",\"verb\":\"MSG\",\"per_conn\":true,"
+        "\"limit\":1,\"action\":\"drop\",\"after\":{\"dir\":\"in\","
+        "\"verb\":\"UNSUB\"}}]}");
+  a = cli_connect();
+  b = cli_connect();
+  /* Each connection has its own sentinel subject, so neither sees the
+   * other's. */
+  nm_test_send_str(a, "SUB s 99\r\nPING\r\nPING\r\n" SENTINEL);
+  want(a, buf, sizeof(buf), SENTINEL_MSG);
+  ck_assert_str_eq(buf, "PONG\r\n" SENTINEL_MSG);
+  nm_test_send_str(b, "SUB b 9\r\nPING\r\nPING\r\nPUB b 1\r\nz\r\n");
+  want(b, buf, sizeof(buf), "MSG b 9 1\r\nz\r\n");
+  ck_assert_str_eq(buf, "PONG\r\nMSG b 9 1\r\nz\r\n");
+  /* Only a's trigger fired: a's next MSG is dropped, b's is not. */
+  nm_test_send_str(a, "UNSUB 7\r\n" SENTINEL SENTINEL);
+  want(a, buf, sizeof(buf), SENTINEL_MSG);
+  quiet(a, buf + strlen(buf), sizeof(buf) - strlen(buf));
+  ck_assert_str_eq(buf, SENTINEL_MSG);
+  nm_test_send_str(b, "PUB b 1\r\nz\r\n");
+  want(b, buf, sizeof(buf), "MSG b 9 1\r\nz\r\n");
+  close(a);
+  close(b);
+  srv_stop();
+}
+END_TEST
+
 START_TEST(delay_later_frames_overtake) {
   char buf[T_BUF];
   long long t0, dt;
@@ -586,6 +620,7 @@ Suite *faults_actions_suite(void) {
   tcase_add_test(tc, drop_nth_pong);
   tcase_add_test(tc, drop_inbound_ping);
   tcase_add_test(tc, every_and_limit);
+  tcase_add_test(tc, per_conn_counting);
   tcase_add_test(tc, delay_later_frames_overtake);
   tcase_add_test(tc, duplicate_pong);
   tcase_add_test(tc, split_one_byte);
