@@ -41,6 +41,8 @@ void nm_report_console(FILE *f, const nm_result_t *r, size_t k, size_t n,
   if (r->reason)
     fprintf(f, " - %s", r->reason);
   fputc('\n', f);
+  if (r->inv_skip)
+    fprintf(f, "      not checked without the mock's view: %s\n", r->inv_skip);
   if (r->status != NM_ST_FAIL && r->status != NM_ST_XFAIL &&
       r->status != NM_ST_ERROR)
     return;
@@ -61,9 +63,6 @@ void nm_report_console(FILE *f, const nm_result_t *r, size_t k, size_t n,
   if (nm_fails_count(&r->fails) > NM_CONSOLE_FAILS && !verbose)
     fprintf(f, "      ... %zu failure(s) in all (-v, --json for evidence)\n",
             nm_fails_count(&r->fails));
-  if (verbose && r->inv_skip)
-    fprintf(f, "      invariants not checked (no server view): %s\n",
-            r->inv_skip);
   if (r->driver_stderr) {
     int run_failed = 0;
     for (size_t i = 0; i < r->fails.n; i++)
