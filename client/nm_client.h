@@ -6,6 +6,28 @@
  * 0 is success, a negative value is an NMC_E* / NM_E* / UV_E* code;
  * nmc_strerror() names any of them.
  *
+ * Example (error checks left out):
+ *
+ *   static int on_msg(nmc_sub_t *s, nmc_msg_t *m, void *data) {
+ *     printf("%s: %.*s\n", m->subject, (int)m->len, m->data);
+ *     return NMC_DONE;
+ *   }
+ *   static void on_connected(nmc_conn_t *c, int status, void *data) {
+ *     nmc_sub_t *s;
+ *     nmc_subscribe(c, "greet", NULL, on_msg, NULL, &s);
+ *     nmc_publish(c, "greet", NULL, "hi", 2);
+ *   }
+ *   ...
+ *   const char *urls[] = {"nats://127.0.0.1:4222"};
+ *   nmc_opts_t o;
+ *   nmc_conn_t *conn;
+ *   nmc_opts_init(&o);
+ *   o.servers = urls;
+ *   o.num_servers = 1;
+ *   o.connected_cb = on_connected;
+ *   nmc_connect(uv_default_loop(), &o, &conn);
+ *   uv_run(uv_default_loop(), UV_RUN_DEFAULT);
+ *
  * Lifetime. nmc_connect() allocates the connection and starts connecting.
  * The connection lives until its closed callback has run: it fires exactly
  * once, after every other callback, and when it returns the connection and
