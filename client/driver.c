@@ -613,31 +613,45 @@ static void cmd_unsubscribe(long long id, const cJSON *cmd) {
                  nmc_unsubscribe(ds->s, (uint64_t)num_field(cmd, "max", 0)));
 }
 
-static void cmd_flush(long long id, const cJSON *cmd, int op) {
-  uint64_t timeout = (uint64_t)num_field(cmd, "timeout_ms", 0);
-  long long *box = id_box(id);
-  drv_sub_t *ds = NULL;
-  int r;
-
-  if (op == 's' && !(ds = live_sub(id, cmd))) {
+/* flush, drain_sub and drain end in on_done; a call that fails at once is
+ * answered here. */
+static void started(long long id, long long *box, int r) {
+  if (r < 0) {
     free(box);
-    return;
+    reply_status(id, r);
   }
+}
+
+static void cmd_flush(long long id, const cJSON *cmd) {
+  uint64_t timeout = (uint64_t)num_field(cmd, "timeout_ms", 10000);
+  long long *box = id_box(id);
   if (!conn) {
     free(box);
     reply_err(id, "closed", "not connected", NULL);
     return;
   }
-  if (op == 'f')
-    r = nmc_flush(conn, timeout ? timeout : 10000, on_done, box);
-  else if (op == 's')
-    r = nmc_sub_drain(ds->s, timeout, on_done, box);
-  else
-    r = nmc_drain(conn, timeout, on_done, box);
-  if (r < 0) {
+  started(id, box, nmc_flush(conn, timeout, on_done, box));
+}
+
+static void cmd_drain_sub(long long id, const cJSON *cmd) {
+  uint64_t timeout = (uint64_t)num_field(cmd, "timeout_ms", 0);
+  drv_sub_t *ds = live_sub(id, cmd);
+  long long *box;
+  if (!ds)
+    return;
+  box = id_box(id);
+  started(id, box, nmc_sub_drain(ds->s, timeout, on_done, box));
+}
+
+static void cmd_drain(long long id, const cJSON *cmd) {
+  uint64_t timeout = (uint64_t)num_field(cmd, "timeout_ms", 0);
+  long long *box = id_box(id);
+  if (!conn) {
     free(box);
-    reply_status(id, r);
+    reply_err(id, "closed", "not connected", NULL);
+    return;
   }
+  started(id, box, nmc_drain(conn, timeout, on_done, box));
 }
 
 static void cmd_request(long long id, const cJSON *cmd) {
@@ -692,11 +706,11 @@ static void command(const char *text, size_t n) {
   } else if (strcmp(op, "unsubscribe") == 0) {
     cmd_unsubscribe(id, cmd);
   } else if (strcmp(op, "flush") == 0) {
-    cmd_flush(id, cmd, 'f');
+    cmd_flush(id, cmd);
   } else if (strcmp(op, "drain_sub") == 0) {
-    cmd_flush(id, cmd, 's');
+    cmd_drain_sub(id, cmd);
   } else if (strcmp(op, "drain") == 0) {
-    cmd_flush(id, cmd, 'd');
+    cmd_drain(id, cmd);
   } else if (strcmp(op, "request") == 0) {
     cmd_request(id, cmd);
   } else if (strcmp(op, "close") == 0) {
