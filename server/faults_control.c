@@ -163,14 +163,19 @@ static int apply_doc(nm_faults_t *f, const char *json, uint64_t this_conn,
     goto done;
 
   /* Checked: now change things. */
-  if (do_clear)
+  if (do_clear) {
     clear_rules(f);
+    nm__fobserve(f, NM_OBS_ACTION, this_conn, NULL, (nm_slice_t){NULL, 0}, NULL,
+                 "clear", "every rule removed");
+  }
   if (remove != NULL) {
     cJSON_ArrayForEach(it, remove) {
       nm__frule_t *r = nm__frule_find(f, it->valuestring);
       if (r != NULL) {
         r->removed = 1;
         f->nrules--;
+        nm__fobserve(f, NM_OBS_ACTION, this_conn, NULL, (nm_slice_t){NULL, 0},
+                     r->id, "remove", NULL);
       }
     }
   }
