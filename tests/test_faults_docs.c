@@ -155,6 +155,7 @@ START_TEST(ids_clear_remove) {
   ck_assert_str_eq(res.base,
                    "{\"ok\":true,\"rules\":[\"r1\",\"mine\",\"r2\"]}");
   fault("{\"remove\":[\"r1\",\"mine\"]}");
+  ck_assert(obs_wait("ACTION c0 op=- rule=mine action=remove", T_WAIT_MS));
   fault_bad("{\"remove\":[\"mine\"]}", "no rule \"mine\"");
   /* An id in use is refused; after clear it is free again. */
   fault_bad("{\"rules\":[{\"id\":\"r2\",\"dir\":\"in\",\"action\":\"pass\"}]}",
