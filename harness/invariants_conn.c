@@ -55,6 +55,10 @@ static int sub_ended_before(const nm_inv_ctx_t *cx, const nm_inv_sub_t *s,
   return 0;
 }
 
+/* drain_conn: on the connection open when the drain was sent, an UNSUB
+ * for every live subscription, no PUB after the last PING (the drain's
+ * flush), then the close; closed exactly once and last. Checked for drains
+ * that ended ok (a failed drain is the scenario's steps' business). */
 void nm__inv_drain_conn(const nm_inv_ctx_t *cx, const cJSON *params,
                         const char *what, nm_fails_t *out) {
   const nm_tl_t *tl = cx->tl;
@@ -156,6 +160,9 @@ void nm__inv_drain_conn(const nm_inv_ctx_t *cx, const cJSON *params,
   }
 }
 
+/* reconnect_connect_first: every connection's first received frame is
+ * CONNECT, and no connection got -ERR 'Unknown Protocol Operation' (the
+ * server's answer to a partial or garbled frame). */
 void nm__inv_reconnect_connect_first(const nm_inv_ctx_t *cx,
                                      const cJSON *params, const char *what,
                                      nm_fails_t *out) {
@@ -204,6 +211,9 @@ void nm__inv_reconnect_connect_first(const nm_inv_ctx_t *cx,
 /* Connections of a client in the order they first appear. */
 #define NM_INV_MAX_CHAIN 256
 
+/* replay_order: on each connection after a client's first, CONNECT first,
+ * re-established SUBs before any PUB, UNSUB with the remaining max for
+ * subscriptions with a max (none once spent), buffered PUBs in call order. */
 void nm__inv_replay_order(const nm_inv_ctx_t *cx, const cJSON *params,
                           const char *what, nm_fails_t *out) {
   const nm_tl_t *tl = cx->tl;
@@ -346,6 +356,9 @@ void nm__inv_replay_order(const nm_inv_ctx_t *cx, const cJSON *params,
 /* Server PINGs outstanding on one connection. */
 #define NM_INV_MAX_PINGS 1024
 
+/* server_ping_answered: each PING the server wrote is answered by a PONG
+ * from the client within bound_ms (PONGs pair with server PINGs in order),
+ * unless the connection closed first or the run ended before the bound. */
 void nm__inv_server_ping_answered(const nm_inv_ctx_t *cx, const cJSON *params,
                                   const char *what, nm_fails_t *out) {
   const nm_tl_t *tl = cx->tl;
@@ -397,6 +410,8 @@ void nm__inv_server_ping_answered(const nm_inv_ctx_t *cx, const cJSON *params,
   }
 }
 
+/* closed_once: at most one closed event, nothing but command results after
+ * it, and exactly one once a close or drain command ended ok. */
 void nm__inv_closed_once(const nm_inv_ctx_t *cx, const cJSON *params,
                          const char *what, nm_fails_t *out) {
   const nm_tl_t *tl = cx->tl;

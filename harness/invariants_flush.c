@@ -36,6 +36,9 @@ static size_t answered_ping(const nm_inv_ctx_t *cx, int client, size_t after,
   return NM_TL_NONE;
 }
 
+/* flush_fence: a flush that ended ok had every earlier accepted publish
+ * received by the server, and a PING received after them answered (FIFO)
+ * before the ok. */
 void nm__inv_flush_fence(const nm_inv_ctx_t *cx, const cJSON *params,
                          const char *what, nm_fails_t *out) {
   const nm_tl_t *tl = cx->tl;
@@ -82,6 +85,8 @@ void nm__inv_flush_fence(const nm_inv_ctx_t *cx, const cJSON *params,
   }
 }
 
+/* flush_timeout: a flush none of whose later PINGs got an answer within
+ * its timeout ends err no later than timeout + tolerance. */
 void nm__inv_flush_timeout(const nm_inv_ctx_t *cx, const cJSON *params,
                            const char *what, nm_fails_t *out) {
   const nm_tl_t *tl = cx->tl;
@@ -140,6 +145,9 @@ void nm__inv_flush_timeout(const nm_inv_ctx_t *cx, const cJSON *params,
 /* Flushes per client, in call order, bounded so that one pass is cheap. */
 #define NM_INV_MAX_FLUSHES 4096
 
+/* pong_fifo: flushes are assigned the PINGs received after them, in
+ * order; a flush ends ok only after its own PING's (FIFO) answer, and never
+ * while an earlier flush of the client is still pending. */
 void nm__inv_pong_fifo(const nm_inv_ctx_t *cx, const cJSON *params,
                        const char *what, nm_fails_t *out) {
   const nm_tl_t *tl = cx->tl;

@@ -33,6 +33,8 @@ static uint64_t conn_open_at(const nm_inv_ctx_t *cx, int client, size_t at) {
   return conn;
 }
 
+/* publish_order: per client, the messages of publish commands reach the
+ * server in call order, and none twice. */
 void nm__inv_publish_order(const nm_inv_ctx_t *cx, const cJSON *params,
                            const char *what, nm_fails_t *out) {
   const nm_tl_t *tl = cx->tl;
@@ -90,6 +92,8 @@ void nm__inv_publish_order(const nm_inv_ctx_t *cx, const cJSON *params,
   free(assigned);
 }
 
+/* no_loss: every message of a publish that ended ok (and the first
+ * `published` of one that ended err) reached the server. */
 void nm__inv_no_loss(const nm_inv_ctx_t *cx, const cJSON *params,
                      const char *what, nm_fails_t *out) {
   const nm_tl_t *tl = cx->tl;
@@ -114,6 +118,9 @@ void nm__inv_no_loss(const nm_inv_ctx_t *cx, const cJSON *params,
                  NM_INV_MAX_MSGS);
 }
 
+/* lone_publish_latency: a message published while connected reaches the
+ * server within bound_ms, flush or no flush, unless the connection went
+ * away within the bound or it arrived on a later connection. */
 void nm__inv_lone_publish_latency(const nm_inv_ctx_t *cx, const cJSON *params,
                                   const char *what, nm_fails_t *out) {
   const nm_tl_t *tl = cx->tl;

@@ -68,6 +68,8 @@ static void client_events(const nm_inv_ctx_t *cx, const nm_inv_sub_t *s,
   }
 }
 
+/* delivery_order: per subscription, msg events follow the order in which
+ * the server sent the MSGs, and match MSGs it sent. */
 void nm__inv_delivery_order(const nm_inv_ctx_t *cx, const cJSON *params,
                             const char *what, nm_fails_t *out) {
   const nm_tl_t *tl = cx->tl;
@@ -123,6 +125,9 @@ static size_t first_unsub(const nm_inv_ctx_t *cx, const nm_inv_sub_t *s,
   return NM_TL_NONE;
 }
 
+/* drain_sub_fence: a drain_sub that ended ok was preceded by the msg (and
+ * msg_done, with delay_ms) of every MSG sent before the server received the
+ * UNSUB, and is followed by no msg for that subscription. */
 void nm__inv_drain_sub_fence(const nm_inv_ctx_t *cx, const cJSON *params,
                              const char *what, nm_fails_t *out) {
   const nm_tl_t *tl = cx->tl;
@@ -199,6 +204,7 @@ void nm__inv_drain_sub_fence(const nm_inv_ctx_t *cx, const cJSON *params,
   }
 }
 
+/* auto_unsub_max: no more msg events than the subscription's max. */
 void nm__inv_auto_unsub_max(const nm_inv_ctx_t *cx, const cJSON *params,
                             const char *what, nm_fails_t *out) {
   const nm_tl_t *tl = cx->tl;
@@ -247,6 +253,9 @@ static void conn_facts(const nm_inv_ctx_t *cx, const nm_inv_sub_t *s,
   }
 }
 
+/* delivered_all: every MSG the server sent for a subscription has its msg
+ * event, except those in flight after the UNSUB, on connections that went
+ * away, or of a subscription the client reported as a slow consumer. */
 void nm__inv_delivered_all(const nm_inv_ctx_t *cx, const cJSON *params,
                            const char *what, nm_fails_t *out) {
   const nm_tl_t *tl = cx->tl;

@@ -1,5 +1,6 @@
 /* Invariants: pure functions over a timeline (nm_timeline.h). Each one is
- * documented in scenarios/README.md section 5 and below, and reports every
+ * documented for scenario authors in scenarios/README.md section 5 and, with
+ * its reasoning, at its definition (invariants_*.c); each reports every
  * violation with the timeline entries that show it.
  *
  * The context (nm_inv_ctx_t) is derived once from the timeline: per client,
