@@ -51,8 +51,12 @@ static int id_taken(nm_faults_t *f, const char *id, int clear,
   return 1;
 }
 
+/* With `reply` set (a $MOCK.fault request), the result is published there
+ * before the actions run, so a request whose actions close the requesting
+ * connection (close, reset, restart) still gets its answer first. */
 static int apply_doc(nm_faults_t *f, const char *json, uint64_t this_conn,
-                     nm_buf_t *result, char *err, size_t errlen) {
+                     nm_slice_t reply, nm_buf_t *result, char *err,
+                     size_t errlen) {
   static const char *const keys[] = {"rules", "remove", "clear", "actions",
                                      NULL};
   nm__frule_t **add = NULL;
@@ -209,6 +213,9 @@ static int apply_doc(nm_faults_t *f, const char *json, uint64_t this_conn,
     rc = 0; /* the document applied; a short result is not a failure */
   }
   nadd = 0; /* installed: owned by the engine now */
+  if (reply.n > 0 && result != NULL)
+    nm__server_publish(f->srv, reply, (nm_slice_t){NULL, 0}, 0,
+                       (nm_slice_t){result->base, result->len});
   if (actions.n > 0) {
     f->walking++;
     nm__fdirects_run(f, &actions, this_conn, NULL);
@@ -234,7 +241,7 @@ int nm__faults_apply(nm_faults_t *f, const char *json, nm_buf_t *result,
   err[0] = '\0';
   if (f == NULL)
     return fail(err, errlen, "no fault engine");
-  return apply_doc(f, json, 0, result, err, errlen);
+  return apply_doc(f, json, 0, (nm_slice_t){NULL, 0}, result, err, errlen);
 }
 
 /* {"ok":true,"rules":[{...}, ...]}: every installed rule and its counters. */
@@ -311,7 +318,7 @@ void nm__faults_control(nm_faults_t *f, nm_conn_t *c, nm_slice_t subject,
   nm_buf_t out;
   const char *verb;
   size_t vn;
-  int rc = 0;
+  int rc = 0, answered = 0;
 
   if (f == NULL || subject.n < sizeof(kPrefix) - 1)
     return;
@@ -332,8 +339,10 @@ void nm__faults_control(nm_faults_t *f, nm_conn_t *c, nm_slice_t subject,
         rc = NM_EINVAL;
         snprintf(err, sizeof(err), "the document contains a NUL byte");
       } else {
-        rc = apply_doc(f, doc, c != NULL ? nm__conn_id(c) : 0, &out, err,
+        rc = apply_doc(f, doc, c != NULL ? nm__conn_id(c) : 0, reply, &out, err,
                        sizeof(err));
+        if (rc == 0)
+          answered = 1; /* apply_doc published the answer */
       }
     }
   } else if (vn == 5 && memcmp(verb, "rules", 5) == 0) {
@@ -355,7 +364,7 @@ void nm__faults_control(nm_faults_t *f, nm_conn_t *c, nm_slice_t subject,
   }
   if (rc != 0)
     reply_error(&out, err[0] ? err : "failed");
-  if (reply.n > 0 && !f->stopped)
+  if (reply.n > 0 && !answered && !f->stopped)
     nm__server_publish(f->srv, reply, (nm_slice_t){NULL, 0}, 0,
                        (nm_slice_t){out.base, out.len});
   nm_buf_free(&out);

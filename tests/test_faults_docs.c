@@ -277,6 +277,27 @@ START_TEST(mock_control_from_raw_client) {
 }
 END_TEST
 
+START_TEST(mock_reply_comes_before_actions) {
+  char reply[T_BUF], buf[T_BUF];
+  nm_peer_state_t st;
+  int fd;
+  srv_start();
+  fd = cli_connect();
+  nm_test_send_str(fd, "SUB _r 1\r\nPING\r\n");
+  want(fd, buf, sizeof(buf), "PONG\r\n");
+  /* The request closes its own connection: the answer still comes, then
+   * the FIN. */
+  mock_request(fd, "fault",
+               "{\"actions\":[{\"do\":\"close\",\"conn\":\"this\"}]}", reply,
+               sizeof(reply));
+  ck_assert_str_eq(reply, "{\"ok\":true,\"rules\":[]}");
+  nm_test_read(fd, buf, sizeof(buf), NULL, T_WAIT_MS, 0, &st);
+  ck_assert_int_eq(st, NM_PEER_EOF);
+  close(fd);
+  srv_stop();
+}
+END_TEST
+
 START_TEST(mock_not_routed) {
   char buf[T_BUF];
   int fd;
@@ -365,6 +386,7 @@ Suite *faults_docs_suite(void) {
   tcase_add_test(tc, rule_cap);
   tcase_add_test(tc, held_frame_cap);
   tcase_add_test(tc, mock_control_from_raw_client);
+  tcase_add_test(tc, mock_reply_comes_before_actions);
   tcase_add_test(tc, mock_not_routed);
   tcase_add_test(tc, sync_empty_document);
   tcase_add_test(tc, mutated_documents_never_crash);
