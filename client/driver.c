@@ -28,15 +28,17 @@ typedef struct drv_sub_s {
 } drv_sub_t;
 
 /* A message whose handler is "still running" (delay_ms). */
-typedef struct {
+typedef struct drv_delay_s {
   uv_timer_t timer;
   nmc_msg_t *msg;
   drv_sub_t *ds;
+  struct drv_delay_s *next, *prev;
 } drv_delay_t;
 
 static uv_loop_t *loop;
 static nmc_conn_t *conn;
 static drv_sub_t *subs;
+static drv_delay_t *delays; /* handlers still running */
 static uv_stream_t *in;
 static char *line;
 static size_t line_len;
@@ -303,18 +305,30 @@ static void on_delay_closed(uv_handle_t *h) {
   free(h->data);
 }
 
-static void on_delay(uv_timer_t *t) {
-  drv_delay_t *d = t->data;
-  cJSON *o = event("msg_done");
-  uint64_t seq;
-  cJSON_AddStringToObject(o, "sub", d->ds->tag);
-  if (nm_seq_read(d->msg->data, d->msg->len, &seq))
-    cJSON_AddNumberToObject(o, "seq", (double)seq);
-  if (conn)
+/* Ends a slow handler: reported with msg_done unless the connection has
+ * closed (nothing is reported after "closed"). */
+static void delay_end(drv_delay_t *d, int report) {
+  if (d->prev)
+    d->prev->next = d->next;
+  else
+    delays = d->next;
+  if (d->next)
+    d->next->prev = d->prev;
+  if (report) {
+    cJSON *o = event("msg_done");
+    uint64_t seq;
+    cJSON_AddStringToObject(o, "sub", d->ds->tag);
+    if (nm_seq_read(d->msg->data, d->msg->len, &seq))
+      cJSON_AddNumberToObject(o, "seq", (double)seq);
     handler_done(d->ds, d->msg);
-  emit(o, 1);
+    emit(o, 1);
+  }
   nmc_msg_done(d->msg);
-  uv_close((uv_handle_t *)t, on_delay_closed);
+  uv_close((uv_handle_t *)&d->timer, on_delay_closed);
+}
+
+static void on_delay(uv_timer_t *t) {
+  delay_end(t->data, 1);
 }
 
 /* The handler. A slow handler is modelled without blocking the loop: it
@@ -329,6 +343,10 @@ static int on_msg(nmc_sub_t *s, nmc_msg_t *m, void *data) {
   }
   d->msg = m;
   d->ds = ds;
+  d->next = delays;
+  if (delays)
+    delays->prev = d;
+  delays = d;
   uv_timer_init(loop, &d->timer);
   d->timer.data = d;
   uv_timer_start(&d->timer, on_delay, ds->delay_ms, 0);
@@ -370,6 +388,8 @@ static void on_lame_duck(nmc_conn_t *c, void *data) {
 }
 
 static void on_closed(nmc_conn_t *c, void *data) {
+  while (delays) /* cut short: nothing may follow "closed" */
+    delay_end(delays, 0);
   emit(event("closed"), 1);
   conn = NULL;
   for (drv_sub_t *d = subs; d; d = d->next)

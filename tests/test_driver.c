@@ -317,6 +317,26 @@ START_TEST(test_drain_and_close) {
 }
 END_TEST
 
+START_TEST(test_nothing_after_closed) {
+  int closed;
+  connect_(1);
+  drv_send(&D, "{\"id\":2,\"op\":\"subscribe\",\"sub\":\"s\",\"subject\":\"z\","
+               "\"delay_ms\":300}");
+  drv_send(&D, "{\"id\":3,\"op\":\"publish\",\"subject\":\"z\",\"count\":2}");
+  EXPECT("\"ev\":\"msg\"", "\"seq\":1");
+  drv_send(&D, "{\"id\":4,\"op\":\"close\"}");
+  EXPECT("{\"id\":4,\"ev\":\"ok\"}");
+  /* the slow handler is cut short: no msg_done after closed */
+  while (drv_line(&D, 500))
+    ;
+  closed = line_index("\"ev\":\"closed\"");
+  ck_assert_int_ge(closed, 0);
+  for (int i = closed + 1; i < D.nlines; i++)
+    ck_assert_msg(strstr(D.lines[i], "\"id\":") != NULL, "after closed: %s",
+                  D.lines[i]);
+}
+END_TEST
+
 START_TEST(test_slow_consumer_event) {
   connect_(1);
   drv_send(&D, "{\"id\":2,\"op\":\"subscribe\",\"sub\":\"s\",\"subject\":\"s\","
@@ -396,6 +416,7 @@ static Suite *driver_suite(void) {
   tcase_add_test(tc, test_request);
   tcase_add_test(tc, test_drain_and_close);
   tcase_add_test(tc, test_slow_consumer_event);
+  tcase_add_test(tc, test_nothing_after_closed);
   tcase_add_test(tc, test_disconnected_reconnected);
   tcase_add_test(tc, test_discovered_lame_duck_error);
   tcase_add_test(tc, test_stdin_eof_exits);
