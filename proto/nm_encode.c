@@ -89,11 +89,14 @@ int nm_encode_connect(nm_buf_t *b, nm_slice_t json) {
 
 /* The shared shape of MSG/HMSG/PUB/HPUB:
  *   VERB subj [sid] [reply] [hdr] size\r\n payload \r\n
- * `sid` is omitted when NULL (PUB, HPUB); `hdr` when has_hdr is 0. */
-static int encode_payload_frame(nm_buf_t *b, const char *verb,
-                                nm_slice_t subject, const nm_slice_t *sid,
-                                nm_slice_t reply, int has_hdr, size_t hdr,
-                                nm_slice_t payload) {
+ * `sid` is omitted when NULL (PUB, HPUB); `hdr` when has_hdr is 0. A
+ * non-NULL hdr_text / size_text is written instead of the number. */
+static int encode_payload_frame_t(nm_buf_t *b, const char *verb,
+                                  nm_slice_t subject, const nm_slice_t *sid,
+                                  nm_slice_t reply, int has_hdr, size_t hdr,
+                                  const nm_slice_t *hdr_text,
+                                  const nm_slice_t *size_text,
+                                  nm_slice_t payload) {
   size_t vl = strlen(verb);
   size_t total = vl + 1 + subject.n;
   int err = 0;
@@ -104,8 +107,9 @@ static int encode_payload_frame(nm_buf_t *b, const char *verb,
   if (reply.n > 0)
     total += 1 + reply.n;
   if (has_hdr)
-    total += 1 + dec_len(hdr);
-  total += 1 + dec_len(payload.n) + 2 + payload.n + 2;
+    total += 1 + (hdr_text ? hdr_text->n : dec_len(hdr));
+  total += 1 + (size_text ? size_text->n : dec_len(payload.n));
+  total += 2 + payload.n + 2;
   if ((o = reserve(b, total, &err)) == NULL)
     return err;
   o = put(o, verb, vl);
@@ -121,15 +125,32 @@ static int encode_payload_frame(nm_buf_t *b, const char *verb,
   }
   if (has_hdr) {
     *o++ = ' ';
-    o = put_dec(o, hdr);
+    o = hdr_text ? put_slice(o, *hdr_text) : put_dec(o, hdr);
   }
   *o++ = ' ';
-  o = put_dec(o, payload.n);
+  o = size_text ? put_slice(o, *size_text) : put_dec(o, payload.n);
   o = put(o, "\r\n", 2);
   o = put_slice(o, payload);
   put(o, "\r\n", 2);
   nm_buf_commit(b, total);
   return 0;
+}
+
+static int encode_payload_frame(nm_buf_t *b, const char *verb,
+                                nm_slice_t subject, const nm_slice_t *sid,
+                                nm_slice_t reply, int has_hdr, size_t hdr,
+                                nm_slice_t payload) {
+  return encode_payload_frame_t(b, verb, subject, sid, reply, has_hdr, hdr,
+                                NULL, NULL, payload);
+}
+
+int nm_encode_msg_sized(nm_buf_t *b, nm_slice_t subject, nm_slice_t sid,
+                        nm_slice_t reply, nm_slice_t hdr_text,
+                        nm_slice_t size_text, nm_slice_t payload) {
+  int has_hdr = hdr_text.n > 0;
+  return encode_payload_frame_t(b, has_hdr ? "HMSG" : "MSG", subject, &sid,
+                                reply, has_hdr, 0, has_hdr ? &hdr_text : NULL,
+                                size_text.n > 0 ? &size_text : NULL, payload);
 }
 
 int nm_encode_msg(nm_buf_t *b, nm_slice_t subject, nm_slice_t sid,

@@ -19,6 +19,13 @@ int nm_encode_msg(nm_buf_t *b, nm_slice_t subject, nm_slice_t sid,
  * header block then the body. */
 int nm_encode_hmsg(nm_buf_t *b, nm_slice_t subject, nm_slice_t sid,
                    nm_slice_t reply, size_t hdr_len, nm_slice_t payload);
+/* MSG or HMSG with the size fields written as given: nats-server echoes a
+ * publisher's size texts (frame.size_text / frame.hdr_text, e.g. "02") in
+ * what it delivers. HMSG when hdr_text is not empty, else MSG; an empty
+ * size_text is computed from the payload. The texts are not checked. */
+int nm_encode_msg_sized(nm_buf_t *b, nm_slice_t subject, nm_slice_t sid,
+                        nm_slice_t reply, nm_slice_t hdr_text,
+                        nm_slice_t size_text, nm_slice_t payload);
 int nm_encode_ping(nm_buf_t *b);
 int nm_encode_pong(nm_buf_t *b);
 int nm_encode_ok(nm_buf_t *b);

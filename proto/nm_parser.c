@@ -243,7 +243,7 @@ static nm_perr_t build_frame(nm_parser_t *p, const char *line, size_t n,
   /* Field by field: a memset of the struct compiles to `rep stos`, which
    * costs more than the rest of a small PUB's parse. */
   f->subject = f->reply = f->queue = f->sid = f->max = kNoSlice;
-  f->json = f->text = f->payload = kNoSlice;
+  f->json = f->text = f->payload = f->size_text = f->hdr_text = kNoSlice;
   f->hdr_len = 0;
   f->op = p->op;
   /* The line without its terminator; a CR right before the LF is part of
@@ -267,6 +267,7 @@ static nm_perr_t build_frame(nm_parser_t *p, const char *line, size_t n,
     f->subject = a[0];
     if (c == 3)
       f->reply = a[1];
+    f->size_text = a[c - 1];
     size = nm_parse_size(a[c - 1]);
     if (size < 0)
       return NM_PERR_BAD_ARGS;
@@ -281,6 +282,8 @@ static nm_perr_t build_frame(nm_parser_t *p, const char *line, size_t n,
     f->subject = a[0];
     if (c == 4)
       f->reply = a[1];
+    f->hdr_text = a[c - 2];
+    f->size_text = a[c - 1];
     hdr = nm_parse_size(a[c - 2]);
     size = nm_parse_size(a[c - 1]);
     if (hdr < 0 || size < 0 || hdr > size)
@@ -294,6 +297,7 @@ static nm_perr_t build_frame(nm_parser_t *p, const char *line, size_t n,
     f->sid = a[1];
     if (c == 4)
       f->reply = a[2];
+    f->size_text = a[c - 1];
     size = nm_parse_size(a[c - 1]);
     if (size < 0)
       return NM_PERR_BAD_ARGS;
@@ -312,6 +316,8 @@ static nm_perr_t build_frame(nm_parser_t *p, const char *line, size_t n,
     f->sid = a[1];
     if (c == 5)
       f->reply = a[2];
+    f->hdr_text = a[c - 2];
+    f->size_text = a[c - 1];
     hdr = nm_parse_size(a[c - 2]);
     size = nm_parse_size(a[c - 1]);
     if (hdr < 0 || size < 0 || hdr > size)

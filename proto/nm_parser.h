@@ -119,6 +119,12 @@ typedef struct {
   nm_slice_t text; /* -ERR: the argument text as sent (quotes included) */
   nm_slice_t payload; /* PUB HPUB MSG HMSG: header block + body, no CRLF */
   size_t hdr_len;     /* HPUB HMSG: header block length; else 0 */
+  /* PUB HPUB MSG HMSG: the (total) size as sent, and for HPUB HMSG the header
+   * size as sent. nats-server echoes these texts in the MSG/HMSG it delivers
+   * (`PUB foo 02` reaches subscribers as `MSG foo 1 02`): see
+   * nm_encode_msg_sized. */
+  nm_slice_t size_text;
+  nm_slice_t hdr_text;
   /* The control line as received, without its line terminator (CR LF or LF).
    * For a split line this is the reassembled copy. */
   nm_slice_t line;

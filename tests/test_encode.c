@@ -106,6 +106,36 @@ START_TEST(test_client_ops_bytes) {
 }
 END_TEST
 
+START_TEST(test_msg_sized_bytes) {
+  nm_buf_t b;
+
+  nm_buf_init(&b, 0);
+  ck_assert_int_eq(nm_encode_msg_sized(&b, sl("foo"), sl("1"), kNone, kNone,
+                                       sl("02"), sl("hi")),
+                   0);
+  WANT(&b, "MSG foo 1 02\r\nhi\r\n");
+  nm_buf_clear(&b);
+  ck_assert_int_eq(nm_encode_msg_sized(&b, sl("foo"), sl("1"), sl("r"),
+                                       sl("012"), sl("013"),
+                                       sl("NATS/1.0\r\n\r\nx")),
+                   0);
+  WANT(&b, "HMSG foo 1 r 012 013\r\nNATS/1.0\r\n\r\nx\r\n");
+  nm_buf_clear(&b);
+  /* no texts: the sizes are computed, as nm_encode_msg does */
+  ck_assert_int_eq(nm_encode_msg_sized(&b, sl("foo"), sl("1"), kNone, kNone,
+                                       kNone, sl("hello")),
+                   0);
+  WANT(&b, "MSG foo 1 5\r\nhello\r\n");
+  nm_buf_free(&b);
+  nm_buf_init(&b, 10);
+  ck_assert_int_eq(nm_encode_msg_sized(&b, sl("foo"), sl("1"), kNone, kNone,
+                                       sl("02"), sl("hi")),
+                   NM_ETOOBIG);
+  ck_assert_uint_eq(b.len, 0);
+  nm_buf_free(&b);
+}
+END_TEST
+
 START_TEST(test_slice_str) {
   nm_slice_t s = nm_slice_str(NULL);
   ck_assert_ptr_null(s.p);
@@ -286,6 +316,8 @@ START_TEST(test_vs_nats_server) {
       "PUB foo bar.reply 3\r\nabc\r\n"
       "HPUB foo 18 23\r\nNATS/1.0\r\nA: b\r\n\r\nhello\r\n"
       "SUB a..b 2\r\n"
+      "PUB foo 02\r\nhi\r\n"
+      "HPUB foo 012 000000013\r\nNATS/1.0\r\n\r\nx\r\n"
       "PING\r\n";
   nm_natsserver_t ns;
   char info[4096], reply[4096];
@@ -322,6 +354,12 @@ START_TEST(test_vs_nats_server) {
   nm_encode_hmsg(&b, sl("foo"), sl("1"), kNone, 18,
                  sl("NATS/1.0\r\nA: b\r\n\r\nhello"));
   nm_encode_err(&b, "Invalid Subject");
+  /* the publisher's size texts come back as sent */
+  nm_encode_ok(&b);
+  nm_encode_msg_sized(&b, sl("foo"), sl("1"), kNone, kNone, sl("02"), sl("hi"));
+  nm_encode_ok(&b);
+  nm_encode_msg_sized(&b, sl("foo"), sl("1"), kNone, sl("012"), sl("000000013"),
+                      sl("NATS/1.0\r\n\r\nx"));
   nm_encode_pong(&b);
   want_bytes(&b, reply, n);
   nm_buf_free(&b);
@@ -334,6 +372,7 @@ static Suite *encode_suite(void) {
 
   tcase_add_test(tc, test_server_ops_bytes);
   tcase_add_test(tc, test_client_ops_bytes);
+  tcase_add_test(tc, test_msg_sized_bytes);
   tcase_add_test(tc, test_slice_str);
   tcase_add_test(tc, test_round_trip);
   tcase_add_test(tc, test_limit);

@@ -799,6 +799,45 @@ START_TEST(test_argument_edges) {
 }
 END_TEST
 
+/* Size texts come out as sent (nats-server echoes them), split or not. */
+static int size_text_cb(nm_parser_t *p, const nm_frame_t *f) {
+  recorder_t *r = p->data;
+  r->n += (size_t)snprintf(
+      r->log + r->n, REC_CAP - r->n, "%s[%.*s][%.*s];", nm_op_name(f->op),
+      (int)f->hdr_text.n, f->hdr_text.p ? f->hdr_text.p : "",
+      (int)f->size_text.n, f->size_text.p ? f->size_text.p : "");
+  return 0;
+}
+
+START_TEST(test_size_texts) {
+  static const char cli[] = "PUB a 02\r\nhi\r\nHPUB a 012 000000013\r\n"
+                            "NATS/1.0\r\n\r\nx\r\nSUB a 1\r\n";
+  static const char srv[] = "MSG a 1 r 02\r\nhi\r\nHMSG a 1 012 13\r\n"
+                            "NATS/1.0\r\n\r\nx\r\nPING\r\n";
+  size_t cut;
+
+  for (cut = 0; cut <= sizeof(cli) - 1; cut++) {
+    recorder_t *r = rec_new();
+    nm_parser_t p;
+    nm_parser_init(&p, NM_PARSE_CLIENT_OPS, size_text_cb, r);
+    nm_parser_set_flags(&p, NM_PARSER_HEADERS);
+    ck_assert_int_ge(feed_cuts(&p, cli, sizeof(cli) - 1, &cut, 1), 0);
+    ck_assert_str_eq(r->log, "PUB[][02];HPUB[012][000000013];SUB[][];");
+    nm_parser_free(&p);
+    free(r);
+  }
+  for (cut = 0; cut <= sizeof(srv) - 1; cut++) {
+    recorder_t *r = rec_new();
+    nm_parser_t p;
+    nm_parser_init(&p, NM_PARSE_SERVER_OPS, size_text_cb, r);
+    ck_assert_int_ge(feed_cuts(&p, srv, sizeof(srv) - 1, &cut, 1), 0);
+    ck_assert_str_eq(r->log, "MSG[][02];HMSG[012][13];PING[][];");
+    nm_parser_free(&p);
+    free(r);
+  }
+}
+END_TEST
+
 START_TEST(test_parse_size) {
   static const struct {
     const char *s;
@@ -886,6 +925,7 @@ static Suite *parser_suite(void) {
   tcase_add_test(tm, test_auth_flag_cleared_by_callback);
   tcase_add_test(tm, test_split_line_blanks);
   tcase_add_test(tm, test_argument_edges);
+  tcase_add_test(tm, test_size_texts);
   tcase_add_test(tm, test_parse_size);
   tcase_add_test(tm, test_op_names);
   tcase_add_test(tm, test_bad_calls);

@@ -49,6 +49,8 @@ static int fz_cb(nm_parser_t *p, const nm_frame_t *f) {
   mix_slice(h, f->text);
   mix_slice(h, f->payload);
   mix(h, &f->hdr_len, sizeof(f->hdr_len));
+  mix_slice(h, f->size_text);
+  mix_slice(h, f->hdr_text);
   if (f->line.n > 0 && f->line.p == NULL)
     abort();
   /* As a server would: CONNECT turns headers on and ends EXPECT_CONNECT. */
