@@ -2,27 +2,16 @@
  *
  * It mirrors nats-server 2.9.10's parser.go state machine in what it accepts
  * and rejects, but not in shape: a control line is found with memchr and
- * handed whole to line_done(), either straight from the fed buffer
- * (zero-copy) or from the scratch buffer when it was split across feeds.
+ * handed whole to line_done() (and nm_parser_frame.c), either straight from
+ * the fed buffer (zero-copy) or from the scratch buffer when it was split
+ * across feeds.
  * No I/O; the only allocations are the lazily grown scratch and payload
  * buffers, both bounded by the configured limits. */
-#include "nm_parser.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum {
-  ST_START = 0,  /* before the first byte of an op */
-  ST_OPNAME,     /* inside the op name */
-  ST_NEED_BLANK, /* after PUB/SUB/...: one SP or TAB is required */
-  ST_BLANKS,     /* skipping blanks before the argument part */
-  ST_ARG,        /* inside the argument part, up to LF */
-  ST_SKIP,       /* PING/PONG/+OK: everything up to LF is ignored */
-  ST_PAYLOAD,    /* collecting payload bytes */
-  ST_END_R,      /* payload done, CR required */
-  ST_END_N,      /* CR seen, LF required */
-};
+#include "nm_parser_int.h"
 
 /* How an op continues after its name. */
 enum {
@@ -61,13 +50,9 @@ static const op_def kServerOps[] = {
 };
 
 #define NM__NOPS(t) (sizeof(t) / sizeof((t)[0]))
-/* At most this many arguments are kept; one more is only counted. */
-#define NM__MAX_ARGS 6
 /* Smallest scratch and payload-buffer allocations. */
 #define NM__SCRATCH_MIN 256
 #define NM__PBUF_MIN 4096
-
-static const nm_slice_t kNoSlice = {NULL, 0};
 
 static const op_def *op_table(const nm_parser_t *p, unsigned *n) {
   if (p->mode == NM_PARSE_SERVER_OPS) {
@@ -174,204 +159,12 @@ static int scratch_put(nm_parser_t *p, const char *s, size_t n) {
   return 0;
 }
 
-/* ---- arguments --------------------------------------------------------- */
-
-/* Splits on SP/TAB (PUB, HPUB as processPub does) or also on CR/LF (SUB,
- * UNSUB, MSG, HMSG as splitArg does). Returns the argument count, which may
- * exceed NM__MAX_ARGS (the extra ones are only counted). */
-static int split_args(const char *s, size_t n, int crlf, nm_slice_t *out) {
-  int count = 0;
-  size_t i = 0, start;
-
-  for (;;) {
-    while (i < n &&
-           (is_blank(s[i]) || (crlf && (s[i] == '\r' || s[i] == '\n'))))
-      i++;
-    if (i >= n)
-      break;
-    start = i;
-    while (i < n && !is_blank(s[i]) &&
-           !(crlf && (s[i] == '\r' || s[i] == '\n')))
-      i++;
-    if (count < NM__MAX_ARGS) {
-      out[count].p = s + start;
-      out[count].n = i - start;
-    }
-    count++;
-  }
-  return count;
-}
-
-int64_t nm_parse_size(nm_slice_t s) {
-  int64_t v = 0;
-  size_t i;
-
-  /* 2.9.10's parseSize: 1..9 digits (maxParseSizeLen), so no overflow. */
-  if (s.p == NULL || s.n == 0 || s.n > 9)
-    return -1;
-  for (i = 0; i < s.n; i++) {
-    unsigned char c = (unsigned char)s.p[i];
-    if (c < '0' || c > '9')
-      return -1;
-    v = v * 10 + (c - '0');
-  }
-  return v;
-}
-
-static nm_perr_t check_payload_size(const nm_parser_t *p, int64_t size) {
-  if (p->max_payload >= 0) {
-    if (size > p->max_payload)
-      return NM_PERR_MAX_PAYLOAD;
-  } else if (size > NM_PARSER_HARD_MAX_PAYLOAD) {
-    return NM_PERR_MAX_PAYLOAD;
-  }
-  return NM_PERR_NONE;
-}
-
-/* Fills p->frame from a complete control line: `line` holds `n` bytes (no
- * LF), the argument part starts at `arg_off` and is `arg_n` bytes long (a
- * dropped CR already excluded). Checks in processPub/processHeaderPub/
- * parseSub/processUnsub order. Sets p->payload_size for payload ops. */
-static nm_perr_t build_frame(nm_parser_t *p, const char *line, size_t n,
-                             size_t arg_off, size_t arg_n) {
-  nm_frame_t *f = &p->frame;
-  nm_slice_t a[NM__MAX_ARGS];
-  const char *arg = line + arg_off;
-  int64_t size = 0, hdr = 0;
-  int c;
-
-  /* Field by field: a memset of the struct compiles to `rep stos`, which
-   * costs more than the rest of a small PUB's parse. */
-  f->subject = f->reply = f->queue = f->sid = f->max = kNoSlice;
-  f->json = f->text = f->payload = f->size_text = f->hdr_text = kNoSlice;
-  f->hdr_len = 0;
-  f->op = p->op;
-  /* The line without its terminator; a CR right before the LF is part of
-   * the terminator. PING/PONG/+OK lines are cut at NM_PARSER_BARE_LINE_MAX
-   * so that a split one (kept in bounded scratch) reads the same. */
-  if (p->op == NM_OP_PING || p->op == NM_OP_PONG || p->op == NM_OP_OK) {
-    if (n > NM_PARSER_BARE_LINE_MAX)
-      n = NM_PARSER_BARE_LINE_MAX;
-  }
-  if (n > 0 && line[n - 1] == '\r')
-    n--;
-  f->line.p = line;
-  f->line.n = n;
-  p->payload_size = 0;
-
-  switch (p->op) {
-  case NM_OP_PUB:
-    c = split_args(arg, arg_n, 0, a);
-    if (c != 2 && c != 3)
-      return NM_PERR_BAD_ARGS;
-    f->subject = a[0];
-    if (c == 3)
-      f->reply = a[1];
-    f->size_text = a[c - 1];
-    size = nm_parse_size(a[c - 1]);
-    if (size < 0)
-      return NM_PERR_BAD_ARGS;
-    break;
-  case NM_OP_HPUB:
-    /* processHeaderPub refuses before it looks at the arguments. */
-    if (!(p->flags & NM_PARSER_HEADERS))
-      return NM_PERR_HEADERS_OFF;
-    c = split_args(arg, arg_n, 0, a);
-    if (c != 3 && c != 4)
-      return NM_PERR_BAD_ARGS;
-    f->subject = a[0];
-    if (c == 4)
-      f->reply = a[1];
-    f->hdr_text = a[c - 2];
-    f->size_text = a[c - 1];
-    hdr = nm_parse_size(a[c - 2]);
-    size = nm_parse_size(a[c - 1]);
-    if (hdr < 0 || size < 0 || hdr > size)
-      return NM_PERR_BAD_ARGS;
-    break;
-  case NM_OP_MSG:
-    c = split_args(arg, arg_n, 1, a);
-    if (c != 3 && c != 4)
-      return NM_PERR_BAD_ARGS;
-    f->subject = a[0];
-    f->sid = a[1];
-    if (c == 4)
-      f->reply = a[2];
-    f->size_text = a[c - 1];
-    size = nm_parse_size(a[c - 1]);
-    if (size < 0)
-      return NM_PERR_BAD_ARGS;
-    break;
-  case NM_OP_HMSG:
-    if (p->mode == NM_PARSE_CLIENT_OPS) {
-      /* A client's HMSG: 2.9.10 parses no argument and expects an empty
-       * payload (its pending size is always 0 between messages). */
-      f->payload.p = line;
-      return NM_PERR_NONE;
-    }
-    c = split_args(arg, arg_n, 1, a);
-    if (c != 4 && c != 5)
-      return NM_PERR_BAD_ARGS;
-    f->subject = a[0];
-    f->sid = a[1];
-    if (c == 5)
-      f->reply = a[2];
-    f->hdr_text = a[c - 2];
-    f->size_text = a[c - 1];
-    hdr = nm_parse_size(a[c - 2]);
-    size = nm_parse_size(a[c - 1]);
-    if (hdr < 0 || size < 0 || hdr > size)
-      return NM_PERR_BAD_ARGS;
-    break;
-  case NM_OP_SUB:
-    c = split_args(arg, arg_n, 1, a);
-    if (c != 2 && c != 3)
-      return NM_PERR_BAD_ARGS;
-    f->subject = a[0];
-    if (c == 3)
-      f->queue = a[1];
-    f->sid = a[c - 1];
-    return NM_PERR_NONE;
-  case NM_OP_UNSUB:
-    c = split_args(arg, arg_n, 1, a);
-    if (c != 1 && c != 2)
-      return NM_PERR_BAD_ARGS;
-    f->sid = a[0];
-    if (c == 2)
-      f->max = a[1];
-    return NM_PERR_NONE;
-  case NM_OP_CONNECT:
-  case NM_OP_INFO:
-    f->json.p = arg;
-    f->json.n = arg_n;
-    return NM_PERR_NONE;
-  case NM_OP_ERR:
-    f->text.p = arg;
-    f->text.n = arg_n;
-    return NM_PERR_NONE;
-  default:
-    return NM_PERR_NONE;
-  }
-  /* Payload ops: the size limit is checked on the control line, before any
-   * payload byte is read (processPub order: count, size, then max). */
-  {
-    nm_perr_t e = check_payload_size(p, size);
-    if (e != NM_PERR_NONE)
-      return e;
-  }
-  f->hdr_len = (size_t)hdr;
-  p->payload_size = (size_t)size;
-  return NM_PERR_NONE;
-}
-
 static int is_payload_op(const nm_parser_t *p) {
   return p->op == NM_OP_PUB || p->op == NM_OP_HPUB || p->op == NM_OP_MSG ||
          p->op == NM_OP_HMSG;
 }
 
-/* Back to the start state after a frame, giving back a large payload
- * buffer. */
-static void frame_reset(nm_parser_t *p) {
+void nm__parser_frame_reset(nm_parser_t *p) {
   p->state = ST_START;
   p->in_scratch = 0;
   p->in_pbuf = 0;
@@ -397,7 +190,7 @@ static int emit(nm_parser_t *p) {
   r = p->cb != NULL ? p->cb(p, &p->frame) : 0;
   if (p->gen != gen)
     return NM__STOPPED;
-  frame_reset(p);
+  nm__parser_frame_reset(p);
   if (r != 0)
     return fail(p, NM_PERR_CALLBACK, NM_ECALLBACK, NULL, 0);
   return 0;
@@ -407,7 +200,7 @@ static int emit(nm_parser_t *p) {
  * to ST_PAYLOAD. Returns 0 or a sticky error. */
 static int line_done(nm_parser_t *p, const char *line, size_t n, size_t arg_off,
                      size_t arg_n) {
-  nm_perr_t e = build_frame(p, line, n, arg_off, arg_n);
+  nm_perr_t e = nm__parser_build_frame(p, line, n, arg_off, arg_n);
 
   if (e != NM_PERR_NONE)
     return fail(p, e, 0, line, n);
@@ -436,8 +229,8 @@ static int line_to_scratch(nm_parser_t *p, const char *line, size_t arg_off,
   p->arg_start_len = p->oplen + keep;
   p->blanks_kept = keep;
   p->in_scratch = 1;
-  e = build_frame(p, p->scratch, p->line_len, p->arg_start_len,
-                  raw_arg_n - (p->drop_cr ? 1 : 0));
+  e = nm__parser_build_frame(p, p->scratch, p->line_len, p->arg_start_len,
+                             raw_arg_n - (p->drop_cr ? 1 : 0));
   /* The same bytes passed build_frame a moment ago. */
   return e == NM_PERR_NONE ? 0 : NM_EINVAL;
 }
@@ -781,109 +574,4 @@ ssize_t nm_parser_feed(nm_parser_t *p, const char *buf, size_t len) {
   }
   p->bytes += len;
   return (ssize_t)len;
-}
-
-/* ---- lifecycle and accessors ------------------------------------------- */
-
-int nm_parser_init(nm_parser_t *p, nm_parse_mode_t mode, nm_frame_cb cb,
-                   void *data) {
-  if (p == NULL || (mode != NM_PARSE_CLIENT_OPS && mode != NM_PARSE_SERVER_OPS))
-    return NM_EINVAL;
-  memset(p, 0, sizeof(*p));
-  p->mode = mode;
-  p->cb = cb;
-  p->data = data;
-  p->max_control_line = NM_DEFAULT_MAX_CONTROL_LINE;
-  p->max_payload = mode == NM_PARSE_CLIENT_OPS ? NM_DEFAULT_MAX_PAYLOAD : -1;
-  p->state = ST_START;
-  return 0;
-}
-
-void nm_parser_free(nm_parser_t *p) {
-  if (p == NULL)
-    return;
-  p->gen++;
-  free(p->scratch);
-  free(p->pbuf);
-  p->scratch = NULL;
-  p->scratch_cap = 0;
-  p->pbuf = NULL;
-  p->pbuf_cap = 0;
-  frame_reset(p);
-}
-
-void nm_parser_reset(nm_parser_t *p) {
-  p->gen++;
-  frame_reset(p);
-  memset(&p->frame, 0, sizeof(p->frame));
-  p->op = NM_OP_NONE;
-  p->oplen = 0;
-  p->opmask = 0;
-  p->err = 0;
-  p->why = NM_PERR_NONE;
-  p->errmsg[0] = '\0';
-}
-
-void nm_parser_set_limits(nm_parser_t *p, size_t max_control_line,
-                          int64_t max_payload) {
-  if (max_control_line == 0)
-    max_control_line = NM_DEFAULT_MAX_CONTROL_LINE;
-  if (max_control_line > NM_PARSER_SCRATCH_MAX)
-    max_control_line = NM_PARSER_SCRATCH_MAX;
-  p->max_control_line = max_control_line;
-  p->max_payload = max_payload < 0 ? -1 : max_payload;
-}
-
-void nm_parser_set_flags(nm_parser_t *p, unsigned flags) {
-  p->flags = flags;
-}
-
-unsigned nm_parser_flags(const nm_parser_t *p) {
-  return p->flags;
-}
-
-nm_perr_t nm_parser_error(const nm_parser_t *p) {
-  return p->why;
-}
-
-const char *nm_parser_errmsg(const nm_parser_t *p) {
-  if (p->err == 0)
-    return "no error";
-  return p->errmsg;
-}
-
-int nm_parser_in_frame(const nm_parser_t *p) {
-  return p->state != ST_START;
-}
-
-const char *nm_op_name(nm_op_t op) {
-  switch (op) {
-  case NM_OP_NONE:
-    return "NONE";
-  case NM_OP_CONNECT:
-    return "CONNECT";
-  case NM_OP_INFO:
-    return "INFO";
-  case NM_OP_PUB:
-    return "PUB";
-  case NM_OP_HPUB:
-    return "HPUB";
-  case NM_OP_SUB:
-    return "SUB";
-  case NM_OP_UNSUB:
-    return "UNSUB";
-  case NM_OP_MSG:
-    return "MSG";
-  case NM_OP_HMSG:
-    return "HMSG";
-  case NM_OP_PING:
-    return "PING";
-  case NM_OP_PONG:
-    return "PONG";
-  case NM_OP_OK:
-    return "+OK";
-  case NM_OP_ERR:
-    return "-ERR";
-  }
-  return "?";
 }

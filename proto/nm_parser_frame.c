@@ -1,0 +1,203 @@
+/* Building a frame from a complete control line: argument splitting, sizes
+ * and the argument checks, in nats-server 2.9.10's order (processPub,
+ * processHeaderPub, parseSub, processUnsub). No I/O, no allocation. */
+#include <string.h>
+
+#include "nm_parser_int.h"
+
+/* At most this many arguments are kept; one more is only counted. */
+#define NM__MAX_ARGS 6
+
+static const nm_slice_t kNoSlice = {NULL, 0};
+
+static inline int is_blank(char c) {
+  return c == ' ' || c == '\t';
+}
+
+/* Splits on SP/TAB (PUB, HPUB as processPub does) or also on CR/LF (SUB,
+ * UNSUB, MSG, HMSG as splitArg does). Returns the argument count, which may
+ * exceed NM__MAX_ARGS (the extra ones are only counted). */
+static int split_args(const char *s, size_t n, int crlf, nm_slice_t *out) {
+  int count = 0;
+  size_t i = 0, start;
+
+  for (;;) {
+    while (i < n &&
+           (is_blank(s[i]) || (crlf && (s[i] == '\r' || s[i] == '\n'))))
+      i++;
+    if (i >= n)
+      break;
+    start = i;
+    while (i < n && !is_blank(s[i]) &&
+           !(crlf && (s[i] == '\r' || s[i] == '\n')))
+      i++;
+    if (count < NM__MAX_ARGS) {
+      out[count].p = s + start;
+      out[count].n = i - start;
+    }
+    count++;
+  }
+  return count;
+}
+
+int64_t nm_parse_size(nm_slice_t s) {
+  int64_t v = 0;
+  size_t i;
+
+  /* 2.9.10's parseSize: 1..9 digits (maxParseSizeLen), so no overflow. */
+  if (s.p == NULL || s.n == 0 || s.n > 9)
+    return -1;
+  for (i = 0; i < s.n; i++) {
+    unsigned char c = (unsigned char)s.p[i];
+    if (c < '0' || c > '9')
+      return -1;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+static nm_perr_t check_payload_size(const nm_parser_t *p, int64_t size) {
+  if (p->max_payload >= 0) {
+    if (size > p->max_payload)
+      return NM_PERR_MAX_PAYLOAD;
+  } else if (size > NM_PARSER_HARD_MAX_PAYLOAD) {
+    return NM_PERR_MAX_PAYLOAD;
+  }
+  return NM_PERR_NONE;
+}
+
+/* Fills p->frame from a complete control line: `line` holds `n` bytes (no
+ * LF), the argument part starts at `arg_off` and is `arg_n` bytes long (a
+ * dropped CR already excluded). Checks in processPub/processHeaderPub/
+ * parseSub/processUnsub order. Sets p->payload_size for payload ops. */
+nm_perr_t nm__parser_build_frame(nm_parser_t *p, const char *line, size_t n,
+                                 size_t arg_off, size_t arg_n) {
+  nm_frame_t *f = &p->frame;
+  nm_slice_t a[NM__MAX_ARGS];
+  const char *arg = line + arg_off;
+  int64_t size = 0, hdr = 0;
+  int c;
+
+  /* Field by field: a memset of the struct compiles to `rep stos`, which
+   * costs more than the rest of a small PUB's parse. */
+  f->subject = f->reply = f->queue = f->sid = f->max = kNoSlice;
+  f->json = f->text = f->payload = f->size_text = f->hdr_text = kNoSlice;
+  f->hdr_len = 0;
+  f->op = p->op;
+  /* The line without its terminator; a CR right before the LF is part of
+   * the terminator. PING/PONG/+OK lines are cut at NM_PARSER_BARE_LINE_MAX
+   * so that a split one (kept in bounded scratch) reads the same. */
+  if (p->op == NM_OP_PING || p->op == NM_OP_PONG || p->op == NM_OP_OK) {
+    if (n > NM_PARSER_BARE_LINE_MAX)
+      n = NM_PARSER_BARE_LINE_MAX;
+  }
+  if (n > 0 && line[n - 1] == '\r')
+    n--;
+  f->line.p = line;
+  f->line.n = n;
+  p->payload_size = 0;
+
+  switch (p->op) {
+  case NM_OP_PUB:
+    c = split_args(arg, arg_n, 0, a);
+    if (c != 2 && c != 3)
+      return NM_PERR_BAD_ARGS;
+    f->subject = a[0];
+    if (c == 3)
+      f->reply = a[1];
+    f->size_text = a[c - 1];
+    size = nm_parse_size(a[c - 1]);
+    if (size < 0)
+      return NM_PERR_BAD_ARGS;
+    break;
+  case NM_OP_HPUB:
+    /* processHeaderPub refuses before it looks at the arguments. */
+    if (!(p->flags & NM_PARSER_HEADERS))
+      return NM_PERR_HEADERS_OFF;
+    c = split_args(arg, arg_n, 0, a);
+    if (c != 3 && c != 4)
+      return NM_PERR_BAD_ARGS;
+    f->subject = a[0];
+    if (c == 4)
+      f->reply = a[1];
+    f->hdr_text = a[c - 2];
+    f->size_text = a[c - 1];
+    hdr = nm_parse_size(a[c - 2]);
+    size = nm_parse_size(a[c - 1]);
+    if (hdr < 0 || size < 0 || hdr > size)
+      return NM_PERR_BAD_ARGS;
+    break;
+  case NM_OP_MSG:
+    c = split_args(arg, arg_n, 1, a);
+    if (c != 3 && c != 4)
+      return NM_PERR_BAD_ARGS;
+    f->subject = a[0];
+    f->sid = a[1];
+    if (c == 4)
+      f->reply = a[2];
+    f->size_text = a[c - 1];
+    size = nm_parse_size(a[c - 1]);
+    if (size < 0)
+      return NM_PERR_BAD_ARGS;
+    break;
+  case NM_OP_HMSG:
+    if (p->mode == NM_PARSE_CLIENT_OPS) {
+      /* A client's HMSG: 2.9.10 parses no argument and expects an empty
+       * payload (its pending size is always 0 between messages). */
+      f->payload.p = line;
+      return NM_PERR_NONE;
+    }
+    c = split_args(arg, arg_n, 1, a);
+    if (c != 4 && c != 5)
+      return NM_PERR_BAD_ARGS;
+    f->subject = a[0];
+    f->sid = a[1];
+    if (c == 5)
+      f->reply = a[2];
+    f->hdr_text = a[c - 2];
+    f->size_text = a[c - 1];
+    hdr = nm_parse_size(a[c - 2]);
+    size = nm_parse_size(a[c - 1]);
+    if (hdr < 0 || size < 0 || hdr > size)
+      return NM_PERR_BAD_ARGS;
+    break;
+  case NM_OP_SUB:
+    c = split_args(arg, arg_n, 1, a);
+    if (c != 2 && c != 3)
+      return NM_PERR_BAD_ARGS;
+    f->subject = a[0];
+    if (c == 3)
+      f->queue = a[1];
+    f->sid = a[c - 1];
+    return NM_PERR_NONE;
+  case NM_OP_UNSUB:
+    c = split_args(arg, arg_n, 1, a);
+    if (c != 1 && c != 2)
+      return NM_PERR_BAD_ARGS;
+    f->sid = a[0];
+    if (c == 2)
+      f->max = a[1];
+    return NM_PERR_NONE;
+  case NM_OP_CONNECT:
+  case NM_OP_INFO:
+    f->json.p = arg;
+    f->json.n = arg_n;
+    return NM_PERR_NONE;
+  case NM_OP_ERR:
+    f->text.p = arg;
+    f->text.n = arg_n;
+    return NM_PERR_NONE;
+  default:
+    return NM_PERR_NONE;
+  }
+  /* Payload ops: the size limit is checked on the control line, before any
+   * payload byte is read (processPub order: count, size, then max). */
+  {
+    nm_perr_t e = check_payload_size(p, size);
+    if (e != NM_PERR_NONE)
+      return e;
+  }
+  f->hdr_len = (size_t)hdr;
+  p->payload_size = (size_t)size;
+  return NM_PERR_NONE;
+}
