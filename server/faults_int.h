@@ -4,7 +4,7 @@
  *  - rules (faults_rules.c matches frames against them and counts),
  *  - per-connection state: held and delayed frames, a frame waiting to be
  *    coalesced, the stall / black-hole flags (faults.c, faults_held.c),
- *  - direct actions, parsed from JSON (faults_json.c) and run by
+ *  - direct actions, parsed from JSON (faults_json_do.c) and run by
  *    faults_direct.c.
  * Connections are always named by id, never kept by pointer across loop
  * turns: a timer that fires after its connection closed finds nothing. */
@@ -243,7 +243,7 @@ int nm__fmatch(const nm__fmatch_t *m, int dir, uint64_t conn_id,
 int nm__fpath(nm_faults_t *f, nm_conn_t *c, int dir, const nm_frame_t *fr,
               nm_slice_t bytes);
 
-/* faults_json.c: parse a document / an action list / a rule. `err` gets a
+/* faults_json.c (a rule), faults_json_do.c (an action list). `err` gets a
  * message naming the offending field. */
 int nm__fjson_rule(nm_faults_t *f, const void *json, int index,
                    nm__frule_t **out, char *err, size_t errlen);
