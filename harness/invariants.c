@@ -122,6 +122,13 @@ int64_t nm__inv_param_int(const cJSON *params, const char *name, int64_t dflt) {
   return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : dflt;
 }
 
+uint64_t nm__inv_param_slack_us(const nm_inv_ctx_t *cx, const cJSON *params,
+                                const char *name, int64_t dflt_ms) {
+  int64_t ms = nm__inv_param_int(params, name, dflt_ms);
+  double scale = cx->time_scale >= 1.0 ? cx->time_scale : 1.0;
+  return (uint64_t)((double)(ms < 0 ? 0 : ms) * 1000.0 * scale);
+}
+
 const char *nm__inv_param_str(const cJSON *params, const char *name) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, name);
   return cJSON_IsString(v) ? v->valuestring : NULL;
@@ -398,6 +405,7 @@ int nm_inv_ctx_init(nm_inv_ctx_t *cx, const nm_tl_t *tl) {
   memset(cx, 0, sizeof(*cx));
   cx->tl = tl;
   cx->only_client = -1;
+  cx->time_scale = 1.0;
   cx->result = malloc((tl->n + 1) * sizeof(size_t));
   cx->msgs = calloc(1, sizeof(nm_inv_msg_t));
   if (!cx->result || !cx->msgs) {

@@ -362,7 +362,7 @@ void nm__inv_replay_order(const nm_inv_ctx_t *cx, const cJSON *params,
 void nm__inv_server_ping_answered(const nm_inv_ctx_t *cx, const cJSON *params,
                                   const char *what, nm_fails_t *out) {
   const nm_tl_t *tl = cx->tl;
-  uint64_t bound = (uint64_t)nm__inv_param_int(params, "bound_ms", 100) * 1000;
+  uint64_t bound = nm__inv_param_slack_us(cx, params, "bound_ms", 100);
   uint64_t end = tl->n ? tl->v[tl->n - 1].t_us : 0;
 
   for (size_t p = 0; p < tl->n; p++) {

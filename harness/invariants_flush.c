@@ -90,7 +90,8 @@ void nm__inv_flush_fence(const nm_inv_ctx_t *cx, const cJSON *params,
 void nm__inv_flush_timeout(const nm_inv_ctx_t *cx, const cJSON *params,
                            const char *what, nm_fails_t *out) {
   const nm_tl_t *tl = cx->tl;
-  int64_t tol_us = nm__inv_param_int(params, "tolerance_ms", 250) * 1000;
+  int64_t tol_us =
+      (int64_t)nm__inv_param_slack_us(cx, params, "tolerance_ms", 250);
   int64_t dflt = nm__inv_param_int(params, "default_timeout_ms", -1);
   uint64_t end = tl->n ? tl->v[tl->n - 1].t_us : 0;
 

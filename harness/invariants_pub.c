@@ -124,8 +124,7 @@ void nm__inv_no_loss(const nm_inv_ctx_t *cx, const cJSON *params,
 void nm__inv_lone_publish_latency(const nm_inv_ctx_t *cx, const cJSON *params,
                                   const char *what, nm_fails_t *out) {
   const nm_tl_t *tl = cx->tl;
-  uint64_t bound_us =
-      (uint64_t)nm__inv_param_int(params, "bound_ms", 100) * 1000;
+  uint64_t bound_us = nm__inv_param_slack_us(cx, params, "bound_ms", 100);
   const char *subject = nm__inv_param_str(params, "subject");
 
   for (size_t k = 0; k < cx->nmsgs; k++) {

@@ -37,6 +37,7 @@ typedef struct {
   const char *driver, *server, *junit, *json, *trace, *html, *xfail;
   int list, repeat, jobs, verbose;
   uint64_t seed;
+  double time_scale;
 } cli_t;
 
 typedef struct {
@@ -51,25 +52,30 @@ typedef struct {
 } pool_t;
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: natsmock-harness [options] [PATH...]\n"
-             "  PATH                     scenario files or folders (*.json, "
-             "recursive)\n"
-             "  --driver CMD             driver command line (default: "
-             "natsmock-driver next to the harness)\n"
-             "  --name GLOB              only scenarios whose name matches "
-             "(repeatable)\n"
-             "  --tag T                  only scenarios with tag T "
-             "(repeatable)\n"
-             "  --list                   list the selected scenarios and exit\n"
-             "  --repeat N               run each scenario N times\n"
-             "  --seed S                 the mock's seed\n"
-             "  -j N                     N scenarios in parallel\n"
-             "  --expected-failures FILE baseline: "
-             "[{\"scenario\":NAME,\"cause\":TEXT}]\n"
-             "  --server CMD             run fault-free scenarios against a "
-             "real server (e.g. nats-server)\n"
-             "  --junit FILE, --json FILE, --html FILE, --trace DIR   reports\n"
-             "  -v                       print failure evidence\n");
+  fprintf(f,
+          "usage: natsmock-harness [options] [PATH...]\n"
+          "  PATH                     scenario files or folders (*.json, "
+          "recursive)\n"
+          "  --driver CMD             driver command line (default: "
+          "natsmock-driver next to the harness)\n"
+          "  --name GLOB              only scenarios whose name matches "
+          "(repeatable)\n"
+          "  --tag T                  only scenarios with tag T "
+          "(repeatable)\n"
+          "  --list                   list the selected scenarios and exit\n"
+          "  --repeat N               run each scenario N times\n"
+          "  --seed S                 the mock's seed\n"
+          "  -j N                     N scenarios in parallel\n"
+          "  --expected-failures FILE baseline: "
+          "[{\"scenario\":NAME,\"cause\":TEXT}]\n"
+          "  --server CMD             run fault-free scenarios against a "
+          "real server (e.g. nats-server)\n"
+          "  --junit FILE, --json FILE, --html FILE, --trace DIR   reports\n"
+          "  --time-scale F           multiply latency bounds and tolerances "
+          "by F >= 1\n"
+          "                           (default: $NM_HARNESS_TIME_SCALE, else "
+          "1)\n"
+          "  -v                       print failure evidence\n");
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -290,11 +296,17 @@ static int parse_args(cli_t *c, int argc, char **argv) {
       {"json", required_argument, 0, 'O'},
       {"trace", required_argument, 0, 'T'},
       {"html", required_argument, 0, 'H'},
+      {"time-scale", required_argument, 0, 'X'},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   int ch;
+  const char *env = getenv("NM_HARNESS_TIME_SCALE");
   c->repeat = 1;
   c->jobs = 1;
+  /* Slow builds (sanitizers) set this so latency bounds keep their sense. */
+  c->time_scale = env ? strtod(env, NULL) : 1.0;
+  if (c->time_scale < 1.0 || c->time_scale > 1000.0)
+    c->time_scale = 1.0;
   while ((ch = getopt_long(argc, argv, "j:vh", opts, NULL)) != -1) {
     char *end = NULL;
     switch (ch) {
@@ -346,6 +358,11 @@ static int parse_args(cli_t *c, int argc, char **argv) {
       break;
     case 'H':
       c->html = optarg;
+      break;
+    case 'X':
+      c->time_scale = strtod(optarg, &end);
+      if (*end || c->time_scale < 1.0 || c->time_scale > 1000.0)
+        return -1;
       break;
     case 'v':
       c->verbose = 1;
@@ -469,6 +486,7 @@ int main(int argc, char **argv) {
   pool.ro.server_cmd = cli.server;
   pool.ro.seed = cli.seed;
   pool.ro.keep_timeline = cli.trace || cli.html;
+  pool.ro.time_scale = cli.time_scale;
   nsel = nall * (size_t)cli.repeat;
   pool.njobs = nsel;
   pool.res = calloc(nsel + nerr + 1, sizeof(nm_result_t));

@@ -55,6 +55,9 @@ typedef struct {
   nm_inv_sub_t subs[NM_INV_MAX_SUBS];
   int nsubs;
   int only_client; /* -1: all */
+  /* Multiplies latency bounds and tolerances (bound_ms, tolerance_ms), for
+   * slow builds such as sanitizers; 1 by default. */
+  double time_scale;
 } nm_inv_ctx_t;
 
 /* Builds the context. Returns 0 or NM_ENOMEM. */
@@ -86,6 +89,9 @@ int nm__inv_client_wanted(const nm_inv_ctx_t *cx, const cJSON *params,
                           int client);
 int64_t nm__inv_param_int(const cJSON *params, const char *name, int64_t dflt);
 const char *nm__inv_param_str(const cJSON *params, const char *name);
+/* A latency bound or tolerance parameter in µs, times cx->time_scale. */
+uint64_t nm__inv_param_slack_us(const nm_inv_ctx_t *cx, const cJSON *params,
+                                const char *name, int64_t dflt_ms);
 /* Is timeline entry i a server frame on a connection of `client`? */
 int nm__inv_on_client(const nm_inv_ctx_t *cx, size_t i, int client);
 /* The subscription a (client, sid) belongs to, or NULL. */

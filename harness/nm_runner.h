@@ -24,6 +24,7 @@ typedef struct {
                              "nats-server" */
   uint64_t seed;          /* 0: a seed per run, reported */
   int keep_timeline;      /* keep the timeline in the result (reports) */
+  double time_scale;      /* latency bounds x this (0 or 1: as written) */
 } nm_run_opts_t;
 
 /* Runs sc once (repetition `rep`, 1-based) and fills res (initialised by
@@ -35,6 +36,6 @@ void nm_run_scenario(const nm_scenario_t *sc, const nm_run_opts_t *o, int rep,
 /* Checks every invariant of sc on tl and adds failures to res; sets
  * res->inv_skip to the names skipped for lack of a server view. */
 void nm_run_invariants(const nm_scenario_t *sc, const nm_tl_t *tl,
-                       nm_result_t *res);
+                       double time_scale, nm_result_t *res);
 
 #endif

@@ -384,7 +384,7 @@ static void attach_stderr(nm_run_t *r) {
 }
 
 void nm_run_invariants(const nm_scenario_t *sc, const nm_tl_t *tl,
-                       nm_result_t *res) {
+                       double time_scale, nm_result_t *res) {
   nm_inv_ctx_t cx;
   const cJSON *spec;
   nm_buf_t skipped;
@@ -396,6 +396,8 @@ void nm_run_invariants(const nm_scenario_t *sc, const nm_tl_t *tl,
                  "out of memory building the invariant context");
     return;
   }
+  if (time_scale > 1.0)
+    cx.time_scale = time_scale;
   nm_buf_init(&skipped, 4096);
   cJSON_ArrayForEach(spec, sc->invariants) {
     if (nm_inv_check(&cx, spec, &res->fails) == 1) {
@@ -483,7 +485,7 @@ void nm_run_scenario(const nm_scenario_t *sc, const nm_run_opts_t *o, int rep,
   if (r->fatal)
     nm_fails_add(&res->fails, "run", tl, NULL, 0, "%s", r->fatal_msg);
   if (res->status != NM_ST_SKIP)
-    nm_run_invariants(sc, tl, res);
+    nm_run_invariants(sc, tl, o->time_scale, res);
   if (res->status != NM_ST_SKIP)
     res->status = (nm_fails_count(&res->fails) || steps_failed || r->fatal)
                       ? NM_ST_FAIL

@@ -122,6 +122,32 @@ START_TEST(lone_publish_latency_fail) {
 }
 END_TEST
 
+START_TEST(lone_publish_latency_time_scale) {
+  /* 250 ms against a 50 ms bound fails as written, passes scaled by 6. */
+  nm_inv_ctx_t cx;
+  nm_fails_t f;
+  cJSON *spec = cJSON_Parse("{\"name\":\"lone_publish_latency\","
+                            "\"bound_ms\":50}");
+  connected();
+  at(10);
+  cmd(0, 1, "\"op\":\"publish\",\"subject\":\"x\",\"data\":\"lone\"");
+  ok(0, 1);
+  at(260);
+  in(1, "PUB x 4\r\nlone\r\n");
+  ck_assert_int_eq(nm_inv_ctx_init(&cx, &B.tl), 0);
+  nm_fails_init(&f);
+  nm_inv_check(&cx, spec, &f);
+  ck_assert_int_eq(nm_fails_count(&f), 1);
+  nm_fails_free(&f);
+  cx.time_scale = 6;
+  nm_inv_check(&cx, spec, &f);
+  ck_assert_int_eq(nm_fails_count(&f), 0);
+  nm_inv_ctx_free(&cx);
+  cJSON_Delete(spec);
+  tlb_free();
+}
+END_TEST
+
 START_TEST(lone_publish_latency_never) {
   connected();
   at(10);
@@ -365,6 +391,7 @@ int main(void) {
   tcase_add_test(tc, lone_publish_latency_pass);
   tcase_add_test(tc, lone_publish_latency_fail);
   tcase_add_test(tc, lone_publish_latency_never);
+  tcase_add_test(tc, lone_publish_latency_time_scale);
   tcase_add_test(tc, flush_fence_pass);
   tcase_add_test(tc, flush_fence_fail_before_pong);
   tcase_add_test(tc, flush_fence_fail_ping_before_publish);
