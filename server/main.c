@@ -20,6 +20,7 @@ typedef struct {
   nm_server_t *srv;
   uv_signal_t sigint, sigterm;
   int trace;
+  int debug;
   char ports_file[NM_PATH_MAX];
 } app_t;
 
@@ -249,6 +250,10 @@ int main(int argc, char **argv) {
     }
   }
   o.trace = a.trace;
+  /* The program logs through its observer, in nats-server's format; the
+   * library's own debug lines would repeat it. */
+  a.debug = o.debug;
+  o.debug = 0;
   if (optind < argc) {
     fprintf(stderr, "natsmock: unexpected argument: %s\n", argv[optind]);
     nm_server_opts_free(&o);
@@ -269,7 +274,7 @@ int main(int argc, char **argv) {
     }
     return 1;
   }
-  if (a.trace || o.debug)
+  if (a.trace || a.debug)
     nm_server_set_observer(a.srv, trace_obs, &a);
   log_line("INF", "Starting natsmock v%s (emulating nats-server 2.9.10)",
            NM_VERSION);
