@@ -306,6 +306,15 @@ static int save_partial_line(nm_parser_t *p, const char *buf, size_t ls,
 
 /* ---- the feed loop ----------------------------------------------------- */
 
+/* The op name is complete: go on as the op's kind says. */
+static void op_found(nm_parser_t *p, const op_def *d) {
+  p->op = d->op;
+  p->state = d->kind == K_BARE         ? ST_SKIP
+             : d->kind == K_ARGS_BLANK ? ST_NEED_BLANK
+                                       : ST_BLANKS;
+  p->blanks_kept = 0;
+}
+
 /* Matches one more op-name byte. Returns 0 or a perr. */
 static nm_perr_t op_byte(nm_parser_t *p, unsigned char b) {
   unsigned n, i, mask = 0;
@@ -323,11 +332,7 @@ static nm_perr_t op_byte(nm_parser_t *p, unsigned char b) {
   p->oplen++;
   for (i = 0; i < n; i++) {
     if ((mask & (1u << i)) && t[i].len == p->oplen) {
-      p->op = t[i].op;
-      p->state = t[i].kind == K_BARE         ? ST_SKIP
-                 : t[i].kind == K_ARGS_BLANK ? ST_NEED_BLANK
-                                             : ST_BLANKS;
-      p->blanks_kept = 0;
+      op_found(p, &t[i]);
       break;
     }
   }
@@ -361,13 +366,9 @@ static int op_fast(nm_parser_t *p, const char *s, size_t avail) {
         break;
     if (k < t[i].len)
       continue;
-    p->op = t[i].op;
     p->oplen = t[i].len;
     p->opmask = 1u << i;
-    p->state = t[i].kind == K_BARE         ? ST_SKIP
-               : t[i].kind == K_ARGS_BLANK ? ST_NEED_BLANK
-                                           : ST_BLANKS;
-    p->blanks_kept = 0;
+    op_found(p, &t[i]);
     return 1;
   }
   return 0;
