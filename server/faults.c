@@ -1,6 +1,7 @@
 /* The fault engine's lifecycle and per-connection state: what the core calls
  * when a server starts and stops and when connections open and close. The
  * frame path is faults_rules.c; documents are faults_control.c. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +49,7 @@ void nm__faults_free(nm_faults_t *f) {
   if (!f->stopped)
     nm__faults_stop(f);
   nm__fsync_free(f);
+  free(f->trace);
   free(f);
 }
 
@@ -108,6 +110,25 @@ void nm__fconn_maybe_free(nm_faults_t *f, nm__fconn_t *st) {
   }
 }
 
+/* Keeps the event in the bounded ring that $MOCK.trace reads. */
+static void trace_keep(nm_faults_t *f, const nm_obs_event_t *ev) {
+  nm__ftrace_t *t;
+
+  if (f->trace == NULL) {
+    f->trace = calloc(NM_FAULT_TRACE_MAX, sizeof(*f->trace));
+    if (f->trace == NULL)
+      return;
+  }
+  t = &f->trace[f->trace_seq % NM_FAULT_TRACE_MAX];
+  t->seq = ++f->trace_seq;
+  t->t_us = ev->t_us;
+  t->conn_id = ev->conn_id;
+  t->op = ev->frame != NULL ? ev->frame->op : NM_OP_NONE;
+  snprintf(t->rule, sizeof(t->rule), "%s", ev->rule ? ev->rule : "");
+  snprintf(t->action, sizeof(t->action), "%s", ev->action ? ev->action : "");
+  snprintf(t->detail, sizeof(t->detail), "%s", ev->detail ? ev->detail : "");
+}
+
 void nm__fobserve(nm_faults_t *f, nm_obs_kind_t kind, uint64_t conn_id,
                   const nm_frame_t *fr, nm_slice_t bytes, const char *rule,
                   const char *action, const char *detail) {
@@ -122,6 +143,8 @@ void nm__fobserve(nm_faults_t *f, nm_obs_kind_t kind, uint64_t conn_id,
   ev.rule = rule;
   ev.action = action;
   ev.detail = detail;
+  if (kind == NM_OBS_ACTION)
+    trace_keep(f, &ev);
   nm__server_observe(f->srv, &ev);
 }
 

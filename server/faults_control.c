@@ -294,6 +294,66 @@ static int list_rules(nm_faults_t *f, nm_buf_t *out) {
   return rc;
 }
 
+/* {"ok":true,"dropped":N,"events":[...]}: the ACTION events kept, oldest
+ * first, with seq greater than `since` (payload {"since":N}, default 0). */
+static int list_trace(nm_faults_t *f, nm_slice_t payload, nm_buf_t *out) {
+  cJSON *root, *arr, *req;
+  uint64_t since = 0, first, k;
+  char *text;
+  int rc;
+
+  if (payload.n > 0 && payload.n < 256) {
+    req = cJSON_ParseWithLength(payload.p, payload.n);
+    if (req != NULL) {
+      const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, "since");
+      if (cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble < 1e18)
+        since = (uint64_t)v->valuedouble;
+      cJSON_Delete(req);
+    }
+  }
+  root = cJSON_CreateObject();
+  if (root == NULL)
+    return NM_ENOMEM;
+  first = f->trace_seq > NM_FAULT_TRACE_MAX
+              ? f->trace_seq - NM_FAULT_TRACE_MAX + 1
+              : 1;
+  if (since + 1 > first)
+    first = since + 1;
+  cJSON_AddBoolToObject(root, "ok", 1);
+  /* Events that fell out of the ring before they could be read. */
+  cJSON_AddNumberToObject(
+      root, "dropped",
+      (double)(f->trace_seq > NM_FAULT_TRACE_MAX &&
+                       since < f->trace_seq - NM_FAULT_TRACE_MAX
+                   ? f->trace_seq - NM_FAULT_TRACE_MAX - since
+                   : 0));
+  arr = cJSON_AddArrayToObject(root, "events");
+  for (k = first; arr != NULL && f->trace != NULL && k <= f->trace_seq; k++) {
+    const nm__ftrace_t *t = &f->trace[(k - 1) % NM_FAULT_TRACE_MAX];
+    cJSON *o = cJSON_CreateObject();
+    if (o == NULL)
+      break;
+    cJSON_AddNumberToObject(o, "seq", (double)t->seq);
+    cJSON_AddNumberToObject(o, "t_us", (double)t->t_us);
+    cJSON_AddNumberToObject(o, "conn", (double)t->conn_id);
+    if (t->op != NM_OP_NONE)
+      cJSON_AddStringToObject(o, "verb", nm_op_name(t->op));
+    if (t->rule[0])
+      cJSON_AddStringToObject(o, "rule", t->rule);
+    cJSON_AddStringToObject(o, "action", t->action);
+    if (t->detail[0])
+      cJSON_AddStringToObject(o, "detail", t->detail);
+    cJSON_AddItemToArray(arr, o);
+  }
+  text = cJSON_PrintUnformatted(root);
+  cJSON_Delete(root);
+  if (text == NULL)
+    return NM_ENOMEM;
+  rc = nm_buf_append_str(out, text);
+  cJSON_free(text);
+  return rc;
+}
+
 static void reply_error(nm_buf_t *out, const char *msg) {
   cJSON *o = cJSON_CreateObject();
   char *text;
@@ -349,6 +409,10 @@ void nm__faults_control(nm_faults_t *f, nm_conn_t *c, nm_slice_t subject,
     rc = list_rules(f, &out);
     if (rc != 0)
       snprintf(err, sizeof(err), "rule list too large");
+  } else if (vn == 5 && memcmp(verb, "trace", 5) == 0) {
+    rc = list_trace(f, payload, &out);
+    if (rc != 0)
+      snprintf(err, sizeof(err), "trace too large");
   } else if (vn == 5 && memcmp(verb, "clear", 5) == 0) {
     clear_rules(f);
     nm__frules_reap(f);
@@ -359,7 +423,7 @@ void nm__faults_control(nm_faults_t *f, nm_conn_t *c, nm_slice_t subject,
     rc = NM_EINVAL;
     snprintf(err, sizeof(err),
              "unknown control subject %.*s (use $MOCK.fault, $MOCK.rules, "
-             "$MOCK.clear)",
+             "$MOCK.clear, $MOCK.trace)",
              (int)(subject.n > 100 ? 100 : subject.n), subject.p);
   }
   if (rc != 0)

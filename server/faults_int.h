@@ -36,6 +36,7 @@
        frames that trigger rules again) */
 #define NM_FAULT_RESULT_MAX (1024 * 1024) /* JSON result / reply text */
 #define NM_FAULT_PERCONN_MAX 4096 /* connections a per_conn rule counts */
+#define NM_FAULT_TRACE_MAX 256    /* ACTION events kept for $MOCK.trace */
 
 typedef enum {
   NM_FACT_PASS = 0,
@@ -179,6 +180,17 @@ struct nm__fconn_s {
 
 typedef struct nm__fsync_s nm__fsync_t;
 
+/* One ACTION event, kept for $MOCK.trace (text fields truncated). */
+typedef struct {
+  uint64_t seq; /* 1, 2, ... since start */
+  uint64_t t_us;
+  uint64_t conn_id;
+  nm_op_t op; /* the frame acted on, or NM_OP_NONE */
+  char rule[NM_FAULT_ID_MAX];
+  char action[16];
+  char detail[96];
+} nm__ftrace_t;
+
 struct nm_faults_s {
   nm_server_t *srv;
   nm__frule_t *rules;
@@ -189,8 +201,10 @@ struct nm_faults_s {
   int walking;           /* frame walks in progress (rules may not be freed) */
   int depth;             /* then-action nesting */
   int stopped;
-  int pending_closes; /* timers being closed */
-  nm__fsync_t *sync;  /* nm_server_fault_sync plumbing, or NULL */
+  int pending_closes;  /* timers being closed */
+  nm__fsync_t *sync;   /* nm_server_fault_sync plumbing, or NULL */
+  nm__ftrace_t *trace; /* ring of NM_FAULT_TRACE_MAX, allocated on first use */
+  uint64_t trace_seq;  /* events recorded so far */
 };
 
 /* faults.c */

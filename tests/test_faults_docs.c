@@ -298,6 +298,36 @@ START_TEST(mock_reply_comes_before_actions) {
 }
 END_TEST
 
+START_TEST(mock_trace_lists_actions) {
+  char reply[T_BUF], buf[T_BUF];
+  const char *p;
+  int fd;
+  srv_start();
+  fd = cli_connect();
+  nm_test_send_str(fd, "SUB _r 1\r\nPING\r\n");
+  want(fd, buf, sizeof(buf), "PONG\r\n");
+  mock_request(fd, "fault",
+               "{\"rules\":[{\"id\":\"d\",\"dir\":\"in\",\"verb\":\"PING\","
+               "\"limit\":1,\"action\":\"drop\"}]}",
+               reply, sizeof(reply));
+  nm_test_send_str(fd, "PING\r\n");
+  ck_assert(obs_wait("rule=d action=drop", T_WAIT_MS));
+  mock_request(fd, "trace", "", reply, sizeof(reply));
+  ck_assert_msg(strncmp(reply, "{\"ok\":true,\"dropped\":0,\"events\":[", 33) ==
+                    0,
+                "%s", reply);
+  ck_assert_msg(strstr(reply, "\"rule\":\"d\",\"action\":\"install\"") != NULL,
+                "%s", reply);
+  p = strstr(reply, "\"verb\":\"PING\",\"rule\":\"d\",\"action\":\"drop\"");
+  ck_assert_msg(p != NULL, "%s", reply);
+  /* "since": only newer events (here: none). */
+  mock_request(fd, "trace", "{\"since\":2}", reply, sizeof(reply));
+  ck_assert_str_eq(reply, "{\"ok\":true,\"dropped\":0,\"events\":[]}");
+  close(fd);
+  srv_stop();
+}
+END_TEST
+
 START_TEST(mock_not_routed) {
   char buf[T_BUF];
   int fd;
@@ -387,6 +417,7 @@ Suite *faults_docs_suite(void) {
   tcase_add_test(tc, held_frame_cap);
   tcase_add_test(tc, mock_control_from_raw_client);
   tcase_add_test(tc, mock_reply_comes_before_actions);
+  tcase_add_test(tc, mock_trace_lists_actions);
   tcase_add_test(tc, mock_not_routed);
   tcase_add_test(tc, sync_empty_document);
   tcase_add_test(tc, mutated_documents_never_crash);
