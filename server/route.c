@@ -34,7 +34,9 @@ static int deliver(nm_server_t *s, nm_conn_t *from, nm__sub_t *sub,
     r = nm_encode_hmsg(b, subject, sub->sid, reply, hdr_len, payload);
   } else {
     /* Header-less subscribers get the body only, as a plain MSG. */
-    nm_slice_t body = {payload.p + hdr_len, payload.n - hdr_len};
+    nm_slice_t body = payload;
+    if (hdr_len > 0) /* payload.p may be NULL when empty */
+      body = (nm_slice_t){payload.p + hdr_len, payload.n - hdr_len};
     r = nm_encode_msg(b, subject, sub->sid, reply, body);
   }
   if (r < 0) {
@@ -52,9 +54,9 @@ static int deliver(nm_server_t *s, nm_conn_t *from, nm__sub_t *sub,
     f.sid = sub->sid;
     f.reply = reply;
     f.hdr_len = f.op == NM_OP_HMSG ? hdr_len : 0;
-    f.payload = f.op == NM_OP_HMSG
-                    ? payload
-                    : (nm_slice_t){payload.p + hdr_len, payload.n - hdr_len};
+    f.payload = payload;
+    if (f.op == NM_OP_MSG && hdr_len > 0)
+      f.payload = (nm_slice_t){payload.p + hdr_len, payload.n - hdr_len};
     f.line.p = b->base + mark;
     f.line.n = (size_t)((char *)memchr(b->base + mark, '\n', b->len - mark) -
                         (b->base + mark) - 1);
