@@ -102,6 +102,10 @@ static const nm_tt_row_t nm_tt_rows[] = {
     ROW("HPUB hdr > total", C, H, "HPUB foo 10 5\r\n", NM_PERR_BAD_ARGS, 0),
     ROW("HPUB two args", C, H, "HPUB foo 5\r\n", NM_PERR_BAD_ARGS, 0),
     ROW("HPUB hdr -1", C, H, "HPUB foo -1 5\r\n", NM_PERR_BAD_ARGS, 0),
+    /* hdr > total is checked before max_payload */
+    ROW("HPUB hdr > total > max", C, H, "HPUB foo 2000 1500\r\n",
+        NM_PERR_BAD_ARGS, 0),
+    ROW("PUB bad size before max", C, 0, "PUB foo 1x\r\n", NM_PERR_BAD_ARGS, 0),
     ROW("SUB after PING", C, 0, "PING\r\nSUB foo\r\n", NM_PERR_BAD_ARGS, 1),
 
     /* HPUB while headers are off: silent close, before the arguments. */
@@ -114,6 +118,10 @@ static const nm_tt_row_t nm_tt_rows[] = {
         0),
     ROW("PUB 999999999", C, 0, "PUB foo 999999999\r\n", NM_PERR_MAX_PAYLOAD, 0),
     ROW("HPUB total over max_payload", C, H, "HPUB foo 0 1025\r\n",
+        NM_PERR_MAX_PAYLOAD, 0),
+    ROW("HPUB hdr ok, total over max", C, H, "HPUB foo 10 2000\r\n",
+        NM_PERR_MAX_PAYLOAD, 0),
+    ROW("PUB max_payload before the payload", C, 0, "PUB foo 1025\r\nshort\r\n",
         NM_PERR_MAX_PAYLOAD, 0),
     GEN("PUB max_payload + 1", C, 0, GEN_PUB_MPAY_1, NM_PERR_MAX_PAYLOAD, 0),
 
