@@ -284,7 +284,7 @@ static void handshake_done(nmc_conn_t *c) {
    * disconnected (whole frames, publish order), then a PING. */
   nm_buf_init(&b, 0);
   r = nmc__subs_replay(c, &b);
-  if (r == 0)
+  if (r == 0) /* out_sent is 0 here: nmc__out_keep_pubs reset it */
     r = nm_buf_append(&b, c->out.base, c->out.len);
   if (r < 0) {
     nm_buf_free(&b);
@@ -293,6 +293,7 @@ static void handshake_done(nmc_conn_t *c) {
   }
   nm_buf_free(&c->out);
   c->out = b;
+  c->out_mark = 0;
   c->out.limit = NMC_OUT_MAX > c->out.len ? NMC_OUT_MAX : c->out.len;
   if (!initial) {
     c->reconnects++;
@@ -653,9 +654,10 @@ void nmc_close(nmc_conn_t *c) {
   nmc__pongs_fail(c, NM_ECLOSED);
   nmc__reqs_fail(c, NM_ECLOSED);
   nmc__subs_close_all(c, NM_ECLOSED);
-  if (was_connected && c->out.len > 0) {
+  if (was_connected && c->out.len > c->out_sent) {
     /* Best effort, without waiting: what fits in the socket now. */
-    uv_buf_t b = uv_buf_init(c->out.base, (unsigned int)c->out.len);
+    uv_buf_t b = uv_buf_init(c->out.base + c->out_sent,
+                             (unsigned int)(c->out.len - c->out_sent));
     if (!c->sock->writing)
       uv_try_write((uv_stream_t *)&c->sock->tcp, &b, 1);
   }

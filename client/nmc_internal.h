@@ -123,7 +123,9 @@ struct nmc_conn_s {
   int srv_headers;
 
   nm_buf_t out;     /* frames not yet given to a socket */
-  size_t out_cut;   /* out starts with this many bytes of a half-sent frame */
+  size_t out_sent;  /* bytes at its front already written (skipped) */
+  size_t out_cut;   /* then this many bytes end a half-sent frame */
+  size_t out_mark;  /* out.len at the last write attempt (out.c) */
   nm_parser_t scan; /* finds frame boundaries in out (out.c) */
   int scan_on;
   uv_prepare_t prep;

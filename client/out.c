@@ -18,7 +18,9 @@ static void on_prepare(uv_prepare_t *h) {
 void nmc__out_kick(nmc_conn_t *c) {
   if (!nmc__connected(c) || c->out.len == 0)
     return;
-  if (c->out.len >= NMC_WRITE_THRESHOLD) {
+  /* At once when NMC_WRITE_THRESHOLD more bytes came since the last try (not
+   * on every publish: the socket may be full, and each try a syscall). */
+  if (c->out.len - c->out_mark >= NMC_WRITE_THRESHOLD) {
     nmc__out_write(c);
   } else if (!c->prep_on) {
     uv_prepare_start(&c->prep, on_prepare);
@@ -45,38 +47,57 @@ static int scan_frame(nm_parser_t *p, const nm_frame_t *f) {
   return s->pos >= s->want; /* stop at the first boundary at or past want */
 }
 
-/* Offset of the first frame boundary at or after `want` (c->out starts with
- * c->out_cut bytes of an already half-written frame). */
+/* The unsent bytes of c->out start at c->out_sent; the first c->out_cut of
+ * them end a frame whose start was already sent. Returns the offset (from
+ * the unsent start) of the first frame boundary at or after `want`. */
 size_t nmc__out_boundary(nmc_conn_t *c, size_t want) {
+  size_t unsent = c->out.len - c->out_sent;
   scan_ctx_t s = {c->out_cut, want};
   if (want <= c->out_cut)
     return c->out_cut;
   if (!c->scan_on) {
     if (nm_parser_init(&c->scan, NM_PARSE_CLIENT_OPS, scan_frame, NULL) < 0)
-      return c->out.len; /* cannot tell: treat the rest as one frame */
+      return unsent; /* cannot tell: treat the rest as one frame */
     nm_parser_set_flags(&c->scan, NM_PARSER_HEADERS);
     nm_parser_set_limits(&c->scan, NM_PARSER_SCRATCH_MAX, -1);
     c->scan_on = 1;
   }
   c->scan.data = &s;
   nm_parser_reset(&c->scan);
-  nm_parser_feed(&c->scan, c->out.base + c->out_cut, c->out.len - c->out_cut);
-  return s.pos < want ? c->out.len : s.pos;
+  nm_parser_feed(&c->scan, c->out.base + c->out_sent + c->out_cut,
+                 unsent - c->out_cut);
+  return s.pos < want ? unsent : s.pos;
+}
+
+static void out_reset(nmc_conn_t *c) {
+  nm_buf_clear(&c->out);
+  c->out_sent = c->out_cut = c->out_mark = 0;
+  nm_buf_shrink(&c->out, NMC_WRITE_THRESHOLD * 2);
 }
 
 void nmc__out_write(nmc_conn_t *c) {
   nmc_sock_t *k = c->sock;
+  size_t unsent;
   uv_buf_t b;
   int n, r;
 
-  if (!nmc__connected(c) || c->out.len == 0)
+  if (!nmc__connected(c))
     return;
+  unsent = c->out.len - c->out_sent;
+  if (unsent == 0) {
+    if (c->out.len)
+      out_reset(c);
+    return;
+  }
   /* With a write in flight whose bytes are all in the kernel already (only
    * its callback is pending), more bytes can follow with uv_try_write without
    * reordering; otherwise they wait for the callback. */
-  if (k->writing && uv_stream_get_write_queue_size((uv_stream_t *)&k->tcp) != 0)
+  if (k->writing &&
+      uv_stream_get_write_queue_size((uv_stream_t *)&k->tcp) != 0) {
+    c->out_mark = c->out.len;
     return;
-  b = uv_buf_init(c->out.base, (unsigned int)c->out.len);
+  }
+  b = uv_buf_init(c->out.base + c->out_sent, (unsigned int)unsent);
   n = uv_try_write((uv_stream_t *)&k->tcp, &b, 1);
   if (n < 0 && n != UV_EAGAIN) {
     nmc__conn_lost(c, n, uv_strerror(n));
@@ -84,25 +105,25 @@ void nmc__out_write(nmc_conn_t *c) {
   }
   if (n < 0)
     n = 0;
-  if ((size_t)n == c->out.len) {
-    nm_buf_clear(&c->out);
-    c->out_cut = 0;
-    nm_buf_shrink(&c->out, NMC_WRITE_THRESHOLD * 2);
+  if ((size_t)n == unsent) {
+    out_reset(c);
     return;
   }
   if (k->writing) {
     /* The rest stays in c->out, possibly starting inside a frame: remember
-     * where the next whole frame starts, for the replay after a reconnect. */
+     * where the next whole frame starts, for the replay after a reconnect.
+     * The sent bytes are skipped, not moved: c->out can be large. */
     if (n > 0) {
       size_t end = nmc__out_boundary(c, (size_t)n);
-      nm_buf_consume(&c->out, (size_t)n);
       c->out_cut = end - (size_t)n;
+      c->out_sent += (size_t)n;
     }
+    c->out_mark = c->out.len;
     return;
   }
-  if (n > 0)
-    nm_buf_consume(&c->out, (size_t)n);
-  c->out_cut = 0; /* everything left goes into the one write */
+  /* Everything left goes into the one write. */
+  nm_buf_consume(&c->out, c->out_sent + (size_t)n);
+  c->out_sent = c->out_cut = c->out_mark = 0;
   r = nmc__sock_write(k, &c->out);
   if (r < 0)
     nmc__conn_lost(c, r, uv_strerror(r));
@@ -133,16 +154,17 @@ void nmc__out_keep_pubs(nmc_conn_t *c) {
   if (c->out.len == 0)
     return;
   nm_buf_init(&k.keep, 0);
-  /* The first out_cut bytes end a frame whose start went to the old socket:
-   * replaying them would send half a frame. */
-  if (c->out_cut < c->out.len &&
+  /* Skip what was sent, and the out_cut bytes that end a frame whose start
+   * went to the old socket: replaying them would send half a frame. */
+  if (c->out_sent + c->out_cut < c->out.len &&
       nm_parser_init(&p, NM_PARSE_CLIENT_OPS, keep_frame, &k) == 0) {
+    size_t from = c->out_sent + c->out_cut;
     nm_parser_set_flags(&p, NM_PARSER_HEADERS);
     nm_parser_set_limits(&p, NM_PARSER_SCRATCH_MAX, -1);
-    nm_parser_feed(&p, c->out.base + c->out_cut, c->out.len - c->out_cut);
+    nm_parser_feed(&p, c->out.base + from, c->out.len - from);
     nm_parser_free(&p);
   }
-  c->out_cut = 0;
+  c->out_sent = c->out_cut = c->out_mark = 0;
   nm_buf_free(&c->out);
   c->out = k.keep;
 }

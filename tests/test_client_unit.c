@@ -981,6 +981,17 @@ START_TEST(test_out_boundaries_and_cut) {
   ck_assert_uint_eq(c->out.len, 13);
   ck_assert(memcmp(c->out.base, "PUB b 2\r\nyy\r\n", 13) == 0);
   ck_assert_uint_eq(c->out_cut, 0);
+  /* the same with the 5 sent bytes skipped in place (out_sent) */
+  nm_buf_clear(&c->out);
+  nm_buf_append(&c->out, in, sizeof(in) - 1);
+  c->out_sent = 5;
+  c->out_cut = 7;
+  ck_assert_uint_eq(nmc__out_boundary(c, 3), 7);
+  ck_assert_uint_eq(nmc__out_boundary(c, 8), 20);
+  nmc__out_keep_pubs(c);
+  ck_assert_uint_eq(c->out.len, 13);
+  ck_assert(memcmp(c->out.base, "PUB b 2\r\nyy\r\n", 13) == 0);
+  ck_assert_uint_eq(c->out_sent, 0);
   nm_buf_free(&c->out);
   if (c->scan_on)
     nm_parser_free(&c->scan);
