@@ -52,6 +52,7 @@ typedef struct {
   char *args[NM_DIFF_MAX_ARGS + 1];
   int nargs;
   int full_info; /* expectations spell INFO out instead of ${INFO} */
+  int random;    /* generated: no expectations, the servers must agree */
   nm_diff_step_t steps[NM_DIFF_MAX_STEPS];
   int nsteps;
   /* Expected result per connection: masked bytes, and the end state. */
@@ -78,6 +79,8 @@ typedef struct {
 int nm_diff_load(const char *path, nm_diff_case_t *cases, int max, char *err,
                  size_t errlen);
 void nm_diff_case_free(nm_diff_case_t *c);
+/* Fills c with the random case of this seed (nm_diff_random.c). */
+int nm_diff_random_case(nm_diff_case_t *c, unsigned seed);
 
 /* Decodes the escapes of a case-file text (\r \n \t \s \\ \xHH and
  * ${N*c}, c repeated N times) into a new buffer. Returns 0 or -1. */
