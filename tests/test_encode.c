@@ -318,6 +318,7 @@ START_TEST(test_vs_nats_server) {
       "SUB a..b 2\r\n"
       "PUB foo 02\r\nhi\r\n"
       "HPUB foo 012 000000013\r\nNATS/1.0\r\n\r\nx\r\n"
+      "HPUB foo 0 05\r\nhello\r\n"
       "PING\r\n";
   nm_natsserver_t ns;
   char info[4096], reply[4096];
@@ -360,6 +361,10 @@ START_TEST(test_vs_nats_server) {
   nm_encode_ok(&b);
   nm_encode_msg_sized(&b, sl("foo"), sl("1"), kNone, sl("012"), sl("000000013"),
                       sl("NATS/1.0\r\n\r\nx"));
+  /* an HPUB with a zero header length is delivered as a plain MSG */
+  nm_encode_ok(&b);
+  nm_encode_msg_sized(&b, sl("foo"), sl("1"), kNone, kNone, sl("05"),
+                      sl("hello"));
   nm_encode_pong(&b);
   want_bytes(&b, reply, n);
   nm_buf_free(&b);
