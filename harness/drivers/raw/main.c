@@ -139,8 +139,8 @@ static void on_check(uv_check_t *c) {
 
 static void emit_hello(void) {
   static const char *const features[] = {
-      "headers",   "queue", "auto_unsub", "flush",
-      "drain_sub", "drain", "reconnect",  "raw",
+      "headers", "queue",     "auto_unsub",       "flush",     "drain_sub",
+      "drain",   "reconnect", "reconnect_buffer", "lame_duck", "raw",
   };
   static const char *const switches[] = {
       "flush_ok_early",
@@ -196,6 +196,9 @@ void nm__raw_exit(int64_t id) {
   nm__raw_subs_free();
   nm_parser_free(&nm__raw.parser);
   nm_buf_free(&nm__raw.held);
+  nm_buf_free(&nm__raw.rbuf);
+  while (nm__raw.nknown > 0)
+    free(nm__raw.known[--nm__raw.nknown]);
   free(nm__raw.line);
   while (dq.head != NULL) {
     deferred_t *d = dq.head;

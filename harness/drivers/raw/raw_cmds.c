@@ -37,15 +37,27 @@ static void reply_err(int64_t id, const char *code, const char *text) {
   nm_drv_emit(nm_drv_err(id, code, text));
 }
 
-/* Replies with the right error when there is no usable connection. */
+/* 1: the connection is established; 2: reconnecting (publishes and
+ * flushes are buffered, subscriptions are kept for the resubscribe);
+ * 0: neither, and the error reply has been given. */
 static int need_conn(int64_t id) {
-  if (nm__raw.connected && !nm__raw.closing)
+  if (nm__raw.established && !nm__raw.closing)
     return 1;
-  if (nm__raw.tcp_init || uv_is_active((uv_handle_t *)&nm__raw.reconnect_timer))
-    reply_err(id, "disconnected", "not connected (connecting or reconnecting)");
+  if (nm__raw.reconnecting)
+    return 2;
+  if (nm__raw.tcp_init)
+    reply_err(id, "disconnected", "not connected (connecting)");
   else
     reply_err(id, "closed", "not connected");
   return 0;
+}
+
+/* For commands that need the live connection. */
+static int need_up(int64_t id) {
+  int c = need_conn(id);
+  if (c == 2)
+    reply_err(id, "disconnected", "not connected (reconnecting)");
+  return c == 1;
 }
 
 static void reply_write_err(int64_t id, int r) {
@@ -59,7 +71,7 @@ static void reply_write_err(int64_t id, int r) {
 
 void nm__raw_release_held(void) {
   if (nm__raw.held.len > 0)
-    nm__raw_write(nm__raw.held.base, nm__raw.held.len, -1);
+    nm__raw_send(nm__raw.held.base, nm__raw.held.len);
   nm_buf_clear(&nm__raw.held);
   nm__raw.held_count = 0;
 }
@@ -102,7 +114,7 @@ int nm__raw_publish_frame(const char *subject, const char *reply,
     r = nm_buf_append(&nm__raw.held, b.base, b.len);
     nm__raw.held_count = 1;
   } else {
-    r = nm__raw_write(b.base, b.len, -1);
+    r = nm__raw_send(b.base, b.len);
     if (r == 0 && (m & NM_RAW_REORDER_PUBLISH))
       nm__raw_release_held();
   }
@@ -143,8 +155,7 @@ static void cmd_connect(int64_t id, const cJSON *cmd) {
   size_t i;
   int r;
 
-  if (nm__raw.tcp_init || nm__raw.connected ||
-      uv_is_active((uv_handle_t *)&nm__raw.reconnect_timer)) {
+  if (nm__raw.tcp_init || nm__raw.established || nm__raw.reconnecting) {
     reply_err(id, "other", "this driver holds one connection");
     return;
   }
@@ -169,7 +180,12 @@ static void cmd_connect(int64_t id, const cJSON *cmd) {
   nm__raw.reconnect = nm_drv_bool(cmd, "reconnect", 0);
   nm__raw.reconnect_wait_ms = nm_drv_int(cmd, "reconnect_wait_ms", 100);
   nm__raw_max_reconnect = nm_drv_int(cmd, "max_reconnect", 10);
-  nm__raw.reconnects = 0;
+  nm__raw.rbuf_limit =
+      nm_drv_int(cmd, "reconnect_buf_bytes", NM_RAW_RECONNECT_BUF);
+  nm__raw.ping_interval_ms = nm_drv_int(cmd, "ping_interval_ms", 0);
+  nm__raw.max_pings_out = nm_drv_int(cmd, "max_pings_out", 2);
+  nm__raw.attempts = 0;
+  nm__raw.no_reconnect = 0;
   nm__raw.user_closed = 0;
   nm__raw.drain_id = -1;
   nm__raw.drain_phase = 0;
@@ -196,7 +212,7 @@ static void cmd_send(int64_t id, const cJSON *cmd) {
     reply_err(id, "bad_command", why);
     return;
   }
-  if (need_conn(id)) {
+  if (need_up(id)) {
     r = nm__raw_write(buf, n, id); /* ok once written */
     if (r < 0)
       reply_write_err(id, r);
@@ -337,7 +353,9 @@ static void cmd_subscribe(int64_t id, const cJSON *cmd) {
                     nm_slice_str(sid));
   if (r == 0 && max > 0)
     r = nm_encode_unsub(&b, nm_slice_str(sid), (long long)max);
-  if (r == 0)
+  /* While reconnecting the subscription is only kept: the resubscribe after
+   * the handshake sends it. */
+  if (r == 0 && nm__raw.established)
     r = nm__raw_write(b.base, b.len, -1);
   nm_buf_free(&b);
   if (r < 0)
@@ -363,7 +381,7 @@ static void cmd_unsubscribe(int64_t id, const cJSON *cmd) {
   snprintf(sid, sizeof(sid), "%llu", (unsigned long long)s->sid);
   nm_buf_init(&b, 64);
   r = nm_encode_unsub(&b, nm_slice_str(sid), max > 0 ? (long long)max : -1);
-  if (r == 0)
+  if (r == 0 && nm__raw.established) /* else: not resubscribed later */
     r = nm__raw_write(b.base, b.len, -1);
   nm_buf_free(&b);
   if (r < 0) {
@@ -405,7 +423,7 @@ static void cmd_drain_sub(int64_t id, const cJSON *cmd) {
               s == NULL ? "unknown \"sub\"" : "already unsubscribed");
     return;
   }
-  if (!need_conn(id))
+  if (!need_up(id))
     return;
   for (i = 0; nm__raw.subs[i] != s; i++)
     ;
@@ -431,8 +449,12 @@ static void cmd_close(int64_t id) {
   if (nm__raw.tcp_init) {
     nm__raw.close_id = id;
     nm__raw_close();
-  } else if (uv_is_active((uv_handle_t *)&nm__raw.reconnect_timer)) {
+  } else if (nm__raw.reconnecting) {
+    /* Between attempts: no socket to close, only the waiting to end. */
     uv_timer_stop(&nm__raw.reconnect_timer);
+    nm__raw.reconnecting = 0;
+    nm__raw_fail_queued("closed", "connection closed");
+    nm_buf_clear(&nm__raw.rbuf);
     nm_drv_emit(nm_drv_event("closed"));
     nm_drv_emit(nm_drv_ok(id));
   } else {

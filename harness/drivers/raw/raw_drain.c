@@ -23,9 +23,11 @@ void nm__raw_cmd_drain(int64_t id, const cJSON *cmd) {
   nm_buf_t b;
   int i, r = 0;
 
-  if (!nm__raw.connected || nm__raw.closing) {
-    nm_drv_emit(nm_drv_err(id, nm__raw.tcp_init ? "disconnected" : "closed",
-                           "not connected"));
+  if (!nm__raw.established || nm__raw.closing) {
+    nm_drv_emit(nm_drv_err(
+        id,
+        nm__raw.tcp_init || nm__raw.reconnecting ? "disconnected" : "closed",
+        "not connected"));
     return;
   }
   if (nm__raw.drain_id >= 0) {

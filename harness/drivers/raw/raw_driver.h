@@ -30,6 +30,10 @@
 #define NM_RAW_MAX_OUT (64 * 1024 * 1024)
 /* The largest MSG payload accepted from a server. */
 #define NM_RAW_MAX_IN_PAYLOAD (8 * 1024 * 1024)
+/* Server URLs remembered from INFO connect_urls (for discovered). */
+#define NM_RAW_MAX_KNOWN 64
+/* The reconnect buffer's default size, as in nats.c and nats.go. */
+#define NM_RAW_RECONNECT_BUF (8 * 1024 * 1024)
 /* The longest control line reported in a frame event. */
 #define NM_RAW_FRAME_LINE_MAX 4096
 
@@ -66,7 +70,6 @@ typedef struct {
   nm_raw_ping_kind_t kind;
   int64_t id;  /* command to answer */
   int sub;     /* drain: index in the sub table */
-  int timer;   /* 1 when a timeout timer runs for it */
   uint64_t no; /* serial number, to find it from its timer */
 } nm_raw_ping_t;
 
@@ -115,6 +118,10 @@ typedef struct {
   uv_tcp_t tcp;
   int tcp_init;       /* uv_tcp_init done and not yet closed */
   int connected;      /* TCP up */
+  int established;    /* handshake done (or not asked for): usable */
+  int reconnecting;   /* lost, trying again; publishes are buffered */
+  int no_reconnect;   /* the server's -ERR said: do not come back */
+  int64_t attempts;   /* dials since the last established connection */
   int closing;        /* uv_close called */
   int user_closed;    /* by the close command: no reconnect */
   int64_t connect_id; /* connect command waiting (TCP or handshake PONG) */
@@ -126,8 +133,19 @@ typedef struct {
   int port;
   int reconnect; /* reconnect after an unexpected close */
   int64_t reconnect_wait_ms;
-  int reconnects; /* 0 on the first connection */
   uv_timer_t reconnect_timer;
+  /* Publishes and flush PINGs made while reconnecting. */
+  nm_buf_t rbuf;
+  int64_t rbuf_limit;
+  nm_raw_ping_t qpings[NM_RAW_MAX_PINGS]; /* entries of the PINGs in rbuf */
+  size_t nqpings;
+  /* Keepalive (connect's ping_interval_ms, max_pings_out). */
+  uv_timer_t ka_timer;
+  int64_t ping_interval_ms;
+  int64_t max_pings_out;
+  int64_t pings_out;
+  char *known[NM_RAW_MAX_KNOWN];
+  int nknown;
   uv_connect_t creq;
   nm_parser_t parser;
   size_t out_bytes;    /* queued to libuv, not yet written */
@@ -159,24 +177,44 @@ extern nm_raw_t nm__raw;
 extern int64_t nm__raw_max_reconnect;
 
 /* Connection (raw_conn.c). */
-/* A handle whose data is nm__raw_heap_handle was malloc'd on its own and is
- * freed by nm__raw_free_handle when closed. */
-extern char nm__raw_heap_handle[];
-void nm__raw_free_handle(uv_handle_t *h);
-/* Sets up the parser and the reconnect timer. Returns 0 or an error. */
+/* Sets up the parser, buffers and timers. Returns 0 or an error. */
 int nm__raw_conn_init(void);
 /* Starts a TCP connect to host:port. Returns 0 or a uv error. */
 int nm__raw_dial(void);
-/* Queues bytes to the socket (copied). `id` >= 0: reply ok once written.
- * Returns 0, NM_ECLOSED (not connected) or NM_ETOOBIG (NM_RAW_MAX_OUT). */
+/* Writes bytes to the socket now (copied). `id` >= 0: reply ok once
+ * written. Returns 0, NM_ECLOSED (no socket) or NM_ETOOBIG (NM_RAW_MAX_OUT).
+ * For the driver's own frames (CONNECT, PING, PONG, SUB, UNSUB). */
 int nm__raw_write(const void *p, size_t n, int64_t id);
+/* A user frame (PUB): written when the connection is established, put in
+ * the reconnect buffer while reconnecting. Returns 0, NM_ECLOSED or
+ * NM_ETOOBIG (the reconnect buffer is full). */
+int nm__raw_send(const void *p, size_t n);
+/* The handshake's PONG came (or no handshake was asked for): connected or
+ * reconnected. id: the connect command, or -1. */
+void nm__raw_handshake_done(int64_t id);
 /* Closes the connection (idempotent). */
 void nm__raw_close(void);
-/* Pushes a PING expectation and writes PING. Returns 0 or an nm_ code. */
+
+/* PINGs (raw_pings.c). A handle whose data is nm__raw_heap_handle was
+ * malloc'd on its own and is freed by nm__raw_free_handle when closed. */
+extern char nm__raw_heap_handle[];
+void nm__raw_free_handle(uv_handle_t *h);
+/* Writes a PING (or queues it in the reconnect buffer) with its entry.
+ * Returns 0 or an nm_ code. */
 int nm__raw_ping(nm_raw_ping_kind_t kind, int64_t id, int sub,
                  int64_t timeout_ms);
-/* Fails every outstanding PING (the connection is gone). */
+/* The PONG for the oldest PING came. */
+void nm__raw_pong(void);
+/* The queued PINGs were written: their entries join the list. */
+void nm__raw_pings_promote(void);
+/* Fails every written PING (the connection is gone) / every queued one. */
 void nm__raw_fail_pings(const char *code, const char *text);
+void nm__raw_fail_queued(const char *code, const char *text);
+
+/* Frames and keepalive (raw_frames.c). */
+int nm__raw_on_frame(nm_parser_t *parser, const nm_frame_t *f);
+void nm__raw_keepalive_start(void);
+void nm__raw_keepalive_stop(void);
 /* Writes the PUB that reorder/hold_lone kept back, if any. */
 void nm__raw_release_held(void);
 
