@@ -145,6 +145,18 @@ static int get_int(cJSON *o, const char *k, int *v) {
   return 0;
 }
 
+/* Fields natsmock does not use still fail the decode when mistyped. */
+static int other_fields_bad(cJSON *o) {
+  static const char *const strs[] = {"name", "lang", "version", "sig",
+                                     "jwt",  "nkey", NULL};
+  const char *sv;
+  int i, bv;
+  for (i = 0; strs[i]; i++)
+    if (get_str(o, strs[i], &sv) < 0)
+      return 1;
+  return get_bool(o, "tls_required", &bv) < 0;
+}
+
 static int str_eq(const char *a, const char *b) {
   return strcmp(a ? a : "", b ? b : "") == 0;
 }
@@ -203,7 +215,7 @@ static void handle_connect(nm_conn_t *c, const nm_frame_t *f) {
        get_int(o, "protocol", &proto) < 0 || get_str(o, "user", &user) < 0 ||
        get_str(o, "pass", &pass) < 0 || get_str(o, "auth_token", &token) < 0 ||
        get_str(o, "account", &acc) < 0 ||
-       get_bool(o, "new_account", &acc_new) < 0)) {
+       get_bool(o, "new_account", &acc_new) < 0 || other_fields_bad(o))) {
     cJSON_Delete(o);
     close_silent(c, "invalid CONNECT field");
     return;
