@@ -733,7 +733,10 @@ func waitParked(gid uint64, done <-chan struct{}) {
 			if j := bytes.Index(g, []byte("\n\n")); j >= 0 {
 				g = g[:j]
 			}
-			if bytes.Contains(g, []byte("github.com/nats-io/nats.go.")) {
+			// Frames name the package "nats%2ego" (Go escapes the dot in a
+			// path's last element); accept the plain spelling too.
+			if bytes.Contains(g, []byte("github.com/nats-io/nats%2ego.")) ||
+				bytes.Contains(g, []byte("github.com/nats-io/nats.go.(")) {
 				return
 			}
 		}
