@@ -58,7 +58,10 @@ int nm__faults_active(const nm_faults_t *f) {
 }
 
 void nm__faults_conn_open(nm_faults_t *f, nm_conn_t *c) {
-  /* Nothing per connection until a rule needs it. */
+  /* Nothing per connection until a rule needs it; but this runs on the
+   * loop thread, which nm_server_fault_sync wants to recognise. */
+  if (f != NULL && f->sync != NULL)
+    nm__fsync_note_loop_thread(f);
 }
 
 void nm__faults_conn_close(nm_faults_t *f, nm_conn_t *c) {

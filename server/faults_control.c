@@ -241,6 +241,8 @@ int nm__faults_apply(nm_faults_t *f, const char *json, nm_buf_t *result,
   err[0] = '\0';
   if (f == NULL)
     return fail(err, errlen, "no fault engine");
+  /* Not a loop-thread mark: the core applies a --faults file from the
+   * thread that starts the server, before its loop thread runs. */
   return apply_doc(f, json, 0, (nm_slice_t){NULL, 0}, result, err, errlen);
 }
 

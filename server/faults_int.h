@@ -283,5 +283,8 @@ long nm__fb64_decode(const char *in, size_t n, char *out);
 int nm__fsync_init(nm_faults_t *f, uv_loop_t *loop);
 void nm__fsync_stop(nm_faults_t *f);
 void nm__fsync_free(nm_faults_t *f);
+/* Called on the loop thread (a connection opened): lets
+ * nm_server_fault_sync called on that thread apply directly. */
+void nm__fsync_note_loop_thread(nm_faults_t *f);
 
 #endif

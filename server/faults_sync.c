@@ -72,6 +72,18 @@ static void on_async(uv_async_t *a) {
   uv_mutex_unlock(&s->mu);
 }
 
+void nm__fsync_note_loop_thread(nm_faults_t *f) {
+  nm__fsync_t *s = f->sync;
+  if (s == NULL)
+    return;
+  uv_mutex_lock(&s->mu);
+  if (!s->loop_thread_known) {
+    s->loop_thread = uv_thread_self();
+    s->loop_thread_known = 1;
+  }
+  uv_mutex_unlock(&s->mu);
+}
+
 int nm__fsync_init(nm_faults_t *f, uv_loop_t *loop) {
   nm__fsync_t *s = calloc(1, sizeof(*s));
   if (s == NULL)
