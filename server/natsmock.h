@@ -124,8 +124,9 @@ int nm_server_fault(nm_server_t *s, const char *json, nm_buf_t *result,
                     char *err, size_t errlen);
 /* The same from any other thread (e.g. a test beside nm_server_start_thread):
  * the document is handed to the server's loop thread, applied there, and the
- * call waits for the answer (at most 10 s: NM_ETIMEOUT). Called on the loop
- * thread itself it applies at once. NM_ECLOSED once the server is stopping. */
+ * call waits for the answer (at most 10 s: NM_ETIMEOUT). On the loop thread
+ * itself use nm_server_fault (this call recognises the loop thread only once
+ * it has accepted a connection). NM_ECLOSED once the server is stopping. */
 int nm_server_fault_sync(nm_server_t *s, const char *json, nm_buf_t *result,
                          char *err, size_t errlen);
 
