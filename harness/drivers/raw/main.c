@@ -139,8 +139,9 @@ static void on_check(uv_check_t *c) {
 
 static void emit_hello(void) {
   static const char *const features[] = {
-      "headers", "queue",     "auto_unsub",       "flush",     "drain_sub",
-      "drain",   "reconnect", "reconnect_buffer", "lame_duck", "raw",
+      "headers",          "queue",     "auto_unsub", "flush",
+      "drain_sub",        "drain",     "request",    "reconnect",
+      "reconnect_buffer", "lame_duck", "raw",
   };
   static const char *const switches[] = {
       "flush_ok_early",

@@ -177,6 +177,7 @@ static void cmd_connect(int64_t id, const cJSON *cmd) {
   snprintf(nm__raw.name, sizeof(nm__raw.name), "%s",
            nm_drv_str(cmd, "name") != NULL ? nm_drv_str(cmd, "name") : "");
   nm__raw.handshake = nm_drv_bool(cmd, "handshake", 1);
+  nm__raw.no_responders = nm_drv_bool(cmd, "no_responders", 0);
   nm__raw.reconnect = nm_drv_bool(cmd, "reconnect", 0);
   nm__raw.reconnect_wait_ms = nm_drv_int(cmd, "reconnect_wait_ms", 100);
   nm__raw_max_reconnect = nm_drv_int(cmd, "max_reconnect", 10);
@@ -221,7 +222,7 @@ static void cmd_send(int64_t id, const cJSON *cmd) {
 }
 
 /* Builds "NATS/1.0\r\nK: v\r\n...\r\n" from {"K":["v",...]}. */
-static int build_headers(const cJSON *h, nm_buf_t *b) {
+int nm__raw_build_headers(const cJSON *h, nm_buf_t *b) {
   const cJSON *k, *v;
   if (nm_buf_append_str(b, "NATS/1.0\r\n") < 0)
     return -1;
@@ -264,7 +265,7 @@ static void cmd_publish(int64_t id, const cJSON *cmd) {
     return;
   }
   nm_buf_init(&hb, NM_RAW_MAX_HEADERS);
-  if (headers != NULL && build_headers(headers, &hb) != 0) {
+  if (headers != NULL && nm__raw_build_headers(headers, &hb) != 0) {
     nm_buf_free(&hb);
     reply_err(id, "bad_command", "bad \"headers\"");
     return;
@@ -497,6 +498,8 @@ void nm__raw_command(const char *text) {
       cmd_drain_sub(id, cmd);
     else if (strcmp(op, "drain") == 0)
       nm__raw_cmd_drain(id, cmd);
+    else if (strcmp(op, "request") == 0)
+      nm__raw_cmd_request(id, cmd);
     else if (strcmp(op, "close") == 0)
       cmd_close(id);
     else if (strcmp(op, "exit") == 0) {
@@ -505,7 +508,7 @@ void nm__raw_command(const char *text) {
       nm__raw_exit(id);
       return;
     } else
-      reply_err(id, "bad_command", "unknown op (or not supported by raw)");
+      reply_err(id, "bad_command", "unknown op");
   }
   cJSON_Delete(cmd);
 }

@@ -25,26 +25,25 @@ static void emit_err(int64_t id, const char *code, const char *text) {
 }
 
 /* The CONNECT every connection sends, exactly as the driver protocol says,
- * plus "name" when the connect command gave one (the harness tells clients
- * apart by it). */
+ * plus "no_responders":true when the connect command asked for it (the
+ * server then answers a request nobody listens to with a 503 status), and
+ * "name" when the command gave one (the harness tells clients apart by it). */
 static void write_connect(void) {
-  char buf[sizeof(nm__raw.name) * 6 + 128];
+  char buf[sizeof(nm__raw.name) * 6 + 160];
+  char *q = NULL;
   int n;
-  if (nm__raw.name[0] == '\0') {
-    n = snprintf(buf, sizeof(buf),
-                 "CONNECT {\"verbose\":false,\"pedantic\":false,"
-                 "\"headers\":true,\"protocol\":1}\r\n");
-  } else {
+  if (nm__raw.name[0] != '\0') {
     /* cJSON escapes the name as JSON wants it. */
     cJSON *s = cJSON_CreateString(nm__raw.name);
-    char *q = cJSON_PrintUnformatted(s);
-    n = snprintf(buf, sizeof(buf),
-                 "CONNECT {\"verbose\":false,\"pedantic\":false,"
-                 "\"headers\":true,\"protocol\":1,\"name\":%s}\r\n",
-                 q != NULL ? q : "\"\"");
-    cJSON_free(q);
+    q = cJSON_PrintUnformatted(s);
     cJSON_Delete(s);
   }
+  n = snprintf(buf, sizeof(buf),
+               "CONNECT {\"verbose\":false,\"pedantic\":false,"
+               "\"headers\":true,\"protocol\":1%s%s%s}\r\n",
+               nm__raw.no_responders ? ",\"no_responders\":true" : "",
+               q != NULL ? ",\"name\":" : "", q != NULL ? q : "");
+  cJSON_free(q);
   if (n > 0 && (size_t)n < sizeof(buf))
     nm__raw_write(buf, (size_t)n, -1);
 }
@@ -143,6 +142,7 @@ static void resubscribe(void) {
                           ? (long long)s->max
                           : (long long)left);
   }
+  nm__raw_request_sub(&b);
   if (b.len > 0)
     nm__raw_write(b.base, b.len, -1);
   nm_buf_free(&b);
@@ -240,6 +240,7 @@ static void emit_closed(void) {
 /* Nothing more will be sent: what waits for the connection fails. */
 static void give_up(const char *code) {
   nm__raw.reconnecting = 0;
+  nm__raw_request_fail_all(code);
   nm__raw_fail_queued(code, "connection closed");
   nm_buf_clear(&nm__raw.rbuf);
 }

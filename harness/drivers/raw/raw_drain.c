@@ -1,7 +1,8 @@
 /* natsmock-driver-raw: the connection drain, done the way a correct client
- * does it: UNSUB every live subscription, PING; once its PONG came and every
- * handler is idle, refuse publishes and PING again; on that PONG close, emit
- * closed, answer ok. The switch drain_skip_unsub leaves out the UNSUBs. */
+ * does it: UNSUB every live subscription, PING; once its PONG came, every
+ * handler is idle and no request waits for its reply, UNSUB the request
+ * inbox, refuse publishes and PING again; on that PONG close, emit closed,
+ * answer ok. The switch drain_skip_unsub leaves out the UNSUBs. */
 #include <string.h>
 
 #include "nm_drv_util.h"
@@ -12,6 +13,8 @@
 static void drain_flush(void) {
   nm__raw.drain_phase = 3;
   nm__raw.draining_pubs = 1;
+  /* The request inbox goes last: requests in flight got their replies. */
+  nm__raw_request_unsub();
   if (nm__raw_ping(NM_RAW_PING_CONN_FLUSH, nm__raw.drain_id, -1, 0) < 0) {
     nm__raw.user_closed = 1;
     nm__raw_close();
@@ -87,6 +90,7 @@ void nm__raw_drain_pong(nm_raw_ping_kind_t kind) {
 }
 
 void nm__raw_drain_check(void) {
-  if (nm__raw.drain_id >= 0 && nm__raw.drain_phase == 2 && nm__raw_subs_idle())
+  if (nm__raw.drain_id >= 0 && nm__raw.drain_phase == 2 &&
+      nm__raw_subs_idle() && nm__raw_request_pending() == 0)
     drain_flush();
 }

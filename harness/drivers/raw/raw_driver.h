@@ -129,7 +129,8 @@ typedef struct {
   int handshake;
   unsigned misbehave;
   char host[256];
-  char name[256]; /* connect's "name", sent in CONNECT when set */
+  char name[256];    /* connect's "name", sent in CONNECT when set */
+  int no_responders; /* connect's "no_responders": sent in CONNECT */
   int port;
   int reconnect; /* reconnect after an unexpected close */
   int64_t reconnect_wait_ms;
@@ -218,7 +219,22 @@ void nm__raw_keepalive_stop(void);
 /* Writes the PUB that reorder/hold_lone kept back, if any. */
 void nm__raw_release_held(void);
 
+/* Requests (raw_request.c). */
+void nm__raw_cmd_request(int64_t id, const cJSON *cmd);
+/* Appends the inbox SUB (when there is one) for a (re)subscribe. */
+int nm__raw_request_sub(nm_buf_t *b);
+/* Requests waiting for a reply. */
+int nm__raw_request_pending(void);
+/* Writes UNSUB for the inbox (drain). */
+int nm__raw_request_unsub(void);
+/* A MSG/HMSG: returns 1 when it was for the inbox (handled). */
+int nm__raw_request_deliver(uint64_t sid, const nm_frame_t *f);
+/* Fails every waiting request. */
+void nm__raw_request_fail_all(const char *code);
+
 /* Subscriptions (raw_subs.c). */
+/* {"K":["v",...]} from an HMSG header block. */
+cJSON *nm__raw_headers_json(const char *p, size_t n);
 nm_raw_sub_t *nm__raw_sub_find(const char *tag);
 /* A MSG or HMSG frame from the server. */
 void nm__raw_deliver(const nm_frame_t *f);
@@ -245,6 +261,8 @@ void nm__raw_stdin_resume(void);
 void nm__raw_command(const char *text);
 /* Replies to exit (id >= 0), tears everything down and exits 0 (main.c). */
 void nm__raw_exit(int64_t id);
+/* "NATS/1.0\r\nK: v\r\n...\r\n" from {"K":["v",...]}; 0 or -1. */
+int nm__raw_build_headers(const cJSON *h, nm_buf_t *b);
 /* Writes a PUB or HPUB frame, applying the publish misbehaviours. */
 int nm__raw_publish_frame(const char *subject, const char *reply,
                           const char *hdrs, size_t hdr_len, const char *data,

@@ -19,7 +19,7 @@ nm_raw_sub_t *nm__raw_sub_find(const char *tag) {
 
 /* Parses an HMSG header block ("NATS/1.0...\r\nK: v\r\n...\r\n\r\n") into
  * {"K":["v",...]}. Lines that are not "key: value" are skipped. */
-static cJSON *headers_json(const char *p, size_t n) {
+cJSON *nm__raw_headers_json(const char *p, size_t n) {
   cJSON *h = cJSON_CreateObject();
   const char *end = p + n, *nl;
   int first = 1;
@@ -134,6 +134,8 @@ void nm__raw_deliver(const nm_frame_t *f) {
 
   snprintf(sidtxt, sizeof(sidtxt), "%.*s", (int)f->sid.n, f->sid.p);
   sid = strtoull(sidtxt, NULL, 10);
+  if (nm__raw_request_deliver(sid, f))
+    return; /* a reply to a request */
   for (i = 0; i < nm__raw.nsubs; i++) {
     if (nm__raw.subs[i]->sid == sid) {
       s = nm__raw.subs[i];
@@ -169,7 +171,7 @@ void nm__raw_deliver(const nm_frame_t *f) {
   nm_drv_add_payload(ev, body, n, NM_DRV_MSG_DATA_MAX);
   if (f->hdr_len > 0)
     cJSON_AddItemToObject(ev, "headers",
-                          headers_json(f->payload.p, f->hdr_len));
+                          nm__raw_headers_json(f->payload.p, f->hdr_len));
   has_seq = nm_seq_read(body, n, &seq);
 
   if (s->delay_ms <= 0) {
