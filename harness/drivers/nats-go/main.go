@@ -228,6 +228,10 @@ type command struct {
 	ReplyWith         *string             `json:"reply_with"`
 	PendingMsgsLimit  *int                `json:"pending_msgs_limit"`
 	PendingBytesLimit *int                `json:"pending_bytes_limit"`
+
+	// The connection this command works on: the latest connect command's,
+	// captured when the command was read.
+	fut *connFuture
 }
 
 func ms(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
@@ -242,32 +246,34 @@ type connState struct {
 	drainErr error
 }
 
+// connFuture is one connect command's connection: cs is set (nil when the
+// connect failed) before done is closed.
+type connFuture struct {
+	done chan struct{}
+	cs   *connState
+}
+
 var (
 	stateMu   sync.Mutex
-	cur       *connState    // the latest connect's connection
-	connDone  chan struct{} // closed when the latest connect settled
+	latest    *connFuture // the latest connect command read
 	subs      = map[string]*nats.Subscription{}
 	subTags   = map[*nats.Subscription]string{}
 	exitGuard sync.Once
 	inflight  sync.WaitGroup // commands that have not replied yet
 )
 
-// needConn waits for the latest connect to settle and returns it.
-func needConn() (*connState, error) {
-	stateMu.Lock()
-	done := connDone
-	stateMu.Unlock()
-	if done == nil {
+// needConn waits for the connect command read before c to settle and
+// returns its connection.
+func needConn(c *command) (*connState, error) {
+	f := c.fut
+	if f == nil {
 		return nil, derr("closed", "not connected: no connect command was given")
 	}
-	<-done
-	stateMu.Lock()
-	cs := cur
-	stateMu.Unlock()
-	if cs == nil {
+	<-f.done
+	if f.cs == nil {
 		return nil, derr("closed", "not connected: the connect command failed")
 	}
-	return cs, nil
+	return f.cs, nil
 }
 
 func findSub(tag string) (*nats.Subscription, error) {
@@ -465,14 +471,12 @@ func doConnect(c *command) (obj, error) {
 		return nil, err
 	}
 	cs.nc = nc
-	stateMu.Lock()
-	cur = cs
-	stateMu.Unlock()
+	c.fut.cs = cs // published to other goroutines by closing c.fut.done
 	return nil, nil
 }
 
 func doPublish(c *command) (obj, error) {
-	cs, err := needConn()
+	cs, err := needConn(c)
 	if err != nil {
 		return nil, err
 	}
@@ -505,7 +509,7 @@ func doPublish(c *command) (obj, error) {
 }
 
 func doSubscribe(c *command) (obj, error) {
-	cs, err := needConn()
+	cs, err := needConn(c)
 	if err != nil {
 		return nil, err
 	}
@@ -564,7 +568,7 @@ func doSubscribe(c *command) (obj, error) {
 }
 
 func doUnsubscribe(c *command) (obj, error) {
-	if _, err := needConn(); err != nil {
+	if _, err := needConn(c); err != nil {
 		return nil, err
 	}
 	s, err := findSub(c.Sub)
@@ -590,7 +594,7 @@ func waitBound(c *command) (<-chan time.Time, func()) {
 // no completion callback for a subscription, so the driver polls IsValid,
 // which turns false when the library removes the drained subscription.
 func doDrainSub(c *command, started func()) (obj, error) {
-	cs, err := needConn()
+	cs, err := needConn(c)
 	if err != nil {
 		return nil, err
 	}
@@ -622,7 +626,7 @@ func doDrainSub(c *command, started func()) (obj, error) {
 // doDrain: Conn.Drain returns at once; the drain is over when the closed
 // handler runs, and failed if an asynchronous error came in the meantime.
 func doDrain(c *command, started func()) (obj, error) {
-	cs, err := needConn()
+	cs, err := needConn(c)
 	if err != nil {
 		return nil, err
 	}
@@ -643,7 +647,7 @@ func doDrain(c *command, started func()) (obj, error) {
 }
 
 func doFlush(c *command) (obj, error) {
-	cs, err := needConn()
+	cs, err := needConn(c)
 	if err != nil {
 		return nil, err
 	}
@@ -655,7 +659,7 @@ func doFlush(c *command) (obj, error) {
 }
 
 func doRequest(c *command) (obj, error) {
-	cs, err := needConn()
+	cs, err := needConn(c)
 	if err != nil {
 		return nil, err
 	}
@@ -687,7 +691,7 @@ func doRequest(c *command) (obj, error) {
 }
 
 func doClose(c *command) (obj, error) {
-	cs, err := needConn()
+	cs, err := needConn(c)
 	if err != nil {
 		return nil, err
 	}
@@ -861,9 +865,17 @@ func run(c *command, prev <-chan struct{}, next chan struct{}) {
 // shutdown closes the connection (bounded) and exits 0.
 func shutdown() {
 	exitGuard.Do(func() {
+		var cs *connState
 		stateMu.Lock()
-		cs := cur
+		f := latest
 		stateMu.Unlock()
+		if f != nil {
+			select {
+			case <-f.done:
+				cs = f.cs
+			default: // a connect still running: nothing to close yet
+			}
+		}
 		if cs != nil {
 			// Close, then let the closed handler (run on the library's
 			// callback goroutine) report, all within one bound.
@@ -951,20 +963,23 @@ func dispatch(line []byte, prev chan struct{}) chan struct{} {
 		return prev
 	}
 	if c.Op == "connect" {
-		done := make(chan struct{})
+		f := &connFuture{done: make(chan struct{})}
+		c.fut = f
 		stateMu.Lock()
-		connDone = done
-		cur = nil
+		latest = f
 		stateMu.Unlock()
 		next := make(chan struct{})
 		inflight.Add(1)
 		go func() {
 			defer inflight.Done()
-			defer close(done)
+			defer close(f.done)
 			run(c, prev, next)
 		}()
 		return next
 	}
+	stateMu.Lock()
+	c.fut = latest
+	stateMu.Unlock()
 	if c.Op == "flush" {
 		flushOpened(*c.ID)
 	}
