@@ -414,9 +414,20 @@ async function authRun(argv) {
     ok(await d.waitFor((e) => e.ev === "closed"), "closed event after close");
     const fl = await d.run("flush", { timeout_ms: 500 });
     ok(isErr(fl, "closed"), `flush after close fails closed (${show(fl)})`);
+    // close then connect sent together: the close is the old connection's.
+    const c2 = d.send("close", {});
+    const again = d.send("connect", { servers: [url], user: "u", pass: "p" });
+    const f2 = d.send("flush", { timeout_ms: 2000 });
+    const r2 = await d.reply(c2);
+    ok(isOk(r2) || isErr(r2, "closed"), `close of the closed connection: ok or closed (${show(r2)})`);
+    ok(isOk(await d.reply(again)), "a new connect after close");
+    ok(isOk(await d.reply(f2)), "flush on the new connection");
   }
   d.proc.stdin.end();
   await exitsWithin(d, "end of stdin");
+  if (f.has("user_pass")) {
+    ok(d.count((e) => e.ev === "closed") === 2, `the connection open at end of stdin is closed, with its event (${d.count((e) => e.ev === "closed")} closed events)`);
+  }
 
   if (f.has("token")) {
     const turl = await startServer(["--auth", "s3cret"]);
