@@ -241,8 +241,9 @@ type connState struct {
 	nc     *nats.Conn
 	closed chan struct{} // closed by the library's closed handler
 	mu     sync.Mutex
-	// The first asynchronous error while the connection drained: nats.go
-	// reports a drain timeout or a failed final flush only there.
+	// The first asynchronous error after a drain started: nats.go reports a
+	// drain timeout or a failed final flush only there.
+	draining bool
 	drainErr error
 }
 
@@ -396,9 +397,12 @@ func doConnect(c *command) (obj, error) {
 					}
 					f = append(f, kv{"sub", tag})
 				}
-			} else if nc.IsDraining() {
+			} else {
+				// The callback runs on the library's callback goroutine,
+				// maybe after the connection closed: the driver's own flag
+				// says whether a drain had started.
 				cs.mu.Lock()
-				if cs.drainErr == nil {
+				if cs.draining && cs.drainErr == nil {
 					cs.drainErr = err
 				}
 				cs.mu.Unlock()
@@ -630,6 +634,9 @@ func doDrain(c *command, started func()) (obj, error) {
 	if err != nil {
 		return nil, err
 	}
+	cs.mu.Lock()
+	cs.draining = true
+	cs.mu.Unlock()
 	if err := cs.nc.Drain(); err != nil {
 		return nil, err
 	}
