@@ -212,13 +212,11 @@ static int line_done(nm_parser_t *p, const char *line, size_t n, size_t arg_off,
   return emit(p);
 }
 
-/* The payload does not fit in the fed buffer: the frame's argument slices
- * point into that buffer, so the line moves to scratch (compacted as a split
- * line would be) and the frame is rebuilt from there. */
-static int line_to_scratch(nm_parser_t *p, const char *line, size_t arg_off,
-                           size_t raw_arg_n) {
+/* Copies a complete line (op name, at most NM_PARSER_BLANKS_KEEP blanks, the
+ * raw argument part) into scratch, as a split line would be kept. */
+static int line_compact(nm_parser_t *p, const char *line, size_t arg_off,
+                        size_t raw_arg_n) {
   size_t blanks = arg_off - p->oplen, keep;
-  nm_perr_t e;
   int r;
 
   keep = blanks < NM_PARSER_BLANKS_KEEP ? blanks : NM_PARSER_BLANKS_KEEP;
@@ -229,6 +227,19 @@ static int line_to_scratch(nm_parser_t *p, const char *line, size_t arg_off,
   p->arg_start_len = p->oplen + keep;
   p->blanks_kept = keep;
   p->in_scratch = 1;
+  return 0;
+}
+
+/* The payload does not fit in the fed buffer: the frame's argument slices
+ * point into that buffer, so the line moves to scratch and the frame is
+ * rebuilt from there. */
+static int line_to_scratch(nm_parser_t *p, const char *line, size_t arg_off,
+                           size_t raw_arg_n) {
+  nm_perr_t e;
+  int r;
+
+  if ((r = line_compact(p, line, arg_off, raw_arg_n)) != 0)
+    return r;
   e = nm__parser_build_frame(p, p->scratch, p->line_len, p->arg_start_len,
                              raw_arg_n - (p->drop_cr ? 1 : 0));
   /* The same bytes passed build_frame a moment ago. */
@@ -463,7 +474,16 @@ ssize_t nm_parser_feed(nm_parser_t *p, const char *buf, size_t len) {
           break;
         }
         i = end + 1;
-        if ((r = line_done(p, buf + ls, end - ls, as - ls, arg_n)) != 0)
+        if (as - ls - p->oplen > NM_PARSER_BLANKS_KEEP) {
+          /* Rare: more blanks than a split line keeps. Compact the line so
+           * that frame.line reads the same however the input was split. */
+          if ((r = line_compact(p, buf + ls, as - ls, end - as)) != 0)
+            return fail(p, NM_PERR_NONE, r, NULL, 0);
+          r = line_done(p, p->scratch, p->line_len, p->arg_start_len, arg_n);
+        } else {
+          r = line_done(p, buf + ls, end - ls, as - ls, arg_n);
+        }
+        if (r != 0)
           return stopped(p, r, i);
         if (p->state == ST_PAYLOAD) {
           /* Zero-copy when the payload and its CRLF are all here. */
@@ -479,7 +499,7 @@ ssize_t nm_parser_feed(nm_parser_t *p, const char *buf, size_t len) {
             i += sz + 2;
             if ((r = emit(p)) != 0)
               return stopped(p, r, i);
-          } else {
+          } else if (!p->in_scratch) {
             r = line_to_scratch(p, buf + ls, as - ls, end - as);
             if (r != 0)
               return fail(p, NM_PERR_NONE, r, NULL, 0);

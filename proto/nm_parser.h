@@ -14,15 +14,14 @@
  *    PING, PONG, +OK, -ERR).
  *
  * No I/O; the only allocations are the two bounded buffers below. Fed any
- * split of its input (frame.line aside, see NM_PARSER_BLANKS_KEEP), it emits
- * the same frames in the same order. A control line split across feeds is
- * reassembled in the parser's bounded scratch buffer; a payload split across
- * feeds is gathered in a payload buffer the parser grows with realloc up to the
- * declared size, which was checked against max_payload (or, with no limit,
- * against NM_PARSER_HARD_MAX_PAYLOAD) on the control line. Payloads wholly
- * inside one fed buffer are handed out zero-copy. Both buffers are allocated
- * lazily, on the first split line or payload, so an idle parser holds no heap
- * memory.
+ * split of its input, it emits the same frames in the same order. A control
+ * line split across feeds is reassembled in the parser's bounded scratch
+ * buffer; a payload split across feeds is gathered in a payload buffer the
+ * parser grows with realloc up to the declared size, which was checked against
+ * max_payload (or, with no limit, against NM_PARSER_HARD_MAX_PAYLOAD) on the
+ * control line. Payloads wholly inside one fed buffer are handed out zero-copy.
+ * Both buffers are allocated lazily, on the first split line or payload, so an
+ * idle parser holds no heap memory.
  *
  * Errors are sticky: after a negative return every later feed returns the
  * same error until nm_parser_reset. */
@@ -46,11 +45,12 @@
 /* With max_payload < 0 (no limit) a declared size above this is refused
  * (NM_PERR_MAX_PAYLOAD, NM_ETOOBIG): the payload buffer must stay bounded. */
 #define NM_PARSER_HARD_MAX_PAYLOAD (64 * 1024 * 1024)
-/* A split PING/PONG/+OK line keeps at most this many bytes for frame.line
- * (nats-server ignores everything after the op name up to LF, without limit),
- * and a split line keeps at most NM_PARSER_BLANKS_KEEP of the blanks between
- * the op name and its arguments. frame.line is truncated the same way when
- * the line is not split, except for the blanks. */
+/* frame.line keeps at most this many bytes of a PING/PONG/+OK line
+ * (nats-server ignores everything after the op name up to LF, without
+ * limit), and at most NM_PARSER_BLANKS_KEEP of the blanks between an op name
+ * and its arguments (nats-server does not limit them either): the bounded
+ * scratch buffer must hold a split line, and frame.line reads the same
+ * whether or not the line was split. */
 #define NM_PARSER_BARE_LINE_MAX 64
 #define NM_PARSER_BLANKS_KEEP 16
 /* After a split payload larger than this, the payload buffer is freed. */

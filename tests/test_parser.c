@@ -757,23 +757,25 @@ START_TEST(test_auth_flag_cleared_by_callback) {
 }
 END_TEST
 
-/* A split control line is reassembled: frame.line is the whole line, and
- * blanks after the op name beyond NM_PARSER_BLANKS_KEEP are dropped from
- * it (the arguments are not affected). */
-START_TEST(test_split_line_blanks) {
-  char in[128];
-  size_t n, cut = 30;
-  recorder_t *r = rec_new();
-  nm_parser_t p;
+/* Blanks after an op name beyond NM_PARSER_BLANKS_KEEP are dropped from
+ * frame.line (not from the arguments), the same at every cut point, with or
+ * without a payload that is split too. */
+START_TEST(test_line_blanks_any_split) {
+  static const char kWant[] = "SUB|l=SUB                foo 1|subj=foo|sid=1\n"
+                              "PUB|l=PUB                b 3|subj=b|pl=xyz\n";
+  char in[160];
+  size_t n, cut;
 
-  n = (size_t)sprintf(in, "SUB%40s1\r\n", "foo ");
-  nm_parser_init(&p, NM_PARSE_CLIENT_OPS, rec_cb, r);
-  ck_assert_int_eq(feed_cuts(&p, in, n, &cut, 1), (ssize_t)(n - cut));
-  ck_assert_int_eq(r->frames, 1);
-  ck_assert_ptr_nonnull(strstr(r->log, "|subj=foo|sid=1"));
-  ck_assert_ptr_nonnull(strstr(r->log, "l=SUB                foo 1"));
-  nm_parser_free(&p);
-  free(r);
+  n = (size_t)sprintf(in, "SUB%40s1\r\nPUB%40s3\r\nxyz\r\n", "foo ", "b ");
+  for (cut = 0; cut <= n; cut++) {
+    recorder_t *r = rec_new();
+    nm_parser_t p;
+    nm_parser_init(&p, NM_PARSE_CLIENT_OPS, rec_cb, r);
+    ck_assert_int_eq(feed_cuts(&p, in, n, &cut, 1), (ssize_t)(n - cut));
+    ck_assert_msg(strcmp(r->log, kWant) == 0, "cut %zu: %s", cut, r->log);
+    nm_parser_free(&p);
+    free(r);
+  }
 }
 END_TEST
 
@@ -923,7 +925,7 @@ static Suite *parser_suite(void) {
   tcase_add_test(tm, test_callback_stops);
   tcase_add_test(tm, test_reset_inside_callback);
   tcase_add_test(tm, test_auth_flag_cleared_by_callback);
-  tcase_add_test(tm, test_split_line_blanks);
+  tcase_add_test(tm, test_line_blanks_any_split);
   tcase_add_test(tm, test_argument_edges);
   tcase_add_test(tm, test_size_texts);
   tcase_add_test(tm, test_parse_size);
