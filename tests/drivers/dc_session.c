@@ -363,6 +363,14 @@ int dc_send_raw(dc_session_t *s, const char *line) {
   return write(s->in_fd, "\n", 1) == 1 ? 0 : -1;
 }
 
+int64_t dc_take_id(dc_session_t *s) {
+  if (s->nsent >= DC_MAX_IDS)
+    return -1;
+  s->sent[s->nsent] = s->next_id;
+  s->replied[s->nsent++] = 0;
+  return s->next_id++;
+}
+
 int64_t dc_send(dc_session_t *s, const char *json) {
   cJSON *c = cJSON_Parse(json);
   char *text;
@@ -428,6 +436,12 @@ int dc_is_ev(const cJSON *line, const void *ev) {
   const char *e = dc_ev(line);
   return e != NULL && cJSON_GetObjectItemCaseSensitive(line, "id") == NULL &&
          strcmp(e, (const char *)ev) == 0;
+}
+
+int dc_is_any_err(const cJSON *line, const void *arg) {
+  const char *e = dc_ev(line);
+  (void)arg;
+  return e != NULL && strcmp(e, "err") == 0;
 }
 
 int dc_is_msg(const cJSON *line, const void *arg) {

@@ -53,6 +53,9 @@ int dc_has(const dc_session_t *s, const char *feature);
 /* Sends a command: `json` is an object without "id"; the id is added and
  * returned (-1 on error). */
 int64_t dc_send(dc_session_t *s, const char *json);
+/* Takes the next id for a line built by hand (dc_send_raw), so its reply
+ * is expected like any other. */
+int64_t dc_take_id(dc_session_t *s);
 /* Sends a raw line as is (for malformed-input tests). Returns 0 or -1. */
 int dc_send_raw(dc_session_t *s, const char *line);
 
@@ -76,6 +79,8 @@ typedef struct {
   int64_t seq;     /* < 0: any */
 } dc_msg_match_t;
 int dc_is_msg(const cJSON *line, const void *match);
+/* Any "err" line, with or without an id (arg unused). */
+int dc_is_any_err(const cJSON *line, const void *arg);
 
 /* Counts events named ev (and for sub, when not NULL) in the timeline. */
 int dc_count(const dc_session_t *s, const char *ev, const char *sub);

@@ -811,6 +811,32 @@ START_TEST(test_slow_consumer) {
 }
 END_TEST
 
+/* A command line far over any sane limit (6 MiB): the driver answers it with
+ * an error (with or without the id) and stays usable. */
+START_TEST(test_huge_line) {
+  size_t n = 6 * 1024 * 1024;
+  char *line = malloc(n + 64);
+  const cJSON *r;
+  int from, i;
+  ck_assert(line != NULL);
+  connect_to(&S, url);
+  i = snprintf(line, 64,
+               "{\"id\":%lld,\"op\":\"publish\",\"subject\":"
+               "\"x\",\"data\":\"",
+               (long long)dc_take_id(&S));
+  memset(line + i, 'a', n);
+  strcpy(line + i + n, "\"}");
+  ck_assert(dc_send_raw(&S, line) == 0);
+  free(line);
+  from = S.nlines;
+  r = dc_wait(&S, &from, dc_is_any_err, NULL, 10000);
+  CLEAN(&S);
+  ck_assert_msg(r != NULL, "no err for a 6 MiB command line");
+  expect_ok(&S, sendf(&S, "{\"op\":\"flush\"}"), STEP_MS);
+  finish(&S);
+}
+END_TEST
+
 static Suite *driver_suite(void) {
   Suite *s = suite_create("driver");
   TCase *tc = tcase_create("protocol");
@@ -838,6 +864,7 @@ static Suite *driver_suite(void) {
   tcase_add_test(tc, test_reconnect);
   tcase_add_test(tc, test_lame_duck);
   tcase_add_test(tc, test_slow_consumer);
+  tcase_add_test(tc, test_huge_line);
   suite_add_tcase(s, tc);
   return s;
 }
