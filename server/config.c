@@ -267,6 +267,11 @@ static int apply(cfg_t *c, const char *section, const char *k, const char *v) {
       if (set_int(c, k, v, &n) < 0)
         return NM_EINVAL;
       o->max_connections = (int)n;
+    } else if (!strcasecmp(k, "max_subscriptions") ||
+               !strcasecmp(k, "max_subs")) {
+      if (set_int(c, k, v, &n) < 0)
+        return NM_EINVAL;
+      o->max_subs = (int)n;
     } else if (!strcasecmp(k, "ping_max")) {
       if (set_int(c, k, v, &n) < 0)
         return NM_EINVAL;

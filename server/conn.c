@@ -34,6 +34,7 @@ nm_conn_t *nm__conn_new(nm_server_t *s) {
    * buffer limit is the hard backstop of the same rule. */
   nm_buf_init(&c->out, (size_t)s->opts.max_pending);
   nm_buf_init(&c->inflight, (size_t)s->opts.max_pending);
+  c->rsz = NM_READ_START;
   /* nats-server's defaults before any CONNECT. */
   c->verbose = c->pedantic = c->echo = 1;
   uv_tcp_init(s->loop, &c->tcp);
@@ -242,7 +243,21 @@ void nm__conn_close(nm_conn_t *c, nm_close_how_t how, const char *reason) {
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
   nm_conn_t *c = h->data;
   buf->base = c->srv->rbuf;
-  buf->len = sizeof(c->srv->rbuf);
+  buf->len = c->rsz;
+}
+
+/* Grows on a full read, halves after more than NM_READ_SHORTS_TO_SHRINK reads
+ * under half full, as nats-server's read loop does. */
+static void adapt_read_size(nm_conn_t *c, size_t n) {
+  if (n >= c->rsz)
+    c->srs = 0;
+  else if (n < c->rsz / 2)
+    c->srs++;
+  if (n >= c->rsz && c->rsz < NM_READ_BUF_SIZE)
+    c->rsz *= 2;
+  else if (n < c->rsz && c->rsz > NM_READ_MIN &&
+           c->srs > NM_READ_SHORTS_TO_SHRINK)
+    c->rsz /= 2;
 }
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
@@ -262,6 +277,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   c->flags &= ~NM_CF_IN_READ;
   if (r < 0 && !(c->flags & NM_CF_CLOSING))
     nm__conn_parser_error(c);
+  if (!(c->flags & NM_CF_CLOSING))
+    adapt_read_size(c, (size_t)nread);
   /* One write answers everything this read asked for. */
   nm__conn_flush(c);
 }

@@ -5,6 +5,7 @@
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "nm_server_int.h"
 #include "nm_subject.h"
@@ -111,38 +112,46 @@ static cJSON *parse_json(nm_slice_t j) {
 
 /* A field that JSON-decodes into a Go bool: absent or null keeps the value,
  * any other type fails the whole CONNECT. */
-static int get_bool(cJSON *o, const char *k, int *v) {
-  cJSON *it = cJSON_GetObjectItem(o, k);
-  if (it == NULL || cJSON_IsNull(it))
-    return 0;
-  if (!cJSON_IsBool(it))
-    return -1;
-  *v = cJSON_IsTrue(it);
+/* Go decodes every occurrence of a key in order, so with duplicate keys the
+ * last one wins and a mistyped one anywhere fails the decode; null leaves
+ * the value as it was. Keys match case-insensitively. */
+typedef enum { J_BOOL, J_STR, J_INT } jtype_t;
+
+static int get_field(cJSON *o, const char *k, jtype_t t, void *v) {
+  cJSON *it;
+  for (it = o->child; it; it = it->next) {
+    if (it->string == NULL || strcasecmp(it->string, k) != 0 ||
+        cJSON_IsNull(it))
+      continue;
+    if (t == J_BOOL) {
+      if (!cJSON_IsBool(it))
+        return -1;
+      *(int *)v = cJSON_IsTrue(it);
+    } else if (t == J_STR) {
+      if (!cJSON_IsString(it))
+        return -1;
+      *(const char **)v = it->valuestring;
+    } else {
+      double d = it->valuedouble;
+      if (!cJSON_IsNumber(it) || d != (double)(long long)d ||
+          d > 2147483647.0 || d < -2147483648.0)
+        return -1; /* Go refuses a fraction or an overflow for an int */
+      *(int *)v = (int)d;
+    }
+  }
   return 0;
+}
+
+static int get_bool(cJSON *o, const char *k, int *v) {
+  return get_field(o, k, J_BOOL, v);
 }
 
 static int get_str(cJSON *o, const char *k, const char **v) {
-  cJSON *it = cJSON_GetObjectItem(o, k);
-  if (it == NULL || cJSON_IsNull(it))
-    return 0;
-  if (!cJSON_IsString(it))
-    return -1;
-  *v = it->valuestring;
-  return 0;
+  return get_field(o, k, J_STR, v);
 }
 
 static int get_int(cJSON *o, const char *k, int *v) {
-  cJSON *it = cJSON_GetObjectItem(o, k);
-  double d;
-  if (it == NULL || cJSON_IsNull(it))
-    return 0;
-  if (!cJSON_IsNumber(it))
-    return -1;
-  d = it->valuedouble;
-  if (d != (double)(long long)d || d > 2147483647.0 || d < -2147483648.0)
-    return -1; /* Go refuses a fraction or an overflow for an int field */
-  *v = (int)d;
-  return 0;
+  return get_field(o, k, J_INT, v);
 }
 
 /* Fields natsmock does not use still fail the decode when mistyped. */
@@ -268,6 +277,18 @@ static void handle_connect(nm_conn_t *c, const nm_frame_t *f) {
 
 static const char kMockPrefix[] = "$MOCK.";
 
+/* The last blank-separated token of line[0..end), e.g. a PUB's size. */
+static nm_slice_t last_token(nm_slice_t line, size_t end) {
+  size_t e = end, b;
+  while (e > 0 && (line.p[e - 1] == ' ' || line.p[e - 1] == '\t' ||
+                   line.p[e - 1] == '\r'))
+    e--;
+  b = e;
+  while (b > 0 && line.p[b - 1] != ' ' && line.p[b - 1] != '\t')
+    b--;
+  return (nm_slice_t){line.p + b, e - b};
+}
+
 static void handle_pub(nm_conn_t *c, const nm_frame_t *f) {
   nm_server_t *s = c->srv;
   c->last_in_ms = nm__now_ms(s);
@@ -280,7 +301,13 @@ static void handle_pub(nm_conn_t *c, const nm_frame_t *f) {
     nm__faults_control(s->faults, c, f->subject, f->reply, f->payload);
     return;
   }
-  nm__route(s, c, f->subject, f->reply, f->hdr_len, f->payload);
+  {
+    nm_slice_t size_txt = last_token(f->line, f->line.n), hdr_txt = {NULL, 0};
+    if (f->op == NM_OP_HPUB)
+      hdr_txt = last_token(f->line, (size_t)(size_txt.p - f->line.p));
+    nm__route(s, c, f->subject, f->reply, f->hdr_len, f->payload, hdr_txt,
+              size_txt);
+  }
 }
 
 static void handle_sub(nm_conn_t *c, const nm_frame_t *f) {
@@ -291,14 +318,17 @@ static void handle_sub(nm_conn_t *c, const nm_frame_t *f) {
   char *d;
 
   c->last_in_ms = nm__now_ms(s);
+  /* The limit comes first: at it, even a duplicate sid or a bad subject
+   * gets this -ERR (checked against 2.9.10). */
+  if (c->nsubs >= (s->opts.max_subs > 0 ? (size_t)s->opts.max_subs
+                                        : NM_MAX_SUBS_PER_CONN)) {
+    nm__conn_send_err(c, "maximum subscriptions exceeded");
+    return;
+  }
   /* A duplicate sid is ignored before the subject is even looked at. */
   if (sid_find(c, f->sid, h) == NULL) {
     if (!nm_subject_valid(f->subject)) {
       nm__conn_send_err(c, "Invalid Subject");
-      return;
-    }
-    if (c->nsubs >= NM_MAX_SUBS_PER_CONN) {
-      nm__conn_send_err(c, "maximum subscriptions exceeded");
       return;
     }
     n = f->subject.n + f->queue.n + f->sid.n;

@@ -26,14 +26,15 @@ typedef struct {
   const char *server_name; /* NULL: same as the generated server_id */
   const char *user;        /* user/password auth when both set */
   const char *pass;
-  const char *token;          /* token auth when set */
-  uint64_t auth_timeout_ms;   /* 2000 */
-  int64_t max_payload;        /* 1048576 */
-  size_t max_control_line;    /* 4096 */
-  int64_t max_pending;        /* 64 MiB: slow-consumer limit per conn */
-  int max_connections;        /* 65536 */
-  uint64_t ping_interval_ms;  /* 120000 */
-  int ping_max;               /* 2 */
+  const char *token;         /* token auth when set */
+  uint64_t auth_timeout_ms;  /* 2000 */
+  int64_t max_payload;       /* 1048576 */
+  size_t max_control_line;   /* 4096 */
+  int64_t max_pending;       /* 64 MiB: slow-consumer limit per conn */
+  int max_connections;       /* 65536 */
+  int max_subs;              /* max_subscriptions per connection; 0: no limit */
+  uint64_t ping_interval_ms; /* 120000 */
+  int ping_max;              /* 2 */
   uint64_t write_deadline_ms; /* 10000 */
   int trace;                  /* -V: protocol trace on stderr */
   int debug;                  /* -D: debug log on stderr */

@@ -15,6 +15,14 @@
 /* One read buffer per server, handed to every read: the parser copies what
  * must outlive a read, so reads never need their own buffers. */
 #define NM_READ_BUF_SIZE (64 * 1024)
+/* nats-server's read sizes (client.go startBufSize, minBufSize, and
+ * maxBufSize = NM_READ_BUF_SIZE): each connection reads as much as nats-server
+ * would, so when it closes on an error the bytes left unread in the kernel,
+ * and so FIN versus RST, are the same. */
+#define NM_READ_START 512
+#define NM_READ_MIN 64
+/* Short reads in a row before the read size halves (shortsToShrink). */
+#define NM_READ_SHORTS_TO_SHRINK 2
 /* Capacity an idle output buffer keeps after a burst; above it the memory is
  * given back once the buffer drains. */
 #define NM_OUT_KEEP (64 * 1024)
@@ -57,6 +65,23 @@ struct nm__subent_s {
   char subj[];
 };
 
+/* A growable array of sub pointers, reused across publishes. */
+typedef struct {
+  nm__sub_t **v;
+  size_t n, cap;
+} nm__subvec_t;
+
+/* A cached match result, as nats-server's sublist cache keeps them: later
+ * subscriptions are appended to it, which is why a sub added after a subject
+ * was published to comes last for that subject. */
+typedef struct nm__cent_s {
+  struct nm__cent_s *next; /* hash chain */
+  uint32_t hash;
+  nm__subvec_t res;
+  size_t subj_len;
+  char subj[];
+} nm__cent_t;
+
 typedef struct {
   nm__subent_t **buckets;
   size_t nbuckets; /* power of two */
@@ -64,13 +89,9 @@ typedef struct {
   nm__sub_t *wild_head, *wild_tail;
   size_t nwild;
   size_t nsubs;
+  nm__cent_t **cache; /* NM_SUBLIST_CACHE_BUCKETS chains */
+  size_t ncache;
 } nm__sublist_t;
-
-/* A growable array of sub pointers, reused across publishes. */
-typedef struct {
-  nm__sub_t **v;
-  size_t n, cap;
-} nm__subvec_t;
 
 /* Connection flags. */
 enum {
@@ -111,6 +132,8 @@ struct nm_conn_s {
   uint64_t last_in_ms;   /* last read from the client */
   uint64_t last_ping_ms; /* last PING from the client */
   uint64_t write_start_ms;
+  uint32_t rsz; /* bytes the next read may take */
+  uint32_t srs; /* short reads in a row */
   /* sid -> sub */
   nm__sub_t **sids;
   size_t nsid_buckets, nsubs;
@@ -193,8 +216,11 @@ void nm__conn_clear_subs(nm_conn_t *c);
 void nm__conn_remove_sub(nm_conn_t *c, nm__sub_t *sub);
 
 /* ---- route.c ---- */
+/* hdr_txt / size_txt: the size fields as the publisher wrote them, echoed
+ * in MSG/HMSG like nats-server does; empty: formatted from the lengths. */
 void nm__route(nm_server_t *s, nm_conn_t *from, nm_slice_t subject,
-               nm_slice_t reply, size_t hdr_len, nm_slice_t payload);
+               nm_slice_t reply, size_t hdr_len, nm_slice_t payload,
+               nm_slice_t hdr_txt, nm_slice_t size_txt);
 
 /* ---- keepalive.c ---- */
 void nm__keepalive_start(nm_conn_t *c, uint64_t first_ms);

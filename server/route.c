@@ -1,7 +1,11 @@
 /* Routing one published message: every matching plain subscription gets its
  * own copy, each queue group one member picked uniformly at random, echo off
  * honoured, UNSUB max applied, and the 2.9.10 no-responders status sent back
- * when nobody got the message (PROTOCOL.md A2, A6). */
+ * when nobody got the message (PROTOCOL.md A2, A6).
+ *
+ * The MSG/HMSG header is written here rather than with nm_encode_msg because
+ * nats-server echoes the publisher's size fields byte for byte ("PUB foo 02"
+ * is delivered as "MSG foo 1 02"), except when it strips headers. */
 #include <string.h>
 
 #include "nm_encode.h"
@@ -10,35 +14,86 @@
 
 static const char kNoResp[] = "NATS/1.0 503\r\n\r\n";
 
+/* Longest decimal size text we format ourselves. */
+#define NM_SIZE_DIGITS 24
+
+static char *put(char *o, const char *p, size_t n) {
+  if (n)
+    memcpy(o, p, n);
+  return o + n;
+}
+
+/* "MSG subj sid [reply] size\r\n" or "HMSG subj sid [reply] hdr size\r\n",
+ * then the payload and CRLF. Returns 0 or NM_ETOOBIG / NM_ENOMEM. */
+static int encode_msg(nm_buf_t *b, int hmsg, nm_slice_t subject, nm_slice_t sid,
+                      nm_slice_t reply, nm_slice_t hdr_txt, nm_slice_t size_txt,
+                      nm_slice_t payload) {
+  size_t n = 5 + subject.n + 1 + sid.n + 1 + reply.n + 1 + hdr_txt.n + 1 +
+             size_txt.n + 2 + payload.n + 2;
+  char *o = nm_buf_reserve(b, n), *start = o;
+  if (o == NULL)
+    return NM_ETOOBIG;
+  o = hmsg ? put(o, "HMSG ", 5) : put(o, "MSG ", 4);
+  o = put(o, subject.p, subject.n);
+  *o++ = ' ';
+  o = put(o, sid.p, sid.n);
+  *o++ = ' ';
+  if (reply.n) {
+    o = put(o, reply.p, reply.n);
+    *o++ = ' ';
+  }
+  if (hmsg) {
+    o = put(o, hdr_txt.p, hdr_txt.n);
+    *o++ = ' ';
+  }
+  o = put(o, size_txt.p, size_txt.n);
+  o = put(o, "\r\n", 2);
+  o = put(o, payload.p, payload.n);
+  o = put(o, "\r\n", 2);
+  nm_buf_commit(b, (size_t)(o - start));
+  return 0;
+}
+
+static nm_slice_t fmt_size(char *buf, size_t v) {
+  int n = snprintf(buf, NM_SIZE_DIGITS, "%zu", v);
+  return (nm_slice_t){buf, (size_t)n};
+}
+
+typedef struct {
+  nm_conn_t *from;
+  nm_slice_t subject, reply, payload;
+  size_t hdr_len;
+  nm_slice_t hdr_txt, size_txt; /* as the publisher wrote them */
+  nm_slice_t body_txt;          /* size of the body alone */
+} pubmsg_t;
+
 /* Writes the message to the sub's connection. Returns 1 when delivered. */
-static int deliver(nm_server_t *s, nm_conn_t *from, nm__sub_t *sub,
-                   nm_slice_t subject, nm_slice_t reply, size_t hdr_len,
-                   nm_slice_t payload) {
+static int deliver(nm_server_t *s, const pubmsg_t *m, nm__sub_t *sub) {
   nm_conn_t *c = sub->conn;
   nm_buf_t *b;
   size_t mark;
-  int r;
+  int r, hmsg;
+  nm_slice_t payload = m->payload;
 
   if (c == NULL || (c->flags & NM_CF_CLOSING))
     return 0;
-  if (c == from && !c->echo)
+  if (c == m->from && !c->echo)
     return 0;
   if (sub->max && sub->delivered >= sub->max) {
     nm__conn_remove_sub(c, sub);
     return 0;
   }
   sub->delivered++;
+  hmsg = m->hdr_len > 0 && c->headers;
+  /* Header-less subscribers get the body only, as a plain MSG. */
+  if (m->hdr_len > 0 && !hmsg)
+    payload =
+        (nm_slice_t){m->payload.p + m->hdr_len, m->payload.n - m->hdr_len};
   b = nm__conn_out_begin(c);
   mark = b->len;
-  if (hdr_len > 0 && c->headers) {
-    r = nm_encode_hmsg(b, subject, sub->sid, reply, hdr_len, payload);
-  } else {
-    /* Header-less subscribers get the body only, as a plain MSG. */
-    nm_slice_t body = payload;
-    if (hdr_len > 0) /* payload.p may be NULL when empty */
-      body = (nm_slice_t){payload.p + hdr_len, payload.n - hdr_len};
-    r = nm_encode_msg(b, subject, sub->sid, reply, body);
-  }
+  r = encode_msg(b, hmsg, m->subject, sub->sid, m->reply, m->hdr_txt,
+                 (m->hdr_len > 0 && !hmsg) ? m->body_txt : m->size_txt,
+                 payload);
   if (r < 0) {
     if (b == &c->out)
       nm__conn_close(c, NM_CLOSE_FIN, "slow consumer");
@@ -49,17 +104,14 @@ static int deliver(nm_server_t *s, nm_conn_t *from, nm__sub_t *sub,
   } else {
     nm_frame_t f;
     memset(&f, 0, sizeof(f));
-    f.op = (hdr_len > 0 && c->headers) ? NM_OP_HMSG : NM_OP_MSG;
-    f.subject = subject;
+    f.op = hmsg ? NM_OP_HMSG : NM_OP_MSG;
+    f.subject = m->subject;
     f.sid = sub->sid;
-    f.reply = reply;
-    f.hdr_len = f.op == NM_OP_HMSG ? hdr_len : 0;
+    f.reply = m->reply;
+    f.hdr_len = hmsg ? m->hdr_len : 0;
     f.payload = payload;
-    if (f.op == NM_OP_MSG && hdr_len > 0)
-      f.payload = (nm_slice_t){payload.p + hdr_len, payload.n - hdr_len};
     f.line.p = b->base + mark;
-    f.line.n = (size_t)((char *)memchr(b->base + mark, '\n', b->len - mark) -
-                        (b->base + mark) - 1);
+    f.line.n = b->len - mark - payload.n - 4;
     nm__conn_out_end(c, b, mark, &f);
   }
   /* At exactly max the message goes out and the sub goes away. */
@@ -73,16 +125,20 @@ static int same_queue(const nm__sub_t *a, const nm__sub_t *b) {
          memcmp(a->queue.p, b->queue.p, a->queue.n) == 0;
 }
 
+/* The 503 goes to the publisher's first plain sub in the reply subject's
+ * match order (nats-server matches the reply and takes the first of its own
+ * plain subs; queue subs do not count). */
 static void no_responders(nm_server_t *s, nm_conn_t *from, nm_slice_t reply) {
-  size_t i;
-  nm__sub_t *sub, *found = NULL;
+  nm__subvec_t *m = &s->match;
+  size_t start = m->n, i, mark;
+  nm__sub_t *found = NULL;
   nm_buf_t *b;
-  size_t mark;
 
-  for (i = 0; i < from->nsid_buckets && !found; i++)
-    for (sub = from->sids[i]; sub && !found; sub = sub->sid_next)
-      if (nm_subject_matches(sub->subject, reply))
-        found = sub;
+  if (nm__sublist_match(&s->subs, reply, m) == 0)
+    for (i = start; i < m->n && !found; i++)
+      if (m->v[i]->conn == from && m->v[i]->queue.n == 0)
+        found = m->v[i];
+  m->n = start;
   if (found == NULL)
     return;
   b = nm__conn_out_begin(from);
@@ -111,13 +167,24 @@ static void no_responders(nm_server_t *s, nm_conn_t *from, nm_slice_t reply) {
 }
 
 void nm__route(nm_server_t *s, nm_conn_t *from, nm_slice_t subject,
-               nm_slice_t reply, size_t hdr_len, nm_slice_t payload) {
+               nm_slice_t reply, size_t hdr_len, nm_slice_t payload,
+               nm_slice_t hdr_txt, nm_slice_t size_txt) {
   nm__subvec_t *m = &s->match, *q = &s->qgroup;
   size_t start, i, j, k;
   int delivered = 0;
+  char hbuf[NM_SIZE_DIGITS], sbuf[NM_SIZE_DIGITS], bbuf[NM_SIZE_DIGITS];
+  pubmsg_t pm;
 
   if (hdr_len > payload.n)
     hdr_len = payload.n;
+  pm.from = from;
+  pm.subject = subject;
+  pm.reply = reply;
+  pm.payload = payload;
+  pm.hdr_len = hdr_len;
+  pm.hdr_txt = hdr_txt.n ? hdr_txt : fmt_size(hbuf, hdr_len);
+  pm.size_txt = size_txt.n ? size_txt : fmt_size(sbuf, payload.n);
+  pm.body_txt = hdr_len ? fmt_size(bbuf, payload.n - hdr_len) : pm.size_txt;
   /* Routing can nest (a fault hook publishing while we deliver), so each
    * level works on its own part of the match vector. */
   s->route_depth++;
@@ -126,7 +193,7 @@ void nm__route(nm_server_t *s, nm_conn_t *from, nm_slice_t subject,
     goto done;
   for (i = start; i < m->n; i++)
     if (m->v[i]->queue.n == 0)
-      delivered |= deliver(s, from, m->v[i], subject, reply, hdr_len, payload);
+      delivered |= deliver(s, &pm, m->v[i]);
   /* Queue groups, in the order their first member was matched. */
   for (i = start; i < m->n; i++) {
     nm__sub_t *first = m->v[i];
@@ -145,13 +212,14 @@ void nm__route(nm_server_t *s, nm_conn_t *from, nm_slice_t subject,
     /* Start at a random member; on failure try the next, as nats-server. */
     for (k = 0; k < n; k++) {
       nm__sub_t *sub = q->v[qstart + (pick + k) % n];
-      if (deliver(s, from, sub, subject, reply, hdr_len, payload)) {
+      if (deliver(s, &pm, sub)) {
         delivered = 1;
         break;
       }
     }
     q->n = qstart;
   }
+  m->n = start;
   if (!delivered && from && reply.n > 0 && from->no_responders &&
       !(from->flags & NM_CF_CLOSING))
     no_responders(s, from, reply);

@@ -518,7 +518,8 @@ void nm__server_observe(nm_server_t *s, const nm_obs_event_t *ev) {
 
 void nm__server_publish(nm_server_t *s, nm_slice_t subject, nm_slice_t reply,
                         size_t hdr_len, nm_slice_t payload) {
-  nm__route(s, NULL, subject, reply, hdr_len, payload);
+  nm_slice_t none = {NULL, 0};
+  nm__route(s, NULL, subject, reply, hdr_len, payload, none, none);
 }
 
 static void on_restart_timer(uv_timer_t *t) {

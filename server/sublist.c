@@ -1,7 +1,10 @@
 /* The subscription index used for routing: a hash of literal subjects plus a
- * list of wildcard subscriptions. Matching returns subs in the order
- * nats-server 2.9.10's sublist walk delivers them (see sub_order_cmp), so the
- * MSGs one connection gets for one publish come in the same order. */
+ * list of wildcard subscriptions, and in front of it a cache of match
+ * results. Matching returns subs in the order nats-server 2.9.10 delivers
+ * them, so the MSGs one connection gets for one publish come in the same
+ * order: a fresh match in its sublist walk order (see sub_order_cmp); a
+ * cached one in cache order, where subs that arrived after the subject was
+ * cached are appended, and a removal drops the cached results it was in. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +14,10 @@
 /* Most literal subjects a table grows to before it stops doubling. */
 #define NM_SUBLIST_MAX_BUCKETS (1u << 24)
 #define NM_SUBLIST_MIN_BUCKETS 64
+/* nats-server's slCacheMax. Past it, nats-server evicts at random; natsmock
+ * empties the cache (either way the order of later matches is a walk's). */
+#define NM_SUBLIST_CACHE_MAX 1024
+#define NM_SUBLIST_CACHE_BUCKETS 2048
 
 uint32_t nm__hash(const char *p, size_t n) {
   uint32_t h = 2166136261u; /* FNV-1a */
@@ -46,13 +53,103 @@ int nm__sublist_init(nm__sublist_t *l) {
   if (l->buckets == NULL)
     return NM_ENOMEM;
   l->nbuckets = NM_SUBLIST_MIN_BUCKETS;
+  l->cache = calloc(NM_SUBLIST_CACHE_BUCKETS, sizeof(*l->cache));
+  if (l->cache == NULL) {
+    free(l->buckets);
+    l->buckets = NULL;
+    return NM_ENOMEM;
+  }
   return 0;
+}
+
+/* ---- the match cache ---- */
+
+static void cent_free(nm__cent_t *e) {
+  nm__subvec_free(&e->res);
+  free(e);
+}
+
+static void cache_clear(nm__sublist_t *l) {
+  size_t i;
+  if (l->cache == NULL)
+    return;
+  for (i = 0; i < NM_SUBLIST_CACHE_BUCKETS; i++) {
+    while (l->cache[i]) {
+      nm__cent_t *e = l->cache[i];
+      l->cache[i] = e->next;
+      cent_free(e);
+    }
+  }
+  l->ncache = 0;
+}
+
+static nm__cent_t **cache_slot(nm__sublist_t *l, const char *p, size_t n,
+                               uint32_t h) {
+  nm__cent_t **pp = &l->cache[h & (NM_SUBLIST_CACHE_BUCKETS - 1)];
+  for (; *pp; pp = &(*pp)->next)
+    if ((*pp)->hash == h && (*pp)->subj_len == n &&
+        memcmp((*pp)->subj, p, n) == 0)
+      break;
+  return pp;
+}
+
+static void cache_drop(nm__sublist_t *l, nm__cent_t **pp) {
+  nm__cent_t *e = *pp;
+  *pp = e->next;
+  cent_free(e);
+  l->ncache--;
+}
+
+/* A new sub joins every cached result it matches, at the end. */
+static void cache_add_sub(nm__sublist_t *l, nm__sub_t *sub) {
+  size_t i;
+  nm__cent_t **pp, *e;
+  if (!sub->wild) {
+    pp = cache_slot(l, sub->subject.p, sub->subject.n,
+                    nm__hash(sub->subject.p, sub->subject.n));
+    if (*pp && nm__subvec_push(&(*pp)->res, sub) < 0)
+      cache_drop(l, pp);
+    return;
+  }
+  for (i = 0; i < NM_SUBLIST_CACHE_BUCKETS; i++)
+    for (pp = &l->cache[i]; (e = *pp) != NULL;) {
+      nm_slice_t key = {e->subj, e->subj_len};
+      if (nm_subject_matches(sub->subject, key) &&
+          nm__subvec_push(&e->res, sub) < 0) {
+        cache_drop(l, pp);
+        continue;
+      }
+      pp = &e->next;
+    }
+}
+
+/* A removed sub takes every cached result it was in with it. */
+static void cache_remove_sub(nm__sublist_t *l, nm__sub_t *sub) {
+  size_t i;
+  nm__cent_t **pp, *e;
+  if (!sub->wild) {
+    pp = cache_slot(l, sub->subject.p, sub->subject.n,
+                    nm__hash(sub->subject.p, sub->subject.n));
+    if (*pp)
+      cache_drop(l, pp);
+    return;
+  }
+  for (i = 0; i < NM_SUBLIST_CACHE_BUCKETS; i++)
+    for (pp = &l->cache[i]; (e = *pp) != NULL;) {
+      nm_slice_t key = {e->subj, e->subj_len};
+      if (nm_subject_matches(sub->subject, key))
+        cache_drop(l, pp);
+      else
+        pp = &e->next;
+    }
 }
 
 /* Entries are freed when their last sub leaves; subs belong to connections
  * and are freed by them. */
 void nm__sublist_free(nm__sublist_t *l) {
   size_t i;
+  cache_clear(l);
+  free(l->cache);
   for (i = 0; i < l->nbuckets; i++) {
     nm__subent_t *e = l->buckets[i];
     while (e) {
@@ -147,10 +244,12 @@ int nm__sublist_insert(nm__sublist_t *l, nm__sub_t *sub) {
     e->n++;
   }
   l->nsubs++;
+  cache_add_sub(l, sub);
   return 0;
 }
 
 void nm__sublist_remove(nm__sublist_t *l, nm__sub_t *sub) {
+  cache_remove_sub(l, sub);
   if (sub->wild) {
     if (sub->ix_prev)
       sub->ix_prev->ix_next = sub->ix_next;
@@ -220,7 +319,7 @@ static int sub_order_cmp(nm_slice_t a, nm_slice_t b, size_t ntok) {
   return 0;
 }
 
-int nm__sublist_match(nm__sublist_t *l, nm_slice_t subject, nm__subvec_t *out) {
+static int match_walk(nm__sublist_t *l, nm_slice_t subject, nm__subvec_t *out) {
   size_t start = out->n, nlit, i, j, ntok = 1;
   nm__sub_t *s;
   nm__subent_t *e;
@@ -250,5 +349,55 @@ int nm__sublist_match(nm__sublist_t *l, nm_slice_t subject, nm__subvec_t *out) {
     }
     out->v[j] = x;
   }
+  return 0;
+}
+
+/* nats-server neither matches nor caches a subject with an empty token. */
+static int has_empty_token(nm_slice_t s) {
+  size_t i;
+  if (s.n == 0 || s.p[0] == '.' || s.p[s.n - 1] == '.')
+    return 1;
+  for (i = 1; i < s.n; i++)
+    if (s.p[i] == '.' && s.p[i - 1] == '.')
+      return 1;
+  return 0;
+}
+
+int nm__sublist_match(nm__sublist_t *l, nm_slice_t subject, nm__subvec_t *out) {
+  uint32_t h = nm__hash(subject.p, subject.n);
+  nm__cent_t **pp = cache_slot(l, subject.p, subject.n, h), *e = *pp;
+  size_t start = out->n, i;
+  int r;
+
+  if (e != NULL) {
+    /* Copied out: delivering can remove subs, which drops cache entries. */
+    for (i = 0; i < e->res.n; i++)
+      if (nm__subvec_push(out, e->res.v[i]) < 0)
+        return NM_ENOMEM;
+    return 0;
+  }
+  if (has_empty_token(subject))
+    return 0;
+  r = match_walk(l, subject, out);
+  if (r < 0)
+    return r;
+  if (l->ncache >= NM_SUBLIST_CACHE_MAX)
+    cache_clear(l);
+  e = malloc(sizeof(*e) + subject.n);
+  if (e == NULL)
+    return 0; /* uncached is slower, not wrong */
+  memset(e, 0, sizeof(*e));
+  e->hash = h;
+  e->subj_len = subject.n;
+  memcpy(e->subj, subject.p, subject.n);
+  for (i = start; i < out->n; i++)
+    if (nm__subvec_push(&e->res, out->v[i]) < 0) {
+      cent_free(e);
+      return 0;
+    }
+  pp = &l->cache[h & (NM_SUBLIST_CACHE_BUCKETS - 1)];
+  e->next = *pp;
+  *pp = e;
+  l->ncache++;
   return 0;
 }

@@ -21,6 +21,7 @@ typedef struct {
   size_t max_control_line;
   int64_t max_pending;
   int max_connections;
+  int max_subs;
   uint64_t ping_interval_ms;
   int ping_max;
   uint64_t write_deadline_ms;
@@ -55,6 +56,7 @@ static const cfg_case_t kCfg[] = {
     {.text = "ping_interval: \"500ms\"\n", .ok = 1, .ping_interval_ms = 500},
     {.text = "ping_interval: \"1m30s\"\n", .ok = 1, .ping_interval_ms = 90000},
     {.text = "ping_max: 5\n", .ok = 1, .ping_max = 5},
+    {.text = "max_subscriptions: 7\n", .ok = 1, .max_subs = 7},
     {.text = "write_deadline: \"10s\"\n", .ok = 1, .write_deadline_ms = 10000},
     {.text =
          "authorization {\n  user: u\n  password: \"p w\"\n  timeout: 0.5\n}\n",
@@ -107,6 +109,7 @@ START_TEST(test_config_table) {
   EQ(max_control_line, c->max_control_line, "%lld");
   EQ(max_pending, c->max_pending, "%lld");
   EQ(max_connections, c->max_connections, "%lld");
+  EQ(max_subs, c->max_subs, "%lld");
   EQ(ping_interval_ms, c->ping_interval_ms, "%lld");
   EQ(ping_max, c->ping_max, "%lld");
   EQ(write_deadline_ms, c->write_deadline_ms, "%lld");

@@ -233,6 +233,28 @@ START_TEST(test_max_payload_and_control_line) {
 }
 END_TEST
 
+START_TEST(test_max_subs) {
+  nm_server_opts_t o;
+  nm_server_t *s;
+  char out[4096];
+  int fd;
+  nm_server_opts_init(&o);
+  o.max_subs = 2;
+  s = ts_start(&o);
+  fd = ts_connect(s, NULL, 0);
+  ts_roundtrip(fd,
+               "CONNECT {\"verbose\":true}\r\nSUB a 1\r\nSUB b 2\r\n"
+               "SUB a 1\r\nSUB x..y 5\r\nUNSUB 1\r\nSUB c 3\r\n",
+               out, sizeof(out));
+  ck_assert_str_eq(out, "+OK\r\n+OK\r\n+OK\r\n"
+                        "-ERR 'maximum subscriptions exceeded'\r\n"
+                        "-ERR 'maximum subscriptions exceeded'\r\n"
+                        "+OK\r\n+OK\r\n");
+  close(fd);
+  nm_server_stop_thread(s);
+}
+END_TEST
+
 /* A client whose receive window is small from the SYN on, so the kernel
  * absorbs little of what the server writes to it. */
 static int small_rcvbuf_client(nm_server_t *s) {
@@ -593,6 +615,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_keepalive_skipped_on_activity);
   tcase_add_test(tc, test_max_connections);
   tcase_add_test(tc, test_max_payload_and_control_line);
+  tcase_add_test(tc, test_max_subs);
   tcase_add_test(tc, test_slow_consumer_pending);
   tcase_add_test(tc, test_slow_consumer_ping_flood);
   tcase_add_test(tc, test_write_deadline);
