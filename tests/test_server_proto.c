@@ -189,6 +189,30 @@ static const wire_case_t kCases[] = {
     {"HPUB before CONNECT closes",
      "SUB foo 1\r\nHPUB foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\n", "+OK\r\n", 1},
     {"$MOCK. is not routed", NV "SUB > 1\r\nPUB $MOCK.x 1\r\na\r\n", "", 0},
+    {"size fields echoed as written",
+     HDRS "SUB foo 1\r\nHPUB foo 012 0014\r\nNATS/1.0\r\n\r\nhi\r\n"
+          "PUB foo r 002\r\nhi\r\n",
+     "HMSG foo 1 012 0014\r\nNATS/1.0\r\n\r\nhi\r\nMSG foo 1 r 002\r\nhi\r\n",
+     0},
+    {"a sub added after a cached publish comes last",
+     NV
+     "SUB foo.> 3\r\nPUB foo.bar 1\r\n1\r\nSUB > 4\r\nPUB foo.bar 1\r\n2\r\n",
+     "MSG foo.bar 3 1\r\n1\r\nMSG foo.bar 3 1\r\n2\r\nMSG foo.bar 4 1\r\n2\r\n",
+     0},
+    {"an UNSUB drops the cached order",
+     NV "SUB > 1\r\nSUB foo.* 2\r\nPUB foo.bar 1\r\n1\r\nUNSUB 1\r\n"
+        "SUB > 3\r\nSUB foo.bar 4\r\nPUB foo.bar 1\r\n2\r\n",
+     "MSG foo.bar 1 1\r\n1\r\nMSG foo.bar 2 1\r\n1\r\nMSG foo.bar 3 1\r\n2\r\n"
+     "MSG foo.bar 4 1\r\n2\r\nMSG foo.bar 2 1\r\n2\r\n",
+     0},
+    {"no responders to the first sub in match order",
+     NR "SUB bar.* 5\r\nSUB bar.> 4\r\nSUB *.x 6\r\nSUB bar.x 7\r\n"
+        "PUB x bar.x 1\r\n1\r\n",
+     "HMSG bar.x 6 16 16\r\nNATS/1.0 503\r\n\r\n\r\n", 0},
+    {"no responders ignores queue subs",
+     NR "SUB _INBOX.x q 1\r\nPUB nobody _INBOX.x 1\r\n1\r\n", "", 0},
+    {"CONNECT duplicate keys: the last wins",
+     "CONNECT {\"verbose\":true,\"verbose\":false}\r\n", "", 0},
 };
 
 START_TEST(test_wire_table) {
