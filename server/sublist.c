@@ -18,6 +18,10 @@
  * empties the cache (either way the order of later matches is a walk's). */
 #define NM_SUBLIST_CACHE_MAX 1024
 #define NM_SUBLIST_CACHE_BUCKETS 2048
+/* A result with more subs than this is not cached (nor kept growing), so
+ * the cache holds at most NM_SUBLIST_CACHE_MAX * this many pointers. Only
+ * the order among that many subscribers can then differ from nats-server. */
+#define NM_SUBLIST_CACHE_RESULT_MAX 4096
 
 uint32_t nm__hash(const char *p, size_t n) {
   uint32_t h = 2166136261u; /* FNV-1a */
@@ -107,7 +111,8 @@ static void cache_add_sub(nm__sublist_t *l, nm__sub_t *sub) {
   if (!sub->wild) {
     pp = cache_slot(l, sub->subject.p, sub->subject.n,
                     nm__hash(sub->subject.p, sub->subject.n));
-    if (*pp && nm__subvec_push(&(*pp)->res, sub) < 0)
+    if (*pp && ((*pp)->res.n >= NM_SUBLIST_CACHE_RESULT_MAX ||
+                nm__subvec_push(&(*pp)->res, sub) < 0))
       cache_drop(l, pp);
     return;
   }
@@ -115,7 +120,8 @@ static void cache_add_sub(nm__sublist_t *l, nm__sub_t *sub) {
     for (pp = &l->cache[i]; (e = *pp) != NULL;) {
       nm_slice_t key = {e->subj, e->subj_len};
       if (nm_subject_matches(sub->subject, key) &&
-          nm__subvec_push(&e->res, sub) < 0) {
+          (e->res.n >= NM_SUBLIST_CACHE_RESULT_MAX ||
+           nm__subvec_push(&e->res, sub) < 0)) {
         cache_drop(l, pp);
         continue;
       }
@@ -381,6 +387,8 @@ int nm__sublist_match(nm__sublist_t *l, nm_slice_t subject, nm__subvec_t *out) {
   r = match_walk(l, subject, out);
   if (r < 0)
     return r;
+  if (out->n - start > NM_SUBLIST_CACHE_RESULT_MAX)
+    return 0;
   if (l->ncache >= NM_SUBLIST_CACHE_MAX)
     cache_clear(l);
   e = malloc(sizeof(*e) + subject.n);
