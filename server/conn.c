@@ -204,7 +204,7 @@ static void on_write(uv_write_t *req, int status) {
     return;
   }
   nm_buf_shrink(&c->out, NM_OUT_KEEP);
-  if (c->flags & NM_CF_FLUSH_CLOSE)
+  if ((c->flags & NM_CF_FLUSH_CLOSE) && c->raw_pending == 0)
     close_handles(c, NM_CLOSE_FIN);
 }
 
@@ -229,12 +229,13 @@ void nm__conn_close(nm_conn_t *c, nm_close_how_t how, const char *reason) {
   }
   if (how == NM_CLOSE_FLUSH && !(c->flags & NM_CF_BLACKHOLE)) {
     c->flags |= NM_CF_FLUSH_CLOSE;
-    if (c->flags & NM_CF_WRITING)
-      return; /* on_write goes on */
-    if (c->out.len > 0) {
+    if (c->out.len > 0)
       nm__conn_flush(c);
+    if (c->flags & NM_CF_DEAD)
       return;
-    }
+    /* on_write / on_raw_write finish the close once everything is out. */
+    if ((c->flags & NM_CF_WRITING) || c->raw_pending > 0 || c->out.len > 0)
+      return;
     how = NM_CLOSE_FIN;
   }
   close_handles(c, how);
@@ -486,8 +487,14 @@ static void on_raw_write(uv_write_t *req, int status) {
   raw_req_t *r = (raw_req_t *)req;
   nm_conn_t *c = r->c;
   free(r);
-  if (status < 0 && !(c->flags & NM_CF_DEAD))
+  c->raw_pending--;
+  if (c->flags & NM_CF_DEAD)
+    return;
+  if (status < 0)
     nm__conn_close(c, NM_CLOSE_FIN, "write error");
+  else if ((c->flags & NM_CF_FLUSH_CLOSE) && c->raw_pending == 0 &&
+           !(c->flags & NM_CF_WRITING) && c->out.len == 0)
+    close_handles(c, NM_CLOSE_FIN);
 }
 
 /* Queues its own uv_write of a copy of p: libuv keeps writes on one stream
@@ -504,6 +511,7 @@ static int raw_write_now(nm_conn_t *c, const char *p, size_t n) {
     free(r);
     return NM_ECLOSED;
   }
+  c->raw_pending++;
   return 0;
 }
 

@@ -76,7 +76,11 @@ static void obs(void *data, const nm_obs_event_t *ev) {
     nm__conn_close(c, NM_CLOSE_FIN, "test fin");
   else if (is_seam(f, "flush"))
     nm__conn_close(c, NM_CLOSE_FLUSH, "test flush");
-  else if (is_seam(f, "phantom"))
+  else if (is_seam(f, "rawflush")) {
+    nm__conn_write_raw(c, "+OK\r\n", 5, 1, NULL, NULL, NULL);
+    nm__conn_write_raw(c, "PING\r\n", 6, 1, NULL, NULL, NULL);
+    nm__conn_close(c, NM_CLOSE_FLUSH, "test raw flush");
+  } else if (is_seam(f, "phantom"))
     nm__server_publish(g_srv, nm_slice_str("ph.x"), nm_slice_str("r.y"), 0,
                        nm_slice_str("hey"));
   else if (is_seam(f, "info")) {
@@ -188,6 +192,14 @@ START_TEST(test_close_kinds) {
                       out, sizeof(out), 2000);
   ck_assert_int_eq(st, NM_PEER_EOF);
   ck_assert_str_eq(out, "MSG a 1 1\r\nx\r\n");
+  close(fd);
+  /* FLUSH after immediate raw writes: they all go out before the FIN. */
+  fd = client();
+  st = ts_until_close(fd,
+                      "SUB a 1\r\nPUB a 1\r\nx\r\nPUB seam.rawflush 0\r\n\r\n",
+                      out, sizeof(out), 2000);
+  ck_assert_int_eq(st, NM_PEER_EOF);
+  ck_assert_str_eq(out, "MSG a 1 1\r\nx\r\n+OK\r\nPING\r\n");
   close(fd);
   ck_assert(log_has("CLOSE 1\n"));
   ck_assert(log_has("CLOSE 3\n"));
