@@ -175,9 +175,32 @@ static int listen_now(nm_server_t *s, int port) {
   struct sockaddr_storage bound;
   int len = sizeof(bound), r;
 
+  memset(&ss, 0, sizeof(ss));
   if (uv_ip4_addr(s->opts.host, port, (struct sockaddr_in *)&ss) != 0 &&
-      uv_ip6_addr(s->opts.host, port, (struct sockaddr_in6 *)&ss) != 0)
-    return NM_EINVAL;
+      uv_ip6_addr(s->opts.host, port, (struct sockaddr_in6 *)&ss) != 0) {
+    /* A host name (e.g. "localhost"): resolve it, synchronously. */
+    uv_getaddrinfo_t req;
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_INET; /* IPv4 first, as Go's listener picks */
+    hints.ai_socktype = SOCK_STREAM;
+    if (uv_getaddrinfo(s->loop, &req, NULL, s->opts.host, NULL, &hints) != 0) {
+      hints.ai_family = AF_UNSPEC;
+      if (uv_getaddrinfo(s->loop, &req, NULL, s->opts.host, NULL, &hints) != 0)
+        return NM_EINVAL;
+    }
+    if (req.addrinfo == NULL ||
+        req.addrinfo->ai_addrlen > (socklen_t)sizeof(ss)) {
+      uv_freeaddrinfo(req.addrinfo);
+      return NM_EINVAL;
+    }
+    memcpy(&ss, req.addrinfo->ai_addr, req.addrinfo->ai_addrlen);
+    uv_freeaddrinfo(req.addrinfo);
+    if (ss.ss_family == AF_INET)
+      ((struct sockaddr_in *)&ss)->sin_port = htons((unsigned short)port);
+    else
+      ((struct sockaddr_in6 *)&ss)->sin6_port = htons((unsigned short)port);
+  }
   r = uv_tcp_init(s->loop, &s->listener);
   if (r < 0)
     return r;

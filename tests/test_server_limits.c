@@ -401,6 +401,22 @@ START_TEST(test_two_servers) {
 }
 END_TEST
 
+/* A host name is resolved (IPv4 first): "localhost" serves 127.0.0.1. */
+START_TEST(test_host_name) {
+  nm_server_opts_t o;
+  nm_server_t *s;
+  char out[4096];
+  int fd;
+  nm_server_opts_init(&o);
+  o.host = "localhost";
+  s = ts_start(&o);
+  fd = ts_client(s, "{\"verbose\":false}");
+  ts_roundtrip(fd, NULL, out, sizeof(out));
+  close(fd);
+  nm_server_stop_thread(s);
+}
+END_TEST
+
 START_TEST(test_stop_with_open_conns) {
   nm_server_t *s = ts_start(NULL);
   char out[4096];
@@ -621,6 +637,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_write_deadline);
   tcase_add_test(tc, test_two_servers);
   tcase_add_test(tc, test_stop_with_open_conns);
+  tcase_add_test(tc, test_host_name);
   tcase_add_test(tc, test_embedded_loop);
   tcase_add_test(tc, test_refuse_next);
   tcase_add_test(tc, test_garbage_survival);
