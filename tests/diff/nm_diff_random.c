@@ -81,6 +81,8 @@ static const char *blank(rng_t *r) {
   return k[rnd(r, 6)];
 }
 
+static int g_auth; /* the case's server requires --user u --pass p */
+
 static void gen_connect(rng_t *r, text_t *t, int *headers) {
   static const char *const tf[] = {"true", "false"};
   int first = 1;
@@ -108,6 +110,11 @@ static void gen_connect(rng_t *r, text_t *t, int *headers) {
     FIELD("protocol", rnd(r, 10) ? "1" : "0");
   if (rnd(r, 3) == 0)
     FIELD("lang", "\"C\"");
+  if (g_auth && rnd(r, 6)) {
+    /* Mostly the right credentials, sometimes a wrong password. */
+    FIELD("user", "\"u\"");
+    FIELD("pass", rnd(r, 5) ? "\"p\"" : "\"x\"");
+  }
 #undef FIELD
   put(t, "}\r\n");
 }
@@ -234,6 +241,7 @@ int nm_diff_random_case(nm_diff_case_t *c, unsigned seed) {
   int headers = 0;
   int ops;
   int two = 0;
+  int small_lines = 0;
 
   memset(c, 0, sizeof(*c));
   snprintf(c->name, sizeof(c->name), "random_%u", seed);
@@ -244,15 +252,36 @@ int nm_diff_random_case(nm_diff_case_t *c, unsigned seed) {
   for (int i = 0; i < 3; i++)
     rnd(&r, 2); /* let the seed spread */
 
+  /* Server settings, now and then: auth, and small limits that the ops can
+   * reach. The second connection's own setup must pass under them. */
+  switch (rnd(&r, 6)) {
+  case 0:
+    c->config = strdup("max_payload: 8\n");
+    break;
+  case 1:
+    c->config = strdup("max_control_line: 24\n");
+    small_lines = 1;
+    break;
+  default:
+    break;
+  }
+  g_auth = !small_lines && rnd(&r, 5) == 0;
+  if (g_auth) {
+    static const char *const a[] = {"--user", "u", "--pass", "p"};
+    for (int i = 0; i < 4; i++)
+      c->args[c->nargs++] = strdup(a[i]);
+  }
+
   /* Sometimes a second connection subscribes first, so that routing across
    * connections and header stripping are exercised too. */
   if (rnd(&r, 3) == 0) {
     const char *sub = rnd(&r, 2) ? "foo.>" : ">";
-    char b[160];
+    char b[200];
     int n = snprintf(b, sizeof(b),
-                     "CONNECT {\"verbose\":false,\"pedantic\":false%s}\r\n"
+                     "CONNECT {\"verbose\":false%s%s}\r\n"
                      "SUB %s 1\r\nSUB foo qb 2\r\n",
-                     rnd(&r, 2) ? ",\"headers\":true" : "", sub);
+                     !small_lines && rnd(&r, 2) ? ",\"headers\":true" : "",
+                     g_auth ? ",\"user\":\"u\",\"pass\":\"p\"" : "", sub);
     two = 1;
     if (add_step(c, NM_DIFF_CONNECT, 1, 0, NULL, 0) ||
         add_step(c, NM_DIFF_SEND, 1, 0, b, (size_t)n) ||
