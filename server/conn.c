@@ -41,12 +41,14 @@ nm_conn_t *nm__conn_new(nm_server_t *s) {
   uv_timer_init(s->loop, &c->ping_timer);
   uv_timer_init(s->loop, &c->auth_timer);
   uv_timer_init(s->loop, &c->wd_timer);
-  c->open_handles = 4;
+  uv_timer_init(s->loop, &c->stall_timer);
+  c->open_handles = 5;
   c->flags |= NM_CF_HANDLES;
   c->tcp.data = c;
   c->ping_timer.data = c;
   c->auth_timer.data = c;
   c->wd_timer.data = c;
+  c->stall_timer.data = c;
   c->wreq.data = c;
   return c;
 }
@@ -186,6 +188,7 @@ static void close_handles(nm_conn_t *c, nm_close_how_t how) {
   uv_close((uv_handle_t *)&c->ping_timer, on_close);
   uv_close((uv_handle_t *)&c->auth_timer, on_close);
   uv_close((uv_handle_t *)&c->wd_timer, on_close);
+  uv_close((uv_handle_t *)&c->stall_timer, on_close);
 }
 
 static void on_write(uv_write_t *req, int status) {
@@ -195,6 +198,7 @@ static void on_write(uv_write_t *req, int status) {
   nm_buf_shrink(&c->inflight, NM_OUT_KEEP);
   if (c->flags & NM_CF_DEAD)
     return;
+  nm__stall_release(c, 0);
   if (status < 0) {
     nm__conn_close(c, NM_CLOSE_FIN, "write error");
     return;
@@ -222,6 +226,8 @@ void nm__conn_close(nm_conn_t *c, nm_close_how_t how, const char *reason) {
     uv_timer_stop(&c->auth_timer);
     /* No more messages are routed to a closing connection. */
     nm__conn_clear_subs(c);
+    nm__stall_forget(c);
+    nm__stall_release(c, 1);
     s->nconns--;
     nm__faults_conn_close(s->faults, c);
     if (s->opts.debug)
@@ -284,8 +290,9 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   nm__conn_flush(c);
 }
 
-static void update_reading(nm_conn_t *c) {
-  int want = !(c->flags & (NM_CF_CLOSING | NM_CF_NOREAD | NM_CF_BLACKHOLE));
+void nm__conn_update_reading(nm_conn_t *c) {
+  int want = !(c->flags & (NM_CF_CLOSING | NM_CF_NOREAD | NM_CF_BLACKHOLE |
+                           NM_CF_STALLED));
   if (want && !(c->flags & NM_CF_READING)) {
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
       c->flags |= NM_CF_READING;
@@ -315,7 +322,7 @@ void nm__conn_start(nm_conn_t *c) {
   /* nats-server arms the keepalive at accept, so PINGs flow even before
    * CONNECT; CONNECT re-arms it with the shorter first interval. */
   nm__keepalive_start(c, s->opts.ping_interval_ms);
-  update_reading(c);
+  nm__conn_update_reading(c);
 }
 
 void nm__conn_set_reading(nm_conn_t *c, int on) {
@@ -323,7 +330,7 @@ void nm__conn_set_reading(nm_conn_t *c, int on) {
     c->flags &= ~NM_CF_NOREAD;
   else
     c->flags |= NM_CF_NOREAD;
-  update_reading(c);
+  nm__conn_update_reading(c);
 }
 
 void nm__conn_set_blackhole(nm_conn_t *c, int on) {
@@ -334,7 +341,7 @@ void nm__conn_set_blackhole(nm_conn_t *c, int on) {
   } else {
     c->flags &= ~NM_CF_BLACKHOLE;
   }
-  update_reading(c);
+  nm__conn_update_reading(c);
 }
 
 uint64_t nm__conn_id(const nm_conn_t *c) {
@@ -362,7 +369,7 @@ static void slow_consumer(nm_conn_t *c) {
   nm__conn_close(c, NM_CLOSE_FIN, "slow consumer");
 }
 
-static size_t pending(const nm_conn_t *c) {
+size_t nm__conn_pending(const nm_conn_t *c) {
   return c->out.len + c->tcp.write_queue_size;
 }
 
@@ -382,7 +389,7 @@ void nm__conn_out_end(nm_conn_t *c, nm_buf_t *b, size_t mark,
     c->out.len = mark;
     return;
   }
-  if ((int64_t)pending(c) > c->srv->opts.max_pending) {
+  if ((int64_t)nm__conn_pending(c) > c->srv->opts.max_pending) {
     slow_consumer(c);
     return;
   }
@@ -529,7 +536,7 @@ int nm__conn_write_raw(nm_conn_t *c, const char *p, size_t n, int now,
     observe(c, NM_OBS_OUT, f, (nm_slice_t){p, n}, rule, action, NULL);
   if (!now) {
     if (nm_buf_append(&c->out, p, n) < 0 ||
-        (int64_t)pending(c) > c->srv->opts.max_pending) {
+        (int64_t)nm__conn_pending(c) > c->srv->opts.max_pending) {
       slow_consumer(c);
       return NM_ESLOW;
     }

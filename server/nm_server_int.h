@@ -107,13 +107,15 @@ enum {
   NM_CF_RTT = 1u << 9,         /* a PONG answered a server PING */
   NM_CF_HANDLES = 1u << 10,    /* handles initialised: close them */
   NM_CF_DEAD = 1u << 11,       /* uv_close called on every handle */
+  NM_CF_STALLED = 1u << 12,    /* a fast producer, not read for a while */
 };
 
 struct nm_conn_s {
   uv_tcp_t tcp;
-  uv_timer_t ping_timer; /* keepalive */
-  uv_timer_t auth_timer; /* auth timeout before CONNECT */
-  uv_timer_t wd_timer;   /* write deadline */
+  uv_timer_t ping_timer;  /* keepalive */
+  uv_timer_t auth_timer;  /* auth timeout before CONNECT */
+  uv_timer_t wd_timer;    /* write deadline */
+  uv_timer_t stall_timer; /* fast-producer stall */
   uv_write_t wreq;
   nm_server_t *srv;
   uint64_t id;
@@ -140,6 +142,8 @@ struct nm_conn_s {
   size_t nsid_buckets, nsubs;
   nm_conn_t *prev, *next; /* server list, in accept order */
   nm_conn_t *dirty_next;  /* server flush list */
+  nm_conn_t *stall_next;  /* server list of stalled producers */
+  uint64_t stall_on;      /* the consumer it waits for */
   const char *close_reason;
   char ip[64];
 };
@@ -166,6 +170,7 @@ struct nm_server_s {
   int refuse_next;
   nm_conn_t *head, *tail; /* open connections */
   nm_conn_t *dirty;       /* connections with output to flush */
+  nm_conn_t *stalled;     /* producers waiting for a consumer */
   nm__sublist_t subs;
   nm__subvec_t match;  /* routing scratch */
   nm__subvec_t qgroup; /* routing scratch: one queue group */
@@ -208,6 +213,18 @@ void nm__conn_flush(nm_conn_t *c);
 int nm__conn_send_err(nm_conn_t *c, const char *text);
 void nm__conn_send_simple(nm_conn_t *c, nm_op_t op); /* PING PONG +OK */
 void nm__conn_send_info(nm_conn_t *c);
+
+size_t nm__conn_pending(const nm_conn_t *c);
+void nm__conn_update_reading(nm_conn_t *c);
+
+/* ---- stall.c ---- */
+/* After queueing for consumer c: past half of max_pending, the producer
+ * stops being read until c drains or a while passes, as nats-server. */
+void nm__stall_check(nm_conn_t *producer, nm_conn_t *consumer);
+/* c wrote some output (or is closing): resume producers waiting on it. */
+void nm__stall_release(nm_conn_t *consumer, int closing);
+/* The producer is closing: off the stalled list. */
+void nm__stall_forget(nm_conn_t *producer);
 
 /* ---- handlers.c ---- */
 int nm__conn_on_frame(nm_parser_t *p, const nm_frame_t *f);

@@ -114,6 +114,8 @@ static int deliver(nm_server_t *s, const pubmsg_t *m, nm__sub_t *sub) {
     f.line.n = b->len - mark - payload.n - 4;
     nm__conn_out_end(c, b, mark, &f);
   }
+  if (m->from)
+    nm__stall_check(m->from, c);
   /* At exactly max the message goes out and the sub goes away. */
   if (sub->max && sub->delivered >= sub->max && sub->conn)
     nm__conn_remove_sub(c, sub);
