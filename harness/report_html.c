@@ -15,9 +15,13 @@ static const char css[] =
     "table{border-collapse:collapse}td,th{padding:2px 6px;vertical-align:top}"
     ".PASS{color:#080}.FAIL,.ERROR{color:#b00;font-weight:bold}"
     ".SKIP{color:#888}.XFAIL{color:#a60}.XPASS{color:#06a}"
-    ".seq td{border-bottom:1px solid #eee;font-family:monospace}"
-    ".seq .t{color:#888;text-align:right}.seq .cl{width:32em}"
-    ".seq .sv{width:28em}.seq .w{width:16em;text-align:center;color:#246}"
+    /* A fixed layout with wrapping cells keeps the wire and server columns
+     * on screen however long a driver's line is. */
+    "table.seq{table-layout:fixed;width:100%}"
+    ".seq td{border-bottom:1px solid #eee;font-family:monospace;"
+    "overflow-wrap:anywhere}"
+    ".seq .t{color:#888;text-align:right;width:6em}.seq .cl{width:45%}"
+    ".seq .sv{width:30%}.seq .w{width:11em;text-align:center;color:#246}"
     ".ev{background:#fee}.fail{color:#b00}";
 
 static void esc(FILE *f, const char *s) {
