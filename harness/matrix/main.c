@@ -7,8 +7,9 @@
  * baseline it ran with (its "cause" lines explain the failures). The output is
  * Markdown: a headline per client, a scenario x client table, and under it,
  * for every scenario a client did not pass, what broke, the evidence the
- * harness recorded, and the cause. Nothing in it depends on the clock, so the
- * committed file changes only when a result does. */
+ * harness recorded, and the cause. A baseline entry may carry
+ * "intermittent": true (a real defect that shows in some runs only): its
+ * XPASS is then reported as such, not as an entry to drop. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,10 @@
 #define MATRIX_MAX_FILE (64 * 1024 * 1024)
 #define MATRIX_EVIDENCE_LINES 6
 #define MATRIX_EVIDENCE_CHARS 300
+/* Failures printed in full per scenario; the rest are counted by kind, so a
+ * scenario with hundreds of broken messages stays one screen long. */
+#define MATRIX_FAILURES_SHOWN 4
+#define MATRIX_KINDS_MAX 16
 
 typedef struct {
   char label[64];
@@ -97,6 +102,30 @@ static const cJSON *find_result(const client_t *c, const char *name) {
   return best;
 }
 
+/* How many runs of scenario `name` a client had, and how many of them failed
+ * (FAIL, ERROR or XFAIL): with --repeat, "3/10" tells a flaky result from a
+ * steady one. */
+static void run_counts(const client_t *c, const char *name, int *runs,
+                       int *failed) {
+  const cJSON *it;
+  *runs = *failed = 0;
+  cJSON_ArrayForEach(it,
+                     cJSON_GetObjectItemCaseSensitive(c->results, "results")) {
+    const char *n = str_field(it, "name");
+    const char *st = str_field(it, "status");
+    if (!n || !st || strcmp(n, name) != 0)
+      continue;
+    (*runs)++;
+    if (strcmp(st, "FAIL") == 0 || strcmp(st, "ERROR") == 0 ||
+        strcmp(st, "XFAIL") == 0)
+      (*failed)++;
+  }
+}
+
+static int is_failure(const char *st) {
+  return st && strcmp(st, "PASS") != 0 && strcmp(st, "SKIP") != 0;
+}
+
 static const char *cause_for(const client_t *c, const char *name) {
   const cJSON *it;
   cJSON_ArrayForEach(it, c->expected) {
@@ -107,7 +136,17 @@ static const char *cause_for(const client_t *c, const char *name) {
   return NULL;
 }
 
-static const char *cell(const cJSON *r) {
+static int is_intermittent(const client_t *c, const char *name) {
+  const cJSON *it;
+  cJSON_ArrayForEach(it, c->expected) {
+    const char *n = str_field(it, "scenario");
+    if (n && strcmp(n, name) == 0)
+      return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "intermittent"));
+  }
+  return 0;
+}
+
+static const char *cell_text(const cJSON *r) {
   const char *st = r ? str_field(r, "status") : NULL;
   if (!st)
     return "—";
@@ -120,6 +159,22 @@ static const char *cell(const cJSON *r) {
   if (strcmp(st, "XPASS") == 0)
     return "pass (baselined)";
   return "**FAIL**";
+}
+
+/* The table cell: the worst status, and "k/n runs" when the scenario ran
+ * more than once and did not fail every time. */
+static void put_cell(FILE *out, const client_t *c, const char *name) {
+  int runs, failed;
+  run_counts(c, name, &runs, &failed);
+  const cJSON *r = find_result(c, name);
+  const char *st = r ? str_field(r, "status") : NULL;
+  if (st && strcmp(st, "XPASS") == 0 && is_intermittent(c, name))
+    fputs(" pass (known intermittent failure)", out);
+  else
+    fprintf(out, " %s", cell_text(r));
+  if (runs > 1 && failed > 0 && failed < runs)
+    fprintf(out, " %d/%d runs", failed, runs);
+  fputs(" |", out);
 }
 
 /* Markdown-safe one-line text: pipes escaped, newlines folded, cut at max. */
@@ -146,55 +201,166 @@ static int is_listed_scenario(cJSON *names, const char *name) {
   return 0;
 }
 
+/* The first failure's "what" (the step or invariant that broke) of a result. */
+/* What broke first in a result: the step or invariant and the start of its
+ * message, "step 5 (await): command id 2 (flush) had no result...". */
+static const char *first_what(const cJSON *r, char *buf, size_t len) {
+  const cJSON *f =
+      cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r, "failures"), 0);
+  const char *w = f ? str_field(f, "what") : NULL;
+  const char *m = f ? str_field(f, "message") : NULL;
+  if (!w)
+    return str_field(r, "reason") ? str_field(r, "reason") : "?";
+  snprintf(buf, len, "%s: %s", w, m ? m : "");
+  return buf;
+}
+
+static void write_evidence(FILE *out, const cJSON *f) {
+  const cJSON *ev;
+  int shown = 0;
+  cJSON_ArrayForEach(ev, cJSON_GetObjectItemCaseSensitive(f, "evidence")) {
+    char *line;
+    if (shown++ == MATRIX_EVIDENCE_LINES) {
+      fputs("  - …\n", out);
+      break;
+    }
+    line = cJSON_PrintUnformatted(ev);
+    fputs("  - `", out);
+    for (size_t i = 0; line && line[i] && i < MATRIX_EVIDENCE_CHARS; i++)
+      fputc(line[i] == '`' ? '\'' : line[i], out);
+    if (line && strlen(line) > MATRIX_EVIDENCE_CHARS)
+      fputs("…", out);
+    fputs("`\n", out);
+    free(line);
+  }
+}
+
+/* Failures past the first MATRIX_FAILURES_SHOWN, counted by what broke. */
+static void write_more(FILE *out, const cJSON *failures) {
+  const char *what[MATRIX_KINDS_MAX];
+  int count[MATRIX_KINDS_MAX], kinds = 0, other = 0, i = 0;
+  const cJSON *f;
+  cJSON_ArrayForEach(f, failures) {
+    const char *w = str_field(f, "what");
+    int k;
+    if (i++ < MATRIX_FAILURES_SHOWN)
+      continue;
+    w = w ? w : "?";
+    for (k = 0; k < kinds && strcmp(what[k], w) != 0; k++)
+      ;
+    if (k == kinds) {
+      if (kinds == MATRIX_KINDS_MAX) {
+        other++;
+        continue;
+      }
+      what[kinds] = w;
+      count[kinds++] = 0;
+    }
+    count[k]++;
+  }
+  if (kinds == 0 && other == 0)
+    return;
+  fputs("- and more of the same:", out);
+  for (int k = 0; k < kinds; k++)
+    fprintf(out, "%s %s ×%d", k ? "," : "", what[k], count[k]);
+  if (other)
+    fprintf(out, ", other ×%d", other);
+  fputs(" (all in the JSON report)\n", out);
+}
+
 static void write_failures(FILE *out, const client_t *c, cJSON *names) {
   const cJSON *nm;
   int any = 0;
   cJSON_ArrayForEach(nm, names) {
     const cJSON *r = find_result(c, nm->valuestring);
     const char *st = r ? str_field(r, "status") : NULL;
-    const cJSON *f;
+    const cJSON *f, *failures;
     const char *cause;
-    if (!st || strcmp(st, "PASS") == 0 || strcmp(st, "SKIP") == 0)
+    int runs, failed, shown = 0;
+    if (!is_failure(st))
       continue;
     if (!any)
       fprintf(out, "\n### %s\n", c->label);
     any = 1;
     cause = cause_for(c, nm->valuestring);
-    fprintf(out, "\n#### `%s` — %s\n\n", nm->valuestring, st);
+    run_counts(c, nm->valuestring, &runs, &failed);
+    fprintf(out, "\n#### `%s` — %s (%s)", nm->valuestring, st, c->label);
+    if (runs > 1)
+      fprintf(out, ", failed %d of %d runs", failed, runs);
+    fputs("\n\n", out);
+    if (strcmp(st, "XPASS") == 0 && is_intermittent(c, nm->valuestring))
+      fprintf(out,
+              "Passed in this run; a known intermittent failure. "
+              "**Cause:** %s\n\n",
+              cause ? cause : "?");
+    else if (strcmp(st, "XPASS") == 0)
+      fputs("Listed in the baseline but passed in this run: the baseline "
+            "entry should go.\n\n",
+            out);
+    else
+      fprintf(out, "**Cause:** %s\n\n",
+              cause ? cause : "not yet investigated (not in the baseline)");
     if (str_field(r, "summary"))
       fprintf(out, "Scenario: %s\n\n", str_field(r, "summary"));
-    if (strcmp(st, "XPASS") == 0) {
-      fprintf(out,
-              "Listed in the baseline but passed in this run: the baseline "
-              "entry should go.\n");
-    }
-    cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(r, "failures")) {
-      const cJSON *ev;
-      int shown = 0;
+    fprintf(out,
+            "Re-run: `natsmock-harness --driver <%s driver> --name %s "
+            "--repeat 10 -v --trace DIR scenarios/`\n\n",
+            c->label, nm->valuestring);
+    failures = cJSON_GetObjectItemCaseSensitive(r, "failures");
+    cJSON_ArrayForEach(f, failures) {
+      if (shown++ == MATRIX_FAILURES_SHOWN)
+        break;
       fputs("- ", out);
       put_inline(out, str_field(f, "what"), 120);
       fputs(": ", out);
       put_inline(out, str_field(f, "message"), 400);
       fputc('\n', out);
-      cJSON_ArrayForEach(ev, cJSON_GetObjectItemCaseSensitive(f, "evidence")) {
-        char *line;
-        if (shown++ == MATRIX_EVIDENCE_LINES) {
-          fputs("  - …\n", out);
-          break;
-        }
-        line = cJSON_PrintUnformatted(ev);
-        fputs("  - `", out);
-        for (size_t i = 0; line && line[i] && i < MATRIX_EVIDENCE_CHARS; i++)
-          fputc(line[i] == '`' ? '\'' : line[i], out);
-        fputs("`\n", out);
-        free(line);
-      }
+      write_evidence(out, f);
     }
-    fprintf(out, "\nCause: %s\n", cause ? cause : "not yet investigated");
+    write_more(out, failures);
   }
   if (!any)
     fprintf(out, "\n### %s\n\nEvery scenario passed or was skipped.\n",
             c->label);
+}
+
+/* One line per failure, every client: the index a maintainer reads first. */
+static void write_findings(FILE *out, const client_t *clients, int n,
+                           cJSON *names) {
+  int any = 0;
+  for (int c = 0; c < n; c++) {
+    const cJSON *nm;
+    cJSON_ArrayForEach(nm, names) {
+      const cJSON *r = find_result(&clients[c], nm->valuestring);
+      const char *st = r ? str_field(r, "status") : NULL;
+      const char *cause;
+      char what[512];
+      if (!is_failure(st))
+        continue;
+      if (!any)
+        fputs("\n## Findings\n\nEvery scenario a client did not pass, with "
+              "what broke first and the cause read from its trace "
+              "(details, evidence and the rest of what broke further "
+              "down).\n\n| client | scenario | result | broke first | "
+              "cause |\n|---|---|---|---|---|\n",
+              out);
+      any = 1;
+      cause = cause_for(&clients[c], nm->valuestring);
+      fprintf(out, "| %s | `%s` | %s | ", clients[c].label, nm->valuestring,
+              strcmp(st, "XPASS") == 0 &&
+                      is_intermittent(&clients[c], nm->valuestring)
+                  ? "pass (known intermittent failure)"
+                  : cell_text(r));
+      put_inline(out, first_what(r, what, sizeof(what)), 140);
+      fputs(" | ", out);
+      if (strcmp(st, "XPASS") == 0 &&
+          !is_intermittent(&clients[c], nm->valuestring))
+        fputs("passed: drop it from the baseline", out);
+      else
+        put_inline(out, cause ? cause : "not yet investigated", 600);
+      fputs(" |\n", out);
+    }
+  }
 }
 
 int main(int argc, char **argv) {
@@ -270,11 +436,12 @@ int main(int argc, char **argv) {
             int_field(r, "failed") + int_field(r, "errors"),
             int_field(r, "skipped"));
   }
-  fputs(
-      "\n\"fail (known)\" is a failure listed, with its cause, in that "
-      "driver's `expected-failures.json`; \"skip\" means the driver lacks a "
-      "feature the scenario requires.\n\n## Scenario by client\n\n| scenario |",
-      out);
+  fputs("\n\"fail (known)\" is a failure listed, with its cause, in that "
+        "driver's `expected-failures.json`; \"skip\" means the driver lacks a "
+        "feature the scenario requires.\n",
+        out);
+  write_findings(out, clients, n, names);
+  fputs("\n## Scenario by client\n\n| scenario |", out);
   for (int c = 0; c < n; c++)
     fprintf(out, " %s |", clients[c].label);
   fputs("\n|---|", out);
@@ -284,7 +451,7 @@ int main(int argc, char **argv) {
   cJSON_ArrayForEach(it, names) {
     fprintf(out, "| `%s` |", it->valuestring);
     for (int c = 0; c < n; c++)
-      fprintf(out, " %s |", cell(find_result(&clients[c], it->valuestring)));
+      put_cell(out, &clients[c], it->valuestring);
     fputc('\n', out);
   }
   fputs("\n## Failures, with their evidence and cause\n", out);
