@@ -24,6 +24,7 @@
 #define NM_DIFF_RECV_MS 2000        /* default bound of a recv step */
 #define NM_DIFF_END_MS 100          /* default bound of an end step */
 #define NM_DIFF_MAX_MS 10000        /* no step may wait longer */
+#define NM_DIFF_SPLIT_MAX 8192      /* larger sends are never split */
 
 typedef enum {
   NM_DIFF_CONNECT,
@@ -53,6 +54,7 @@ typedef struct {
   int nargs;
   int full_info; /* expectations spell INFO out instead of ${INFO} */
   int random;    /* generated: no expectations, the servers must agree */
+  int no_split;  /* left out of --split runs (the result depends on cuts) */
   nm_diff_step_t steps[NM_DIFF_MAX_STEPS];
   int nsteps;
   /* Expected result per connection: masked bytes, and the end state. */
@@ -100,9 +102,11 @@ int nm__diff_info_placeholder(const char *in, size_t n, char **out,
                               size_t *outlen);
 
 /* Starts `binary` (nats-server's command line) with the case's config and
- * arguments, plays the case, stops the server. Returns 0 when the run
- * happened (whatever the server did), -1 with res->error set otherwise. */
-int nm_diff_run(const nm_diff_case_t *c, const char *binary,
+ * arguments, plays the case, stops the server. With `split`, every send of
+ * up to NM_DIFF_SPLIT_MAX bytes is written one byte at a time. Returns 0
+ * when the run happened (whatever the server did), -1 with res->error set
+ * otherwise. */
+int nm_diff_run(const nm_diff_case_t *c, const char *binary, int split,
                 nm_diff_result_t *res);
 void nm_diff_result_free(nm_diff_result_t *res);
 

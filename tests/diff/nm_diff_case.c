@@ -237,6 +237,10 @@ static int parse_line(nm_diff_case_t *c, char *line, int lineno, char *err,
     c->full_info = 1;
     return 0;
   }
+  if (strcmp(word, "nosplit") == 0) {
+    c->no_split = 1;
+    return 0;
+  }
   if (strcmp(word, "config") == 0) {
     config_len = c->config ? strlen(c->config) : 0;
     if (append(&c->config, &config_len, rest, strlen(rest),

@@ -94,11 +94,13 @@ static void read_to_end(conn_t *c, int ms) {
   }
 }
 
-static void send_bytes(conn_t *c, const char *p, size_t n) {
+static void send_bytes(conn_t *c, const char *p, size_t n, int split) {
   /* A server that closes mid-send makes this fail (EPIPE, ECONNRESET); what
    * it sent before closing is still read afterwards, so the error itself is
-   * not part of the result. Large sends interleave reads so that a server
-   * which answers while the client is still writing cannot deadlock us. */
+   * not part of the result. Each wait for room is bounded. With `split`, a
+   * send up to NM_DIFF_SPLIT_MAX bytes goes one byte per send() (with
+   * TCP_NODELAY, so the server sees many small reads). */
+  size_t chunk = split && n <= NM_DIFF_SPLIT_MAX ? 1 : n;
   while (n > 0 && c->fd >= 0) {
     struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
     ssize_t w;
@@ -106,7 +108,7 @@ static void send_bytes(conn_t *c, const char *p, size_t n) {
       return;
     if (pfd.revents & (POLLERR | POLLHUP))
       return;
-    w = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    w = send(c->fd, p, n < chunk ? n : chunk, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (w < 0) {
       if (errno == EINTR || errno == EAGAIN)
         continue;
@@ -118,7 +120,7 @@ static void send_bytes(conn_t *c, const char *p, size_t n) {
 }
 
 static int play(const nm_diff_case_t *cs, int port, conn_t *conns,
-                nm_diff_result_t *res) {
+                nm_diff_result_t *res, int split) {
   for (int i = 0; i < cs->nsteps; i++) {
     const nm_diff_step_t *st = &cs->steps[i];
     conn_t *c = &conns[st->conn];
@@ -134,13 +136,13 @@ static int play(const nm_diff_case_t *cs, int port, conn_t *conns,
       res->connected[st->conn] = c->fd >= 0;
       break;
     case NM_DIFF_SEND:
-      send_bytes(c, st->text, st->len);
+      send_bytes(c, st->text, st->len, split);
       break;
     case NM_DIFF_RECV:
       recv_until(c, st->text, st->len, st->ms);
       break;
     case NM_DIFF_SYNC:
-      send_bytes(c, "PING\r\n", 6);
+      send_bytes(c, "PING\r\n", 6, split);
       recv_until(c, "PONG\r\n", 6, st->ms);
       break;
     case NM_DIFF_END:
@@ -164,7 +166,7 @@ static int play(const nm_diff_case_t *cs, int port, conn_t *conns,
   return 0;
 }
 
-int nm_diff_run(const nm_diff_case_t *cs, const char *binary,
+int nm_diff_run(const nm_diff_case_t *cs, const char *binary, int split,
                 nm_diff_result_t *res) {
   nm_natsserver_t srv;
   conn_t conns[NM_DIFF_MAX_CONNS];
@@ -188,7 +190,7 @@ int nm_diff_run(const nm_diff_case_t *cs, const char *binary,
     rc = -1;
   }
   if (rc == 0) {
-    play(cs, srv.port, conns, res);
+    play(cs, srv.port, conns, res, split);
     for (int i = 0; i < NM_DIFF_MAX_CONNS; i++) {
       if (!cs->used[i])
         continue;
