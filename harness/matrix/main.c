@@ -21,8 +21,9 @@
 #define MATRIX_EVIDENCE_CHARS 300
 /* Failures printed in full per scenario; the rest are counted by kind, so a
  * scenario with hundreds of broken messages stays one screen long. */
-#define MATRIX_FAILURES_SHOWN 4
+#define MATRIX_FAILURES_SHOWN 5
 #define MATRIX_KINDS_MAX 16
+#define MATRIX_PER_KIND 3
 
 typedef struct {
   char label[64];
@@ -235,17 +236,18 @@ static void write_evidence(FILE *out, const cJSON *f) {
   }
 }
 
-/* Failures past the first MATRIX_FAILURES_SHOWN, counted by what broke. */
-static void write_more(FILE *out, const cJSON *failures) {
+/* The failures of one result, grouped by what broke ("invariant no_loss",
+ * "step 7 (await)"): at most MATRIX_PER_KIND of each kind and
+ * MATRIX_FAILURES_SHOWN in all are printed with their evidence, the rest are
+ * counted per kind, so forty lost messages read as one finding. */
+static void write_failure_list(FILE *out, const cJSON *failures) {
   const char *what[MATRIX_KINDS_MAX];
-  int count[MATRIX_KINDS_MAX], kinds = 0, other = 0, i = 0;
+  int shown_of[MATRIX_KINDS_MAX], more_of[MATRIX_KINDS_MAX];
+  int kinds = 0, shown = 0, more = 0, other = 0;
   const cJSON *f;
   cJSON_ArrayForEach(f, failures) {
-    const char *w = str_field(f, "what");
+    const char *w = str_field(f, "what") ? str_field(f, "what") : "?";
     int k;
-    if (i++ < MATRIX_FAILURES_SHOWN)
-      continue;
-    w = w ? w : "?";
     for (k = 0; k < kinds && strcmp(what[k], w) != 0; k++)
       ;
     if (k == kinds) {
@@ -254,18 +256,35 @@ static void write_more(FILE *out, const cJSON *failures) {
         continue;
       }
       what[kinds] = w;
-      count[kinds++] = 0;
+      shown_of[kinds] = more_of[kinds] = 0;
+      kinds++;
     }
-    count[k]++;
+    if (shown == MATRIX_FAILURES_SHOWN || shown_of[k] == MATRIX_PER_KIND) {
+      more_of[k]++;
+      more++;
+      continue;
+    }
+    shown_of[k]++;
+    shown++;
+    fputs("- ", out);
+    put_inline(out, w, 120);
+    fputs(": ", out);
+    put_inline(out, str_field(f, "message"), 400);
+    fputc('\n', out);
+    write_evidence(out, f);
   }
-  if (kinds == 0 && other == 0)
+  if (more == 0 && other == 0)
     return;
-  fputs("- and more of the same:", out);
-  for (int k = 0; k < kinds; k++)
-    fprintf(out, "%s %s ×%d", k ? "," : "", what[k], count[k]);
+  fputs("- not shown:", out);
+  for (int k = 0, first = 1; k < kinds; k++) {
+    if (more_of[k] == 0)
+      continue;
+    fprintf(out, "%s %d more of %s", first ? "" : ",", more_of[k], what[k]);
+    first = 0;
+  }
   if (other)
-    fprintf(out, ", other ×%d", other);
-  fputs(" (all in the JSON report)\n", out);
+    fprintf(out, "%s %d of other kinds", more ? "," : "", other);
+  fputs(" (the harness's JSON report has the evidence)\n", out);
 }
 
 static void write_failures(FILE *out, const client_t *c, cJSON *names) {
@@ -274,9 +293,8 @@ static void write_failures(FILE *out, const client_t *c, cJSON *names) {
   cJSON_ArrayForEach(nm, names) {
     const cJSON *r = find_result(c, nm->valuestring);
     const char *st = r ? str_field(r, "status") : NULL;
-    const cJSON *f, *failures;
     const char *cause;
-    int runs, failed, shown = 0;
+    int runs, failed;
     if (!is_failure(st))
       continue;
     if (!any)
@@ -306,18 +324,7 @@ static void write_failures(FILE *out, const client_t *c, cJSON *names) {
             "Re-run: `natsmock-harness --driver <%s driver> --name %s "
             "--repeat 10 -v --trace DIR scenarios/`\n\n",
             c->label, nm->valuestring);
-    failures = cJSON_GetObjectItemCaseSensitive(r, "failures");
-    cJSON_ArrayForEach(f, failures) {
-      if (shown++ == MATRIX_FAILURES_SHOWN)
-        break;
-      fputs("- ", out);
-      put_inline(out, str_field(f, "what"), 120);
-      fputs(": ", out);
-      put_inline(out, str_field(f, "message"), 400);
-      fputc('\n', out);
-      write_evidence(out, f);
-    }
-    write_more(out, failures);
+    write_failure_list(out, cJSON_GetObjectItemCaseSensitive(r, "failures"));
   }
   if (!any)
     fprintf(out, "\n### %s\n\nEvery scenario passed or was skipped.\n",
