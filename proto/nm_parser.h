@@ -216,6 +216,11 @@ nm_perr_t nm_parser_error(const nm_parser_t *p);
 const char *nm_parser_errmsg(const nm_parser_t *p);
 /* True while a frame is partly received (used by tests and the harness). */
 int nm_parser_in_frame(const nm_parser_t *p);
+/* While the payload of a PUB/HPUB (MSG/HMSG) is still being received: that
+ * frame, with its control-line fields set and no payload yet; else NULL.
+ * Valid until the next feed. (The server needs it because nats-server parses
+ * a PUB's arguments a second time when the payload is split.) */
+const nm_frame_t *nm_parser_pending_payload(const nm_parser_t *p);
 
 const char *nm_op_name(nm_op_t op);
 

@@ -75,6 +75,13 @@ int nm_parser_in_frame(const nm_parser_t *p) {
   return p->state != ST_START;
 }
 
+const nm_frame_t *nm_parser_pending_payload(const nm_parser_t *p) {
+  if (p->err == 0 &&
+      (p->state == ST_PAYLOAD || p->state == ST_END_R || p->state == ST_END_N))
+    return &p->frame;
+  return NULL;
+}
+
 const char *nm_op_name(nm_op_t op) {
   switch (op) {
   case NM_OP_NONE:
