@@ -284,6 +284,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   c->flags &= ~NM_CF_IN_READ;
   if (r < 0 && !(c->flags & NM_CF_CLOSING))
     nm__conn_parser_error(c);
+  else if (!(c->flags & NM_CF_CLOSING))
+    nm__conn_read_done(c);
   if (!(c->flags & NM_CF_CLOSING))
     adapt_read_size(c, (size_t)nread);
   /* One write answers everything this read asked for. */

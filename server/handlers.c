@@ -289,10 +289,27 @@ static nm_slice_t last_token(nm_slice_t line, size_t end) {
   return (nm_slice_t){line.p + b, e - b};
 }
 
+/* nats-server checks a PUB's subject when its control line is parsed. When
+ * the read ends inside the payload, it parses the arguments once more (to
+ * copy them out of the read buffer), and the pedantic -ERR comes twice. */
+void nm__conn_read_done(nm_conn_t *c) {
+  const nm_frame_t *pf = nm_parser_pending_payload(&c->parser);
+  if (pf == NULL || c->pub_checked ||
+      (pf->op != NM_OP_PUB && pf->op != NM_OP_HPUB))
+    return;
+  c->pub_checked = 1;
+  if (c->pedantic && !nm_subject_valid_literal(pf->subject)) {
+    nm__conn_send_err(c, "Invalid Publish Subject");
+    nm__conn_send_err(c, "Invalid Publish Subject");
+  }
+}
+
 static void handle_pub(nm_conn_t *c, const nm_frame_t *f) {
   nm_server_t *s = c->srv;
   c->last_in_ms = nm__now_ms(s);
-  if (c->pedantic && !nm_subject_valid_literal(f->subject))
+  if (c->pub_checked)
+    c->pub_checked = 0; /* done when the read ended in its payload */
+  else if (c->pedantic && !nm_subject_valid_literal(f->subject))
     nm__conn_send_err(c, "Invalid Publish Subject");
   if (c->verbose)
     nm__conn_send_simple(c, NM_OP_OK);

@@ -135,6 +135,7 @@ struct nm_conn_s {
   uint64_t last_ping_ms; /* last PING from the client */
   uint64_t write_start_ms;
   int raw_pending; /* raw uv_writes not yet called back */
+  int pub_checked; /* the pending PUB's pedantic check was done early */
   uint32_t rsz;    /* bytes the next read may take */
   uint32_t srs;    /* short reads in a row */
   /* sid -> sub */
@@ -228,6 +229,8 @@ void nm__stall_forget(nm_conn_t *producer);
 
 /* ---- handlers.c ---- */
 int nm__conn_on_frame(nm_parser_t *p, const nm_frame_t *f);
+/* End of a read: nats-server's quirks for a PUB whose payload is pending. */
+void nm__conn_read_done(nm_conn_t *c);
 /* Applies a parser error: -ERR and close as nats-server does. */
 void nm__conn_parser_error(nm_conn_t *c);
 void nm__conn_clear_subs(nm_conn_t *c);

@@ -393,6 +393,30 @@ START_TEST(test_pong_after_msgs) {
 }
 END_TEST
 
+/* nats-server parses a PUB's arguments twice when a read ends inside its
+ * payload, so a pedantic -ERR comes twice then (and once otherwise). */
+START_TEST(test_pedantic_split_payload) {
+  static const char kErr[] = "-ERR 'Invalid Publish Subject'\r\n";
+  nm_server_t *s = ts_start(NULL);
+  char out[4096], want[256];
+  int fd = ts_client(s, "{\"verbose\":false,\"pedantic\":true}");
+  nm_peer_state_t st;
+  ts_roundtrip(fd, "SUB > 1\r\n", out, sizeof(out));
+  ck_assert_int_eq(nm_test_send_str(fd, "PUB foo.* 2\r\nh"), 0);
+  snprintf(want, sizeof(want), "%s%s", kErr, kErr);
+  nm_test_read(fd, out, sizeof(out), want, TS_WAIT_MS, 0, &st);
+  ck_assert_str_eq(out, want);
+  ts_roundtrip(fd, "i\r\n", out, sizeof(out));
+  ck_assert_str_eq(out, "MSG foo.* 1 2\r\nhi\r\n");
+  /* Whole in one read: once. */
+  ts_roundtrip(fd, "PUB foo.* 2\r\nhi\r\n", out, sizeof(out));
+  snprintf(want, sizeof(want), "%sMSG foo.* 1 2\r\nhi\r\n", kErr);
+  ck_assert_str_eq(out, want);
+  close(fd);
+  nm_server_stop_thread(s);
+}
+END_TEST
+
 /* Input split at every byte still gives the same answer. */
 START_TEST(test_split_input) {
   static const char in[] = "CONNECT {\"verbose\":false}\r\nSUB foo 1\r\n"
@@ -423,6 +447,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_queue_distribution);
   tcase_add_test(tc, test_pong_after_msgs);
   tcase_add_test(tc, test_split_input);
+  tcase_add_test(tc, test_pedantic_split_payload);
   suite_add_tcase(su, tc);
   return su;
 }
