@@ -258,10 +258,10 @@ static int parse_line(nm_diff_case_t *c, char *line, int lineno, char *err,
     return 0;
   }
   if (strcmp(word, "expect") == 0 || strcmp(word, "state") == 0) {
-    char *text = rest;
-    char *sp = strchr(rest, ' ');
-    if (sp)
-      *sp = '\0', text = sp + 1;
+    /* expect X TEXT / state X WORD: the connection, then the rest. */
+    char *text = strchr(rest, ' ');
+    if (text)
+      *text++ = '\0';
     else
       text = rest + strlen(rest);
     if (parse_conn(rest, &conn, &ms, 0) != 0)
@@ -383,8 +383,8 @@ int nm_diff_load(const char *path, nm_diff_case_t *cases, int max, char *err,
   int lineno = 0;
   nm_diff_case_t *cur = NULL;
   int rc = 0;
-  /* Records only whether a case was being checked by its expectations in
-   * record mode; a case always needs them otherwise. */
+  /* In record mode (NM_DIFF_RECORD) a case may lack its expectations: that
+   * mode is how they are written. Otherwise every case needs them. */
   int lenient = getenv("NM_DIFF_RECORD") != NULL;
 
   if (!f) {
