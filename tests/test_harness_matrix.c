@@ -203,6 +203,10 @@ START_TEST(bad_input) {
   ck_assert_int_eq(matrix_run("A=notjson.json"), 2);
   has("notjson.json is not JSON");
   ck_assert_int_eq(matrix_run("A=a.json,missing.json"), 2);
+  /* A bad input leaves the document it would replace untouched. */
+  put("keep.md", "old document\n");
+  ck_assert_int_eq(matrix_run("-o keep.md A=missing.json; cat keep.md"), 0);
+  has("old document");
   /* -o writes the file, nothing on stdout. */
   ck_assert_int_eq(matrix_run("-o out.md A=a.json && cat out.md"), 0);
   has("# Conformance matrix");

@@ -370,28 +370,32 @@ static void write_findings(FILE *out, const client_t *clients, int n,
   }
 }
 
-int main(int argc, char **argv) {
-  client_t clients[MATRIX_MAX_CLIENTS];
-  int n = 0;
-  FILE *out = stdout;
-  cJSON *names = cJSON_CreateArray();
-  const cJSON *it;
+static void free_clients(client_t *clients, int n) {
+  for (int c = 0; c < n; c++) {
+    cJSON_Delete(clients[c].results);
+    cJSON_Delete(clients[c].expected);
+  }
+}
 
+/* Reads the LABEL=RESULTS[,EXPECTED] arguments into clients; the -o path goes
+ * to *out_path. Returns the number of clients, or -1 after a message (what was
+ * read is freed). The output file is not touched here, so a bad input never
+ * truncates the document it would replace. */
+static int parse_args(int argc, char **argv, client_t *clients,
+                      const char **out_path) {
+  int n = 0;
   for (int i = 1; i < argc; i++) {
     char *eq, *comma;
     if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
-      out = fopen(argv[++i], "w");
-      if (!out) {
-        fprintf(stderr, "natsmock-matrix: cannot write %s\n", argv[i]);
-        return 2;
-      }
+      *out_path = argv[++i];
       continue;
     }
     eq = strchr(argv[i], '=');
     if (!eq || n == MATRIX_MAX_CLIENTS) {
       fprintf(stderr, "usage: natsmock-matrix [-o FILE] "
                       "LABEL=RESULTS.json[,EXPECTED.json] ...\n");
-      return 2;
+      free_clients(clients, n);
+      return -1;
     }
     *eq = '\0';
     comma = strchr(eq + 1, ',');
@@ -399,16 +403,36 @@ int main(int argc, char **argv) {
       *comma = '\0';
     memset(&clients[n], 0, sizeof(clients[n]));
     snprintf(clients[n].label, sizeof(clients[n].label), "%s", argv[i]);
-    if (!(clients[n].results = read_json(eq + 1)))
-      return 2;
-    if (comma && !(clients[n].expected = read_json(comma + 1)))
-      return 2;
+    clients[n].results = read_json(eq + 1);
+    if (clients[n].results && comma)
+      clients[n].expected = read_json(comma + 1);
     n++;
+    if (!clients[n - 1].results || (comma && !clients[n - 1].expected)) {
+      free_clients(clients, n);
+      return -1;
+    }
   }
-  if (n == 0) {
+  if (n == 0)
     fprintf(stderr, "natsmock-matrix: no results given\n");
+  return n == 0 ? -1 : n;
+}
+
+int main(int argc, char **argv) {
+  client_t clients[MATRIX_MAX_CLIENTS];
+  const char *out_path = NULL;
+  FILE *out = stdout;
+  cJSON *names;
+  const cJSON *it;
+  int n = parse_args(argc, argv, clients, &out_path);
+
+  if (n < 0)
+    return 2;
+  if (out_path && !(out = fopen(out_path, "w"))) {
+    fprintf(stderr, "natsmock-matrix: cannot write %s\n", out_path);
+    free_clients(clients, n);
     return 2;
   }
+  names = cJSON_CreateArray();
 
   /* Every scenario name any client ran, in the first-seen order (the harness
    * runs files sorted by path, so this is the suite's order). */
@@ -465,10 +489,7 @@ int main(int argc, char **argv) {
   for (int c = 0; c < n; c++)
     write_failures(out, &clients[c], names);
 
-  for (int c = 0; c < n; c++) {
-    cJSON_Delete(clients[c].results);
-    cJSON_Delete(clients[c].expected);
-  }
+  free_clients(clients, n);
   cJSON_Delete(names);
   if (out != stdout && fclose(out) != 0)
     return 2;
