@@ -307,9 +307,8 @@ void nm__conn_read_done(nm_conn_t *c) {
 static void handle_pub(nm_conn_t *c, const nm_frame_t *f) {
   nm_server_t *s = c->srv;
   c->last_in_ms = nm__now_ms(s);
-  if (c->pub_checked)
-    c->pub_checked = 0; /* done when the read ended in its payload */
-  else if (c->pedantic && !nm_subject_valid_literal(f->subject))
+  if (!c->pub_checked_now && c->pedantic &&
+      !nm_subject_valid_literal(f->subject))
     nm__conn_send_err(c, "Invalid Publish Subject");
   if (c->verbose)
     nm__conn_send_simple(c, NM_OP_OK);
@@ -458,6 +457,9 @@ int nm__conn_on_frame(nm_parser_t *p, const nm_frame_t *f) {
   nm_conn_t *c = p->data;
   nm_server_t *s = c->srv;
   int faults = nm__faults_active(s->faults);
+  int checked = c->pub_checked;
+
+  c->pub_checked = 0;
 
   if (c->flags & NM_CF_CLOSING)
     return 1;
@@ -476,7 +478,11 @@ int nm__conn_on_frame(nm_parser_t *p, const nm_frame_t *f) {
     if (faults && nm__faults_inbound(s->faults, c, f, bytes) == NM_FAULT_TAKEN)
       return (c->flags & NM_CF_CLOSING) ? 1 : 0;
   }
+  /* The pending-payload check belongs to this frame only, and only when it
+   * is handled straight from the parser. */
+  c->pub_checked_now = checked;
   nm__conn_handle_frame(c, f);
+  c->pub_checked_now = 0;
   return (c->flags & NM_CF_CLOSING) ? 1 : 0;
 }
 

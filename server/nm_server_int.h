@@ -134,10 +134,11 @@ struct nm_conn_s {
   uint64_t last_in_ms;   /* last read from the client */
   uint64_t last_ping_ms; /* last PING from the client */
   uint64_t write_start_ms;
-  int raw_pending; /* raw uv_writes not yet called back */
-  int pub_checked; /* the pending PUB's pedantic check was done early */
-  uint32_t rsz;    /* bytes the next read may take */
-  uint32_t srs;    /* short reads in a row */
+  int raw_pending;     /* raw uv_writes not yet called back */
+  int pub_checked;     /* the pending PUB's pedantic check was done early */
+  int pub_checked_now; /* ...for the frame being handled */
+  uint32_t rsz;        /* bytes the next read may take */
+  uint32_t srs;        /* short reads in a row */
   /* sid -> sub */
   nm__sub_t **sids;
   size_t nsid_buckets, nsubs;
