@@ -104,9 +104,13 @@ int nm__diff_unescape(const char *in, char **out, size_t *outlen) {
       buf[len++] = (char)(hexval(p[2]) * 16 + hexval(p[3]));
       p += 2;
       break;
-    default:
-      buf[len++] = p[1];
+    case '\\':
+      buf[len++] = '\\';
       break;
+    default:
+      /* An unknown escape is a mistake in the case file, not a byte. */
+      free(buf);
+      return -1;
     }
     p += 2;
   }
