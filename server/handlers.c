@@ -97,7 +97,7 @@ void nm__conn_clear_subs(nm_conn_t *c) {
 static cJSON *parse_json(nm_slice_t j) {
   const char *end = NULL;
   cJSON *o;
-  if (j.n == 0)
+  if (j.n == 0 || !nm__json_valid(j))
     return NULL;
   o = cJSON_ParseWithLengthOpts(j.p, j.n, &end, 0);
   if (o == NULL)
@@ -115,7 +115,7 @@ static cJSON *parse_json(nm_slice_t j) {
 /* Go decodes every occurrence of a key in order, so with duplicate keys the
  * last one wins and a mistyped one anywhere fails the decode; null leaves
  * the value as it was. Keys match case-insensitively. */
-typedef enum { J_BOOL, J_STR, J_INT } jtype_t;
+typedef enum { J_BOOL, J_STR } jtype_t;
 
 static int get_field(cJSON *o, const char *k, jtype_t t, void *v) {
   cJSON *it;
@@ -127,16 +127,10 @@ static int get_field(cJSON *o, const char *k, jtype_t t, void *v) {
       if (!cJSON_IsBool(it))
         return -1;
       *(int *)v = cJSON_IsTrue(it);
-    } else if (t == J_STR) {
+    } else {
       if (!cJSON_IsString(it))
         return -1;
       *(const char **)v = it->valuestring;
-    } else {
-      double d = it->valuedouble;
-      if (!cJSON_IsNumber(it) || d != (double)(long long)d ||
-          d > 2147483647.0 || d < -2147483648.0)
-        return -1; /* Go refuses a fraction or an overflow for an int */
-      *(int *)v = (int)d;
     }
   }
   return 0;
@@ -150,8 +144,36 @@ static int get_str(cJSON *o, const char *k, const char **v) {
   return get_field(o, k, J_STR, v);
 }
 
-static int get_int(cJSON *o, const char *k, int *v) {
-  return get_field(o, k, J_INT, v);
+/* A Go int (64-bit): the literal itself must be an integer ("1.0", "1e0"
+ * fail) within int64; cJSON keeps only a double, so the raw text is read. */
+static int get_int64(cJSON *o, nm_slice_t j, const char *k, int64_t *v) {
+  cJSON *it;
+  size_t idx = 0;
+  for (it = o->child; it; it = it->next, idx++) {
+    nm_slice_t raw;
+    size_t i = 0;
+    uint64_t acc = 0, lim;
+    int neg;
+    if (it->string == NULL || strcasecmp(it->string, k) != 0 ||
+        cJSON_IsNull(it))
+      continue;
+    if (!cJSON_IsNumber(it) || nm__json_member_raw(j, idx, &raw) < 0)
+      return -1;
+    neg = raw.n > 0 && raw.p[0] == '-';
+    i = (size_t)neg;
+    lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    if (i >= raw.n)
+      return -1;
+    for (; i < raw.n; i++) {
+      if (raw.p[i] < '0' || raw.p[i] > '9')
+        return -1;
+      if (acc > (lim - (uint64_t)(raw.p[i] - '0')) / 10)
+        return -1;
+      acc = acc * 10 + (uint64_t)(raw.p[i] - '0');
+    }
+    *v = neg ? (int64_t)(0 - acc) : (int64_t)acc;
+  }
+  return 0;
 }
 
 /* Fields natsmock does not use still fail the decode when mistyped. */
@@ -205,7 +227,8 @@ static void handle_connect(nm_conn_t *c, const nm_frame_t *f) {
   nm_server_t *s = c->srv;
   cJSON *o = parse_json(f->json);
   int verbose = c->verbose, pedantic = c->pedantic, echo = c->echo;
-  int headers = c->headers, nr = c->no_responders, proto = c->protocol;
+  int headers = c->headers, nr = c->no_responders;
+  int64_t proto = c->protocol;
   const char *user = NULL, *pass = NULL, *token = NULL, *acc = NULL;
   int acc_new = 0, first = !(c->flags & NM_CF_CONNECTED);
   unsigned pf;
@@ -221,8 +244,9 @@ static void handle_connect(nm_conn_t *c, const nm_frame_t *f) {
        get_bool(o, "pedantic", &pedantic) < 0 ||
        get_bool(o, "echo", &echo) < 0 || get_bool(o, "headers", &headers) < 0 ||
        get_bool(o, "no_responders", &nr) < 0 ||
-       get_int(o, "protocol", &proto) < 0 || get_str(o, "user", &user) < 0 ||
-       get_str(o, "pass", &pass) < 0 || get_str(o, "auth_token", &token) < 0 ||
+       get_int64(o, f->json, "protocol", &proto) < 0 ||
+       get_str(o, "user", &user) < 0 || get_str(o, "pass", &pass) < 0 ||
+       get_str(o, "auth_token", &token) < 0 ||
        get_str(o, "account", &acc) < 0 ||
        get_bool(o, "new_account", &acc_new) < 0 || other_fields_bad(o))) {
     cJSON_Delete(o);
@@ -234,7 +258,7 @@ static void handle_connect(nm_conn_t *c, const nm_frame_t *f) {
   c->echo = echo;
   c->headers = headers;
   c->no_responders = nr;
-  c->protocol = proto;
+  c->protocol = (int)(proto == 0 || proto == 1 ? proto : 2);
   c->flags |= NM_CF_CONNECTED;
   pf = nm_parser_flags(&c->parser);
   pf = headers ? (pf | NM_PARSER_HEADERS) : (pf & ~NM_PARSER_HEADERS);

@@ -261,6 +261,13 @@ int nm__subvec_push(nm__subvec_t *v, nm__sub_t *s);
 void nm__subvec_free(nm__subvec_t *v);
 uint32_t nm__hash(const char *p, size_t n);
 
+/* ---- json_strict.c ---- */
+/* 1 when the text is one JSON value (and blanks) by Go's rules. */
+int nm__json_valid(nm_slice_t j);
+/* The raw text of the index-th member's value of a top-level object.
+ * Returns 0 or -1. */
+int nm__json_member_raw(nm_slice_t j, size_t index, nm_slice_t *raw);
+
 /* ---- info.c ---- */
 void nm__server_id_gen(nm_server_t *s);
 
