@@ -25,6 +25,9 @@
 #define NM_DIFF_END_MS 100          /* default bound of an end step */
 #define NM_DIFF_MAX_MS 10000        /* no step may wait longer */
 #define NM_DIFF_SPLIT_MAX 8192      /* larger sends are never split */
+/* What a `mark` step writes into a connection's record: with bounded reads
+ * before it, it shows what had arrived by then, so timers are checked. */
+#define NM_DIFF_MARK_TEXT "~mark~\n"
 
 typedef enum {
   NM_DIFF_CONNECT,
@@ -34,6 +37,7 @@ typedef enum {
   NM_DIFF_END,   /* read until the peer closes or ms pass */
   NM_DIFF_CLOSE, /* the client closes its side (FIN) */
   NM_DIFF_PAUSE, /* wait ms: only to force separate reads */
+  NM_DIFF_MARK,  /* write NM_DIFF_MARK_TEXT into the connection's record */
 } nm_diff_op_t;
 
 typedef struct {

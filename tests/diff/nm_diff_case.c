@@ -332,6 +332,8 @@ static int parse_line(nm_diff_case_t *c, char *line, int lineno, char *err,
     st->op = NM_DIFF_END;
   else if (strcmp(word, "close") == 0)
     st->op = NM_DIFF_CLOSE;
+  else if (strcmp(word, "mark") == 0)
+    st->op = NM_DIFF_MARK;
   else
     goto bad;
   if (parse_conn(tok, &conn, &ms,

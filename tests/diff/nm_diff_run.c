@@ -152,6 +152,17 @@ static int play(const nm_diff_case_t *cs, int port, conn_t *conns,
       if (c->fd >= 0)
         shutdown(c->fd, SHUT_WR);
       break;
+    case NM_DIFF_MARK:
+      /* Kept even after the peer closed: the record shows where the close
+       * fell between the marks. */
+      if (c->len + sizeof(NM_DIFF_MARK_TEXT) - 1 <= NM_DIFF_MAX_OUT) {
+        memcpy(c->buf + c->len, NM_DIFF_MARK_TEXT,
+               sizeof(NM_DIFF_MARK_TEXT) - 1);
+        c->len += sizeof(NM_DIFF_MARK_TEXT) - 1;
+        c->buf[c->len] = '\0';
+        c->mark = c->len;
+      }
+      break;
     case NM_DIFF_PAUSE:
       /* Only used to make the server see two separate reads: there is no
        * event that says a byte was read by the peer. */
