@@ -222,7 +222,8 @@ static int set_int(cfg_t *c, const char *k, const char *v, int64_t *out) {
   return 0;
 }
 
-static int apply(cfg_t *c, const char *section, const char *k, const char *v) {
+static int apply(cfg_t *c, const char *section, const char *k, const char *v,
+                 int quoted) {
   nm_server_opts_t *o = c->o;
   int64_t n;
   uint64_t ms;
@@ -302,9 +303,14 @@ static int apply(cfg_t *c, const char *section, const char *k, const char *v) {
       if ((o->token = keep_str(o, v)) == NULL)
         return NM_ENOMEM;
     } else if (!strcasecmp(k, "timeout")) {
-      if (nm_parse_duration_ms(v, &ms) < 0)
-        return fail(c, "bad duration for", k);
-      o->auth_timeout_ms = ms;
+      /* nats-server 2.9.10 reads this one as a number of seconds only; any
+       * other value (a string such as "2s") leaves it at 1 s. */
+      char *end;
+      double d = quoted ? -1 : strtod(v, &end);
+      if (quoted || end == v || *end != 0 || d < 0)
+        o->auth_timeout_ms = 1000;
+      else
+        o->auth_timeout_ms = (uint64_t)(d * 1000.0 + 0.5);
     }
   }
   return 0;
@@ -364,7 +370,7 @@ static int parse_block(cfg_t *c, const char *section, int depth) {
     }
     if ((r = read_token(c, val, 0, &quoted)) < 0)
       return r;
-    if ((r = apply(c, section, key, val)) < 0)
+    if ((r = apply(c, section, key, val, quoted)) < 0)
       return r;
   }
 }
