@@ -25,7 +25,7 @@
 #define NM_READ_SHORTS_TO_SHRINK 2
 /* Capacity an idle output buffer keeps after a burst; above it the memory is
  * given back once the buffer drains. */
-#define NM_OUT_KEEP (64 * 1024)
+#define NM_OUT_KEEP (512 * 1024)
 /* Limit of the INFO text (with fields merged in by the fault engine). */
 #define NM_INFO_MAX (64 * 1024)
 /* Longest host string kept for INFO and the listener. */

@@ -54,9 +54,15 @@ static int encode_msg(nm_buf_t *b, int hmsg, nm_slice_t subject, nm_slice_t sid,
   return 0;
 }
 
+/* Decimal v at the end of buf (NM_SIZE_DIGITS bytes); no printf per
+ * message. */
 static nm_slice_t fmt_size(char *buf, size_t v) {
-  int n = snprintf(buf, NM_SIZE_DIGITS, "%zu", v);
-  return (nm_slice_t){buf, (size_t)n};
+  char *e = buf + NM_SIZE_DIGITS, *p = e;
+  do {
+    *--p = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  return (nm_slice_t){p, (size_t)(e - p)};
 }
 
 typedef struct {
@@ -184,7 +190,7 @@ void nm__route(nm_server_t *s, nm_conn_t *from, nm_slice_t subject,
   pm.reply = reply;
   pm.payload = payload;
   pm.hdr_len = hdr_len;
-  pm.hdr_txt = hdr_txt.n ? hdr_txt : fmt_size(hbuf, hdr_len);
+  pm.hdr_txt = (hdr_txt.n || !hdr_len) ? hdr_txt : fmt_size(hbuf, hdr_len);
   pm.size_txt = size_txt.n ? size_txt : fmt_size(sbuf, payload.n);
   pm.body_txt = hdr_len ? fmt_size(bbuf, payload.n - hdr_len) : pm.size_txt;
   /* Routing can nest (a fault hook publishing while we deliver), so each
