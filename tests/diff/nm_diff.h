@@ -22,7 +22,7 @@
 #define NM_DIFF_MAX_OUT (256 << 10) /* bytes kept per connection */
 #define NM_DIFF_MAX_LINE (64 << 10) /* one line of a case file */
 #define NM_DIFF_RECV_MS 2000        /* default bound of a recv step */
-#define NM_DIFF_END_MS 100          /* default bound of an end step */
+#define NM_DIFF_END_MS 50           /* default bound of an end step */
 #define NM_DIFF_MAX_MS 10000        /* no step may wait longer */
 #define NM_DIFF_SPLIT_MAX 8192      /* larger sends are never split */
 /* What a `mark` step writes into a connection's record: with bounded reads
