@@ -19,7 +19,7 @@
 #define NM_DIFF_MAX_ARGS 16         /* extra command-line arguments */
 #define NM_DIFF_MAX_TEXT (4 << 20)  /* one send/expect after expansion */
 #define NM_DIFF_MAX_CONFIG 8192     /* config file text */
-#define NM_DIFF_MAX_OUT (256 << 10) /* bytes kept per connection */
+#define NM_DIFF_MAX_OUT (3 << 20)   /* bytes kept per connection */
 #define NM_DIFF_MAX_LINE (64 << 10) /* one line of a case file */
 #define NM_DIFF_RECV_MS 2000        /* default bound of a recv step */
 #define NM_DIFF_END_MS 50           /* default bound of an end step */
