@@ -8,6 +8,7 @@
  * natsmock binary; CMake sets it). NM_DIFF_RECORD=1 runs every case against
  * the reference only and prints it back with the observed expectations, to
  * write new cases. CK_RUN_CASE=<case name> runs one case. */
+#define _GNU_SOURCE /* memmem */
 #include <check.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -231,9 +232,16 @@ int main(int argc, char **argv) {
     for (int i = 0; i < g_ncases; i++) {
       nm_diff_case_t *c = &g_cases[i];
       int open = !c->random && !c->no_split;
-      for (int k = 0; k < NM_DIFF_MAX_CONNS; k++)
+      for (int k = 0; k < NM_DIFF_MAX_CONNS; k++) {
         if (c->used[k] && c->expect_state[k] != NM_PEER_OPEN)
           open = 0;
+        /* nats-server repeats a pedantic -ERR when a read ends inside the
+         * PUB's payload, so such a case depends on the cuts even when it
+         * forgot its nosplit. */
+        if (c->expect[k] && memmem(c->expect[k], c->expect_len[k],
+                                   "Invalid Publish Subject", 23))
+          open = 0;
+      }
       if (!open) {
         nm_diff_case_free(c);
         continue;
