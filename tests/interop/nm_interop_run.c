@@ -7,8 +7,14 @@
  * exits with the client's status. The client is killed after
  * NM_INTEROP_TIMEOUT seconds (default 120). A server that is gone when the
  * client finishes fails the run. Exit 77 (ctest's skip code here) only when
- * the client program cannot be executed at all, e.g. node is not installed. */
+ * the client program cannot be executed at all, e.g. node is not installed.
+ *
+ *   nm_interop_run --ports-file SERVER_BINARY
+ *
+ * checks the ports file instead: present while the server runs, gone after
+ * SIGTERM (nats-server removes it on exit). */
 #define _GNU_SOURCE /* pipe2 */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -24,6 +30,55 @@
 #define NM_INTEROP_SKIP 77
 #define NM_INTEROP_MAX_ARGS 32
 
+/* 1 when DIR holds a file ending in _PID.ports. */
+static int has_ports_file(const char *dir, pid_t pid) {
+  char suffix[32];
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  int found = 0;
+  snprintf(suffix, sizeof(suffix), "_%d.ports", (int)pid);
+  if (!d)
+    return 0;
+  while ((e = readdir(d)) != NULL) {
+    size_t n = strlen(e->d_name), k = strlen(suffix);
+    if (n > k && strcmp(e->d_name + n - k, suffix) == 0)
+      found = 1;
+  }
+  closedir(d);
+  return found;
+}
+
+static int check_ports_file(const char *binary) {
+  nm_natsserver_t srv;
+  pid_t pid;
+  int status;
+  long long deadline;
+  int rc = 0;
+
+  if (nm_server_proc_start(&srv, binary, NULL, NULL) != 0) {
+    fprintf(stderr, "nm_interop_run: %s did not start\n", binary);
+    return 1;
+  }
+  pid = srv.pid;
+  if (!has_ports_file(srv.dir, pid)) {
+    fprintf(stderr, "FAIL: no ports file while running\n");
+    rc = 1;
+  }
+  kill(pid, SIGTERM);
+  deadline = nm_test_now_ms() + 5000;
+  while (waitpid(pid, &status, WNOHANG) == 0 && nm_test_now_ms() < deadline)
+    usleep(5000); /* waiting on a child: waitpid has no timeout */
+  srv.pid = 0;
+  if (has_ports_file(srv.dir, pid)) {
+    fprintf(stderr, "FAIL: %s left its ports file after SIGTERM\n", binary);
+    rc = 1;
+  } else if (rc == 0) {
+    printf("ok: ports file written while running, removed on exit\n");
+  }
+  nm_natsserver_stop(&srv); /* the process is gone: removes the dir */
+  return rc;
+}
+
 int main(int argc, char **argv) {
   nm_natsserver_t srv;
   char url[64];
@@ -36,6 +91,8 @@ int main(int argc, char **argv) {
   int rc;
   int exec_errno = 0;
 
+  if (argc == 3 && strcmp(argv[1], "--ports-file") == 0)
+    return check_ports_file(argv[2]);
   if (argc < 3 || argc - 2 > NM_INTEROP_MAX_ARGS) {
     fprintf(stderr, "usage: %s SERVER_BINARY CLIENT [ARGS...]\n", argv[0]);
     return 2;
