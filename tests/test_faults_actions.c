@@ -5,25 +5,12 @@
  * FIFO per connection, so what should have come before it has. */
 #include "test_faults_util.h"
 
-/* SUB to the sentinel subject; the handshake is done. */
-static int cli_with_sentinel(void) {
-  int fd = cli_connect();
-  char buf[256];
-  nm_test_send_str(fd, "SUB s 99\r\nPING\r\n");
-  want(fd, buf, sizeof(buf), "PONG\r\n");
-  return fd;
-}
-
-#define SENTINEL "PUB s 1\r\nz\r\n"
-#define SENTINEL_MSG "MSG s 99 1\r\nz\r\n"
-
 START_TEST(hold_pong_then_release) {
   char buf[T_BUF];
   int fd;
-  srv_start();
-  fd = cli_with_sentinel();
-  fault("{\"rules\":[{\"id\":\"hp\",\"dir\":\"out\",\"verb\":\"PONG\","
-        "\"limit\":1,\"action\":\"hold\"}]}");
+  fd = start_with_fault(
+      "{\"rules\":[{\"id\":\"hp\",\"dir\":\"out\",\"verb\":\"PONG\","
+      "\"limit\":1,\"action\":\"hold\"}]}");
   /* The PONG is held while later frames (the sentinel MSG) still flow. */
   nm_test_send_str(fd, "PING\r\n" SENTINEL);
   want(fd, buf, sizeof(buf), SENTINEL_MSG);
@@ -46,10 +33,9 @@ END_TEST
 START_TEST(hold_in_order_and_dropped_on_close) {
   char buf[T_BUF];
   int fd, fd2;
-  srv_start();
-  fd = cli_with_sentinel();
-  fault("{\"rules\":[{\"id\":\"hm\",\"dir\":\"out\",\"verb\":\"MSG\","
-        "\"subject\":\"h\",\"action\":\"hold\"}]}");
+  fd = start_with_fault(
+      "{\"rules\":[{\"id\":\"hm\",\"dir\":\"out\",\"verb\":\"MSG\","
+      "\"subject\":\"h\",\"action\":\"hold\"}]}");
   nm_test_send_str(fd, "SUB h 1\r\nPUB h 1\r\na\r\nPUB h 1\r\nb\r\n"
                        "PUB h 1\r\nc\r\n" SENTINEL);
   want(fd, buf, sizeof(buf), SENTINEL_MSG);
@@ -76,10 +62,9 @@ END_TEST
 START_TEST(drop_nth_pong) {
   char buf[T_BUF];
   int fd;
-  srv_start();
-  fd = cli_with_sentinel();
-  fault("{\"rules\":[{\"dir\":\"out\",\"verb\":\"PONG\",\"nth\":2,"
-        "\"action\":\"drop\"}]}");
+  fd = start_with_fault(
+      "{\"rules\":[{\"dir\":\"out\",\"verb\":\"PONG\",\"nth\":2,"
+      "\"action\":\"drop\"}]}");
   nm_test_send_str(fd, "PING\r\nPING\r\nPING\r\nPING\r\n" SENTINEL);
   want(fd, buf, sizeof(buf), SENTINEL_MSG);
   ck_assert_int_eq(count_of(buf, "PONG\r\n"), 3);
@@ -91,10 +76,9 @@ END_TEST
 START_TEST(drop_inbound_ping) {
   char buf[T_BUF];
   int fd;
-  srv_start();
-  fd = cli_with_sentinel();
-  fault("{\"rules\":[{\"dir\":\"in\",\"verb\":\"PING\",\"limit\":1,"
-        "\"action\":\"drop\"}]}");
+  fd = start_with_fault(
+      "{\"rules\":[{\"dir\":\"in\",\"verb\":\"PING\",\"limit\":1,"
+      "\"action\":\"drop\"}]}");
   nm_test_send_str(fd, "PING\r\n" SENTINEL "PING\r\n");
   want(fd, buf, sizeof(buf), "PONG\r\n");
   /* The dropped PING was never seen: the only PONG follows the sentinel. */
@@ -166,10 +150,9 @@ START_TEST(delay_later_frames_overtake) {
   char buf[T_BUF];
   long long t0, dt;
   int fd;
-  srv_start();
-  fd = cli_with_sentinel();
-  fault("{\"rules\":[{\"dir\":\"out\",\"verb\":\"PONG\",\"limit\":1,"
-        "\"action\":\"delay\",\"ms\":300}]}");
+  fd = start_with_fault(
+      "{\"rules\":[{\"dir\":\"out\",\"verb\":\"PONG\",\"limit\":1,"
+      "\"action\":\"delay\",\"ms\":300}]}");
   t0 = nm_test_now_ms();
   nm_test_send_str(fd, "PING\r\n" SENTINEL);
   want(fd, buf, sizeof(buf), SENTINEL_MSG);
@@ -184,27 +167,18 @@ START_TEST(delay_later_frames_overtake) {
 END_TEST
 
 START_TEST(duplicate_pong) {
-  char buf[T_BUF];
-  int fd;
-  srv_start();
-  fd = cli_with_sentinel();
-  fault("{\"rules\":[{\"dir\":\"out\",\"verb\":\"PONG\",\"limit\":1,"
-        "\"action\":\"duplicate\"}]}");
-  nm_test_send_str(fd, "PING\r\n" SENTINEL);
-  want(fd, buf, sizeof(buf), SENTINEL_MSG);
-  ck_assert_str_eq(buf, "PONG\r\nPONG\r\n" SENTINEL_MSG);
-  close(fd);
-  srv_stop();
+  sentinel_case("{\"rules\":[{\"dir\":\"out\",\"verb\":\"PONG\",\"limit\":1,"
+                "\"action\":\"duplicate\"}]}",
+                "PING\r\n", "PONG\r\nPONG\r\n" SENTINEL_MSG);
 }
 END_TEST
 
 START_TEST(split_one_byte) {
   char buf[T_BUF];
   int fd;
-  srv_start();
-  fd = cli_with_sentinel();
-  fault("{\"rules\":[{\"id\":\"sp\",\"dir\":\"out\",\"verb\":\"MSG\","
-        "\"subject\":\"x\",\"action\":\"split\",\"chunk\":1}]}");
+  fd = start_with_fault(
+      "{\"rules\":[{\"id\":\"sp\",\"dir\":\"out\",\"verb\":\"MSG\","
+      "\"subject\":\"x\",\"action\":\"split\",\"chunk\":1}]}");
   nm_test_send_str(fd, "SUB x 1\r\nPUB x 5\r\nhello\r\n" SENTINEL);
   want(fd, buf, sizeof(buf), SENTINEL_MSG);
   ck_assert_str_eq(buf, "MSG x 1 5\r\nhello\r\n" SENTINEL_MSG);
@@ -230,10 +204,9 @@ START_TEST(coalesce_pong_with_next_msg) {
   char buf[T_BUF];
   ssize_t n;
   int fd;
-  srv_start();
-  fd = cli_with_sentinel();
-  fault("{\"rules\":[{\"dir\":\"out\",\"verb\":\"PONG\",\"limit\":1,"
-        "\"action\":\"coalesce\"}]}");
+  fd = start_with_fault(
+      "{\"rules\":[{\"dir\":\"out\",\"verb\":\"PONG\",\"limit\":1,"
+      "\"action\":\"coalesce\"}]}");
   nm_test_send_str(fd, "PING\r\n");
   quiet(fd, buf, sizeof(buf));
   ck_assert_str_eq(buf, "");
@@ -252,10 +225,9 @@ END_TEST
 START_TEST(coalesce_pong_with_sent_info) {
   char buf[T_BUF];
   int fd;
-  srv_start();
-  fd = cli_with_sentinel();
-  fault("{\"rules\":[{\"dir\":\"out\",\"verb\":\"PONG\",\"limit\":1,"
-        "\"action\":\"coalesce\"}]}");
+  fd = start_with_fault(
+      "{\"rules\":[{\"dir\":\"out\",\"verb\":\"PONG\",\"limit\":1,"
+      "\"action\":\"coalesce\"}]}");
   nm_test_send_str(fd, "PING\r\n");
   ck_assert(obs_wait("action=coalesce", T_WAIT_MS));
   fault("{\"actions\":[{\"do\":\"send\",\"frame\":{\"op\":\"INFO\","
@@ -272,9 +244,7 @@ START_TEST(close_rule_on_unsub_is_fin) {
   char buf[T_BUF];
   nm_peer_state_t st;
   int fd;
-  srv_start();
-  fd = cli_with_sentinel();
-  fault(
+  fd = start_with_fault(
       "{\"rules\":[{\"dir\":\"in\",\"verb\":\"UNSUB\",\"action\":\"close\"}]}");
   nm_test_send_str(fd, SENTINEL "UNSUB 99\r\n");
   nm_test_read(fd, buf, sizeof(buf), NULL, T_WAIT_MS, 0, &st);
@@ -290,9 +260,7 @@ START_TEST(reset_gives_econnreset) {
   char buf[T_BUF];
   nm_peer_state_t st;
   int fd;
-  srv_start();
-  fd = cli_with_sentinel();
-  fault("{\"actions\":[{\"do\":\"reset\"}]}");
+  fd = start_with_fault("{\"actions\":[{\"do\":\"reset\"}]}");
   nm_test_read(fd, buf, sizeof(buf), NULL, T_WAIT_MS, 0, &st);
   ck_assert_int_eq(st, NM_PEER_RST);
   close(fd);
@@ -304,10 +272,9 @@ START_TEST(reset_rule_on_nth_msg) {
   char buf[T_BUF];
   nm_peer_state_t st;
   int fd;
-  srv_start();
-  fd = cli_with_sentinel();
-  fault("{\"rules\":[{\"dir\":\"out\",\"verb\":\"MSG\",\"nth\":2,"
-        "\"action\":\"reset\"}]}");
+  fd = start_with_fault(
+      "{\"rules\":[{\"dir\":\"out\",\"verb\":\"MSG\",\"nth\":2,"
+      "\"action\":\"reset\"}]}");
   nm_test_send_str(fd, SENTINEL SENTINEL);
   nm_test_read(fd, buf, sizeof(buf), NULL, T_WAIT_MS, 0, &st);
   ck_assert_int_eq(st, NM_PEER_RST);
@@ -344,9 +311,7 @@ START_TEST(blackhole_keeps_socket) {
   char buf[T_BUF];
   nm_peer_state_t st;
   int fd;
-  srv_start();
-  fd = cli_with_sentinel();
-  fault("{\"actions\":[{\"do\":\"blackhole\"}]}");
+  fd = start_with_fault("{\"actions\":[{\"do\":\"blackhole\"}]}");
   nm_test_send_str(fd, "PING\r\n" SENTINEL);
   nm_test_read(fd, buf, sizeof(buf), NULL, 300, 0, &st);
   ck_assert_str_eq(buf, "");
@@ -389,16 +354,15 @@ END_TEST
 START_TEST(then_sends_after_unsub) {
   char buf[T_BUF];
   int fd;
-  srv_start();
-  fd = cli_with_sentinel();
-  fault("{\"rules\":[{\"dir\":\"in\",\"verb\":\"UNSUB\",\"sid\":\"1\","
-        "\"limit\":1,\"then\":["
-        "{\"do\":\"send\",\"frame\":{\"op\":\"MSG\",\"subject\":\"w\","
-        "\"sid\":\"1\",\"data\":\"late1\"}},"
-        "{\"do\":\"send\",\"frame\":{\"op\":\"MSG\",\"subject\":\"w\","
-        "\"sid\":\"1\",\"data\":\"late2\"}},"
-        "{\"do\":\"send\",\"frame\":{\"op\":\"MSG\",\"subject\":\"w\","
-        "\"sid\":\"1\",\"data\":\"late3\"}}]}]}");
+  fd = start_with_fault(
+      "{\"rules\":[{\"dir\":\"in\",\"verb\":\"UNSUB\",\"sid\":\"1\","
+      "\"limit\":1,\"then\":["
+      "{\"do\":\"send\",\"frame\":{\"op\":\"MSG\",\"subject\":\"w\","
+      "\"sid\":\"1\",\"data\":\"late1\"}},"
+      "{\"do\":\"send\",\"frame\":{\"op\":\"MSG\",\"subject\":\"w\","
+      "\"sid\":\"1\",\"data\":\"late2\"}},"
+      "{\"do\":\"send\",\"frame\":{\"op\":\"MSG\",\"subject\":\"w\","
+      "\"sid\":\"1\",\"data\":\"late3\"}}]}]}");
   nm_test_send_str(fd, "SUB w 1\r\nUNSUB 1\r\n");
   want(fd, buf, sizeof(buf), "late3\r\n");
   ck_assert_str_eq(buf, "MSG w 1 5\r\nlate1\r\nMSG w 1 5\r\nlate2\r\n"
@@ -409,21 +373,14 @@ START_TEST(then_sends_after_unsub) {
 END_TEST
 
 START_TEST(then_runs_before_inbound_frame_is_handled) {
-  char buf[T_BUF];
-  int fd;
-  srv_start();
-  fd = cli_with_sentinel();
   /* A pass rule on an inbound UNSUB: its then-actions run when the server
    * has received the UNSUB but not yet handled it, so the phantom publish
    * still reaches sid 1; the UNSUB is handled right after. */
-  fault("{\"rules\":[{\"dir\":\"in\",\"verb\":\"UNSUB\",\"sid\":\"1\","
-        "\"limit\":1,\"action\":\"pass\",\"then\":[{\"do\":\"publish\","
-        "\"subject\":\"w\",\"count\":2}]}]}");
-  nm_test_send_str(fd, "SUB w 1\r\nUNSUB 1\r\nPUB w 1\r\nx\r\n" SENTINEL);
-  want(fd, buf, sizeof(buf), SENTINEL_MSG);
-  ck_assert_str_eq(buf, "MSG w 1 1\r\n1\r\nMSG w 1 1\r\n2\r\n" SENTINEL_MSG);
-  close(fd);
-  srv_stop();
+  sentinel_case("{\"rules\":[{\"dir\":\"in\",\"verb\":\"UNSUB\",\"sid\":\"1\","
+                "\"limit\":1,\"action\":\"pass\",\"then\":[{\"do\":\"publish\","
+                "\"subject\":\"w\",\"count\":2}]}]}",
+                "SUB w 1\r\nUNSUB 1\r\nPUB w 1\r\nx\r\n",
+                "MSG w 1 1\r\n1\r\nMSG w 1 1\r\n2\r\n" SENTINEL_MSG);
 }
 END_TEST
 
@@ -471,21 +428,20 @@ END_TEST
 START_TEST(send_frames_and_raw) {
   char buf[T_BUF];
   int fd;
-  srv_start();
-  fd = cli_with_sentinel();
-  fault("{\"actions\":["
-        "{\"do\":\"send_raw\",\"data\":\"PING\\r\\nPO\"},"
-        "{\"do\":\"send_raw\",\"data_b64\":\"TkcNCg==\"},"
-        "{\"do\":\"send\",\"frame\":{\"op\":\"MSG\",\"subject\":\"a\","
-        "\"sid\":\"3\",\"reply\":\"r.1\",\"data\":\"hi\"}},"
-        "{\"do\":\"send\",\"frame\":{\"op\":\"HMSG\",\"subject\":\"_INBOX.x\","
-        "\"sid\":\"1\",\"status\":\"503\"}},"
-        "{\"do\":\"send\",\"frame\":{\"op\":\"HMSG\",\"subject\":\"h\","
-        "\"sid\":\"2\",\"headers\":{\"A\":[\"b\",\"c\"]},\"data\":\"x\"}},"
-        "{\"do\":\"send\",\"frame\":{\"op\":\"ERR\",\"text\":\"Stale "
-        "Connection\"}},"
-        "{\"do\":\"send\",\"frame\":{\"op\":\"OK\"}},"
-        "{\"do\":\"send\",\"frame\":{\"op\":\"PONG\"}}]}");
+  fd = start_with_fault(
+      "{\"actions\":["
+      "{\"do\":\"send_raw\",\"data\":\"PING\\r\\nPO\"},"
+      "{\"do\":\"send_raw\",\"data_b64\":\"TkcNCg==\"},"
+      "{\"do\":\"send\",\"frame\":{\"op\":\"MSG\",\"subject\":\"a\","
+      "\"sid\":\"3\",\"reply\":\"r.1\",\"data\":\"hi\"}},"
+      "{\"do\":\"send\",\"frame\":{\"op\":\"HMSG\",\"subject\":\"_INBOX.x\","
+      "\"sid\":\"1\",\"status\":\"503\"}},"
+      "{\"do\":\"send\",\"frame\":{\"op\":\"HMSG\",\"subject\":\"h\","
+      "\"sid\":\"2\",\"headers\":{\"A\":[\"b\",\"c\"]},\"data\":\"x\"}},"
+      "{\"do\":\"send\",\"frame\":{\"op\":\"ERR\",\"text\":\"Stale "
+      "Connection\"}},"
+      "{\"do\":\"send\",\"frame\":{\"op\":\"OK\"}},"
+      "{\"do\":\"send\",\"frame\":{\"op\":\"PONG\"}}]}");
   want(fd, buf, sizeof(buf), "+OK\r\nPONG\r\n");
   ck_assert_str_eq(buf,
                    "PING\r\nPONG\r\n"
@@ -502,11 +458,10 @@ END_TEST
 START_TEST(send_info_with_fields) {
   char buf[T_BUF];
   int fd;
-  srv_start();
-  fd = cli_with_sentinel();
-  fault("{\"actions\":[{\"do\":\"send\",\"frame\":{\"op\":\"INFO\","
-        "\"fields\":{\"ldm\":true,\"connect_urls\":[\"127.0.0.1:4333\"],"
-        "\"max_payload\":10}}}]}");
+  fd = start_with_fault(
+      "{\"actions\":[{\"do\":\"send\",\"frame\":{\"op\":\"INFO\","
+      "\"fields\":{\"ldm\":true,\"connect_urls\":[\"127.0.0.1:4333\"],"
+      "\"max_payload\":10}}}]}");
   want(fd, buf, sizeof(buf), " \r\n");
   ck_assert_msg(strncmp(buf, "INFO {", 6) == 0, "%s", buf);
   ck_assert_ptr_nonnull(strstr(buf, "\"server_id\""));
@@ -647,10 +602,5 @@ Suite *faults_actions_suite(void) {
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(faults_actions_suite());
-  int failed;
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? 0 : 1;
+  return run_suite(faults_actions_suite());
 }

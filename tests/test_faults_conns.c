@@ -3,17 +3,6 @@
  * connections, and rule matching by verb lists and subject wildcards. */
 #include "test_faults_util.h"
 
-#define SENTINEL "PUB s 1\r\nz\r\n"
-#define SENTINEL_MSG "MSG s 99 1\r\nz\r\n"
-
-static int cli_with_sentinel(void) {
-  int fd = cli_connect();
-  char buf[256];
-  nm_test_send_str(fd, "SUB s 99\r\nPING\r\n");
-  want(fd, buf, sizeof(buf), "PONG\r\n");
-  return fd;
-}
-
 START_TEST(last_is_the_newest_open_connection) {
   char buf[T_BUF];
   int a, b, c;
@@ -119,35 +108,26 @@ START_TEST(restart_keeping_connections) {
 END_TEST
 
 START_TEST(verb_lists_and_wildcards) {
-  char buf[T_BUF];
-  int fd;
-  srv_start();
-  fd = cli_with_sentinel();
   /* Drops MSG and HMSG on a.> only; "every" alone: the 2nd, 4th, ... */
-  fault("{\"rules\":[{\"dir\":\"out\",\"verb\":[\"msg\",\"HMSG\"],"
-        "\"subject\":\"a.>\",\"every\":2,\"action\":\"drop\"}]}");
-  nm_test_send_str(
-      fd, "SUB a.> 1\r\nSUB b 2\r\n"
-          "PUB a.x 1\r\n1\r\nPUB a.y.z 1\r\n2\r\n"
-          "HPUB a.x 12 13\r\nNATS/1.0\r\n\r\n3\r\n"
-          "PUB a.x 1\r\n4\r\nPUB b 1\r\n5\r\nPUB b 1\r\n6\r\n" SENTINEL);
-  want(fd, buf, sizeof(buf), SENTINEL_MSG);
-  ck_assert_str_eq(buf, "MSG a.x 1 1\r\n1\r\n"
-                        "HMSG a.x 1 12 13\r\nNATS/1.0\r\n\r\n3\r\n"
-                        "MSG b 2 1\r\n5\r\nMSG b 2 1\r\n6\r\n" SENTINEL_MSG);
-  close(fd);
-  srv_stop();
+  sentinel_case("{\"rules\":[{\"dir\":\"out\",\"verb\":[\"msg\",\"HMSG\"],"
+                "\"subject\":\"a.>\",\"every\":2,\"action\":\"drop\"}]}",
+                "SUB a.> 1\r\nSUB b 2\r\n"
+                "PUB a.x 1\r\n1\r\nPUB a.y.z 1\r\n2\r\n"
+                "HPUB a.x 12 13\r\nNATS/1.0\r\n\r\n3\r\n"
+                "PUB a.x 1\r\n4\r\nPUB b 1\r\n5\r\nPUB b 1\r\n6\r\n",
+                "MSG a.x 1 1\r\n1\r\n"
+                "HMSG a.x 1 12 13\r\nNATS/1.0\r\n\r\n3\r\n"
+                "MSG b 2 1\r\n5\r\nMSG b 2 1\r\n6\r\n" SENTINEL_MSG);
 }
 END_TEST
 
 START_TEST(delay_zero_and_release_count) {
   char buf[T_BUF];
   int fd;
-  srv_start();
-  fd = cli_with_sentinel();
-  fault("{\"rules\":[{\"dir\":\"out\",\"verb\":\"PONG\",\"limit\":1,"
-        "\"action\":\"delay\",\"ms\":0},{\"id\":\"h\",\"dir\":\"out\","
-        "\"verb\":\"MSG\",\"subject\":\"q\",\"action\":\"hold\"}]}");
+  fd = start_with_fault(
+      "{\"rules\":[{\"dir\":\"out\",\"verb\":\"PONG\",\"limit\":1,"
+      "\"action\":\"delay\",\"ms\":0},{\"id\":\"h\",\"dir\":\"out\","
+      "\"verb\":\"MSG\",\"subject\":\"q\",\"action\":\"hold\"}]}");
   /* A 0 ms delay still lets the frames after it overtake. */
   nm_test_send_str(fd, "PING\r\n" SENTINEL);
   want(fd, buf, sizeof(buf), "PONG\r\n");
@@ -171,8 +151,6 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("faults_conns");
   TCase *tc = tcase_create("conns");
-  SRunner *sr;
-  int failed;
   tcase_set_timeout(tc, 30);
   tcase_add_test(tc, last_is_the_newest_open_connection);
   tcase_add_test(tc, closed_connection_is_skipped);
@@ -182,9 +160,5 @@ int main(void) {
   tcase_add_test(tc, verb_lists_and_wildcards);
   tcase_add_test(tc, delay_zero_and_release_count);
   suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? 0 : 1;
+  return run_suite(s);
 }

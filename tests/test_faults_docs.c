@@ -426,10 +426,5 @@ Suite *faults_docs_suite(void) {
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(faults_docs_suite());
-  int failed;
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? 0 : 1;
+  return run_suite(faults_docs_suite());
 }

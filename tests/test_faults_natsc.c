@@ -97,14 +97,8 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("faults_natsc");
   TCase *tc = tcase_create("natsc");
-  SRunner *sr;
-  int failed;
   tcase_set_timeout(tc, 30);
   tcase_add_test(tc, natsc_scripts_the_mock);
   suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? 0 : 1;
+  return run_suite(s);
 }

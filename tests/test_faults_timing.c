@@ -4,25 +4,13 @@
  * start. Run under ASan these also prove that nothing leaks. */
 #include "test_faults_util.h"
 
-#define SENTINEL "PUB s 1\r\nz\r\n"
-#define SENTINEL_MSG "MSG s 99 1\r\nz\r\n"
-
-static int cli_with_sentinel(void) {
-  int fd = cli_connect();
-  char buf[256];
-  nm_test_send_str(fd, "SUB s 99\r\nPING\r\n");
-  want(fd, buf, sizeof(buf), "PONG\r\n");
-  return fd;
-}
-
 START_TEST(delay_inbound_ping) {
   char buf[T_BUF];
   long long t0, dt;
   int fd;
-  srv_start();
-  fd = cli_with_sentinel();
-  fault("{\"rules\":[{\"dir\":\"in\",\"verb\":\"PING\",\"limit\":1,"
-        "\"action\":\"delay\",\"ms\":200}]}");
+  fd = start_with_fault(
+      "{\"rules\":[{\"dir\":\"in\",\"verb\":\"PING\",\"limit\":1,"
+      "\"action\":\"delay\",\"ms\":200}]}");
   t0 = nm_test_now_ms();
   /* The PING is handled 200 ms late; the PUB after it overtakes. */
   nm_test_send_str(fd, "PING\r\n" SENTINEL);
@@ -62,10 +50,9 @@ END_TEST
 START_TEST(hold_inbound_ping_until_release) {
   char buf[T_BUF];
   int fd;
-  srv_start();
-  fd = cli_with_sentinel();
-  fault("{\"rules\":[{\"id\":\"hp\",\"dir\":\"in\",\"verb\":\"PING\","
-        "\"action\":\"hold\"}]}");
+  fd = start_with_fault(
+      "{\"rules\":[{\"id\":\"hp\",\"dir\":\"in\",\"verb\":\"PING\","
+      "\"action\":\"hold\"}]}");
   nm_test_send_str(fd, "PING\r\nPING\r\n" SENTINEL);
   want(fd, buf, sizeof(buf), SENTINEL_MSG);
   ck_assert_str_eq(buf, SENTINEL_MSG);
@@ -81,17 +68,11 @@ START_TEST(hold_inbound_ping_until_release) {
 END_TEST
 
 START_TEST(duplicate_inbound_pub) {
-  char buf[T_BUF];
-  int fd;
-  srv_start();
-  fd = cli_with_sentinel();
-  fault("{\"rules\":[{\"dir\":\"in\",\"verb\":\"PUB\",\"subject\":\"d\","
-        "\"action\":\"duplicate\"}]}");
-  nm_test_send_str(fd, "SUB d 3\r\nPUB d 2\r\nab\r\n" SENTINEL);
-  want(fd, buf, sizeof(buf), SENTINEL_MSG);
-  ck_assert_str_eq(buf, "MSG d 3 2\r\nab\r\nMSG d 3 2\r\nab\r\n" SENTINEL_MSG);
-  close(fd);
-  srv_stop();
+  sentinel_case(
+      "{\"rules\":[{\"dir\":\"in\",\"verb\":\"PUB\",\"subject\":\"d\","
+      "\"action\":\"duplicate\"}]}",
+      "SUB d 3\r\nPUB d 2\r\nab\r\n",
+      "MSG d 3 2\r\nab\r\nMSG d 3 2\r\nab\r\n" SENTINEL_MSG);
 }
 END_TEST
 
@@ -116,10 +97,9 @@ END_TEST
 START_TEST(coalesced_frame_released) {
   char buf[T_BUF];
   int fd;
-  srv_start();
-  fd = cli_with_sentinel();
-  fault("{\"rules\":[{\"id\":\"co\",\"dir\":\"out\",\"verb\":\"PONG\","
-        "\"limit\":1,\"action\":\"coalesce\"}]}");
+  fd = start_with_fault(
+      "{\"rules\":[{\"id\":\"co\",\"dir\":\"out\",\"verb\":\"PONG\","
+      "\"limit\":1,\"action\":\"coalesce\"}]}");
   nm_test_send_str(fd, "PING\r\n");
   ck_assert(obs_wait("rule=co action=coalesce", T_WAIT_MS));
   fault("{\"actions\":[{\"do\":\"release\",\"rule\":\"co\"}]}");
@@ -226,10 +206,5 @@ Suite *faults_timing_suite(void) {
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(faults_timing_suite());
-  int failed;
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? 0 : 1;
+  return run_suite(faults_timing_suite());
 }
