@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "natsmock.h"
+#include "nm_test_check.h"
 #include "nm_test_util.h"
 
 #define TS_WAIT_MS 3000 /* a reply that must come */
