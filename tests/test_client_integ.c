@@ -14,7 +14,9 @@
 #include "natsmock.h"
 #include "nm_client.h"
 #include "nm_seq.h"
+#include "nm_test_check.h"
 #include "nm_test_util.h"
+#include "test_client_util.h"
 
 enum { T_MOCK = 0, T_NATS = 1 };
 
@@ -25,9 +27,6 @@ typedef struct {
   nm_natsserver_t ns;
 } target_t;
 
-static uv_loop_t loop;
-static uv_timer_t deadline;
-static int timed_out;
 static target_t tgt;
 static nmc_conn_t *cli;
 static char url[64];
@@ -70,20 +69,6 @@ static void target_stop(target_t *t) {
     nm_natsserver_stop(&t->ns);
   }
 }
-
-static void on_deadline(uv_timer_t *t) {
-  timed_out = 1;
-}
-
-#define RUN_UNTIL(cond, ms)                                                    \
-  ({                                                                           \
-    timed_out = 0;                                                             \
-    uv_timer_start(&deadline, on_deadline, (ms), 0);                           \
-    while (!(cond) && !timed_out)                                              \
-      uv_run(&loop, UV_RUN_ONCE);                                              \
-    uv_timer_stop(&deadline);                                                  \
-    (cond);                                                                    \
-  })
 
 static void on_connected(nmc_conn_t *c, int status, void *d) {
   connected = status == 0 ? 1 : -1;
@@ -430,11 +415,6 @@ static Suite *client_integ_suite(void) {
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(client_integ_suite());
-  int failed;
   signal(SIGPIPE, SIG_IGN); /* libuv leaves it to the program */
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return nm_test_run_suite(client_integ_suite(), CK_NORMAL);
 }

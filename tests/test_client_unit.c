@@ -14,7 +14,9 @@
 
 #include "nm_client.h"
 #include "nm_seq.h"
+#include "nm_test_check.h"
 #include "nmc_internal.h" /* nmc__out_keep_pubs */
+#include "test_client_util.h"
 
 #define MAX_CONNS 8
 #define RX_MAX (4 * 1024 * 1024)
@@ -26,13 +28,10 @@ typedef struct {
   int open;
 } fconn_t;
 
-static uv_loop_t loop;
 static uv_tcp_t listener;
 static int port;
 static fconn_t fc[MAX_CONNS];
 static int nconns;
-static uv_timer_t deadline;
-static int timed_out;
 
 static const char *kInfo =
     "INFO {\"server_id\":\"X\",\"version\":\"2.9.10\",\"proto\":1,"
@@ -91,21 +90,6 @@ static void srv_close(int i) {
     uv_close((uv_handle_t *)&fc[i].tcp, NULL);
   }
 }
-
-static void on_deadline(uv_timer_t *t) {
-  timed_out = 1;
-}
-
-/* Runs the loop until cond holds or ms pass; returns cond. */
-#define RUN_UNTIL(cond, ms)                                                    \
-  ({                                                                           \
-    timed_out = 0;                                                             \
-    uv_timer_start(&deadline, on_deadline, (ms), 0);                           \
-    while (!(cond) && !timed_out)                                              \
-      uv_run(&loop, UV_RUN_ONCE);                                              \
-    uv_timer_stop(&deadline);                                                  \
-    (cond);                                                                    \
-  })
 
 static int count_of(const char *hay, const char *needle) {
   int n = 0;
@@ -1061,11 +1045,6 @@ static Suite *client_unit_suite(void) {
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(client_unit_suite());
-  int failed;
   signal(SIGPIPE, SIG_IGN); /* libuv leaves it to the program */
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return nm_test_run_suite(client_unit_suite(), CK_NORMAL);
 }

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "nm_test_check.h"
 #include "nm_test_util.h"
 
 #define LINE_MAX_ 65536
@@ -425,11 +426,6 @@ static Suite *driver_suite(void) {
 }
 
 int main(void) {
-  SRunner *sr = srunner_create(driver_suite());
-  int failed;
   signal(SIGPIPE, SIG_IGN); /* libuv leaves it to the program */
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return nm_test_run_suite(driver_suite(), CK_NORMAL);
 }
