@@ -602,5 +602,5 @@ Suite *faults_actions_suite(void) {
 }
 
 int main(void) {
-  return run_suite(faults_actions_suite());
+  return nm_test_run_suite(faults_actions_suite(), CK_NORMAL);
 }

@@ -160,5 +160,5 @@ int main(void) {
   tcase_add_test(tc, verb_lists_and_wildcards);
   tcase_add_test(tc, delay_zero_and_release_count);
   suite_add_tcase(s, tc);
-  return run_suite(s);
+  return nm_test_run_suite(s, CK_NORMAL);
 }

@@ -426,5 +426,5 @@ Suite *faults_docs_suite(void) {
 }
 
 int main(void) {
-  return run_suite(faults_docs_suite());
+  return nm_test_run_suite(faults_docs_suite(), CK_NORMAL);
 }

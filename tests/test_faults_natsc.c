@@ -100,5 +100,5 @@ int main(void) {
   tcase_set_timeout(tc, 30);
   tcase_add_test(tc, natsc_scripts_the_mock);
   suite_add_tcase(s, tc);
-  return run_suite(s);
+  return nm_test_run_suite(s, CK_NORMAL);
 }

@@ -206,5 +206,5 @@ Suite *faults_timing_suite(void) {
 }
 
 int main(void) {
-  return run_suite(faults_timing_suite());
+  return nm_test_run_suite(faults_timing_suite(), CK_NORMAL);
 }

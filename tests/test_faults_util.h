@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "natsmock.h"
+#include "nm_test_check.h"
 #include "nm_test_util.h"
 
 #define T_WAIT_MS 3000 /* a frame that must come */
@@ -234,16 +235,6 @@ sentinel_case(const char *doc, const char *send, const char *expect) {
   ck_assert_str_eq(buf, expect);
   close(fd);
   srv_stop();
-}
-
-/* Runs a Check suite; the process exit status says whether all passed. */
-static __attribute__((unused)) int run_suite(Suite *s) {
-  SRunner *sr = srunner_create(s);
-  int failed;
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? 0 : 1;
 }
 
 #endif

@@ -273,8 +273,6 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("harness_scenario");
   TCase *tc = tcase_create("all");
-  SRunner *sr;
-  int failed;
   tcase_add_test(tc, defaults);
   tcase_add_test(tc, current_client_and_kinds);
   tcase_add_loop_test(tc, errors_name_file_and_field, 0,
@@ -285,9 +283,5 @@ int main(void) {
   tcase_add_test(tc, match_expect_and_near);
   tcase_add_test(tc, timeline_bounds);
   suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? 0 : 1;
+  return nm_test_run_suite(s, CK_NORMAL);
 }

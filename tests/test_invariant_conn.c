@@ -230,8 +230,6 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("invariant_conn");
   TCase *tc = tcase_create("all");
-  SRunner *sr;
-  int failed;
   tcase_add_test(tc, drain_conn_pass);
   tcase_add_test(tc, drain_conn_fail_pub_after_ping);
   tcase_add_test(tc, drain_conn_fail_no_unsub_no_close);
@@ -248,9 +246,5 @@ int main(void) {
   tcase_add_test(tc, server_ping_answered_fail);
   tcase_add_test(tc, server_ping_answered_closed_excused);
   suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? 0 : 1;
+  return nm_test_run_suite(s, CK_NORMAL);
 }

@@ -379,8 +379,6 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("invariant_flush");
   TCase *tc = tcase_create("all");
-  SRunner *sr;
-  int failed;
   tcase_add_test(tc, publish_order_pass);
   tcase_add_test(tc, publish_order_fail_reordered);
   tcase_add_test(tc, publish_order_fail_duplicate);
@@ -407,9 +405,5 @@ int main(void) {
   tcase_add_test(tc, skipped_without_server_view);
   tcase_add_test(tc, validate_specs);
   suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? 0 : 1;
+  return nm_test_run_suite(s, CK_NORMAL);
 }

@@ -180,8 +180,6 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("invariant_sub");
   TCase *tc = tcase_create("all");
-  SRunner *sr;
-  int failed;
   tcase_add_test(tc, delivery_order_pass);
   tcase_add_test(tc, delivery_order_fail_swapped);
   tcase_add_test(tc, delivery_order_fail_never_sent);
@@ -193,9 +191,5 @@ int main(void) {
   tcase_add_test(tc, drain_sub_fence_fail_no_unsub);
   tcase_add_test(tc, auto_unsub_max_pass_fail);
   suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? 0 : 1;
+  return nm_test_run_suite(s, CK_NORMAL);
 }

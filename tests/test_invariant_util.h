@@ -12,6 +12,7 @@
 
 #include "nm_invariants.h"
 #include "nm_parser.h"
+#include "nm_test_check.h"
 #include "nm_timeline.h"
 
 typedef struct {
