@@ -157,6 +157,21 @@ int nm__inv_on_client(const nm_inv_ctx_t *cx, size_t i, int client) {
   return nm_tl_owner(cx->tl, e->conn) == client;
 }
 
+uint64_t nm__inv_open_conn_at(const nm_inv_ctx_t *cx, int client, size_t at) {
+  const nm_tl_t *tl = cx->tl;
+  uint64_t conn = 0;
+  for (size_t i = 0; i < at && i < tl->n; i++) {
+    const nm_tl_ev_t *e = &tl->v[i];
+    if (!nm__inv_on_client(cx, i, client))
+      continue;
+    if (e->kind == NM_TL_IN && e->op == NM_OP_CONNECT)
+      conn = e->conn;
+    else if (e->kind == NM_TL_CLOSE && e->conn == conn)
+      conn = 0;
+  }
+  return conn;
+}
+
 size_t nm__inv_result(const nm_inv_ctx_t *cx, size_t cmd) {
   return cmd < cx->tl->n ? cx->result[cmd] : NM_TL_NONE;
 }

@@ -14,23 +14,6 @@ static int ev_is(const nm_tl_ev_t *e, int client, const char *ev) {
   return e->kind == NM_TL_EV && e->client == client && strcmp(e->ev, ev) == 0;
 }
 
-/* The client's connection that had received CONNECT and was still open at
- * index `at`, or 0. */
-static uint64_t open_conn_at(const nm_inv_ctx_t *cx, int client, size_t at) {
-  const nm_tl_t *tl = cx->tl;
-  uint64_t conn = 0;
-  for (size_t i = 0; i < at && i < tl->n; i++) {
-    const nm_tl_ev_t *e = &tl->v[i];
-    if (!nm__inv_on_client(cx, i, client))
-      continue;
-    if (e->kind == NM_TL_IN && e->op == NM_OP_CONNECT)
-      conn = e->conn;
-    else if (e->kind == NM_TL_CLOSE && e->conn == conn)
-      conn = 0;
-  }
-  return conn;
-}
-
 static int has_sid(const nm_inv_sub_t *s, const char *sid) {
   for (int k = 0; sid && k < s->nsids; k++)
     if (strcmp(s->sids[k], sid) == 0)
@@ -74,7 +57,7 @@ void nm__inv_drain_conn(const nm_inv_ctx_t *cx, const cJSON *params,
     r = nm__inv_result(cx, d);
     if (r == NM_TL_NONE || strcmp(tl->v[r].ev, "ok"))
       continue;
-    conn = open_conn_at(cx, c, d);
+    conn = nm__inv_open_conn_at(cx, c, d);
     if (conn) {
       /* (1) an UNSUB for every active subscription. */
       for (int si = 0; si < cx->nsubs; si++) {

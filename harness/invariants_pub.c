@@ -16,23 +16,6 @@ static size_t conn_close_index(const nm_tl_t *tl, uint64_t conn, size_t from) {
   return NM_TL_NONE;
 }
 
-/* The client's connection that had received CONNECT and was still open at
- * timeline index `at`, or 0. */
-static uint64_t conn_open_at(const nm_inv_ctx_t *cx, int client, size_t at) {
-  const nm_tl_t *tl = cx->tl;
-  uint64_t conn = 0;
-  for (size_t i = 0; i < at && i < tl->n; i++) {
-    const nm_tl_ev_t *e = &tl->v[i];
-    if (!nm__inv_on_client(cx, i, client))
-      continue;
-    if (e->kind == NM_TL_IN && e->op == NM_OP_CONNECT)
-      conn = e->conn;
-    else if (e->kind == NM_TL_CLOSE && e->conn == conn)
-      conn = 0;
-  }
-  return conn;
-}
-
 /* publish_order: per client, the messages of publish commands reach the
  * server in call order, and none twice. */
 void nm__inv_publish_order(const nm_inv_ctx_t *cx, const cJSON *params,
@@ -136,7 +119,7 @@ void nm__inv_lone_publish_latency(const nm_inv_ctx_t *cx, const cJSON *params,
       continue;
     if (subject && strcmp(subject, m->subject) != 0)
       continue;
-    conn = conn_open_at(cx, m->client, m->cmd);
+    conn = nm__inv_open_conn_at(cx, m->client, m->cmd);
     if (!conn)
       continue; /* not connected: buffering is allowed */
     closed = conn_close_index(tl, conn, m->cmd);

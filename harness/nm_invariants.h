@@ -94,6 +94,9 @@ uint64_t nm__inv_param_slack_us(const nm_inv_ctx_t *cx, const cJSON *params,
                                 const char *name, int64_t dflt_ms);
 /* Is timeline entry i a server frame on a connection of `client`? */
 int nm__inv_on_client(const nm_inv_ctx_t *cx, size_t i, int client);
+/* The client's connection that had received CONNECT and was still open at
+ * timeline index `at`, or 0. */
+uint64_t nm__inv_open_conn_at(const nm_inv_ctx_t *cx, int client, size_t at);
 /* The subscription a (client, sid) belongs to, or NULL. */
 const nm_inv_sub_t *nm__inv_sub_by_sid(const nm_inv_ctx_t *cx, int client,
                                        const char *sid);
