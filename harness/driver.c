@@ -1,6 +1,7 @@
 /* Driver child processes: spawn, line framing of stdout, bounded stderr,
  * command writes. One uv loop; no threads. */
 #include "nm_driver.h"
+#include "nm_spawn.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -88,10 +89,8 @@ static void on_proc_exit(uv_process_t *p, int64_t status, int sig) {
 int nm__drv_start(nm_drv_t *d, uv_loop_t *loop, const char *cmd, int client,
                   nm_drv_line_cb on_line, nm_drv_exit_cb on_exit_cb,
                   void *data) {
-  uv_process_options_t o;
   uv_stdio_container_t stdio[3];
   char *script = NULL;
-  char *args[4];
   size_t len = strlen(cmd) + 8;
   int r;
 
@@ -113,23 +112,13 @@ int nm__drv_start(nm_drv_t *d, uv_loop_t *loop, const char *cmd, int client,
     return UV_ENOMEM;
   /* exec: the shell is replaced by the driver, so signals reach it. */
   snprintf(script, len, "exec %s", cmd);
-  args[0] = "/bin/sh";
-  args[1] = "-c";
-  args[2] = script;
-  args[3] = NULL;
-  memset(&o, 0, sizeof(o));
-  o.file = args[0];
-  o.args = args;
-  o.exit_cb = on_proc_exit;
   stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
   stdio[0].data.stream = (uv_stream_t *)&d->in;
   stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
   stdio[1].data.stream = (uv_stream_t *)&d->out;
   stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
   stdio[2].data.stream = (uv_stream_t *)&d->err;
-  o.stdio = stdio;
-  o.stdio_count = 3;
-  r = uv_spawn(loop, &d->proc, &o);
+  r = nm__spawn_sh(loop, &d->proc, script, on_proc_exit, stdio);
   free(script);
   if (r < 0)
     return r;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "nm_run_int.h"
+#include "nm_spawn.h"
 
 /* Size of a ports file or config file text. */
 #define NM_REAL_TEXT_MAX 4096
@@ -145,8 +146,6 @@ static int write_config(nm_run_t *r, const cJSON *opts, char *path,
 
 int nm__realsrv_start(nm_run_t *r, const char *cmd, const cJSON *opts) {
   char conf[NM_RUN_PATH_MAX + 32], *script;
-  char *args[4];
-  uv_process_options_t o;
   uv_stdio_container_t stdio[3];
   uint64_t limit;
   int c, e;
@@ -162,21 +161,11 @@ int nm__realsrv_start(nm_run_t *r, const char *cmd, const cJSON *opts) {
   if (asprintf(&script, "exec %s -a 127.0.0.1 -p -1 --ports_file_dir %s%s%s",
                cmd, r->real.dir, c ? " -c " : "", c ? conf : "") < 0)
     return -1;
-  args[0] = "/bin/sh";
-  args[1] = "-c";
-  args[2] = script;
-  args[3] = NULL;
-  memset(&o, 0, sizeof(o));
-  o.file = args[0];
-  o.args = args;
-  o.exit_cb = on_real_exit;
   stdio[0].flags = UV_IGNORE;
   stdio[1].flags = UV_IGNORE;
   stdio[2].flags = UV_IGNORE;
-  o.stdio = stdio;
-  o.stdio_count = 3;
   r->real.proc.data = r;
-  e = uv_spawn(&r->loop, &r->real.proc, &o);
+  e = nm__spawn_sh(&r->loop, &r->real.proc, script, on_real_exit, stdio);
   free(script);
   if (e < 0)
     return -1;
