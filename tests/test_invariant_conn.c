@@ -3,21 +3,6 @@
  * closed_once. */
 #include "test_invariant_util.h"
 
-static void connected(void) {
-  tlb_init(1);
-  srv(NM_TL_OPEN, 1);
-  in(1, "CONNECT {\"name\":\"a\"}\r\n");
-}
-
-static void sub_s(int id, const char *extra) {
-  char f[256];
-  snprintf(f, sizeof(f),
-           "\"op\":\"subscribe\",\"sub\":\"s\",\"subject\":\"x\"%s", extra);
-  cmd(0, id, f);
-  in(1, "SUB x 1\r\n");
-  ok(0, id);
-}
-
 /* A correct drain on connection 1, with `between` frames after the
  * UNSUB. */
 static void drain(const char *between) {

@@ -6,13 +6,6 @@
 
 static const char kPub3[] = "\"op\":\"publish\",\"subject\":\"x\",\"count\":3";
 
-/* A client connected on connection 1. */
-static void connected(void) {
-  tlb_init(1);
-  srv(NM_TL_OPEN, 1);
-  in(1, "CONNECT {\"name\":\"a\"}\r\n");
-}
-
 START_TEST(publish_order_pass) {
   connected();
   cmd(0, 1, kPub3);

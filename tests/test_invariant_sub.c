@@ -4,17 +4,8 @@
 
 /* Client a on connection 1 with subscription s (subject x, sid 1). */
 static void subscribed(const char *extra) {
-  char f[256];
-  tlb_init(1);
-  srv(NM_TL_OPEN, 1);
-  in(1, "CONNECT {\"name\":\"a\"}\r\n");
-  snprintf(f, sizeof(f),
-           "\"op\":\"subscribe\",\"sub\":\"s\",\"subject\":"
-           "\"x\"%s",
-           extra);
-  cmd(0, 1, f);
-  in(1, "SUB x 1\r\n");
-  ok(0, 1);
+  connected();
+  sub_s(1, extra);
 }
 
 static void msg(int seq) {

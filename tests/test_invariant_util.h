@@ -124,6 +124,25 @@ static inline size_t ok(int client, int id) {
   return line(client, buf);
 }
 
+/* A client ("a") connected on connection 1: a fresh timeline with the OPEN
+ * and the CONNECT. */
+static inline void connected(void) {
+  tlb_init(1);
+  srv(NM_TL_OPEN, 1);
+  in(1, "CONNECT {\"name\":\"a\"}\r\n");
+}
+
+/* Command `id` subscribes client a as "s" to subject x (sid 1 on connection
+ * 1); `extra` is more JSON fields (",\"max\":1"...) or "". */
+static inline void sub_s(int id, const char *extra) {
+  char f[256];
+  snprintf(f, sizeof(f),
+           "\"op\":\"subscribe\",\"sub\":\"s\",\"subject\":\"x\"%s", extra);
+  cmd(0, id, f);
+  in(1, "SUB x 1\r\n");
+  ok(0, id);
+}
+
 /* Runs one invariant spec (JSON text) and returns the failure count; with
  * `show`, prints the failures (for debugging a test). */
 static inline size_t check_inv(const char *spec) {
