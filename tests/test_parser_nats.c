@@ -446,11 +446,28 @@ typedef struct {
   int frames;
 } rnd_view_t;
 
+/* The generator writes CONNECT's JSON as one object; anything after its
+ * closing brace but blanks (a missing line end glues the next op on) makes
+ * it invalid JSON for nats-server. */
+static int json_is_one_object(nm_slice_t j) {
+  size_t n = j.n;
+  while (n > 0 &&
+         (j.p[n - 1] == ' ' || j.p[n - 1] == '\t' || j.p[n - 1] == '\r'))
+    n--;
+  return n > 0 && j.p[n - 1] == '}' && memchr(j.p, '}', n) == j.p + n - 1;
+}
+
 static int rnd_cb(nm_parser_t *p, const nm_frame_t *f) {
   rnd_view_t *v = p->data;
   v->frames++;
   if (f->op == NM_OP_ERR)
     v->err_frame = 1;
+  if (f->op == NM_OP_CONNECT && !json_is_one_object(f->json)) {
+    /* e.g. "{...}+oK" when no line end was generated: JSON validity is the
+     * server's business, not the parser's; nats-server closes silently. */
+    v->err_frame = 1;
+    return 1;
+  }
   if (f->op == NM_OP_CONNECT) {
     unsigned fl = nm_parser_flags(p) & ~(unsigned)NM_PARSER_HEADERS;
     if (f->json.n >= 14 && memmem(f->json.p, f->json.n, "\"headers\":true", 14))
