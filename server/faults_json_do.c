@@ -184,7 +184,7 @@ static int parse_send(const cJSON *o, nm__fdirect_t *a, const char *where,
       "op",      "subject", "sid",         "reply", "data",   "data_b64",
       "headers", "status",  "description", "text",  "fields", NULL};
   const cJSON *fr = nm__fj_get(o, "frame"), *op, *v;
-  char fwhere[80];
+  char fwhere[112]; /* where (at most 96) + ".frame" */
   int rc;
 
   snprintf(fwhere, sizeof(fwhere), "%s.frame", where);
