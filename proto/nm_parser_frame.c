@@ -66,6 +66,32 @@ static nm_perr_t check_payload_size(const nm_parser_t *p, int64_t size) {
   return NM_PERR_NONE;
 }
 
+/* The payload ops share one argument shape: subject, [sid] (MSG, HMSG),
+ * [reply], [hdr_len] (HPUB, HMSG), size. `c` arguments were split into `a`.
+ * Sizes are kept as sent (MSG repeats the publisher's text) and parsed as
+ * nats-server's parseSize does; a bad count or size is a silent close. */
+static nm_perr_t payload_args(nm_frame_t *f, const nm_slice_t *a, int c,
+                              int has_sid, int has_hdr, int64_t *hdr,
+                              int64_t *size) {
+  int fixed = 2 + has_sid + has_hdr; /* subject, [sid], [hdr_len], size */
+  if (c != fixed && c != fixed + 1)
+    return NM_PERR_BAD_ARGS;
+  f->subject = a[0];
+  if (has_sid)
+    f->sid = a[1];
+  if (c == fixed + 1)
+    f->reply = a[1 + has_sid];
+  f->size_text = a[c - 1];
+  *size = nm_parse_size(a[c - 1]);
+  if (has_hdr) {
+    f->hdr_text = a[c - 2];
+    *hdr = nm_parse_size(a[c - 2]);
+    if (*hdr < 0 || *hdr > *size)
+      return NM_PERR_BAD_ARGS;
+  }
+  return *size < 0 ? NM_PERR_BAD_ARGS : NM_PERR_NONE;
+}
+
 /* Fills p->frame from a complete control line: `line` holds `n` bytes (no
  * LF), the argument part starts at `arg_off` and is `arg_n` bytes long (a
  * dropped CR already excluded). Checks in processPub/processHeaderPub/
@@ -76,6 +102,7 @@ nm_perr_t nm__parser_build_frame(nm_parser_t *p, const char *line, size_t n,
   nm_slice_t a[NM__MAX_ARGS];
   const char *arg = line + arg_off;
   int64_t size = 0, hdr = 0;
+  nm_perr_t e;
   int c;
 
   /* Field by field: a memset of the struct compiles to `rep stos`, which
@@ -100,45 +127,24 @@ nm_perr_t nm__parser_build_frame(nm_parser_t *p, const char *line, size_t n,
   switch (p->op) {
   case NM_OP_PUB:
     c = split_args(arg, arg_n, 0, a);
-    if (c != 2 && c != 3)
-      return NM_PERR_BAD_ARGS;
-    f->subject = a[0];
-    if (c == 3)
-      f->reply = a[1];
-    f->size_text = a[c - 1];
-    size = nm_parse_size(a[c - 1]);
-    if (size < 0)
-      return NM_PERR_BAD_ARGS;
+    e = payload_args(f, a, c, 0, 0, &hdr, &size);
+    if (e != NM_PERR_NONE)
+      return e;
     break;
   case NM_OP_HPUB:
     /* processHeaderPub refuses before it looks at the arguments. */
     if (!(p->flags & NM_PARSER_HEADERS))
       return NM_PERR_HEADERS_OFF;
     c = split_args(arg, arg_n, 0, a);
-    if (c != 3 && c != 4)
-      return NM_PERR_BAD_ARGS;
-    f->subject = a[0];
-    if (c == 4)
-      f->reply = a[1];
-    f->hdr_text = a[c - 2];
-    f->size_text = a[c - 1];
-    hdr = nm_parse_size(a[c - 2]);
-    size = nm_parse_size(a[c - 1]);
-    if (hdr < 0 || size < 0 || hdr > size)
-      return NM_PERR_BAD_ARGS;
+    e = payload_args(f, a, c, 0, 1, &hdr, &size);
+    if (e != NM_PERR_NONE)
+      return e;
     break;
   case NM_OP_MSG:
     c = split_args(arg, arg_n, 1, a);
-    if (c != 3 && c != 4)
-      return NM_PERR_BAD_ARGS;
-    f->subject = a[0];
-    f->sid = a[1];
-    if (c == 4)
-      f->reply = a[2];
-    f->size_text = a[c - 1];
-    size = nm_parse_size(a[c - 1]);
-    if (size < 0)
-      return NM_PERR_BAD_ARGS;
+    e = payload_args(f, a, c, 1, 0, &hdr, &size);
+    if (e != NM_PERR_NONE)
+      return e;
     break;
   case NM_OP_HMSG:
     if (p->mode == NM_PARSE_CLIENT_OPS) {
@@ -148,18 +154,9 @@ nm_perr_t nm__parser_build_frame(nm_parser_t *p, const char *line, size_t n,
       return NM_PERR_NONE;
     }
     c = split_args(arg, arg_n, 1, a);
-    if (c != 4 && c != 5)
-      return NM_PERR_BAD_ARGS;
-    f->subject = a[0];
-    f->sid = a[1];
-    if (c == 5)
-      f->reply = a[2];
-    f->hdr_text = a[c - 2];
-    f->size_text = a[c - 1];
-    hdr = nm_parse_size(a[c - 2]);
-    size = nm_parse_size(a[c - 1]);
-    if (hdr < 0 || size < 0 || hdr > size)
-      return NM_PERR_BAD_ARGS;
+    e = payload_args(f, a, c, 1, 1, &hdr, &size);
+    if (e != NM_PERR_NONE)
+      return e;
     break;
   case NM_OP_SUB:
     c = split_args(arg, arg_n, 1, a);
@@ -192,11 +189,9 @@ nm_perr_t nm__parser_build_frame(nm_parser_t *p, const char *line, size_t n,
   }
   /* Payload ops: the size limit is checked on the control line, before any
    * payload byte is read (processPub order: count, size, then max). */
-  {
-    nm_perr_t e = check_payload_size(p, size);
-    if (e != NM_PERR_NONE)
-      return e;
-  }
+  e = check_payload_size(p, size);
+  if (e != NM_PERR_NONE)
+    return e;
   f->hdr_len = (size_t)hdr;
   p->payload_size = (size_t)size;
   return NM_PERR_NONE;
