@@ -6,8 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
+
+#include "nm_test_util.h"
 
 /* Output kept from one harness run. */
 #define CLI_OUT_MAX (256 * 1024)
@@ -16,40 +17,25 @@ static char harness[1024], driver[1024], dir[64];
 static char output[CLI_OUT_MAX];
 
 static void put(const char *name, const char *text) {
-  char path[256];
-  FILE *f;
-  snprintf(path, sizeof(path), "%s/%s", dir, name);
-  f = fopen(path, "w");
-  ck_assert_ptr_nonnull(f);
-  fputs(text, f);
-  fclose(f);
+  ck_assert_int_eq(nm_test_write_file(dir, name, text), 0);
 }
 
 /* Runs the harness with `args` (paths relative to the temp dir); returns
  * its exit status, output in `output`. */
 static int harness_run(const char *args) {
   char cmd[4096];
-  FILE *p;
-  size_t n;
   int st;
   snprintf(cmd, sizeof(cmd), "cd %s && %s --driver '%s' %s 2>&1", dir, harness,
            driver, args);
-  p = popen(cmd, "r");
-  ck_assert_ptr_nonnull(p);
-  n = fread(output, 1, sizeof(output) - 1, p);
-  output[n] = '\0';
-  st = pclose(p);
+  st = nm_test_shell(cmd, output, sizeof(output));
   if (getenv("NM_TEST_SHOW"))
-    fprintf(stderr, "$ %s\n%s[exit %d]\n", args, output, WEXITSTATUS(st));
-  ck_assert(WIFEXITED(st));
-  return WEXITSTATUS(st);
+    fprintf(stderr, "$ %s\n%s[exit %d]\n", args, output, st);
+  ck_assert_int_ge(st, 0);
+  return st;
 }
 
 static int count(const char *needle) {
-  int n = 0;
-  for (const char *p = output; (p = strstr(p, needle)) != NULL; p++)
-    n++;
-  return n;
+  return nm_test_count(output, needle);
 }
 
 static void setup(void) {

@@ -196,14 +196,8 @@ END_TEST
 
 static int run_status(const char *arg, char *out, size_t cap) {
   char cmd[2048];
-  FILE *p;
-  size_t n;
   snprintf(cmd, sizeof(cmd), "%s %s 2>&1", natsmock_bin(), arg);
-  p = popen(cmd, "r");
-  ck_assert_ptr_nonnull(p);
-  n = fread(out, 1, cap - 1, p);
-  out[n] = 0;
-  return pclose(p);
+  return nm_test_shell(cmd, out, cap);
 }
 
 START_TEST(test_program_help_version) {

@@ -285,3 +285,36 @@ void nm_natsserver_stop(nm_natsserver_t *ns) {
     ns->dir[0] = '\0';
   }
 }
+
+int nm_test_shell(const char *cmd, char *out, size_t cap) {
+  FILE *p = popen(cmd, "r");
+  size_t n;
+  int st;
+  if (!p)
+    return -1;
+  n = fread(out, 1, cap - 1, p);
+  out[n] = '\0';
+  /* Read to the end, so the command never blocks on a full pipe. */
+  while (n == cap - 1 && fgetc(p) != EOF) {
+  }
+  st = pclose(p);
+  return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int nm_test_write_file(const char *dir, const char *name, const char *text) {
+  char path[512];
+  FILE *f;
+  int ok;
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  if (!(f = fopen(path, "w")))
+    return -1;
+  ok = fputs(text, f) >= 0;
+  return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+int nm_test_count(const char *hay, const char *needle) {
+  int n = 0;
+  for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+    n++;
+  return n;
+}

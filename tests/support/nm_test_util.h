@@ -51,6 +51,15 @@ void nm_natsserver_stop(nm_natsserver_t *ns);
 /* 1 when a nats-server binary is on PATH. */
 int nm_natsserver_available(void);
 
+/* Runs `cmd` with /bin/sh (stderr folded into stdout), keeps up to cap-1
+ * bytes of its output in out (NUL-terminated), and returns its exit status,
+ * or -1 when it could not run or did not exit normally. */
+int nm_test_shell(const char *cmd, char *out, size_t cap);
+/* Writes `text` to dir/name. Returns 0 or -1. */
+int nm_test_write_file(const char *dir, const char *name, const char *text);
+/* How many times `needle` occurs in `hay`. */
+int nm_test_count(const char *hay, const char *needle);
+
 /* Monotonic milliseconds. */
 long long nm_test_now_ms(void);
 
