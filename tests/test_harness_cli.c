@@ -148,6 +148,37 @@ START_TEST(real_server) {
 }
 END_TEST
 
+/* Passwords and tokens appear in no output: console, JUnit, JSON, HTML and
+ * --trace files (whose CONNECT payloads are base64), for two failing
+ * scenarios whose evidence cites the connect command. The built-in driver
+ * (a real client) sends them in its CONNECT. */
+START_TEST(secrets_redacted) {
+  char cmd[2048];
+  put("pw.json", "{\"server\":{\"user\":\"u\",\"pass\":\"pw-SECRET1\"},"
+                 "\"steps\":[{\"do\":\"connect\",\"user\":\"u\",\"pass\":"
+                 "\"pw-SECRET1\",\"reconnect\":false,\"expect\":\"err\"}]}");
+  put("tok.json", "{\"server\":{\"token\":\"tok-SECRET2\"},\"steps\":[{\"do\":"
+                  "\"connect\",\"token\":\"tok-SECRET2\",\"reconnect\":false,"
+                  "\"expect\":\"err\"}]}");
+  snprintf(cmd, sizeof(cmd),
+           "cd %s && %s --junit j.xml --json r.json --html r.html --trace tr "
+           "pw.json tok.json 2>&1; cat j.xml r.json r.html tr/*; "
+           "sed -n 's/.*\"verb\":\"CONNECT\",\"payload\":\"\\([^\"]*\\)\".*/"
+           "\\1/p' tr/* | while read b; do echo \"$b\" | base64 -d; echo; "
+           "done",
+           dir, harness);
+  ck_assert_int_ge(nm_test_shell(cmd, output, sizeof(output)), 0);
+  if (getenv("NM_TEST_SHOW"))
+    fprintf(stderr, "%s\n", output);
+  ck_assert_int_eq(count("] FAIL"), 2);
+  ck_assert_int_eq(count("SECRET"), 0);
+  /* The decoded CONNECTs, and the commands in the reports. */
+  ck_assert_int_eq(count("\"pass\":\"[REDACTED]\""), 1);
+  ck_assert_int_eq(count("\"auth_token\":\"[REDACTED]\""), 1);
+  ck_assert_int_gt(count("[REDACTED]"), 4);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("harness_cli");
   TCase *tc = tcase_create("all");
@@ -160,6 +191,7 @@ int main(void) {
   tcase_add_test(tc, selection_and_list);
   tcase_add_test(tc, repeat_parallel_reports);
   tcase_add_test(tc, real_server);
+  tcase_add_test(tc, secrets_redacted);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
