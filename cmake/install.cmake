@@ -5,9 +5,9 @@
 #   bin/                     natsmock, natsmock-harness, natsmock-matrix and the
 #                            compiled drivers (natsmock-driver, -raw, -nats-c,
 #                            -nats-go: whichever this machine could build)
-#   lib/libnatsmock.so.0     the mock server library (proto + server), shared
+#   lib/libnatsmock.so.0     the mock server library (proto + faults + server)
 #   lib/libnatsmock.a        the same objects, static (position-independent)
-#   include/natsmock/        natsmock.h and the three headers it includes
+#   include/natsmock/        natsmock.h and the headers it includes
 #   lib/cmake/natsmock/      natsmockConfig.cmake: natsmock::server (shared),
 #                            natsmock::server_static
 #   lib/pkgconfig/natsmock.pc
@@ -27,7 +27,8 @@ set(NM_PUBLIC_HEADERS
   ${PROJECT_SOURCE_DIR}/include/natsmock/natsmock.h
   ${PROJECT_SOURCE_DIR}/proto/nm_buf.h
   ${PROJECT_SOURCE_DIR}/proto/nm_errors.h
-  ${PROJECT_SOURCE_DIR}/proto/nm_frame.h)
+  ${PROJECT_SOURCE_DIR}/proto/nm_frame.h
+  ${PROJECT_SOURCE_DIR}/faults/nm_obs.h)
 
 # The installed libraries are made of the objects of the in-tree static
 # libraries (compiled once, PIC).
@@ -44,6 +45,7 @@ foreach(lib natsmock_shared natsmock_static)
   target_include_directories(${lib} PUBLIC
     $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
     $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/proto>
+    $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/faults>
     $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
   # natsmock.h includes <uv.h>: libuv is part of the interface.
   target_link_libraries(${lib} PUBLIC PkgConfig::LIBUV
