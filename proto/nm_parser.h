@@ -137,6 +137,7 @@ struct nm_parser_s {
   size_t pbuf_len;
   size_t pbuf_cap;
   unsigned gen;    /* bumped by reset and free, to notice them in a callback */
+  int pause;       /* nm_parser_pause was called from the callback */
   uint64_t frames; /* frames emitted since init */
   uint64_t bytes;  /* bytes consumed since init */
   char errmsg[160];
@@ -148,6 +149,11 @@ struct nm_parser_s {
  * nothing (buffers come on the first split). Returns 0 or NM_EINVAL. */
 int nm_parser_init(nm_parser_t *p, nm_parse_mode_t mode, nm_frame_cb cb,
                    void *data);
+/* From inside the frame callback: the feed stops right after this frame and
+ * returns the bytes consumed so far, the parser intact at the start of the
+ * next op; feed the rest later. (The server stops a fast producer this way,
+ * between two of its messages.) Outside a callback it does nothing. */
+void nm_parser_pause(nm_parser_t *p);
 /* Frees what init and split payloads allocated. */
 void nm_parser_free(nm_parser_t *p);
 /* Back to the start state, error cleared, limits and flags kept. */
