@@ -229,7 +229,7 @@ void nm__conn_close(nm_conn_t *c, nm_close_how_t how, const char *reason) {
     nm__stall_forget(c);
     nm__stall_release(c, 1);
     s->nconns--;
-    nm__faults_conn_close(s->faults, c);
+    nm_faults_conn_close(s->faults, (nm_hconn_t *)c);
     if (s->opts.debug)
       nm__trace(s, "[%llu] closing: %s", (unsigned long long)c->id, reason);
   }
@@ -357,7 +357,7 @@ nm_server_t *nm__conn_server(const nm_conn_t *c) {
 /* ---- output ---- */
 
 nm_buf_t *nm__conn_out_begin(nm_conn_t *c) {
-  if (nm__faults_active(c->srv->faults)) {
+  if (nm_faults_active(c->srv->faults)) {
     nm_buf_clear(&c->srv->scratch);
     return &c->srv->scratch;
   }
@@ -379,7 +379,8 @@ void nm__conn_out_end(nm_conn_t *c, nm_buf_t *b, size_t mark,
                       const nm_frame_t *f) {
   if (b != &c->out) {
     nm_slice_t bytes = {b->base + mark, b->len - mark};
-    if (nm__faults_outbound(c->srv->faults, c, f, bytes) == NM_FAULT_TAKEN)
+    if (nm_faults_frame(c->srv->faults, (nm_hconn_t *)c, NM_DIR_OUT, f,
+                        bytes) == NM_FAULT_TAKEN)
       return;
     if (c->flags & (NM_CF_BLACKHOLE | NM_CF_DEAD))
       return;

@@ -12,6 +12,7 @@
 
 #include "nm_buf.h"
 #include "nm_errors.h"
+#include "nm_obs.h"
 #include "nm_parser.h"
 
 #define NM_VERSION "0.1.0"
@@ -101,27 +102,7 @@ int nm_server_num_conns(const nm_server_t *s);
 
 /* Observation: every frame in and out of every connection, and connection
  * open and close, are reported here (the harness builds its timeline from
- * this). Called on the server's loop. */
-typedef enum {
-  NM_OBS_OPEN = 1, /* a connection was accepted */
-  NM_OBS_IN,       /* a frame was received (before any rule) */
-  NM_OBS_OUT,      /* bytes of a frame were handed to the socket */
-  NM_OBS_CLOSE,    /* the connection closed */
-  NM_OBS_ACTION,   /* a fault rule or direct action acted */
-} nm_obs_kind_t;
-
-typedef struct {
-  nm_obs_kind_t kind;
-  uint64_t conn_id; /* 1, 2, ... in accept order; same as INFO client_id */
-  uint64_t t_us;    /* uv_hrtime()/1000 */
-  const nm_frame_t *frame; /* IN and OUT: the parsed frame */
-  nm_slice_t bytes;        /* IN and OUT: the raw bytes of the frame */
-  const char *rule;        /* the rule that touched it, or NULL */
-  const char *action;      /* what it did ("hold", "drop", ...), or NULL */
-  const char *detail;      /* CLOSE: reason; ACTION: free text */
-} nm_obs_event_t;
-
-typedef void (*nm_obs_cb)(void *data, const nm_obs_event_t *ev);
+ * this). The event types are in nm_obs.h. Called on the server's loop. */
 void nm_server_set_observer(nm_server_t *s, nm_obs_cb cb, void *data);
 
 /* Fault injection: applies a fault command document (JSON): rules to add or

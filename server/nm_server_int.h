@@ -1,6 +1,6 @@
 /* Internal structures of the server core, shared by server.c, conn.c,
  * handlers.c, route.c, sublist.c and keepalive.c. Nothing here is public API;
- * the fault engine sees only nm_conn_api.h. */
+ * the fault engine (faults/) sees only the host table of fault_host.c. */
 #ifndef NM_SERVER_INT_H
 #define NM_SERVER_INT_H
 
