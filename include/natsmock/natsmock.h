@@ -3,7 +3,11 @@
  *
  * The embedding API. A server runs on the caller's uv loop (nm_server_new +
  * nm_server_start) or on a thread of its own (nm_server_start_thread). There
- * is no global state: several servers can live in one process. */
+ * is no global state: several servers can live in one process.
+ *
+ * Installed as <natsmock/natsmock.h> with the three headers it includes
+ * (nm_errors.h, nm_buf.h, nm_obs.h) and the one nm_obs.h includes (nm_frame.h);
+ * link natsmock::server (CMake) or `pkg-config --libs natsmock`. */
 #ifndef NATSMOCK_H
 #define NATSMOCK_H
 
@@ -13,7 +17,10 @@
 #include "nm_buf.h"
 #include "nm_errors.h"
 #include "nm_obs.h"
-#include "nm_parser.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define NM_VERSION "0.1.0"
 
@@ -122,5 +129,9 @@ int nm_server_fault(nm_server_t *s, const char *json, nm_buf_t *result,
  * it has accepted a connection). NM_ECLOSED once the server is stopping. */
 int nm_server_fault_sync(nm_server_t *s, const char *json, nm_buf_t *result,
                          char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
