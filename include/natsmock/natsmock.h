@@ -47,7 +47,18 @@ typedef struct {
   int trace;                  /* -V: protocol trace on stderr */
   int debug;                  /* -D: debug log on stderr */
   const char *faults_file;    /* --faults FILE: JSON rules loaded at start */
-  uint64_t seed;  /* queue-group choice and random splits; 0: time */
+  uint64_t seed; /* queue-group choice and random splits; 0: time */
+  /* Read from a config file for the natsmock program (the library itself
+   * does not use them): nats-server's keys of the same names. */
+  const char *log_file;           /* log_file */
+  const char *pid_file;           /* pid_file */
+  const char *ports_file_dir;     /* ports_file_dir */
+  int logtime;                    /* logtime: 1 */
+  int http_port;                  /* http_port / http: 0 none, -1 random */
+  const char *http_host;          /* http host, NULL: the client host */
+  uint64_t lame_duck_duration_ms; /* 120000 */
+  uint64_t lame_duck_grace_ms;    /* lame_duck_grace_period: 10000 */
+  int64_t max_traced_msg_len;     /* 0: whole payloads in the trace */
   void *strings_; /* private: strings kept by nm_server_opts_load/_parse */
 } nm_server_opts_t;
 
