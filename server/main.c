@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "natsmock.h"
+#include "nm_proxy.h"
 
 /* Longest path built for the ports file. */
 #define NM_PATH_MAX 4096
@@ -153,6 +154,15 @@ static int write_ports_file(app_t *a, const char *dir, const char *prog,
   return 0;
 }
 
+/* `natsmock --proxy URL ...` runs the proxy (proxy/) instead of the mock;
+ * its options are parsed there. */
+static int wants_proxy(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (strcmp(argv[i], "--proxy") == 0 || strncmp(argv[i], "--proxy=", 8) == 0)
+      return 1;
+  return 0;
+}
+
 int main(int argc, char **argv) {
   static const struct option longopts[] = {
       {"addr", required_argument, 0, 'a'},
@@ -178,6 +188,8 @@ int main(int argc, char **argv) {
   char err[512], progbuf[NM_PATH_MAX], url[300];
   int ch, r, i;
 
+  if (wants_proxy(argc, argv))
+    return nm_proxy_main(argc, argv);
   memset(&a, 0, sizeof(a));
   nm_server_opts_init(&o);
   /* The config file comes first; flags override it, as in nats-server. */
