@@ -67,6 +67,9 @@ typedef struct {
   size_t dropped;       /* entries refused because of NM_TL_MAX_EVENTS */
   size_t payload_bytes; /* payload bytes stored so far */
   int frozen;           /* set when the steps ended: appends are ignored */
+  /* The steps ended early (a step failed, the run timed out, a driver
+   * died): what did not happen yet may simply not have been recorded. */
+  int cut_short;
   int nclients;
   char *clients[NM_TL_MAX_CLIENTS];
   /* conn id -> client index (-1: unknown). Conn ids above the table size

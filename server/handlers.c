@@ -389,7 +389,7 @@ static void handle_sub(nm_conn_t *c, const nm_frame_t *f) {
     sub->sid_hash = h;
     sub->conn = c;
     if (nm__sublist_insert(&s->subs, sub) < 0 || sid_insert(c, sub) < 0) {
-      if (sub->ent || sub->wild)
+      if (sub->node)
         nm__sublist_remove(&s->subs, sub);
       free(sub);
       nm__conn_close(c, NM_CLOSE_FIN, "out of memory");

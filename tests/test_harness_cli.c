@@ -64,8 +64,17 @@ static void setup(void) {
       "{\"name\":\"other-name\",\"tags\":[\"slow\"],\"steps\":[{\"do\":"
       "\"connect\",\"expect\":\"ok\"}]}");
   put("bad.json", "{\"steps\":[{\"do\":\"fly\"}]}");
-  put("xfail.json", "[{\"scenario\":\"held\",\"cause\":\"PONG held\"},"
-                    "{\"scenario\":\"good\",\"cause\":\"not really\"}]");
+  put("xfail.json",
+      "[{\"scenario\":\"held\",\"broke\":[\"step 2\"],\"cause\":\"PONG "
+      "held\"},{\"scenario\":\"good\",\"broke\":[\"invariant "
+      "flush_fence\"],\"cause\":\"not really\"}]");
+  /* The same scenario failing, but the baseline names another step. */
+  put("xfail-other.json", "[{\"scenario\":\"held\",\"broke\":[\"step "
+                          "1\"],\"cause\":\"PONG held\"}]");
+  put("xfail-noname.json", "[{\"scenario\":\"heldd\",\"broke\":[\"step "
+                           "2\"],\"cause\":\"typo\"}]");
+  put("xfail-nobroke.json", "[{\"scenario\":\"held\",\"cause\":\"old\"}]");
+  put("xfail-badjson.json", "[{\"scenario\":\"held\",\n \"cause\" \"x\"}]");
 }
 
 static void teardown(void) {
@@ -98,6 +107,19 @@ START_TEST(expected_failures) {
   ck_assert_int_eq(count("] XPASS"), 1);
   ck_assert_ptr_nonnull(strstr(output, "PONG held"));
   ck_assert_int_eq(harness_run("--expected-failures missing.json s/"), 2);
+  /* A failure the entry does not name is new: FAIL, naming it. */
+  ck_assert_int_eq(harness_run("--expected-failures xfail-other.json s/"), 1);
+  ck_assert_int_eq(count("] FAIL"), 1);
+  ck_assert_ptr_nonnull(strstr(output, "not in the baseline: step 2 (await)"));
+  /* An entry naming no scenario, without "broke", or not JSON: errors. */
+  ck_assert_int_eq(harness_run("--expected-failures xfail-noname.json s/"), 2);
+  ck_assert_ptr_nonnull(strstr(
+      output, "xfail-noname.json: [0].scenario: \"heldd\" names no scenario"));
+  ck_assert_int_eq(harness_run("--expected-failures xfail-nobroke.json s/"), 2);
+  ck_assert_ptr_nonnull(
+      strstr(output, "xfail-nobroke.json: [0].broke: required"));
+  ck_assert_int_eq(harness_run("--expected-failures xfail-badjson.json s/"), 2);
+  ck_assert_ptr_nonnull(strstr(output, "line 2, column 10, at '\"x\"}]'"));
 }
 END_TEST
 
@@ -109,8 +131,11 @@ START_TEST(selection_and_list) {
   ck_assert_int_eq(count("] PASS"), 1);
   ck_assert_int_eq(harness_run("--tag slow --tag quick s/"), 0);
   ck_assert_int_eq(count("] PASS"), 2);
-  ck_assert_int_eq(harness_run("--tag nothing s/"), 0);
-  ck_assert_ptr_nonnull(strstr(output, "0 run(s)"));
+  /* A selection that matches nothing is a typo, not an empty success. */
+  ck_assert_int_eq(harness_run("--tag nothing s/"), 2);
+  ck_assert_ptr_nonnull(strstr(output, "--tag nothing: no scenario has it"));
+  ck_assert_int_eq(harness_run("--name 'g*' --name gooood s/"), 2);
+  ck_assert_ptr_nonnull(strstr(output, "--name gooood: matches no scenario"));
 }
 END_TEST
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "nm_parser.h"
 #include "nm_proxy.h"
 #include "nm_test_check.h"
 #include "nm_test_util.h"
