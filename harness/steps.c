@@ -48,6 +48,7 @@ static void note(nm_run_t *r, const char *detail, cJSON *json) {
     return;
   }
   e->detail = strdup(detail);
+  nm_tl_redact_json(json);
   e->json = json;
 }
 

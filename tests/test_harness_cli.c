@@ -139,6 +139,50 @@ START_TEST(selection_and_list) {
 }
 END_TEST
 
+/* --shard I/N: for several N, the N slices of the real suite's selection
+ * together list every scenario exactly once, slice sizes differ by at most
+ * one, the same slice twice is the same list, and an unloadable file is
+ * reported by exactly one slice. */
+START_TEST(sharding) {
+  const char *src = getenv("NM_SOURCE_DIR");
+  char cmd[2048];
+  ck_assert_ptr_nonnull(src);
+  for (int n = 1; n <= 5; n++) {
+    snprintf(cmd, sizeof(cmd),
+             "h='%s'; s='%s/scenarios'; all=$($h --list $s | sort); "
+             "union=$(for i in $(seq 1 %d); do $h --list --shard $i/%d $s; "
+             "done | sort); "
+             "[ \"$all\" = \"$union\" ] || { echo DIFFER; exit 1; }; "
+             "[ $(echo \"$all\" | wc -l) -gt 50 ] || { echo SMALL; exit 1; }; "
+             "sizes=$(for i in $(seq 1 %d); do $h --list --shard $i/%d $s | "
+             "wc -l; done | sort -n | sed -n '1p;$p' | tr '\\n' ' '); "
+             "set -- $sizes; [ $(($2 - $1)) -le 1 ] || { echo UNEVEN $sizes; "
+             "exit 1; }; "
+             "[ \"$($h --list --shard 1/%d $s)\" = \"$($h --list --shard "
+             "1/%d $s)\" ] || { echo UNSTABLE; exit 1; }; echo SAME",
+             harness, src, n, n, n, n, n, n);
+    ck_assert_int_eq(nm_test_shell(cmd, output, sizeof(output)), 0);
+    ck_assert_msg(strstr(output, "SAME") != NULL, "N=%d: %s", n, output);
+  }
+  /* The load error of bad.json: in one slice of three, not in the others. */
+  int reported = 0;
+  for (int i = 1; i <= 3; i++) {
+    char args[64];
+    snprintf(args, sizeof(args), "--list --shard %d/3 s/ bad.json", i);
+    int st = harness_run(args);
+    if (strstr(output, "bad.json")) {
+      reported++;
+      ck_assert_int_eq(st, 2);
+    }
+  }
+  ck_assert_int_eq(reported, 1);
+  ck_assert_int_eq(harness_run("--shard 0/3 s/"), 2);
+  ck_assert_int_eq(harness_run("--shard 4/3 s/"), 2);
+  ck_assert_int_eq(harness_run("--shard 1/ s/"), 2);
+  ck_assert_int_eq(harness_run("--shard 1 s/"), 2);
+}
+END_TEST
+
 START_TEST(repeat_parallel_reports) {
   char path[256];
   struct stat st;
@@ -173,6 +217,37 @@ START_TEST(real_server) {
 }
 END_TEST
 
+/* Passwords and tokens appear in no output: console, JUnit, JSON, HTML and
+ * --trace files (whose CONNECT payloads are base64), for two failing
+ * scenarios whose evidence cites the connect command. The built-in driver
+ * (a real client) sends them in its CONNECT. */
+START_TEST(secrets_redacted) {
+  char cmd[2048];
+  put("pw.json", "{\"server\":{\"user\":\"u\",\"pass\":\"pw-SECRET1\"},"
+                 "\"steps\":[{\"do\":\"connect\",\"user\":\"u\",\"pass\":"
+                 "\"pw-SECRET1\",\"reconnect\":false,\"expect\":\"err\"}]}");
+  put("tok.json", "{\"server\":{\"token\":\"tok-SECRET2\"},\"steps\":[{\"do\":"
+                  "\"connect\",\"token\":\"tok-SECRET2\",\"reconnect\":false,"
+                  "\"expect\":\"err\"}]}");
+  snprintf(cmd, sizeof(cmd),
+           "cd %s && %s --junit j.xml --json r.json --html r.html --trace tr "
+           "pw.json tok.json 2>&1; cat j.xml r.json r.html tr/*; "
+           "sed -n 's/.*\"verb\":\"CONNECT\",\"payload\":\"\\([^\"]*\\)\".*/"
+           "\\1/p' tr/* | while read b; do echo \"$b\" | base64 -d; echo; "
+           "done",
+           dir, harness);
+  ck_assert_int_ge(nm_test_shell(cmd, output, sizeof(output)), 0);
+  if (getenv("NM_TEST_SHOW"))
+    fprintf(stderr, "%s\n", output);
+  ck_assert_int_eq(count("] FAIL"), 2);
+  ck_assert_int_eq(count("SECRET"), 0);
+  /* The decoded CONNECTs, and the commands in the reports. */
+  ck_assert_int_eq(count("\"pass\":\"[REDACTED]\""), 1);
+  ck_assert_int_eq(count("\"auth_token\":\"[REDACTED]\""), 1);
+  ck_assert_int_gt(count("[REDACTED]"), 4);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("harness_cli");
   TCase *tc = tcase_create("all");
@@ -183,8 +258,10 @@ int main(void) {
   tcase_add_test(tc, exit_status);
   tcase_add_test(tc, expected_failures);
   tcase_add_test(tc, selection_and_list);
+  tcase_add_test(tc, sharding);
   tcase_add_test(tc, repeat_parallel_reports);
   tcase_add_test(tc, real_server);
+  tcase_add_test(tc, secrets_redacted);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
