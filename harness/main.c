@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "nm_explore.h"
 #include "nm_report.h"
 #include "nm_runner.h"
 #include "nm_scenario.h"
@@ -75,7 +76,8 @@ static void usage(FILE *f) {
           "by F >= 1\n"
           "                           (default: $NM_HARNESS_TIME_SCALE, else "
           "1)\n"
-          "  -v                       print failure evidence\n");
+          "  -v                       print failure evidence\n"
+          "  --explore N ...          explore schedules (--explore --help)\n");
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -392,6 +394,8 @@ int main(int argc, char **argv) {
   uint64_t t0;
   int rc, exit_code = 0;
 
+  if (nm_explore_wanted(argc, argv))
+    return nm_explore_main(argc, argv); /* harness/explore_cli.c */
   signal(SIGPIPE, SIG_IGN);
   memset(&pool, 0, sizeof(pool));
   pthread_mutex_init(&pool.mu, NULL);

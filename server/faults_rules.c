@@ -89,6 +89,9 @@ static void do_split(nm_faults_t *f, nm_conn_t *c, nm__frule_t *r,
   report(f, nm__conn_id(c), fr, bytes, r, detail);
   /* Anything waiting to be coalesced goes first, then the pieces. */
   nm__femit(f, c, NULL, 0, NULL, NULL, NULL);
+  /* Frames queued before this one are on the wire before it: they are
+   * reported first, so the timeline keeps the wire order. */
+  nm__conn_observe_pending(c);
   nm__fobserve(f, NM_OBS_OUT, nm__conn_id(c), fr, bytes, r->id, "split", NULL);
   /* The pieces are reported by the core as raw bytes (no frame), marked
    * "split-piece"; the whole frame was reported above. */
