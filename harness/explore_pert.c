@@ -178,13 +178,15 @@ static void scope_taken_out(nm_pert_scope_t *s, const char *verb) {
 static void scope_rule(const cJSON *r, nm_pert_scope_t *s) {
   const char *dir = str(r, "dir"), *act = str(r, "action");
   const cJSON *verb = cJSON_GetObjectItemCaseSensitive(r, "verb"), *x;
-  int takes = act ? strcmp(act, "pass") != 0 : 0;
   cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(r, "then")) {
     scope_action(x, s);
   }
   if (closes_conn(act))
     s->server_closes = 1;
-  if (!takes || !dir)
+  /* Pass rules count too: a rule of ours installed before theirs that
+   * takes a frame would hide it from them (the first taker ends the walk),
+   * and their trigger would never fire. */
+  if (!dir)
     return;
   if (!strcmp(dir, "in")) {
     s->takes_in = 1;

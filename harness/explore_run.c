@@ -306,17 +306,25 @@ static cJSON *finding_doc(const nm_explore_opts_t *o, const nm_xrun_t *r,
   return doc;
 }
 
+static int is_op(const cJSON *st, const char *op) {
+  const cJSON *d = cJSON_GetObjectItemCaseSensitive(st, "do");
+  return cJSON_IsString(d) && !strcmp(d->valuestring, op);
+}
+
 /* Command steps of a generated workload that the shrinker may remove:
- * every step but the connects. Scenario files keep their steps (their
- * awaits depend on them). */
+ * every step but the connects and the closing flushes (without them the
+ * last messages are still in flight when the steps end, and no_loss or
+ * delivered_all would blame the client for the shortened workload).
+ * Scenario files keep their steps (their awaits depend on them). */
 static int droppable(const cJSON *base, int generated, int *steps, int max) {
-  const cJSON *st;
-  int i = 0, n = 0;
+  const cJSON *all = cJSON_GetObjectItemCaseSensitive(base, "steps"), *st;
+  int i = 0, n = 0, settle = cJSON_GetArraySize(all);
   if (!generated)
     return 0;
-  cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(base, "steps")) {
-    const cJSON *d = cJSON_GetObjectItemCaseSensitive(st, "do");
-    if (!(cJSON_IsString(d) && !strcmp(d->valuestring, "connect")) && n < max)
+  while (settle > 0 && is_op(cJSON_GetArrayItem(all, settle - 1), "flush"))
+    settle--;
+  cJSON_ArrayForEach(st, all) {
+    if (i < settle && !is_op(st, "connect") && n < max)
       steps[n++] = i;
     i++;
   }

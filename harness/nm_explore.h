@@ -92,8 +92,8 @@ typedef struct {
 typedef struct {
   int nsteps;
   int has_fault;
-  int takes_in, takes_out;         /* its rules take frames in that dir */
-  char taken_out[16][NM_PERT_STR]; /* verbs of out frames its rules take */
+  int takes_in, takes_out;         /* it has rules on frames in that dir */
+  char taken_out[16][NM_PERT_STR]; /* verbs of out frames its rules pick */
   int ntaken_out;
   int any_taken_out;  /* a rule takes out frames of every verb */
   int sends_frames;   /* direct send / send_raw / release: bypass rules */
