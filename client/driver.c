@@ -1,5 +1,5 @@
 /* natsmock-driver: drives the nmc client library through the driver
- * protocol (../shared/DRIVER-PROTOCOL.md, version 1). Commands arrive on
+ * protocol (docs/DRIVER-PROTOCOL.md, version 1). Commands arrive on
  * stdin, one JSON object per line; events leave on stdout, one per line.
  *
  * This file is also the example for anyone writing a driver for another

@@ -4,7 +4,7 @@
  * published before it: the proof is a PONG the server sent in answer to a
  * PING it received after those publishes. PINGs and PONGs are paired first-in
  * first-out per connection (nm__inv_pong_for), which is all a client can see
- * (DESIGN.md, fairness). */
+ * (docs/design.md, Fairness). */
 #include <string.h>
 
 #include "nm_invariants.h"

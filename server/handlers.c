@@ -299,8 +299,6 @@ static void handle_connect(nm_conn_t *c, const nm_frame_t *f) {
 
 /* ---- PUB, SUB, UNSUB ---- */
 
-static const char kMockPrefix[] = "$MOCK.";
-
 /* The last blank-separated token of line[0..end), e.g. a PUB's size. */
 static nm_slice_t last_token(nm_slice_t line, size_t end) {
   size_t e = end, b;
@@ -336,9 +334,9 @@ static void handle_pub(nm_conn_t *c, const nm_frame_t *f) {
     nm__conn_send_err(c, "Invalid Publish Subject");
   if (c->verbose)
     nm__conn_send_simple(c, NM_OP_OK);
-  if (f->subject.n >= sizeof(kMockPrefix) - 1 &&
-      memcmp(f->subject.p, kMockPrefix, sizeof(kMockPrefix) - 1) == 0) {
-    nm__faults_control(s->faults, c, f->subject, f->reply, f->payload);
+  if (nm_faults_is_control(f->subject)) {
+    nm_faults_control(s->faults, (nm_hconn_t *)c, f->subject, f->reply,
+                      f->payload);
     return;
   }
   {
@@ -391,7 +389,7 @@ static void handle_sub(nm_conn_t *c, const nm_frame_t *f) {
     sub->sid_hash = h;
     sub->conn = c;
     if (nm__sublist_insert(&s->subs, sub) < 0 || sid_insert(c, sub) < 0) {
-      if (sub->ent || sub->wild)
+      if (sub->node)
         nm__sublist_remove(&s->subs, sub);
       free(sub);
       nm__conn_close(c, NM_CLOSE_FIN, "out of memory");
@@ -480,7 +478,7 @@ static nm_slice_t frame_bytes(nm_server_t *s, const nm_frame_t *f) {
 int nm__conn_on_frame(nm_parser_t *p, const nm_frame_t *f) {
   nm_conn_t *c = p->data;
   nm_server_t *s = c->srv;
-  int faults = nm__faults_active(s->faults);
+  int faults = nm_faults_active(s->faults);
   int checked = c->pub_checked;
 
   c->pub_checked = 0;
@@ -499,7 +497,8 @@ int nm__conn_on_frame(nm_parser_t *p, const nm_frame_t *f) {
       ev.bytes = bytes;
       s->obs(s->obs_data, &ev);
     }
-    if (faults && nm__faults_inbound(s->faults, c, f, bytes) == NM_FAULT_TAKEN)
+    if (faults && nm_faults_frame(s->faults, (nm_hconn_t *)c, NM_DIR_IN, f,
+                                  bytes) == NM_FAULT_TAKEN)
       return (c->flags & NM_CF_CLOSING) ? 1 : 0;
   }
   /* The pending-payload check belongs to this frame only, and only when it

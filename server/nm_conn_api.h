@@ -1,18 +1,11 @@
-/* The internal seam between the server core (server.c, conn.c, ...) and the
- * fault engine (faults*.c). The core owns sockets, parsing, routing and
- * writing; the fault engine owns rules, held frames and timers. Both are
- * internal to the server library: nothing here is public API.
- *
- * Frame path, inbound:  socket -> parser -> observer(IN) ->
- *   nm__faults_inbound() -> PASS: nm__conn_handle_frame() (normal handling)
- *                           TAKEN: the engine keeps a copy and may later call
- *                                  nm__conn_handle_frame() itself (hold,
- *                                  delay, duplicate) or never (drop).
- * Frame path, outbound: core builds the frame's bytes -> nm__faults_outbound()
- *   -> PASS: appended to the conn's output buffer (batched write)
- *      TAKEN: the engine writes it later (or never) with nm__conn_write_raw().
- * The core calls into the engine only when nm__faults_active() is true, so a
- * server with no rules pays one branch per frame. */
+/* The server core's connection operations: what the fault engine may do to
+ * a connection of the mock server. The engine does not call these by name:
+ * fault_host.c hands them to it as the host table of faults/nm_faults.h
+ * (nm__server_fault_host). The core calls the engine (nm_faults_frame once
+ * per frame and direction, nm_faults_control for $MOCK.* publishes) only
+ * while nm_faults_active() is true, so a server with no rules pays one
+ * branch per frame. Internal to the server library: nothing here is public
+ * API. */
 #ifndef NM_CONN_API_H
 #define NM_CONN_API_H
 
@@ -20,22 +13,10 @@
 
 #include "natsmock.h"
 #include "nm_buf.h"
+#include "nm_faults.h"
 #include "nm_parser.h"
 
 typedef struct nm_conn_s nm_conn_t;
-typedef struct nm_faults_s nm_faults_t;
-
-enum { NM_DIR_IN = 0, NM_DIR_OUT = 1 };
-enum { NM_FAULT_PASS = 0, NM_FAULT_TAKEN = 1 };
-
-/* How to end a connection. */
-typedef enum {
-  NM_CLOSE_FLUSH = 0, /* write what is queued, then FIN */
-  NM_CLOSE_FIN,       /* FIN now, drop queued output */
-  NM_CLOSE_RST,       /* SO_LINGER 0 then close: the peer sees ECONNRESET */
-} nm_close_how_t;
-
-/* ---- provided by the core, used by the fault engine ---- */
 
 uint64_t nm__conn_id(const nm_conn_t *c);
 nm_server_t *nm__conn_server(const nm_conn_t *c);
@@ -43,7 +24,6 @@ nm_conn_t *nm__server_find_conn(nm_server_t *s, uint64_t conn_id);
 /* Calls fn for every open connection, in accept order. */
 void nm__server_each_conn(nm_server_t *s, void (*fn)(nm_conn_t *, void *),
                           void *data);
-nm_faults_t *nm__server_faults(nm_server_t *s);
 /* Emits an observer event (ACTION, or OUT for bytes the engine wrote). */
 void nm__server_observe(nm_server_t *s, const nm_obs_event_t *ev);
 
@@ -81,33 +61,8 @@ void nm__server_refuse_next(nm_server_t *s, int k);
 int nm__server_info_json(nm_server_t *s, nm_conn_t *c, const char *extra,
                          nm_buf_t *out);
 
-/* opts.seed as configured (0: none given). Implemented in faults.c. */
-uint64_t nm__server_seed(const nm_server_t *s);
-
-/* ---- provided by the fault engine, called by the core ---- */
-
-nm_faults_t *nm__faults_new(nm_server_t *s);
-void nm__faults_free(nm_faults_t *f);
-/* Starts timers etc.; stop cancels them and drops held frames. */
-void nm__faults_stop(nm_faults_t *f);
-/* True when any rule or trigger is installed. */
-int nm__faults_active(const nm_faults_t *f);
-/* See the frame path above. `bytes` is the frame's wire form. */
-int nm__faults_inbound(nm_faults_t *f, nm_conn_t *c, const nm_frame_t *fr,
-                       nm_slice_t bytes);
-int nm__faults_outbound(nm_faults_t *f, nm_conn_t *c, const nm_frame_t *fr,
-                        nm_slice_t bytes);
-/* A connection opened / closed (drops its held frames, cancels timers). */
-void nm__faults_conn_open(nm_faults_t *f, nm_conn_t *c);
-void nm__faults_conn_close(nm_faults_t *f, nm_conn_t *c);
-/* A PUB to a subject under "$MOCK." from a client: the control API. The
- * engine answers by nm__server_publish to `reply` when reply is set. The
- * core does not route $MOCK. publishes anywhere else. */
-void nm__faults_control(nm_faults_t *f, nm_conn_t *c, nm_slice_t subject,
-                        nm_slice_t reply, nm_slice_t payload);
-/* Applies a fault command document (rules to add or remove, direct actions;
- * the format is docs/faults.md). nm_server_fault forwards here. */
-int nm__faults_apply(nm_faults_t *f, const char *json, nm_buf_t *result,
-                     char *err, size_t errlen);
+/* fault_host.c: the table above, as the fault engine's host operations
+ * (the host pointer is the nm_server_t). */
+extern const nm_fault_host_t nm__server_fault_host;
 
 #endif

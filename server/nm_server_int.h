@@ -1,6 +1,6 @@
 /* Internal structures of the server core, shared by server.c, conn.c,
  * handlers.c, route.c, sublist.c and keepalive.c. Nothing here is public API;
- * the fault engine sees only nm_conn_api.h. */
+ * the fault engine (faults/) sees only the host table of fault_host.c. */
 #ifndef NM_SERVER_INT_H
 #define NM_SERVER_INT_H
 
@@ -37,7 +37,7 @@
 #define NM_IN_SCRATCH_SLACK (NM_PARSER_SCRATCH_MAX + 16)
 
 typedef struct nm__sub_s nm__sub_t;
-typedef struct nm__subent_s nm__subent_t;
+typedef struct nm__snode_s nm__snode_t;
 
 struct nm__sub_s {
   nm_conn_t *conn; /* NULL once removed */
@@ -49,20 +49,32 @@ struct nm__sub_s {
   uint32_t sid_hash;
   int wild;            /* the subject has a '*' or '>' token */
   nm__sub_t *sid_next; /* chain in the connection's sid table */
-  nm__sub_t *ix_prev;  /* list in a literal entry or the wildcard list */
+  nm__sub_t *ix_prev;  /* list of the subs ending at one tree node */
   nm__sub_t *ix_next;  /* (also the dead list once removed) */
-  nm__subent_t *ent;   /* literal entry, NULL for wildcards */
+  nm__snode_t *node;   /* where it sits in the tree; NULL when not in it */
   char data[];         /* subject, queue and sid bytes */
 };
 
-/* All subs on one literal subject. */
-struct nm__subent_s {
-  nm__subent_t *next; /* hash chain */
+/* One level of the subject tree: the nodes for the literal tokens at this
+ * position (a hash table), and the '*' and '>' nodes. */
+typedef struct {
+  nm__snode_t **buckets; /* NULL until the first literal token */
+  uint32_t nbuckets;     /* power of two */
+  uint32_t nnodes;
+  nm__snode_t *pwc, *fwc;
+} nm__slevel_t;
+
+/* One token of one or more subscription subjects: the subs whose subject
+ * ends here, and the level of the tokens that follow. */
+struct nm__snode_s {
+  nm__snode_t *hnext;  /* chain in the level's table */
+  nm__slevel_t *level; /* the level holding this node */
+  nm__snode_t *up;     /* the node of the previous token; NULL at the root */
+  nm__slevel_t next;
+  nm__sub_t *head, *tail; /* in subscription order */
   uint32_t hash;
-  nm__sub_t *head, *tail;
-  size_t n;
-  size_t subj_len;
-  char subj[];
+  uint32_t tok_len;
+  char tok[];
 };
 
 /* A growable array of sub pointers, reused across publishes. */
@@ -75,7 +87,8 @@ typedef struct {
  * subscriptions are appended to it, which is why a sub added after a subject
  * was published to comes last for that subject. */
 typedef struct nm__cent_s {
-  struct nm__cent_s *next; /* hash chain */
+  struct nm__cent_s *next;          /* hash chain */
+  struct nm__cent_s *older, *newer; /* age list: eviction, one by one */
   uint32_t hash;
   nm__subvec_t res;
   size_t subj_len;
@@ -83,13 +96,12 @@ typedef struct nm__cent_s {
 } nm__cent_t;
 
 typedef struct {
-  nm__subent_t **buckets;
-  size_t nbuckets; /* power of two */
-  size_t nents;
-  nm__sub_t *wild_head, *wild_tail;
-  size_t nwild;
+  nm__slevel_t root;
   size_t nsubs;
+  nm_slice_t *toks; /* scratch: the tokens of the subject being matched */
+  size_t ntoks_cap;
   nm__cent_t **cache; /* NM_SUBLIST_CACHE_BUCKETS chains */
+  nm__cent_t *oldest, *newest;
   size_t ncache;
 } nm__sublist_t;
 
@@ -126,6 +138,9 @@ struct nm_conn_s {
   size_t obs_mark;         /* bytes of out already shown to the observer */
   nm_buf_t out;            /* queued, not yet handed to libuv */
   nm_buf_t inflight;       /* owned by wreq until on_write */
+  /* The rest of a read that a fast-producer stall cut short: fed before
+   * anything more is read (at most NM_READ_BUF_SIZE). */
+  nm_buf_t held_in;
   /* CONNECT options */
   int verbose, pedantic, echo, headers, no_responders, protocol;
   char *user, *pass, *token; /* kept across CONNECTs, as Go's Unmarshal */

@@ -1,7 +1,7 @@
 /* The server object: options, the listener and accepting, the connection
  * registry, the once-per-iteration flush of fan-out output, stopping (on the
  * caller's loop or on a thread of its own), and the core side of the fault
- * engine seam (nm_conn_api.h). No global state. */
+ * engine seam (nm_conn_api.h, fault_host.c). No global state. */
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <signal.h>
@@ -28,6 +28,9 @@ void nm_server_opts_init(nm_server_opts_t *o) {
   o->ping_interval_ms = 120000;
   o->ping_max = 2;
   o->write_deadline_ms = 10000;
+  o->logtime = 1;
+  o->lame_duck_duration_ms = 120000;
+  o->lame_duck_grace_ms = 10000;
 }
 
 uint64_t nm__now_ms(nm_server_t *s) {
@@ -159,7 +162,7 @@ int nm_server_new(uv_loop_t *loop, const nm_server_opts_t *o,
   nm_buf_init(&s->scratch, (size_t)s->opts.max_payload + NM_IN_SCRATCH_SLACK);
   in_limit = (size_t)s->opts.max_payload + NM_IN_SCRATCH_SLACK;
   nm_buf_init(&s->in_scratch, in_limit);
-  s->faults = nm__faults_new(s);
+  s->faults = nm_faults_new(s->loop, &nm__server_fault_host, s);
   if (s->faults == NULL) {
     nm_server_free(s);
     return NM_ENOMEM;
@@ -251,7 +254,7 @@ static int load_faults_file(nm_server_t *s) {
     nm_buf_free(&b);
     return NM_ETOOBIG;
   }
-  r = nm__faults_apply(s->faults, b.base, NULL, err, sizeof(err));
+  r = nm_faults_apply(s->faults, b.base, NULL, err, sizeof(err));
   if (r < 0)
     fprintf(stderr, "natsmock: %s: %s\n", s->opts.faults_file, err);
   nm_buf_free(&b);
@@ -317,7 +320,7 @@ static void on_connection(uv_stream_t *l, int status) {
   }
   if (s->opts.debug)
     nm__trace(s, "[%llu] accepted", (unsigned long long)c->id);
-  nm__faults_conn_open(s->faults, c);
+  nm_faults_conn_open(s->faults, (nm_hconn_t *)c);
   if (s->refuse_next > 0) {
     s->refuse_next--;
     nm__conn_close(c, NM_CLOSE_FIN, "refused");
@@ -385,7 +388,7 @@ void nm_server_stop(nm_server_t *s, void (*done)(nm_server_t *, void *),
   s->stopping = 1;
   s->stop_cb = done;
   s->stop_data = data;
-  nm__faults_stop(s->faults);
+  nm_faults_stop(s->faults);
   close_listener(s);
   for (c = s->head; c; c = n) {
     n = c->next;
@@ -405,7 +408,7 @@ void nm_server_free(nm_server_t *s) {
     return;
   nm__server_free_dead(s);
   if (s->faults)
-    nm__faults_free(s->faults);
+    nm_faults_free(s->faults);
   nm__sublist_free(&s->subs);
   nm__subvec_free(&s->match);
   nm__subvec_free(&s->qgroup);
@@ -444,7 +447,13 @@ void nm_server_set_observer(nm_server_t *s, nm_obs_cb cb, void *data) {
 
 int nm_server_fault(nm_server_t *s, const char *json, nm_buf_t *result,
                     char *err, size_t errlen) {
-  return nm__faults_apply(s->faults, json, result, err, errlen);
+  return nm_faults_apply(s->faults, json, result, err, errlen);
+}
+
+int nm_server_fault_sync(nm_server_t *s, const char *json, nm_buf_t *result,
+                         char *err, size_t errlen) {
+  return nm_faults_apply_sync(s != NULL ? s->faults : NULL, json, result, err,
+                              errlen);
 }
 
 /* ---- on a thread of its own ---- */
@@ -528,10 +537,6 @@ void nm__server_each_conn(nm_server_t *s, void (*fn)(nm_conn_t *, void *),
     if (!(c->flags & NM_CF_CLOSING))
       fn(c, data);
   }
-}
-
-nm_faults_t *nm__server_faults(nm_server_t *s) {
-  return s->faults;
 }
 
 void nm__server_observe(nm_server_t *s, const nm_obs_event_t *ev) {

@@ -1,21 +1,28 @@
-/* The subscription index used for routing: a hash of literal subjects plus a
- * list of wildcard subscriptions, and in front of it a cache of match
- * results. Matching returns subs in the order nats-server 2.9.10 delivers
- * them, so the MSGs one connection gets for one publish come in the same
- * order: a fresh match in its sublist walk order (see sub_order_cmp); a
- * cached one in cache order, where subs that arrived after the subject was
- * cached are appended, and a removal drops the cached results it was in. */
+/* The subscription index used for routing: a tree with one level per subject
+ * token (literal tokens in a hash table per level, '*' and '>' beside them),
+ * as nats-server's sublist, and in front of it a cache of match results.
+ *
+ * Matching returns subs in the order nats-server 2.9.10 delivers them, so the
+ * MSGs one connection gets for one publish come in the same order. A fresh
+ * match is the tree walk itself: at every level the '>' subs, then the '*'
+ * branch for the remaining tokens, then the literal branch; at the end the
+ * literal node's subs, then the last level's '*' node's subs. Subs ending at
+ * one node keep subscription order. A cached result keeps cache order: subs
+ * that arrive after a subject was cached are appended, and a removal drops
+ * the cached results it was in. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "nm_server_int.h"
 #include "nm_subject.h"
 
-/* Most literal subjects a table grows to before it stops doubling. */
-#define NM_SUBLIST_MAX_BUCKETS (1u << 24)
-#define NM_SUBLIST_MIN_BUCKETS 64
-/* nats-server's slCacheMax. Past it, nats-server evicts at random; natsmock
- * empties the cache (either way the order of later matches is a walk's). */
+/* Literal tokens per level before its table stops doubling (a longer chain
+ * is slower, not wrong). */
+#define NM_SLEVEL_MAX_BUCKETS (1u << 24)
+#define NM_SLEVEL_MIN_BUCKETS 4
+/* nats-server's slCacheMax. Past it, the oldest result is dropped, one at a
+ * time (nats-server drops entries at random; either way the order of a later
+ * match is a walk's). */
 #define NM_SUBLIST_CACHE_MAX 1024
 #define NM_SUBLIST_CACHE_BUCKETS 2048
 /* A result with more subs than this is not cached (nor kept growing), so
@@ -53,38 +60,21 @@ void nm__subvec_free(nm__subvec_t *v) {
 
 int nm__sublist_init(nm__sublist_t *l) {
   memset(l, 0, sizeof(*l));
-  l->buckets = calloc(NM_SUBLIST_MIN_BUCKETS, sizeof(*l->buckets));
-  if (l->buckets == NULL)
-    return NM_ENOMEM;
-  l->nbuckets = NM_SUBLIST_MIN_BUCKETS;
   l->cache = calloc(NM_SUBLIST_CACHE_BUCKETS, sizeof(*l->cache));
-  if (l->cache == NULL) {
-    free(l->buckets);
-    l->buckets = NULL;
-    return NM_ENOMEM;
-  }
-  return 0;
+  return l->cache ? 0 : NM_ENOMEM;
 }
 
 /* ---- the match cache ---- */
 
-static void cent_free(nm__cent_t *e) {
-  nm__subvec_free(&e->res);
-  free(e);
-}
-
-static void cache_clear(nm__sublist_t *l) {
-  size_t i;
-  if (l->cache == NULL)
-    return;
-  for (i = 0; i < NM_SUBLIST_CACHE_BUCKETS; i++) {
-    while (l->cache[i]) {
-      nm__cent_t *e = l->cache[i];
-      l->cache[i] = e->next;
-      cent_free(e);
-    }
-  }
-  l->ncache = 0;
+static void cache_unlink_age(nm__sublist_t *l, nm__cent_t *e) {
+  if (e->older)
+    e->older->newer = e->newer;
+  else
+    l->oldest = e->newer;
+  if (e->newer)
+    e->newer->older = e->older;
+  else
+    l->newest = e->older;
 }
 
 static nm__cent_t **cache_slot(nm__sublist_t *l, const char *p, size_t n,
@@ -97,75 +87,194 @@ static nm__cent_t **cache_slot(nm__sublist_t *l, const char *p, size_t n,
   return pp;
 }
 
-static void cache_drop(nm__sublist_t *l, nm__cent_t **pp) {
-  nm__cent_t *e = *pp;
+static void cache_drop(nm__sublist_t *l, nm__cent_t *e) {
+  nm__cent_t **pp = &l->cache[e->hash & (NM_SUBLIST_CACHE_BUCKETS - 1)];
+  while (*pp != e)
+    pp = &(*pp)->next;
   *pp = e->next;
-  cent_free(e);
+  cache_unlink_age(l, e);
+  nm__subvec_free(&e->res);
+  free(e);
   l->ncache--;
 }
 
 /* A new sub joins every cached result it matches, at the end. */
 static void cache_add_sub(nm__sublist_t *l, nm__sub_t *sub) {
-  size_t i;
-  nm__cent_t **pp, *e;
+  nm__cent_t *e, *older;
+  if (l->ncache == 0)
+    return;
   if (!sub->wild) {
-    pp = cache_slot(l, sub->subject.p, sub->subject.n,
+    e = *cache_slot(l, sub->subject.p, sub->subject.n,
                     nm__hash(sub->subject.p, sub->subject.n));
-    if (*pp && ((*pp)->res.n >= NM_SUBLIST_CACHE_RESULT_MAX ||
-                nm__subvec_push(&(*pp)->res, sub) < 0))
-      cache_drop(l, pp);
+    if (e && (e->res.n >= NM_SUBLIST_CACHE_RESULT_MAX ||
+              nm__subvec_push(&e->res, sub) < 0))
+      cache_drop(l, e);
     return;
   }
-  for (i = 0; i < NM_SUBLIST_CACHE_BUCKETS; i++)
-    for (pp = &l->cache[i]; (e = *pp) != NULL;) {
-      nm_slice_t key = {e->subj, e->subj_len};
-      if (nm_subject_matches(sub->subject, key) &&
-          (e->res.n >= NM_SUBLIST_CACHE_RESULT_MAX ||
-           nm__subvec_push(&e->res, sub) < 0)) {
-        cache_drop(l, pp);
-        continue;
-      }
-      pp = &e->next;
-    }
+  for (e = l->newest; e; e = older) {
+    older = e->older;
+    if (nm_subject_matches(sub->subject, (nm_slice_t){e->subj, e->subj_len}) &&
+        (e->res.n >= NM_SUBLIST_CACHE_RESULT_MAX ||
+         nm__subvec_push(&e->res, sub) < 0))
+      cache_drop(l, e);
+  }
 }
 
 /* A removed sub takes every cached result it was in with it. */
 static void cache_remove_sub(nm__sublist_t *l, nm__sub_t *sub) {
-  size_t i;
-  nm__cent_t **pp, *e;
+  nm__cent_t *e, *older;
+  if (l->ncache == 0)
+    return;
   if (!sub->wild) {
-    pp = cache_slot(l, sub->subject.p, sub->subject.n,
+    e = *cache_slot(l, sub->subject.p, sub->subject.n,
                     nm__hash(sub->subject.p, sub->subject.n));
-    if (*pp)
-      cache_drop(l, pp);
+    if (e)
+      cache_drop(l, e);
     return;
   }
-  for (i = 0; i < NM_SUBLIST_CACHE_BUCKETS; i++)
-    for (pp = &l->cache[i]; (e = *pp) != NULL;) {
-      nm_slice_t key = {e->subj, e->subj_len};
-      if (nm_subject_matches(sub->subject, key))
-        cache_drop(l, pp);
-      else
-        pp = &e->next;
-    }
+  for (e = l->newest; e; e = older) {
+    older = e->older;
+    if (nm_subject_matches(sub->subject, (nm_slice_t){e->subj, e->subj_len}))
+      cache_drop(l, e);
+  }
 }
 
-/* Entries are freed when their last sub leaves; subs belong to connections
- * and are freed by them. */
-void nm__sublist_free(nm__sublist_t *l) {
+static void cache_store(nm__sublist_t *l, nm_slice_t subject, uint32_t h,
+                        nm__sub_t *const *v, size_t n) {
+  nm__cent_t *e, **pp;
   size_t i;
-  cache_clear(l);
-  free(l->cache);
-  for (i = 0; i < l->nbuckets; i++) {
-    nm__subent_t *e = l->buckets[i];
-    while (e) {
-      nm__subent_t *n = e->next;
+  if (n > NM_SUBLIST_CACHE_RESULT_MAX)
+    return;
+  while (l->ncache >= NM_SUBLIST_CACHE_MAX)
+    cache_drop(l, l->oldest);
+  e = malloc(sizeof(*e) + subject.n);
+  if (e == NULL)
+    return; /* uncached is slower, not wrong */
+  memset(e, 0, sizeof(*e));
+  e->hash = h;
+  e->subj_len = subject.n;
+  memcpy(e->subj, subject.p, subject.n);
+  for (i = 0; i < n; i++)
+    if (nm__subvec_push(&e->res, v[i]) < 0) {
+      nm__subvec_free(&e->res);
       free(e);
-      e = n;
+      return;
+    }
+  pp = &l->cache[h & (NM_SUBLIST_CACHE_BUCKETS - 1)];
+  e->next = *pp;
+  *pp = e;
+  e->older = l->newest;
+  if (l->newest)
+    l->newest->newer = e;
+  else
+    l->oldest = e;
+  l->newest = e;
+  l->ncache++;
+}
+
+/* ---- the tree ---- */
+
+static nm__snode_t *level_find(const nm__slevel_t *lv, const char *t, size_t n,
+                               uint32_t h) {
+  nm__snode_t *x;
+  if (lv->buckets == NULL)
+    return NULL;
+  for (x = lv->buckets[h & (lv->nbuckets - 1)]; x; x = x->hnext)
+    if (x->hash == h && x->tok_len == n && memcmp(x->tok, t, n) == 0)
+      return x;
+  return NULL;
+}
+
+static void level_grow(nm__slevel_t *lv) {
+  uint32_t nb = lv->nbuckets ? lv->nbuckets * 2 : NM_SLEVEL_MIN_BUCKETS, i;
+  nm__snode_t **b;
+  if (nb > NM_SLEVEL_MAX_BUCKETS)
+    return;
+  b = calloc(nb, sizeof(*b));
+  if (b == NULL)
+    return;
+  for (i = 0; i < lv->nbuckets; i++) {
+    nm__snode_t *x = lv->buckets[i];
+    while (x) {
+      nm__snode_t *nx = x->hnext;
+      x->hnext = b[x->hash & (nb - 1)];
+      b[x->hash & (nb - 1)] = x;
+      x = nx;
     }
   }
-  free(l->buckets);
-  memset(l, 0, sizeof(*l));
+  free(lv->buckets);
+  lv->buckets = b;
+  lv->nbuckets = nb;
+}
+
+/* The node for token t at level lv, created when missing. */
+static nm__snode_t *level_get(nm__slevel_t *lv, nm__snode_t *up, const char *t,
+                              size_t n) {
+  int pwc = n == 1 && t[0] == '*', fwc = n == 1 && t[0] == '>';
+  uint32_t h = 0;
+  nm__snode_t *x;
+  if (pwc && lv->pwc)
+    return lv->pwc;
+  if (fwc && lv->fwc)
+    return lv->fwc;
+  if (!pwc && !fwc) {
+    h = nm__hash(t, n);
+    if ((x = level_find(lv, t, n, h)) != NULL)
+      return x;
+    if (lv->nnodes >= lv->nbuckets)
+      level_grow(lv);
+    if (lv->buckets == NULL)
+      return NULL;
+  }
+  x = calloc(1, sizeof(*x) + n);
+  if (x == NULL)
+    return NULL;
+  x->level = lv;
+  x->up = up;
+  x->hash = h;
+  x->tok_len = (uint32_t)n;
+  memcpy(x->tok, t, n);
+  if (pwc) {
+    lv->pwc = x;
+  } else if (fwc) {
+    lv->fwc = x;
+  } else {
+    x->hnext = lv->buckets[h & (lv->nbuckets - 1)];
+    lv->buckets[h & (lv->nbuckets - 1)] = x;
+    lv->nnodes++;
+  }
+  return x;
+}
+
+static int node_empty(const nm__snode_t *x) {
+  return x->head == NULL && x->next.nnodes == 0 && x->next.pwc == NULL &&
+         x->next.fwc == NULL;
+}
+
+/* Frees x and every ancestor left empty by it. */
+static void prune(nm__snode_t *x) {
+  while (x && node_empty(x)) {
+    nm__slevel_t *lv = x->level;
+    nm__snode_t *up = x->up;
+    if (lv->pwc == x) {
+      lv->pwc = NULL;
+    } else if (lv->fwc == x) {
+      lv->fwc = NULL;
+    } else {
+      nm__snode_t **pp = &lv->buckets[x->hash & (lv->nbuckets - 1)];
+      while (*pp != x)
+        pp = &(*pp)->hnext;
+      *pp = x->hnext;
+      if (--lv->nnodes == 0) {
+        free(lv->buckets);
+        lv->buckets = NULL;
+        lv->nbuckets = 0;
+      }
+    }
+    free(x->next.buckets);
+    free(x);
+    x = up;
+  }
 }
 
 static int is_wild(nm_slice_t s) {
@@ -180,200 +289,151 @@ static int is_wild(nm_slice_t s) {
   return 0;
 }
 
-static nm__subent_t *ent_find(nm__sublist_t *l, const char *p, size_t n,
-                              uint32_t h) {
-  nm__subent_t *e = l->buckets[h & (l->nbuckets - 1)];
-  for (; e; e = e->next)
-    if (e->hash == h && e->subj_len == n && memcmp(e->subj, p, n) == 0)
-      return e;
-  return NULL;
-}
-
-static void grow(nm__sublist_t *l) {
-  size_t nb = l->nbuckets * 2, i;
-  nm__subent_t **b;
-  if (nb > NM_SUBLIST_MAX_BUCKETS)
-    return;
-  b = calloc(nb, sizeof(*b));
-  if (b == NULL)
-    return; /* a longer chain is slower, not wrong */
-  for (i = 0; i < l->nbuckets; i++) {
-    nm__subent_t *e = l->buckets[i];
-    while (e) {
-      nm__subent_t *n = e->next;
-      e->next = b[e->hash & (nb - 1)];
-      b[e->hash & (nb - 1)] = e;
-      e = n;
-    }
-  }
-  free(l->buckets);
-  l->buckets = b;
-  l->nbuckets = nb;
-}
-
+/* The subject is valid (nm_subject_valid): no empty token, '>' last. */
 int nm__sublist_insert(nm__sublist_t *l, nm__sub_t *sub) {
+  nm__slevel_t *lv = &l->root;
+  nm__snode_t *x = NULL;
+  const char *p = sub->subject.p, *end = p + sub->subject.n;
+
   sub->wild = is_wild(sub->subject);
-  sub->ix_next = NULL;
-  if (sub->wild) {
-    sub->ent = NULL;
-    sub->ix_prev = l->wild_tail;
-    if (l->wild_tail)
-      l->wild_tail->ix_next = sub;
-    else
-      l->wild_head = sub;
-    l->wild_tail = sub;
-    l->nwild++;
-  } else {
-    uint32_t h = nm__hash(sub->subject.p, sub->subject.n);
-    nm__subent_t *e = ent_find(l, sub->subject.p, sub->subject.n, h);
-    if (e == NULL) {
-      e = malloc(sizeof(*e) + sub->subject.n);
-      if (e == NULL)
-        return NM_ENOMEM;
-      memset(e, 0, sizeof(*e));
-      e->hash = h;
-      e->subj_len = sub->subject.n;
-      memcpy(e->subj, sub->subject.p, sub->subject.n);
-      e->next = l->buckets[h & (l->nbuckets - 1)];
-      l->buckets[h & (l->nbuckets - 1)] = e;
-      l->nents++;
-      if (l->nents > l->nbuckets)
-        grow(l);
+  sub->node = NULL;
+  while (p < end) {
+    const char *d = memchr(p, '.', (size_t)(end - p));
+    size_t n = d ? (size_t)(d - p) : (size_t)(end - p);
+    nm__snode_t *nx = level_get(lv, x, p, n);
+    if (nx == NULL) {
+      prune(x);
+      return NM_ENOMEM;
     }
-    sub->ent = e;
-    sub->ix_prev = e->tail;
-    if (e->tail)
-      e->tail->ix_next = sub;
-    else
-      e->head = sub;
-    e->tail = sub;
-    e->n++;
+    x = nx;
+    lv = &x->next;
+    p += n + 1;
   }
+  if (x == NULL)
+    return NM_EINVAL;
+  sub->node = x;
+  sub->ix_next = NULL;
+  sub->ix_prev = x->tail;
+  if (x->tail)
+    x->tail->ix_next = sub;
+  else
+    x->head = sub;
+  x->tail = sub;
   l->nsubs++;
   cache_add_sub(l, sub);
   return 0;
 }
 
 void nm__sublist_remove(nm__sublist_t *l, nm__sub_t *sub) {
+  nm__snode_t *x = sub->node;
+  if (x == NULL)
+    return;
   cache_remove_sub(l, sub);
-  if (sub->wild) {
-    if (sub->ix_prev)
-      sub->ix_prev->ix_next = sub->ix_next;
-    else
-      l->wild_head = sub->ix_next;
-    if (sub->ix_next)
-      sub->ix_next->ix_prev = sub->ix_prev;
-    else
-      l->wild_tail = sub->ix_prev;
-    l->nwild--;
-  } else {
-    nm__subent_t *e = sub->ent, **pp;
-    if (sub->ix_prev)
-      sub->ix_prev->ix_next = sub->ix_next;
-    else
-      e->head = sub->ix_next;
-    if (sub->ix_next)
-      sub->ix_next->ix_prev = sub->ix_prev;
-    else
-      e->tail = sub->ix_prev;
-    if (--e->n == 0) {
-      pp = &l->buckets[e->hash & (l->nbuckets - 1)];
-      while (*pp != e)
-        pp = &(*pp)->next;
-      *pp = e->next;
-      free(e);
-      l->nents--;
-    }
-    sub->ent = NULL;
-  }
+  if (sub->ix_prev)
+    sub->ix_prev->ix_next = sub->ix_next;
+  else
+    x->head = sub->ix_next;
+  if (sub->ix_next)
+    sub->ix_next->ix_prev = sub->ix_prev;
+  else
+    x->tail = sub->ix_prev;
   sub->ix_prev = sub->ix_next = NULL;
+  sub->node = NULL;
   l->nsubs--;
+  prune(x);
 }
 
-/* nats-server walks its token tree level by level; at a level that is not
- * the subject's last it visits '>' subs, then the '*' branch, then the
- * literal branch; at the last level '>' subs, then literal, then '*'. This
- * ranks a pattern's token at position i accordingly. */
-static int tok_rank(const char *t, size_t n, int last) {
-  if (n == 1 && t[0] == '>')
-    return 0;
-  if (n == 1 && t[0] == '*')
-    return last ? 2 : 1;
-  return last ? 1 : 2;
-}
-
-static size_t tok_len(const char *p, size_t n) {
-  const char *d = memchr(p, '.', n);
-  return d ? (size_t)(d - p) : n;
-}
-
-/* Both patterns match the same subject of `ntok` tokens, so equal ranks at
- * every position mean the same pattern. */
-static int sub_order_cmp(nm_slice_t a, nm_slice_t b, size_t ntok) {
-  size_t i, ia = 0, ib = 0;
-  for (i = 0; i < ntok && ia < a.n && ib < b.n; i++) {
-    size_t la = tok_len(a.p + ia, a.n - ia), lb = tok_len(b.p + ib, b.n - ib);
-    int last = i + 1 == ntok;
-    int ra = tok_rank(a.p + ia, la, last), rb = tok_rank(b.p + ib, lb, last);
-    if (ra != rb)
-      return ra - rb;
-    if (ra == 0)
-      return 0;
-    ia += la + 1;
-    ib += lb + 1;
-  }
-  return 0;
-}
-
-static int match_walk(nm__sublist_t *l, nm_slice_t subject, nm__subvec_t *out) {
-  size_t start = out->n, nlit, i, j, ntok = 1;
-  nm__sub_t *s;
-  nm__subent_t *e;
-  uint32_t h = nm__hash(subject.p, subject.n);
-
-  e = ent_find(l, subject.p, subject.n, h);
-  if (e)
-    for (s = e->head; s; s = s->ix_next)
-      if (nm__subvec_push(out, s) < 0)
-        return NM_ENOMEM;
-  nlit = out->n - start;
-  for (s = l->wild_head; s; s = s->ix_next)
-    if (nm_subject_matches(s->subject, subject))
-      if (nm__subvec_push(out, s) < 0)
-        return NM_ENOMEM;
-  if (out->n - start == nlit || out->n - start < 2)
-    return 0;
-  for (i = 0; i < subject.n; i++)
-    ntok += subject.p[i] == '.';
-  /* Stable insertion sort: small sets, already in subscription order. */
-  for (i = start + 1; i < out->n; i++) {
-    nm__sub_t *x = out->v[i];
-    for (j = i; j > start; j--) {
-      if (sub_order_cmp(out->v[j - 1]->subject, x->subject, ntok) <= 0)
-        break;
-      out->v[j] = out->v[j - 1];
+static void level_free(nm__slevel_t *lv) {
+  uint32_t i;
+  for (i = 0; i < lv->nbuckets; i++)
+    while (lv->buckets[i]) {
+      nm__snode_t *x = lv->buckets[i];
+      lv->buckets[i] = x->hnext;
+      level_free(&x->next);
+      free(x);
     }
-    out->v[j] = x;
+  free(lv->buckets);
+  if (lv->pwc) {
+    level_free(&lv->pwc->next);
+    free(lv->pwc);
   }
+  if (lv->fwc) {
+    level_free(&lv->fwc->next);
+    free(lv->fwc);
+  }
+  memset(lv, 0, sizeof(*lv));
+}
+
+/* Nodes are freed here; subs belong to connections and are freed by them. */
+void nm__sublist_free(nm__sublist_t *l) {
+  while (l->oldest)
+    cache_drop(l, l->oldest);
+  free(l->cache);
+  level_free(&l->root);
+  free(l->toks);
+  memset(l, 0, sizeof(*l));
+}
+
+/* ---- matching ---- */
+
+static int push_node(const nm__snode_t *x, nm__subvec_t *out) {
+  nm__sub_t *s;
+  for (s = x->head; s; s = s->ix_next)
+    if (nm__subvec_push(out, s) < 0)
+      return NM_ENOMEM;
   return 0;
 }
 
-/* nats-server neither matches nor caches a subject with an empty token. */
-static int has_empty_token(nm_slice_t s) {
+static int match_level(const nm__slevel_t *lv, const nm_slice_t *t, size_t nt,
+                       nm__subvec_t *out) {
+  const nm__snode_t *x = NULL, *pwc = NULL;
   size_t i;
-  if (s.n == 0 || s.p[0] == '.' || s.p[s.n - 1] == '.')
-    return 1;
-  for (i = 1; i < s.n; i++)
-    if (s.p[i] == '.' && s.p[i - 1] == '.')
-      return 1;
+  for (i = 0; i < nt; i++) {
+    if (lv == NULL)
+      return 0;
+    if (lv->fwc && push_node(lv->fwc, out) < 0)
+      return NM_ENOMEM;
+    if ((pwc = lv->pwc) != NULL &&
+        match_level(&pwc->next, t + i + 1, nt - i - 1, out) < 0)
+      return NM_ENOMEM;
+    x = level_find(lv, t[i].p, t[i].n, nm__hash(t[i].p, t[i].n));
+    lv = x ? &x->next : NULL;
+  }
+  if (x && push_node(x, out) < 0)
+    return NM_ENOMEM;
+  if (pwc && push_node(pwc, out) < 0)
+    return NM_ENOMEM;
   return 0;
+}
+
+/* Splits the subject into l->toks. Returns the count, 0 for a subject with
+ * an empty token (nats-server neither matches nor caches it), or -1. */
+static long tokenize(nm__sublist_t *l, nm_slice_t s) {
+  size_t n = 0, start = 0, i;
+  for (i = 0; i <= s.n; i++) {
+    if (i < s.n && s.p[i] != '.')
+      continue;
+    if (i == start)
+      return 0;
+    if (n == l->ntoks_cap) {
+      size_t cap = l->ntoks_cap ? l->ntoks_cap * 2 : 16;
+      nm_slice_t *nt = realloc(l->toks, cap * sizeof(*nt));
+      if (nt == NULL)
+        return -1;
+      l->toks = nt;
+      l->ntoks_cap = cap;
+    }
+    l->toks[n++] = (nm_slice_t){s.p + start, i - start};
+    start = i + 1;
+  }
+  return (long)n;
 }
 
 int nm__sublist_match(nm__sublist_t *l, nm_slice_t subject, nm__subvec_t *out) {
   uint32_t h = nm__hash(subject.p, subject.n);
-  nm__cent_t **pp = cache_slot(l, subject.p, subject.n, h), *e = *pp;
+  nm__cent_t *e = *cache_slot(l, subject.p, subject.n, h);
   size_t start = out->n, i;
-  int r;
+  long nt;
 
   if (e != NULL) {
     /* Copied out: delivering can remove subs, which drops cache entries. */
@@ -382,30 +442,13 @@ int nm__sublist_match(nm__sublist_t *l, nm_slice_t subject, nm__subvec_t *out) {
         return NM_ENOMEM;
     return 0;
   }
-  if (has_empty_token(subject))
+  nt = tokenize(l, subject);
+  if (nt < 0)
+    return NM_ENOMEM;
+  if (nt == 0)
     return 0;
-  r = match_walk(l, subject, out);
-  if (r < 0)
-    return r;
-  if (out->n - start > NM_SUBLIST_CACHE_RESULT_MAX)
-    return 0;
-  if (l->ncache >= NM_SUBLIST_CACHE_MAX)
-    cache_clear(l);
-  e = malloc(sizeof(*e) + subject.n);
-  if (e == NULL)
-    return 0; /* uncached is slower, not wrong */
-  memset(e, 0, sizeof(*e));
-  e->hash = h;
-  e->subj_len = subject.n;
-  memcpy(e->subj, subject.p, subject.n);
-  for (i = start; i < out->n; i++)
-    if (nm__subvec_push(&e->res, out->v[i]) < 0) {
-      cent_free(e);
-      return 0;
-    }
-  pp = &l->cache[h & (NM_SUBLIST_CACHE_BUCKETS - 1)];
-  e->next = *pp;
-  *pp = e;
-  l->ncache++;
+  if (match_level(&l->root, l->toks, (size_t)nt, out) < 0)
+    return NM_ENOMEM;
+  cache_store(l, subject, h, out->v + start, out->n - start);
   return 0;
 }

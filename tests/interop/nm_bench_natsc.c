@@ -1,4 +1,5 @@
-/* The load generator of ci/bench, on libnats (nats.c):
+/* The load generator of ci/bench-natsc (called by ci/bench), on libnats
+ * (nats.c):
  *
  *   nm_bench_natsc pub     URL COUNT SIZE   publish-only throughput
  *   nm_bench_natsc pubsub  URL COUNT SIZE   pub -> sub 1:1 (two connections)

@@ -1,6 +1,6 @@
-/* nm_server_fault_sync: applies a fault document from any thread. The
- * request is queued under a mutex, the server's loop is woken with a
- * uv_async_t, the loop thread applies it with nm_server_fault, and the
+/* nm_faults_apply_sync: applies a fault document from any thread. The
+ * request is queued under a mutex, the host's loop is woken with a
+ * uv_async_t, the loop thread applies it with nm_faults_apply, and the
  * caller waits (bounded) for the answer. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,7 +65,7 @@ static void on_async(uv_async_t *a) {
     s->queue = q->next;
     /* Applying can take a while (a large publish): not under the lock. */
     uv_mutex_unlock(&s->mu);
-    q->rc = nm__faults_apply(s->f, q->json, &q->res, q->err, sizeof(q->err));
+    q->rc = nm_faults_apply(s->f, q->json, &q->res, q->err, sizeof(q->err));
     uv_mutex_lock(&s->mu);
     req_finish(q);
   }
@@ -139,9 +139,8 @@ void nm__fsync_free(nm_faults_t *f) {
   f->sync = NULL;
 }
 
-int nm_server_fault_sync(nm_server_t *srv, const char *json, nm_buf_t *result,
+int nm_faults_apply_sync(nm_faults_t *f, const char *json, nm_buf_t *result,
                          char *err, size_t errlen) {
-  nm_faults_t *f = srv != NULL ? nm__server_faults(srv) : NULL;
   nm__fsync_t *s = f != NULL ? f->sync : NULL;
   uv_thread_t self = uv_thread_self();
   sync_req_t *q;
@@ -157,7 +156,7 @@ int nm_server_fault_sync(nm_server_t *srv, const char *json, nm_buf_t *result,
   if (s->loop_thread_known && uv_thread_equal(&self, &s->loop_thread)) {
     /* Already on the loop thread: waiting would deadlock. */
     uv_mutex_unlock(&s->mu);
-    return nm__faults_apply(f, json, result, err, errlen);
+    return nm_faults_apply(f, json, result, err, errlen);
   }
   if (s->closed) {
     uv_mutex_unlock(&s->mu);

@@ -107,7 +107,7 @@ int nm__fjson_rule(nm_faults_t *f, const void *json, int index,
   char where[48], awhere[64];
   nm__frule_t *r;
   /* No "seed": the server's --seed, else a fixed one (reruns cut alike). */
-  uint64_t seed = nm__server_seed(f->srv) ? nm__server_seed(f->srv) : 1;
+  uint64_t seed = nm__fh_seed(f) ? nm__fh_seed(f) : 1;
   size_t i;
   int rc;
 

@@ -1,26 +1,32 @@
-/* The fault engine's lifecycle and per-connection state: what the core calls
- * when a server starts and stops and when connections open and close. The
- * frame path is faults_rules.c; documents are faults_control.c. */
+/* The fault engine's lifecycle and per-connection state: what a host calls
+ * when it starts and stops and when connections open and close. The frame
+ * path is faults_rules.c; documents are faults_control.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "faults_int.h"
-#include "nm_server_int.h"
 
-nm_faults_t *nm__faults_new(nm_server_t *s) {
-  nm_faults_t *f = calloc(1, sizeof(*f));
+nm_faults_t *nm_faults_new(uv_loop_t *loop, const nm_fault_host_t *ops,
+                           void *host) {
+  nm_faults_t *f;
+
+  if (ops == NULL)
+    return NULL;
+  f = calloc(1, sizeof(*f));
   if (f == NULL)
     return NULL;
-  f->srv = s;
-  /* The sync plumbing is optional: without a loop yet, nm_server_fault_sync
+  f->loop = loop;
+  f->ops = ops;
+  f->host = host;
+  /* The sync plumbing is optional: without a loop, nm_faults_apply_sync
    * reports NM_ESTATE. */
-  if (nm_server_loop(s) != NULL)
-    (void)nm__fsync_init(f, nm_server_loop(s));
+  if (loop != NULL)
+    (void)nm__fsync_init(f, loop);
   return f;
 }
 
-void nm__faults_stop(nm_faults_t *f) {
+void nm_faults_stop(nm_faults_t *f) {
   nm__frule_t *r;
 
   if (f == NULL || f->stopped)
@@ -43,34 +49,34 @@ void nm__faults_stop(nm_faults_t *f) {
   f->nrules = 0;
 }
 
-void nm__faults_free(nm_faults_t *f) {
+void nm_faults_free(nm_faults_t *f) {
   if (f == NULL)
     return;
   if (!f->stopped)
-    nm__faults_stop(f);
+    nm_faults_stop(f);
   nm__fsync_free(f);
   free(f->trace);
   free(f);
 }
 
-int nm__faults_active(const nm_faults_t *f) {
+int nm_faults_active(const nm_faults_t *f) {
   return f != NULL && (f->nrules + f->nstates) != 0;
 }
 
-void nm__faults_conn_open(nm_faults_t *f, nm_conn_t *c) {
+void nm_faults_conn_open(nm_faults_t *f, nm_hconn_t *c) {
   /* Nothing per connection until a rule needs it; but this runs on the
-   * loop thread, which nm_server_fault_sync wants to recognise. */
+   * loop thread, which nm_faults_apply_sync wants to recognise. */
   if (f != NULL && f->sync != NULL)
     nm__fsync_note_loop_thread(f);
 }
 
-void nm__faults_conn_close(nm_faults_t *f, nm_conn_t *c) {
+void nm_faults_conn_close(nm_faults_t *f, nm_hconn_t *c) {
   nm__fconn_t *st;
 
   if (f == NULL || c == NULL)
     return;
-  nm__frules_forget_conn(f, nm__conn_id(c));
-  st = nm__fconn_get(f, nm__conn_id(c), 0);
+  nm__frules_forget_conn(f, nm__fh_id(f, c));
+  st = nm__fconn_get(f, nm__fh_id(f, c), 0);
   if (st == NULL)
     return;
   nm__fconn_drop_all(f, st);
@@ -148,7 +154,7 @@ void nm__fobserve(nm_faults_t *f, nm_obs_kind_t kind, uint64_t conn_id,
   ev.detail = detail;
   if (kind == NM_OBS_ACTION)
     trace_keep(f, &ev);
-  nm__server_observe(f->srv, &ev);
+  nm__fh_observe(f, &ev);
 }
 
 const char *nm__fact_name(nm__fact_t a) {
@@ -196,11 +202,6 @@ nm__frule_t *nm__frule_find(nm_faults_t *f, const char *id) {
     if (!r->removed && strcmp(r->id, id) == 0)
       return r;
   return NULL;
-}
-
-/* The one field of the core's server struct the engine reads. */
-uint64_t nm__server_seed(const nm_server_t *s) {
-  return s->opts.seed;
 }
 
 nm__fcount_t *nm__frule_count(nm__frule_t *r, uint64_t conn_id) {

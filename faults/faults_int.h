@@ -1,4 +1,4 @@
-/* The fault engine's internal types, shared by server/faults*.c only.
+/* The fault engine's internal types, shared by faults/faults*.c only.
  *
  * The engine keeps:
  *  - rules (faults_rules.c matches frames against them and counts),
@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "nm_conn_api.h"
+#include "nm_faults.h"
 
 /* Named limits (docs/faults.md lists them). */
 #define NM_FAULT_RULES_MAX 256          /* installed rules */
@@ -192,7 +192,9 @@ typedef struct {
 } nm__ftrace_t;
 
 struct nm_faults_s {
-  nm_server_t *srv;
+  uv_loop_t *loop;            /* timers; NULL: no delays, no sync */
+  const nm_fault_host_t *ops; /* the host's operations (the only way out) */
+  void *host;                 /* their first argument */
   nm__frule_t *rules;
   int nrules;  /* installed, not removed */
   int nstates; /* nm__fconn_t in `conns` */
@@ -202,10 +204,70 @@ struct nm_faults_s {
   int depth;             /* then-action nesting */
   int stopped;
   int pending_closes;  /* timers being closed */
-  nm__fsync_t *sync;   /* nm_server_fault_sync plumbing, or NULL */
+  nm__fsync_t *sync;   /* nm_faults_apply_sync plumbing, or NULL */
   nm__ftrace_t *trace; /* ring of NM_FAULT_TRACE_MAX, allocated on first use */
   uint64_t trace_seq;  /* events recorded so far */
 };
+
+/* The host's operations, one call each (nm_faults.h describes them). */
+static inline uint64_t nm__fh_id(const nm_faults_t *f, const nm_hconn_t *c) {
+  return f->ops->conn_id(f->host, c);
+}
+static inline nm_hconn_t *nm__fh_find(const nm_faults_t *f, uint64_t id) {
+  return f->ops->find_conn(f->host, id);
+}
+static inline void nm__fh_each(const nm_faults_t *f,
+                               void (*fn)(nm_hconn_t *, void *), void *data) {
+  f->ops->each_conn(f->host, fn, data);
+}
+static inline int nm__fh_write(const nm_faults_t *f, nm_hconn_t *c,
+                               const char *p, size_t n, int now,
+                               const nm_frame_t *fr, const char *rule,
+                               const char *action) {
+  return f->ops->write_raw(f->host, c, p, n, now, fr, rule, action);
+}
+static inline void nm__fh_observe_pending(const nm_faults_t *f,
+                                          nm_hconn_t *c) {
+  if (f->ops->observe_pending)
+    f->ops->observe_pending(f->host, c);
+}
+static inline void nm__fh_close(const nm_faults_t *f, nm_hconn_t *c,
+                                nm_close_how_t how, const char *reason) {
+  f->ops->close(f->host, c, how, reason);
+}
+static inline void nm__fh_reading(const nm_faults_t *f, nm_hconn_t *c, int on) {
+  f->ops->set_reading(f->host, c, on);
+}
+static inline void nm__fh_blackhole(const nm_faults_t *f, nm_hconn_t *c,
+                                    int on) {
+  f->ops->set_blackhole(f->host, c, on);
+}
+static inline void nm__fh_handle(const nm_faults_t *f, nm_hconn_t *c,
+                                 const nm_frame_t *fr, nm_slice_t bytes) {
+  f->ops->handle_frame(f->host, c, fr, bytes);
+}
+static inline void nm__fh_publish(const nm_faults_t *f, nm_slice_t subject,
+                                  nm_slice_t reply, size_t hdr_len,
+                                  nm_slice_t payload) {
+  f->ops->publish(f->host, subject, reply, hdr_len, payload);
+}
+static inline int nm__fh_restart(const nm_faults_t *f, uint64_t delay_ms) {
+  return f->ops->restart_listener(f->host, delay_ms);
+}
+static inline void nm__fh_refuse(const nm_faults_t *f, int k) {
+  f->ops->refuse_next(f->host, k);
+}
+static inline int nm__fh_info(const nm_faults_t *f, nm_hconn_t *c,
+                              const char *extra, nm_buf_t *out) {
+  return f->ops->info_json(f->host, c, extra, out);
+}
+static inline void nm__fh_observe(const nm_faults_t *f,
+                                  const nm_obs_event_t *ev) {
+  f->ops->observe(f->host, ev);
+}
+static inline uint64_t nm__fh_seed(const nm_faults_t *f) {
+  return f->ops->seed(f->host);
+}
 
 /* faults.c */
 nm__fconn_t *nm__fconn_get(nm_faults_t *f, uint64_t id, int create);
@@ -238,7 +300,7 @@ void nm__fheld_append(nm__fheld_t **list, nm__fheld_t *h);
 int nm__fheld_delay(nm_faults_t *f, nm__fconn_t *st, nm__fheld_t *h,
                     uint64_t ms);
 /* Delivers an entry now: writes (out) or handles (in). */
-void nm__fheld_deliver(nm_faults_t *f, nm_conn_t *c, nm__fheld_t *h,
+void nm__fheld_deliver(nm_faults_t *f, nm_hconn_t *c, nm__fheld_t *h,
                        const char *action);
 /* Releases held frames (rule "" = all rules; max 0 = all) of one
  * connection, in order. Returns how many. */
@@ -248,14 +310,12 @@ uint64_t nm__fheld_release(nm_faults_t *f, uint64_t conn_id, const char *rule,
 void nm__fconn_drop_all(nm_faults_t *f, nm__fconn_t *st);
 /* Writes out-bytes on a connection, first any frame waiting to be
  * coalesced, so both leave in one write. */
-void nm__femit(nm_faults_t *f, nm_conn_t *c, const char *p, size_t n,
+void nm__femit(nm_faults_t *f, nm_hconn_t *c, const char *p, size_t n,
                const nm_frame_t *fr, const char *rule, const char *action);
 
 /* faults_rules.c */
 int nm__fmatch(const nm__fmatch_t *m, int dir, uint64_t conn_id,
                const nm_frame_t *fr);
-int nm__fpath(nm_faults_t *f, nm_conn_t *c, int dir, const nm_frame_t *fr,
-              nm_slice_t bytes);
 
 /* faults_json.c (a rule), faults_json_do.c (an action list). `err` gets a
  * message naming the offending field. */
@@ -273,7 +333,7 @@ void nm__fdirects_run(nm_faults_t *f, const nm__fdirects_t *d,
 
 /* faults_frame.c: encodes a "send" action's frame for connection c. The
  * frame description for the observer points into the action and `out`. */
-int nm__fframe_build(nm_faults_t *f, nm_conn_t *c, const nm__fdirect_t *a,
+int nm__fframe_build(nm_faults_t *f, nm_hconn_t *c, const nm__fdirect_t *a,
                      nm_buf_t *out, nm_frame_t *fr);
 /* Decodes base64 (standard alphabet, padding optional). Returns the
  * length or -1. out must hold (n / 4 + 1) * 3 bytes. */
@@ -284,7 +344,7 @@ int nm__fsync_init(nm_faults_t *f, uv_loop_t *loop);
 void nm__fsync_stop(nm_faults_t *f);
 void nm__fsync_free(nm_faults_t *f);
 /* Called on the loop thread (a connection opened): lets
- * nm_server_fault_sync called on that thread apply directly. */
+ * nm_faults_apply_sync called on that thread apply directly. */
 void nm__fsync_note_loop_thread(nm_faults_t *f);
 
 #endif

@@ -1,4 +1,4 @@
-/* Fault documents as a whole (nm__faults_apply) and the run-time control API
+/* Fault documents as a whole (nm_faults_apply) and the run-time control API
  * on "$MOCK." subjects. A document is checked completely before anything
  * changes: a bad document changes nothing. Then, in this order: "clear",
  * "remove", "rules" (installed), "actions" (run). */
@@ -214,8 +214,8 @@ static int apply_doc(nm_faults_t *f, const char *json, uint64_t this_conn,
   }
   nadd = 0; /* installed: owned by the engine now */
   if (reply.n > 0 && result != NULL)
-    nm__server_publish(f->srv, reply, (nm_slice_t){NULL, 0}, 0,
-                       (nm_slice_t){result->base, result->len});
+    nm__fh_publish(f, reply, (nm_slice_t){NULL, 0}, 0,
+                   (nm_slice_t){result->base, result->len});
   if (actions.n > 0) {
     f->walking++;
     nm__fdirects_run(f, &actions, this_conn, NULL);
@@ -231,8 +231,8 @@ done:
   return rc;
 }
 
-int nm__faults_apply(nm_faults_t *f, const char *json, nm_buf_t *result,
-                     char *err, size_t errlen) {
+int nm_faults_apply(nm_faults_t *f, const char *json, nm_buf_t *result,
+                    char *err, size_t errlen) {
   char dummy[8];
   if (err == NULL || errlen == 0) {
     err = dummy;
@@ -372,9 +372,15 @@ static void reply_error(nm_buf_t *out, const char *msg) {
   }
 }
 
-void nm__faults_control(nm_faults_t *f, nm_conn_t *c, nm_slice_t subject,
-                        nm_slice_t reply, nm_slice_t payload) {
-  static const char kPrefix[] = "$MOCK.";
+static const char kPrefix[] = "$MOCK.";
+
+int nm_faults_is_control(nm_slice_t subject) {
+  return subject.n >= sizeof(kPrefix) - 1 &&
+         memcmp(subject.p, kPrefix, sizeof(kPrefix) - 1) == 0;
+}
+
+void nm_faults_control(nm_faults_t *f, nm_hconn_t *c, nm_slice_t subject,
+                       nm_slice_t reply, nm_slice_t payload) {
   char err[512];
   char *doc = NULL;
   nm_buf_t out;
@@ -382,7 +388,7 @@ void nm__faults_control(nm_faults_t *f, nm_conn_t *c, nm_slice_t subject,
   size_t vn;
   int rc = 0, answered = 0;
 
-  if (f == NULL || subject.n < sizeof(kPrefix) - 1)
+  if (f == NULL || !nm_faults_is_control(subject))
     return;
   verb = subject.p + sizeof(kPrefix) - 1;
   vn = subject.n - (sizeof(kPrefix) - 1);
@@ -401,8 +407,8 @@ void nm__faults_control(nm_faults_t *f, nm_conn_t *c, nm_slice_t subject,
         rc = NM_EINVAL;
         snprintf(err, sizeof(err), "the document contains a NUL byte");
       } else {
-        rc = apply_doc(f, doc, c != NULL ? nm__conn_id(c) : 0, reply, &out, err,
-                       sizeof(err));
+        rc = apply_doc(f, doc, c != NULL ? nm__fh_id(f, c) : 0, reply, &out,
+                       err, sizeof(err));
         if (rc == 0)
           answered = 1; /* apply_doc published the answer */
       }
@@ -418,7 +424,7 @@ void nm__faults_control(nm_faults_t *f, nm_conn_t *c, nm_slice_t subject,
   } else if (vn == 5 && memcmp(verb, "clear", 5) == 0) {
     clear_rules(f);
     nm__frules_reap(f);
-    nm__fobserve(f, NM_OBS_ACTION, c != NULL ? nm__conn_id(c) : 0, NULL,
+    nm__fobserve(f, NM_OBS_ACTION, c != NULL ? nm__fh_id(f, c) : 0, NULL,
                  (nm_slice_t){NULL, 0}, NULL, "clear", "every rule removed");
     rc = nm_buf_append_str(&out, "{\"ok\":true,\"rules\":[]}");
   } else {
@@ -431,8 +437,8 @@ void nm__faults_control(nm_faults_t *f, nm_conn_t *c, nm_slice_t subject,
   if (rc != 0)
     reply_error(&out, err[0] ? err : "failed");
   if (reply.n > 0 && !answered && !f->stopped)
-    nm__server_publish(f->srv, reply, (nm_slice_t){NULL, 0}, 0,
-                       (nm_slice_t){out.base, out.len});
+    nm__fh_publish(f, reply, (nm_slice_t){NULL, 0}, 0,
+                   (nm_slice_t){out.base, out.len});
   nm_buf_free(&out);
   free(doc);
 }

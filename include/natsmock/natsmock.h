@@ -3,7 +3,11 @@
  *
  * The embedding API. A server runs on the caller's uv loop (nm_server_new +
  * nm_server_start) or on a thread of its own (nm_server_start_thread). There
- * is no global state: several servers can live in one process. */
+ * is no global state: several servers can live in one process.
+ *
+ * Installed as <natsmock/natsmock.h> with the three headers it includes
+ * (nm_errors.h, nm_buf.h, nm_obs.h) and the one nm_obs.h includes (nm_frame.h);
+ * link natsmock::server (CMake) or `pkg-config --libs natsmock`. */
 #ifndef NATSMOCK_H
 #define NATSMOCK_H
 
@@ -12,7 +16,11 @@
 
 #include "nm_buf.h"
 #include "nm_errors.h"
-#include "nm_parser.h"
+#include "nm_obs.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define NM_VERSION "0.1.0"
 
@@ -39,7 +47,18 @@ typedef struct {
   int trace;                  /* -V: protocol trace on stderr */
   int debug;                  /* -D: debug log on stderr */
   const char *faults_file;    /* --faults FILE: JSON rules loaded at start */
-  uint64_t seed;  /* queue-group choice and random splits; 0: time */
+  uint64_t seed; /* queue-group choice and random splits; 0: time */
+  /* Read from a config file for the natsmock program (the library itself
+   * does not use them): nats-server's keys of the same names. */
+  const char *log_file;           /* log_file */
+  const char *pid_file;           /* pid_file */
+  const char *ports_file_dir;     /* ports_file_dir */
+  int logtime;                    /* logtime: 1 */
+  int http_port;                  /* http_port / http: 0 none, -1 random */
+  const char *http_host;          /* http host, NULL: the client host */
+  uint64_t lame_duck_duration_ms; /* 120000 */
+  uint64_t lame_duck_grace_ms;    /* lame_duck_grace_period: 10000 */
+  int64_t max_traced_msg_len;     /* 0: whole payloads in the trace */
   void *strings_; /* private: strings kept by nm_server_opts_load/_parse */
 } nm_server_opts_t;
 
@@ -90,27 +109,7 @@ int nm_server_num_conns(const nm_server_t *s);
 
 /* Observation: every frame in and out of every connection, and connection
  * open and close, are reported here (the harness builds its timeline from
- * this). Called on the server's loop. */
-typedef enum {
-  NM_OBS_OPEN = 1, /* a connection was accepted */
-  NM_OBS_IN,       /* a frame was received (before any rule) */
-  NM_OBS_OUT,      /* bytes of a frame were handed to the socket */
-  NM_OBS_CLOSE,    /* the connection closed */
-  NM_OBS_ACTION,   /* a fault rule or direct action acted */
-} nm_obs_kind_t;
-
-typedef struct {
-  nm_obs_kind_t kind;
-  uint64_t conn_id; /* 1, 2, ... in accept order; same as INFO client_id */
-  uint64_t t_us;    /* uv_hrtime()/1000 */
-  const nm_frame_t *frame; /* IN and OUT: the parsed frame */
-  nm_slice_t bytes;        /* IN and OUT: the raw bytes of the frame */
-  const char *rule;        /* the rule that touched it, or NULL */
-  const char *action;      /* what it did ("hold", "drop", ...), or NULL */
-  const char *detail;      /* CLOSE: reason; ACTION: free text */
-} nm_obs_event_t;
-
-typedef void (*nm_obs_cb)(void *data, const nm_obs_event_t *ev);
+ * this). The event types are in nm_obs.h. Called on the server's loop. */
 void nm_server_set_observer(nm_server_t *s, nm_obs_cb cb, void *data);
 
 /* Fault injection: applies a fault command document (JSON): rules to add or
@@ -130,5 +129,9 @@ int nm_server_fault(nm_server_t *s, const char *json, nm_buf_t *result,
  * it has accepted a connection). NM_ECLOSED once the server is stopping. */
 int nm_server_fault_sync(nm_server_t *s, const char *json, nm_buf_t *result,
                          char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

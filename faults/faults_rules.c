@@ -51,7 +51,7 @@ static void report(nm_faults_t *f, uint64_t id, const nm_frame_t *fr,
 }
 
 /* Splits a frame into several writes, each its own uv_write. */
-static void do_split(nm_faults_t *f, nm_conn_t *c, nm__frule_t *r,
+static void do_split(nm_faults_t *f, nm_hconn_t *c, nm__frule_t *r,
                      const nm_frame_t *fr, nm_slice_t bytes) {
   size_t cuts[NM_FAULT_CUTS_MAX + 2];
   size_t ncuts = 0, i, j;
@@ -86,18 +86,18 @@ static void do_split(nm_faults_t *f, nm_conn_t *c, nm__frule_t *r,
   }
   cuts[ncuts] = bytes.n;
   snprintf(detail, sizeof(detail), "%zu writes", ncuts);
-  report(f, nm__conn_id(c), fr, bytes, r, detail);
+  report(f, nm__fh_id(f, c), fr, bytes, r, detail);
   /* Anything waiting to be coalesced goes first, then the pieces. */
   nm__femit(f, c, NULL, 0, NULL, NULL, NULL);
   /* Frames queued before this one are on the wire before it: they are
    * reported first, so the timeline keeps the wire order. */
-  nm__conn_observe_pending(c);
-  nm__fobserve(f, NM_OBS_OUT, nm__conn_id(c), fr, bytes, r->id, "split", NULL);
+  nm__fh_observe_pending(f, c);
+  nm__fobserve(f, NM_OBS_OUT, nm__fh_id(f, c), fr, bytes, r->id, "split", NULL);
   /* The pieces are reported by the core as raw bytes (no frame), marked
    * "split-piece"; the whole frame was reported above. */
   for (i = 0; i < ncuts; i++)
-    (void)nm__conn_write_raw(c, bytes.p + cuts[i], cuts[i + 1] - cuts[i], 1,
-                             NULL, r->id, "split-piece");
+    (void)nm__fh_write(f, c, bytes.p + cuts[i], cuts[i + 1] - cuts[i], 1, NULL,
+                       r->id, "split-piece");
 }
 
 /* Keeps a copy of the frame on one of the connection's lists. Returns 0, or
@@ -123,9 +123,9 @@ static int keep(nm_faults_t *f, uint64_t id, int dir, const nm__frule_t *r,
 
 /* Applies a taking action. Returns NM_FAULT_TAKEN, or NM_FAULT_PASS when
  * the frame must go on (stall of an out frame, a hold over the caps). */
-static int act(nm_faults_t *f, nm_conn_t *c, nm__frule_t *r, int dir,
+static int act(nm_faults_t *f, nm_hconn_t *c, nm__frule_t *r, int dir,
                const nm_frame_t *fr, nm_slice_t bytes) {
-  uint64_t id = nm__conn_id(c);
+  uint64_t id = nm__fh_id(f, c);
   nm__fconn_t *st;
   nm__fheld_t *h;
   char detail[96];
@@ -170,9 +170,9 @@ static int act(nm_faults_t *f, nm_conn_t *c, nm__frule_t *r, int dir,
       nm__femit(f, c, bytes.p, bytes.n, fr, r->id, "duplicate");
       nm__femit(f, c, bytes.p, bytes.n, fr, r->id, "duplicate");
     } else {
-      nm__conn_handle_frame(c, fr);
-      if (nm__server_find_conn(f->srv, id) == c)
-        nm__conn_handle_frame(c, fr);
+      nm__fh_handle(f, c, fr, bytes);
+      if (nm__fh_find(f, id) == c)
+        nm__fh_handle(f, c, fr, bytes);
     }
     return NM_FAULT_TAKEN;
   case NM_FACT_SPLIT:
@@ -181,16 +181,16 @@ static int act(nm_faults_t *f, nm_conn_t *c, nm__frule_t *r, int dir,
   case NM_FACT_CLOSE:
   case NM_FACT_RESET:
     report(f, id, fr, bytes, r, "frame not delivered");
-    nm__conn_close(
-        c, r->action == NM_FACT_CLOSE ? NM_CLOSE_FLUSH : NM_CLOSE_RST,
-        r->action == NM_FACT_CLOSE ? "fault: close" : "fault: reset");
+    nm__fh_close(f, c,
+                 r->action == NM_FACT_CLOSE ? NM_CLOSE_FLUSH : NM_CLOSE_RST,
+                 r->action == NM_FACT_CLOSE ? "fault: close" : "fault: reset");
     return NM_FAULT_TAKEN;
   case NM_FACT_STALL:
     st = nm__fconn_get(f, id, 1);
     if (st == NULL)
       return NM_FAULT_PASS;
     st->stall = 1;
-    nm__conn_set_reading(c, 0);
+    nm__fh_reading(f, c, 0);
     if (dir == NM_DIR_OUT) {
       report(f, id, fr, bytes, r, "reading stopped after this frame");
       return NM_FAULT_PASS;
@@ -211,7 +211,7 @@ static int act(nm_faults_t *f, nm_conn_t *c, nm__frule_t *r, int dir,
     if (st != NULL)
       st->blackhole = 1;
     report(f, id, fr, bytes, r, "frame discarded");
-    nm__conn_set_blackhole(c, 1);
+    nm__fh_blackhole(f, c, 1);
     return NM_FAULT_TAKEN;
   case NM_FACT_PASS:
     break;
@@ -242,8 +242,8 @@ static int gate(nm_faults_t *f, nm__fconn_t *st, int dir, uint64_t id,
   return NM_FAULT_TAKEN;
 }
 
-int nm__fpath(nm_faults_t *f, nm_conn_t *c, int dir, const nm_frame_t *fr,
-              nm_slice_t bytes) {
+int nm_faults_frame(nm_faults_t *f, nm_hconn_t *c, int dir,
+                    const nm_frame_t *fr, nm_slice_t bytes) {
   nm__frule_t *acted[NM_FAULT_RULES_MAX];
   nm__frule_t *r, *taker = NULL;
   nm__fcount_t *n;
@@ -253,7 +253,7 @@ int nm__fpath(nm_faults_t *f, nm_conn_t *c, int dir, const nm_frame_t *fr,
 
   if (f == NULL || f->stopped)
     return NM_FAULT_PASS;
-  id = nm__conn_id(c);
+  id = nm__fh_id(f, c);
   st = nm__fconn_get(f, id, 0);
   if (st != NULL && (st->blackhole || st->stall)) {
     result = gate(f, st, dir, id, fr, bytes);
@@ -308,8 +308,7 @@ int nm__fpath(nm_faults_t *f, nm_conn_t *c, int dir, const nm_frame_t *fr,
    * after the frame), or a frame waiting to be coalesced with it. An in
    * frame that passes is handled by the core after the then-actions ran:
    * "when the server receives X" means before it acted on X. */
-  if (result == NM_FAULT_PASS && dir == NM_DIR_OUT &&
-      nm__server_find_conn(f->srv, id) == c) {
+  if (result == NM_FAULT_PASS && dir == NM_DIR_OUT && nm__fh_find(f, id) == c) {
     st = nm__fconn_get(f, id, 0);
     if (has_then || (st != NULL && st->coalesce)) {
       const char *rid = nacted > 0 ? acted[0]->id : NULL;
@@ -336,14 +335,4 @@ int nm__fpath(nm_faults_t *f, nm_conn_t *c, int dir, const nm_frame_t *fr,
   f->walking--;
   nm__frules_reap(f);
   return result;
-}
-
-int nm__faults_inbound(nm_faults_t *f, nm_conn_t *c, const nm_frame_t *fr,
-                       nm_slice_t bytes) {
-  return nm__fpath(f, c, NM_DIR_IN, fr, bytes);
-}
-
-int nm__faults_outbound(nm_faults_t *f, nm_conn_t *c, const nm_frame_t *fr,
-                        nm_slice_t bytes) {
-  return nm__fpath(f, c, NM_DIR_OUT, fr, bytes);
 }

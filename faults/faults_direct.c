@@ -13,15 +13,16 @@
 
 /* One page of connection ids above `after`, in accept order. */
 typedef struct {
+  const nm_faults_t *f;
   uint64_t after;
   uint64_t ids[64];
   int n;
   int more;
 } conn_ids_t;
 
-static void collect(nm_conn_t *c, void *data) {
+static void collect(nm_hconn_t *c, void *data) {
   conn_ids_t *ids = data;
-  uint64_t id = nm__conn_id(c);
+  uint64_t id = nm__fh_id(ids->f, c);
   if (id <= ids->after)
     return;
   if (ids->n < (int)(sizeof(ids->ids) / sizeof(ids->ids[0])))
@@ -30,17 +31,23 @@ static void collect(nm_conn_t *c, void *data) {
     ids->more = 1;
 }
 
-static void find_last(nm_conn_t *c, void *data) {
-  *(uint64_t *)data = nm__conn_id(c);
+typedef struct {
+  const nm_faults_t *f;
+  uint64_t id;
+} last_id_t;
+
+static void find_last(nm_hconn_t *c, void *data) {
+  last_id_t *last = data;
+  last->id = nm__fh_id(last->f, c);
 }
 
 /* Runs fn on each connection the action addresses. Connections are named by
  * id and looked up again before each call: an action may close one. */
 static void each_target(nm_faults_t *f, const nm__fdirect_t *a,
                         uint64_t this_conn, const char *rule,
-                        void (*fn)(nm_faults_t *, nm_conn_t *,
+                        void (*fn)(nm_faults_t *, nm_hconn_t *,
                                    const nm__fdirect_t *, const char *)) {
-  nm_conn_t *c;
+  nm_hconn_t *c;
   uint64_t id = 0;
   conn_ids_t ids;
   int i;
@@ -52,18 +59,22 @@ static void each_target(nm_faults_t *f, const nm__fdirect_t *a,
   case NM_FCONN_THIS:
     id = this_conn;
     break;
-  case NM_FCONN_LAST:
-    nm__server_each_conn(f->srv, find_last, &id);
+  case NM_FCONN_LAST: {
+    last_id_t last = {f, 0};
+    nm__fh_each(f, find_last, &last);
+    id = last.id;
     break;
+  }
   case NM_FCONN_ALL:
     /* Pages of 64 ids: any number of connections, no unbounded list. */
     memset(&ids, 0, sizeof(ids));
+    ids.f = f;
     do {
       ids.n = 0;
       ids.more = 0;
-      nm__server_each_conn(f->srv, collect, &ids);
+      nm__fh_each(f, collect, &ids);
       for (i = 0; i < ids.n; i++) {
-        c = nm__server_find_conn(f->srv, ids.ids[i]);
+        c = nm__fh_find(f, ids.ids[i]);
         if (c != NULL)
           fn(f, c, a, rule);
       }
@@ -72,7 +83,7 @@ static void each_target(nm_faults_t *f, const nm__fdirect_t *a,
     } while (ids.more && !f->stopped);
     return;
   }
-  c = id != 0 ? nm__server_find_conn(f->srv, id) : NULL;
+  c = id != 0 ? nm__fh_find(f, id) : NULL;
   if (c == NULL) {
     nm__fobserve(f, NM_OBS_ACTION, id, NULL, (nm_slice_t){NULL, 0}, rule,
                  "skipped", "no such connection open");
@@ -81,16 +92,16 @@ static void each_target(nm_faults_t *f, const nm__fdirect_t *a,
   fn(f, c, a, rule);
 }
 
-static void do_send_raw(nm_faults_t *f, nm_conn_t *c, const nm__fdirect_t *a,
+static void do_send_raw(nm_faults_t *f, nm_hconn_t *c, const nm__fdirect_t *a,
                         const char *rule) {
   /* Raw bytes may be half a frame or several: they are reported with no
    * frame (the observer's "raw bytes" case). */
-  nm__fobserve(f, NM_OBS_ACTION, nm__conn_id(c), NULL,
+  nm__fobserve(f, NM_OBS_ACTION, nm__fh_id(f, c), NULL,
                (nm_slice_t){a->data, a->len}, rule, "send_raw", NULL);
   nm__femit(f, c, a->data, a->len, NULL, rule, "send_raw");
 }
 
-static void do_send(nm_faults_t *f, nm_conn_t *c, const nm__fdirect_t *a,
+static void do_send(nm_faults_t *f, nm_hconn_t *c, const nm__fdirect_t *a,
                     const char *rule) {
   nm_buf_t out;
   nm_frame_t fr;
@@ -101,19 +112,19 @@ static void do_send(nm_faults_t *f, nm_conn_t *c, const nm__fdirect_t *a,
   rc = nm__fframe_build(f, c, a, &out, &fr);
   if (rc != 0) {
     snprintf(detail, sizeof(detail), "frame not built (error %d)", rc);
-    nm__fobserve(f, NM_OBS_ACTION, nm__conn_id(c), NULL, (nm_slice_t){NULL, 0},
+    nm__fobserve(f, NM_OBS_ACTION, nm__fh_id(f, c), NULL, (nm_slice_t){NULL, 0},
                  rule, "send", detail);
   } else {
-    nm__fobserve(f, NM_OBS_ACTION, nm__conn_id(c), &fr,
+    nm__fobserve(f, NM_OBS_ACTION, nm__fh_id(f, c), &fr,
                  (nm_slice_t){out.base, out.len}, rule, "send", NULL);
     nm__femit(f, c, out.base, out.len, &fr, rule, "send");
   }
   nm_buf_free(&out);
 }
 
-static void do_conn_op(nm_faults_t *f, nm_conn_t *c, const nm__fdirect_t *a,
+static void do_conn_op(nm_faults_t *f, nm_hconn_t *c, const nm__fdirect_t *a,
                        const char *rule) {
-  uint64_t id = nm__conn_id(c);
+  uint64_t id = nm__fh_id(f, c);
   nm__fconn_t *st;
   nm__fheld_t *h, *next;
 
@@ -121,12 +132,12 @@ static void do_conn_op(nm_faults_t *f, nm_conn_t *c, const nm__fdirect_t *a,
   case NM_FDO_CLOSE:
     nm__fobserve(f, NM_OBS_ACTION, id, NULL, (nm_slice_t){NULL, 0}, rule,
                  "close", a->flag ? "FIN after queued output" : "FIN now");
-    nm__conn_close(c, a->flag ? NM_CLOSE_FLUSH : NM_CLOSE_FIN, "fault: close");
+    nm__fh_close(f, c, a->flag ? NM_CLOSE_FLUSH : NM_CLOSE_FIN, "fault: close");
     break;
   case NM_FDO_RESET:
     nm__fobserve(f, NM_OBS_ACTION, id, NULL, (nm_slice_t){NULL, 0}, rule,
                  "reset", "RST");
-    nm__conn_close(c, NM_CLOSE_RST, "fault: reset");
+    nm__fh_close(f, c, NM_CLOSE_RST, "fault: reset");
     break;
   case NM_FDO_STALL:
     st = nm__fconn_get(f, id, 1);
@@ -135,7 +146,7 @@ static void do_conn_op(nm_faults_t *f, nm_conn_t *c, const nm__fdirect_t *a,
     st->stall = 1;
     nm__fobserve(f, NM_OBS_ACTION, id, NULL, (nm_slice_t){NULL, 0}, rule,
                  "stall", "reading stopped");
-    nm__conn_set_reading(c, 0);
+    nm__fh_reading(f, c, 0);
     break;
   case NM_FDO_BLACKHOLE:
     st = nm__fconn_get(f, id, 1);
@@ -144,7 +155,7 @@ static void do_conn_op(nm_faults_t *f, nm_conn_t *c, const nm__fdirect_t *a,
     st->blackhole = 1;
     nm__fobserve(f, NM_OBS_ACTION, id, NULL, (nm_slice_t){NULL, 0}, rule,
                  "blackhole", "no reading, output discarded");
-    nm__conn_set_blackhole(c, 1);
+    nm__fh_blackhole(f, c, 1);
     break;
   case NM_FDO_RESUME:
     st = nm__fconn_get(f, id, 0);
@@ -152,7 +163,7 @@ static void do_conn_op(nm_faults_t *f, nm_conn_t *c, const nm__fdirect_t *a,
                  "resume", NULL);
     if (st != NULL && st->blackhole) {
       st->blackhole = 0;
-      nm__conn_set_blackhole(c, 0);
+      nm__fh_blackhole(f, c, 0);
     }
     if (st == NULL)
       break;
@@ -168,7 +179,7 @@ static void do_conn_op(nm_faults_t *f, nm_conn_t *c, const nm__fdirect_t *a,
     while (h != NULL) {
       next = h->next;
       h->next = NULL;
-      if (nm__server_find_conn(f->srv, id) == c)
+      if (nm__fh_find(f, id) == c)
         nm__fheld_deliver(f, c, h, "resume");
       nm__fheld_free(h);
       h = next;
@@ -176,21 +187,21 @@ static void do_conn_op(nm_faults_t *f, nm_conn_t *c, const nm__fdirect_t *a,
     st = nm__fconn_get(f, id, 0);
     if (st != NULL)
       nm__fconn_maybe_free(f, st);
-    if (nm__server_find_conn(f->srv, id) == c)
-      nm__conn_set_reading(c, 1);
+    if (nm__fh_find(f, id) == c)
+      nm__fh_reading(f, c, 1);
     break;
   default:
     break;
   }
 }
 
-static void do_release(nm_faults_t *f, nm_conn_t *c, const nm__fdirect_t *a,
+static void do_release(nm_faults_t *f, nm_hconn_t *c, const nm__fdirect_t *a,
                        const char *rule) {
   char detail[128];
-  uint64_t n = nm__fheld_release(f, nm__conn_id(c), a->rule, a->count);
+  uint64_t n = nm__fheld_release(f, nm__fh_id(f, c), a->rule, a->count);
   snprintf(detail, sizeof(detail), "%llu frame(s)%s%s", (unsigned long long)n,
            a->rule[0] ? " of rule " : "", a->rule);
-  nm__fobserve(f, NM_OBS_ACTION, nm__conn_id(c), NULL, (nm_slice_t){NULL, 0},
+  nm__fobserve(f, NM_OBS_ACTION, nm__fh_id(f, c), NULL, (nm_slice_t){NULL, 0},
                rule, "release", detail);
 }
 
@@ -220,8 +231,8 @@ static void do_publish(nm_faults_t *f, const nm__fdirect_t *a,
       n = nm_seq_payload(a->start + k, (size_t)a->size, buf + a->hdr_len,
                          cap - a->hdr_len);
     }
-    nm__server_publish(f->srv, nm_slice_str(a->subject), nm_slice_str(a->reply),
-                       a->hdr_len, (nm_slice_t){buf, a->hdr_len + n});
+    nm__fh_publish(f, nm_slice_str(a->subject), nm_slice_str(a->reply),
+                   a->hdr_len, (nm_slice_t){buf, a->hdr_len + n});
   }
   free(buf);
 }
@@ -260,7 +271,7 @@ void nm__fdirects_run(nm_faults_t *f, const nm__fdirects_t *d,
       nm__fobserve(f, NM_OBS_ACTION, 0, NULL, (nm_slice_t){NULL, 0}, rule,
                    "restart", detail);
       /* Listener first, so nothing reconnects before the closes. */
-      (void)nm__server_restart_listener(f->srv, a->ms);
+      (void)nm__fh_restart(f, a->ms);
       if (!a->flag) {
         nm__fdirect_t all = *a;
         all.kind = NM_FDO_CLOSE;
@@ -274,7 +285,7 @@ void nm__fdirects_run(nm_faults_t *f, const nm__fdirects_t *d,
                (unsigned long long)a->count);
       nm__fobserve(f, NM_OBS_ACTION, 0, NULL, (nm_slice_t){NULL, 0}, rule,
                    "refuse", detail);
-      nm__server_refuse_next(f->srv, (int)a->count);
+      nm__fh_refuse(f, (int)a->count);
       break;
     }
   }

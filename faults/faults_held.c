@@ -112,14 +112,14 @@ static void on_delay(uv_timer_t *t) {
   nm__fheld_t *h = t->data;
   nm_faults_t *f = h->f;
   nm__fconn_t *st = nm__fconn_get(f, h->conn_id, 0);
-  nm_conn_t *c;
+  nm_hconn_t *c;
 
   if (st != NULL) {
     unlink_entry(&st->delayed, h);
     nm__fheld_uncharge(st, h);
     nm__fconn_maybe_free(f, st);
   }
-  c = nm__server_find_conn(f->srv, h->conn_id);
+  c = nm__fh_find(f, h->conn_id);
   if (c != NULL)
     nm__fheld_deliver(f, c, h, "delay");
   nm__fheld_free(h);
@@ -127,7 +127,10 @@ static void on_delay(uv_timer_t *t) {
 
 int nm__fheld_delay(nm_faults_t *f, nm__fconn_t *st, nm__fheld_t *h,
                     uint64_t ms) {
-  int r = uv_timer_init(nm_server_loop(f->srv), &h->timer);
+  int r;
+  if (f->loop == NULL)
+    return NM_ESTATE;
+  r = uv_timer_init(f->loop, &h->timer);
   if (r < 0)
     return r;
   h->timer_on = 1;
@@ -139,15 +142,15 @@ int nm__fheld_delay(nm_faults_t *f, nm__fconn_t *st, nm__fheld_t *h,
   return 0;
 }
 
-void nm__femit(nm_faults_t *f, nm_conn_t *c, const char *p, size_t n,
+void nm__femit(nm_faults_t *f, nm_hconn_t *c, const char *p, size_t n,
                const nm_frame_t *fr, const char *rule, const char *action) {
-  nm__fconn_t *st = nm__fconn_get(f, nm__conn_id(c), 0);
+  nm__fconn_t *st = nm__fconn_get(f, nm__fh_id(f, c), 0);
 
   /* Unqueued (now = 0): the core's output buffer holds both frames until
    * its next write, so a coalesced frame and this one leave together. */
   if (st != NULL && st->coalesce != NULL) {
     nm__fheld_t *h, *list = st->coalesce;
-    uint64_t id = nm__conn_id(c);
+    uint64_t id = nm__fh_id(f, c);
     /* Settle the accounts before writing: a write can close the connection
      * (slow consumer), which frees `st`. */
     st->coalesce = NULL;
@@ -156,17 +159,17 @@ void nm__femit(nm_faults_t *f, nm_conn_t *c, const char *p, size_t n,
     nm__fconn_maybe_free(f, st);
     while ((h = list) != NULL) {
       list = h->next;
-      if (nm__server_find_conn(f->srv, id) == c)
-        (void)nm__conn_write_raw(c, h->bytes.p, h->bytes.n, 0, &h->fr, h->rule,
-                                 "coalesce");
+      if (nm__fh_find(f, id) == c)
+        (void)nm__fh_write(f, c, h->bytes.p, h->bytes.n, 0, &h->fr, h->rule,
+                           "coalesce");
       nm__fheld_free(h);
     }
   }
-  if (n > 0 && nm__server_find_conn(f->srv, nm__conn_id(c)) == c)
-    (void)nm__conn_write_raw(c, p, n, 0, fr, rule, action);
+  if (n > 0 && nm__fh_find(f, nm__fh_id(f, c)) == c)
+    (void)nm__fh_write(f, c, p, n, 0, fr, rule, action);
 }
 
-void nm__fheld_deliver(nm_faults_t *f, nm_conn_t *c, nm__fheld_t *h,
+void nm__fheld_deliver(nm_faults_t *f, nm_hconn_t *c, nm__fheld_t *h,
                        const char *action) {
   if (h->dir == NM_DIR_OUT) {
     nm__femit(f, c, h->bytes.p, h->bytes.n, &h->fr, h->rule[0] ? h->rule : NULL,
@@ -175,7 +178,7 @@ void nm__fheld_deliver(nm_faults_t *f, nm_conn_t *c, nm__fheld_t *h,
   }
   nm__fobserve(f, NM_OBS_ACTION, h->conn_id, &h->fr, h->bytes,
                h->rule[0] ? h->rule : NULL, action, "inbound frame handled");
-  nm__conn_handle_frame(c, &h->fr);
+  nm__fh_handle(f, c, &h->fr, h->bytes);
 }
 
 uint64_t nm__fheld_release(nm_faults_t *f, uint64_t conn_id, const char *rule,
@@ -217,7 +220,7 @@ uint64_t nm__fheld_release(nm_faults_t *f, uint64_t conn_id, const char *rule,
   }
   nm__fconn_maybe_free(f, st);
   while ((h = take) != NULL) {
-    nm_conn_t *c = nm__server_find_conn(f->srv, conn_id);
+    nm_hconn_t *c = nm__fh_find(f, conn_id);
     take = h->next;
     if (c != NULL)
       nm__fheld_deliver(f, c, h, "release");

@@ -11,7 +11,7 @@ static nm_slice_t sl(const char *s) {
   return r;
 }
 
-int nm__fframe_build(nm_faults_t *f, nm_conn_t *c, const nm__fdirect_t *a,
+int nm__fframe_build(nm_faults_t *f, nm_hconn_t *c, const nm__fdirect_t *a,
                      nm_buf_t *out, nm_frame_t *fr) {
   nm_buf_t json, payload;
   int rc;
@@ -69,7 +69,7 @@ int nm__fframe_build(nm_faults_t *f, nm_conn_t *c, const nm__fdirect_t *a,
     break;
   case NM_OP_INFO:
     nm_buf_init(&json, NM_FAULT_DATA_MAX);
-    rc = nm__server_info_json(f->srv, c, a->fields, &json);
+    rc = nm__fh_info(f, c, a->fields, &json);
     if (rc == 0)
       rc = nm_encode_info(out, (nm_slice_t){json.base, json.len});
     nm_buf_free(&json);

@@ -1,0 +1,136 @@
+/* The fault engine: a stage every frame of a connection passes through once
+ * per direction, and the control plane ($MOCK.* requests, fault documents)
+ * that installs rules and runs direct actions. docs/faults.md is the
+ * document format; this header is what a host embeds.
+ *
+ * A host owns sockets and connections (the mock server in server/, the proxy
+ * in proxy/). The engine never calls a host by name: it sees connections only
+ * through the table of operations below (nm_fault_host_t) and an opaque
+ * host pointer, so the arrows go one way: host -> faults -> proto.
+ *
+ * Frame path, inbound (client to server, dir "in"):
+ *   parser -> host observes IN -> nm_faults_frame(NM_DIR_IN)
+ *     PASS:  the host handles the frame as usual.
+ *     TAKEN: the engine kept, dropped or handled it; it may later give it
+ *            back with ops->handle_frame (hold, delay, duplicate, stall).
+ * Frame path, outbound (server to client, dir "out"):
+ *   host builds the frame's bytes -> nm_faults_frame(NM_DIR_OUT)
+ *     PASS:  the host queues the bytes for the socket as usual.
+ *     TAKEN: the engine writes them later (or never) with ops->write_raw.
+ * A host calls the stage only while nm_faults_active() is true, so with no
+ * rules a frame costs one branch. Call everything on the host's loop thread
+ * (nm_faults_apply_sync is the one exception). */
+#ifndef NM_FAULTS_H
+#define NM_FAULTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "nm_buf.h"
+#include "nm_obs.h"
+#include "nm_parser.h"
+
+typedef struct nm_faults_s nm_faults_t;
+
+/* A host's connection. The engine never looks inside: the host casts its
+ * own connection pointer to and from this type. */
+typedef struct nm_hconn_s nm_hconn_t;
+
+enum { NM_DIR_IN = 0, NM_DIR_OUT = 1 };
+enum { NM_FAULT_PASS = 0, NM_FAULT_TAKEN = 1 };
+
+/* How to end a connection. */
+typedef enum {
+  NM_CLOSE_FLUSH = 0, /* write what is queued, then FIN */
+  NM_CLOSE_FIN,       /* FIN now, drop queued output */
+  NM_CLOSE_RST,       /* SO_LINGER 0 then close: the peer sees ECONNRESET */
+} nm_close_how_t;
+
+/* What a host provides. `host` is the pointer given to nm_faults_new. Every
+ * operation is required (none may be NULL), except observe_pending. */
+typedef struct {
+  uint64_t (*conn_id)(void *host, const nm_hconn_t *c);
+  /* The open connection with that id, or NULL (also while it closes). */
+  nm_hconn_t *(*find_conn)(void *host, uint64_t conn_id);
+  /* Calls fn for every open connection, in accept order. */
+  void (*each_conn)(void *host, void (*fn)(nm_hconn_t *, void *), void *data);
+  /* Queues raw bytes for the client's socket, bypassing the engine. With
+   * `now` set the bytes go out in their own write at once (after whatever
+   * is queued), so a split frame reaches the peer in pieces. The host
+   * reports them as an OUT event with `f` (NULL: raw bytes) and
+   * rule/action. Returns 0 or a negative code. */
+  int (*write_raw)(void *host, nm_hconn_t *c, const char *p, size_t n, int now,
+                   const nm_frame_t *f, const char *rule, const char *action);
+  void (*close)(void *host, nm_hconn_t *c, nm_close_how_t how,
+                const char *reason);
+  /* Stop (0) or resume (1) reading from the client. */
+  void (*set_reading)(void *host, nm_hconn_t *c, int on);
+  /* Black hole: stop reading and writing, keep the socket open; output
+   * queued meanwhile is discarded. */
+  void (*set_blackhole)(void *host, nm_hconn_t *c, int on);
+  /* Handles an inbound frame as if the parser had just produced it,
+   * skipping the engine (released, delayed, duplicated frames). `bytes` is
+   * its wire form (a proxy forwards those). */
+  void (*handle_frame)(void *host, nm_hconn_t *c, const nm_frame_t *f,
+                       nm_slice_t bytes);
+  /* Publishes as a phantom publisher (no connection): PUB, or HPUB when
+   * hdr_len > 0 (the payload then starts with the header block). Also
+   * carries the replies to $MOCK.* requests. */
+  void (*publish)(void *host, nm_slice_t subject, nm_slice_t reply,
+                  size_t hdr_len, nm_slice_t payload);
+  /* Closes the listener and reopens it on the same port after delay_ms. */
+  int (*restart_listener)(void *host, uint64_t delay_ms);
+  /* The next k accepted connections are closed at once, before INFO. */
+  void (*refuse_next)(void *host, int k);
+  /* The INFO JSON the host would send to c, with the fields of `extra` (a
+   * JSON object text, or NULL) merged in. Appended to out. */
+  int (*info_json)(void *host, nm_hconn_t *c, const char *extra, nm_buf_t *out);
+  /* Reports an ACTION event, or OUT for bytes the engine wrote. */
+  void (*observe)(void *host, const nm_obs_event_t *ev);
+  /* The configured seed for random splits (0: none given). */
+  uint64_t (*seed)(void *host);
+  /* Optional (NULL: nothing to do): reports to the observer the frames
+   * queued for c's socket that were not reported yet, so that the next
+   * event the engine reports (a split frame) follows them, as on the wire. */
+  void (*observe_pending)(void *host, nm_hconn_t *c);
+} nm_fault_host_t;
+
+/* A new engine on `loop` (timers for delays; NULL: no delays and no
+ * nm_faults_apply_sync). `ops` must outlive the engine. NULL: no memory. */
+nm_faults_t *nm_faults_new(uv_loop_t *loop, const nm_fault_host_t *ops,
+                           void *host);
+/* Cancels timers, drops held frames and rules; idempotent. */
+void nm_faults_stop(nm_faults_t *f);
+void nm_faults_free(nm_faults_t *f);
+/* True when any rule or per-connection state is installed. */
+int nm_faults_active(const nm_faults_t *f);
+
+/* The stage: offers one frame (dir NM_DIR_IN or NM_DIR_OUT; `bytes` is its
+ * wire form) to the rules. NM_FAULT_PASS or NM_FAULT_TAKEN, see above. */
+int nm_faults_frame(nm_faults_t *f, nm_hconn_t *c, int dir,
+                    const nm_frame_t *fr, nm_slice_t bytes);
+
+/* A connection opened / is closing (drops its held frames and counters). */
+void nm_faults_conn_open(nm_faults_t *f, nm_hconn_t *c);
+void nm_faults_conn_close(nm_faults_t *f, nm_hconn_t *c);
+
+/* 1 when a PUB subject is for the control plane ("$MOCK." and below). */
+int nm_faults_is_control(nm_slice_t subject);
+/* A PUB to a control subject from connection c (NULL: none). The answer
+ * goes to `reply` through ops->publish when reply is set. The host routes
+ * such publishes nowhere else. */
+void nm_faults_control(nm_faults_t *f, nm_hconn_t *c, nm_slice_t subject,
+                       nm_slice_t reply, nm_slice_t payload);
+
+/* Applies a fault command document (rules to add or remove, direct
+ * actions). A JSON result is appended to `result` when not NULL. Returns 0
+ * or NM_EINVAL with a message in err. On the loop thread. */
+int nm_faults_apply(nm_faults_t *f, const char *json, nm_buf_t *result,
+                    char *err, size_t errlen);
+/* The same from any thread: handed to the loop thread, waited for (at most
+ * 10 s: NM_ETIMEOUT). NM_ECLOSED once stopping, NM_ESTATE with no loop. */
+int nm_faults_apply_sync(nm_faults_t *f, const char *json, nm_buf_t *result,
+                         char *err, size_t errlen);
+
+#endif
