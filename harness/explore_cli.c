@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "nm_baseline.h"
 #include "nm_explore_int.h"
 
 #define NM_XCLI_MAX_FILES 10000
@@ -144,38 +145,6 @@ static int selected(const xcli_t *c, const nm_scenario_t *sc) {
   for (int i = 0; i < c->ntags; i++)
     if (nm_scenario_has_tag(sc, c->tags[i]))
       return 1;
-  return 0;
-}
-
-static cJSON *load_json(const char *path) {
-  FILE *f = fopen(path, "rb");
-  char *buf;
-  size_t n;
-  cJSON *j;
-  if (!f) {
-    fprintf(stderr, "natsmock-harness: %s: %s\n", path, strerror(errno));
-    return NULL;
-  }
-  buf = malloc(NM_SCENARIO_MAX_BYTES + 1);
-  n = buf ? fread(buf, 1, NM_SCENARIO_MAX_BYTES, f) : 0;
-  fclose(f);
-  j = buf ? cJSON_ParseWithLength(buf, n) : NULL;
-  free(buf);
-  if (!cJSON_IsArray(j)) {
-    fprintf(stderr, "natsmock-harness: %s: not a JSON list\n", path);
-    cJSON_Delete(j);
-    return NULL;
-  }
-  return j;
-}
-
-static int listed(const cJSON *xf, const char *name) {
-  const cJSON *e;
-  cJSON_ArrayForEach(e, xf) {
-    const cJSON *s = cJSON_GetObjectItemCaseSensitive(e, "scenario");
-    if (cJSON_IsString(s) && !strcmp(s->valuestring, name))
-      return 1;
-  }
   return 0;
 }
 
@@ -365,7 +334,7 @@ int nm_explore_main(int argc, char **argv) {
   nm_explore_opts_t o;
   nm_scenario_t **sc = NULL;
   cJSON *xf = NULL;
-  char *ref = NULL, err[256];
+  char *ref = NULL, err[1024];
   int nsc = 0, rc = 2, excluded = 0;
 
   signal(SIGPIPE, SIG_IGN);
@@ -396,8 +365,10 @@ int nm_explore_main(int argc, char **argv) {
     o.seed = ((uint64_t)time(NULL) ^ (uv_hrtime() >> 10)) & 0x3fffffffull;
   if (o.seed + o.runs > 0x7fffffffull)
     o.seed = o.seed % (0x7fffffffull - o.runs);
-  if (c.xfail && !(xf = load_json(c.xfail)))
+  if (c.xfail && !(xf = nm_baseline_load(c.xfail, err, sizeof(err)))) {
+    fprintf(stderr, "natsmock-harness: %s\n", err);
     goto out;
+  }
   if (mkdir(o.out_dir, 0777) != 0 && errno != EEXIST) {
     fprintf(stderr, "natsmock-harness: %s: %s\n", o.out_dir, strerror(errno));
     goto out;
@@ -433,7 +404,7 @@ int nm_explore_main(int argc, char **argv) {
     }
     /* A scenario the client is known to fail fails in every run: its
      * failures are already known; explore the others. */
-    if (xf && listed(xf, s->name)) {
+    if (xf && nm_baseline_find(xf, s->name)) {
       excluded++;
       nm_scenario_free(s);
       continue;
