@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "nm_baseline.h"
+#include "nm_progress.h"
 #include "nm_report.h"
 #include "nm_runner.h"
 #include "nm_scenario.h"
@@ -54,6 +55,7 @@ typedef struct {
   int *rep;           /* per job */
   size_t njobs, next, done;
   cJSON *xfail;
+  nm_progress_t *progress;
   pthread_mutex_t mu;
 } pool_t;
 
@@ -290,6 +292,12 @@ static void *worker(void *arg) {
       return NULL;
     res = &p->res[j];
     nm_result_init(res);
+    {
+      char label[128];
+      snprintf(label, sizeof(label), p->cli->repeat > 1 ? "%s #%d" : "%s",
+               p->sc[j]->name, p->rep[j]);
+      nm_progress_start(p->progress, j, label);
+    }
     if (p->cli->server && real_skip(p->sc[j])) {
       res->sc = p->sc[j];
       res->rep = p->rep[j];
@@ -310,9 +318,8 @@ static void *worker(void *arg) {
     }
     pthread_mutex_lock(&p->mu);
     p->done++;
-    nm_report_console(stdout, res, p->done, p->njobs, p->cli->verbose);
-    fflush(stdout);
     pthread_mutex_unlock(&p->mu);
+    nm_progress_done(p->progress, j, res);
   }
 }
 
@@ -575,10 +582,13 @@ int main(int argc, char **argv) {
   t0 = uv_hrtime();
   if (cli.jobs > (int)nsel)
     cli.jobs = nsel ? (int)nsel : 1;
+  pool.progress = nm_progress_new(stdout, nsel, -1, cli.verbose);
   for (int i = 0; i < cli.jobs; i++)
     pthread_create(&th[i], NULL, worker, &pool);
   for (int i = 0; i < cli.jobs; i++)
     pthread_join(th[i], NULL);
+  nm_progress_free(pool.progress);
+  pool.progress = NULL;
   /* The error entries move into the report (and are freed with it). */
   for (size_t i = 0; i < nerr; i++)
     pool.res[nsel + i] = errors[i];
