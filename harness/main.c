@@ -93,7 +93,8 @@ static void usage(FILE *f) {
           "                           the files, so N jobs cover the suite "
           "exactly once\n"
           "  -v                       print failure evidence\n"
-          "  --version                print the version and exit\n");
+          "  --version                print the version and exit\n"
+          "  --help                   this text\n");
 }
 
 static int cmp_str(const void *a, const void *b) {
