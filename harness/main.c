@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "nm_baseline.h"
+#include "nm_explore.h"
 #include "nm_report.h"
 #include "nm_runner.h"
 #include "nm_scenario.h"
@@ -91,7 +92,8 @@ static void usage(FILE *f) {
           "                           the files, so N jobs cover the suite "
           "exactly once\n"
           "  -v                       print failure evidence\n"
-          "  --version                print the version and exit\n");
+          "  --version                print the version and exit\n"
+          "  --explore N ...          explore schedules (--explore --help)\n");
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -454,6 +456,8 @@ int main(int argc, char **argv) {
   uint64_t t0;
   int rc, exit_code = 0;
 
+  if (nm_explore_wanted(argc, argv))
+    return nm_explore_main(argc, argv); /* harness/explore_cli.c */
   signal(SIGPIPE, SIG_IGN);
   memset(&pool, 0, sizeof(pool));
   pthread_mutex_init(&pool.mu, NULL);
