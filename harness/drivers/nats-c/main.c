@@ -9,6 +9,7 @@
 
 #include "nc_driver.h"
 #include "nm_drv_util.h"
+#include "nm_version.h"
 
 /* Bytes of commands queued but not yet started: the reader stops reading
  * stdin above this, so a flood of commands cannot grow memory. */
@@ -235,9 +236,18 @@ static void dispatch(const char *text) {
   cJSON_Delete(cmd);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
   pthread_t reader;
   natsStatus s;
+  int rc = nm_drv_cli(
+      argc, argv, "natsmock-driver-nats-c", NM_VERSION,
+      "The natsmock driver for nats.c (libnats " NATS_VERSION_STRING "): JSON\n"
+      "commands on stdin, events on stdout, one per line\n"
+      "(docs/DRIVER-PROTOCOL.md). stdin may be a pipe, a terminal or a "
+      "file.\n");
+
+  if (rc >= 0)
+    return rc;
 
   /* A peer that vanishes must be an error from write(), not a signal. */
   signal(SIGPIPE, SIG_IGN);

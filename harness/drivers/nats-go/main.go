@@ -1031,7 +1031,28 @@ func shutdown() {
 	})
 }
 
+// natsmockVersion is set by build.sh from proto/nm_version.h.
+var natsmockVersion = "dev"
+
+const usageText = `usage: natsmock-driver-nats-go [--version | --help]
+The natsmock driver for nats.go: JSON commands on stdin, events on stdout, one
+per line (docs/DRIVER-PROTOCOL.md). stdin may be a pipe, a terminal or a file.
+`
+
 func main() {
+	for _, a := range os.Args[1:] {
+		switch a {
+		case "--version":
+			fmt.Printf("natsmock-driver-nats-go %s (nats.go %s)\n", natsmockVersion, nats.Version)
+			return
+		case "--help", "-h":
+			fmt.Print(usageText)
+			return
+		default:
+			fmt.Fprintf(os.Stderr, "natsmock-driver-nats-go: unknown argument %s\n%s", a, usageText)
+			os.Exit(2)
+		}
+	}
 	emit(obj{
 		{"ev", "hello"}, {"protocol", protocolVersion}, {"client", "nats.go"},
 		{"version", nats.Version}, {"features", features},
