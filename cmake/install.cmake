@@ -16,18 +16,30 @@
 #   share/doc/natsmock/      README.md and docs/
 
 # The version in the header and the project's must agree.
-file(STRINGS ${PROJECT_SOURCE_DIR}/include/natsmock/natsmock.h nm_ver_line
+file(STRINGS ${PROJECT_SOURCE_DIR}/proto/nm_version.h nm_ver_line
      REGEX "^#define NM_VERSION ")
 if(NOT nm_ver_line MATCHES "\"${PROJECT_VERSION}\"")
-  message(FATAL_ERROR "NM_VERSION in include/natsmock/natsmock.h "
+  message(FATAL_ERROR "NM_VERSION in proto/nm_version.h "
                       "(${nm_ver_line}) is not ${PROJECT_VERSION}")
 endif()
+
+# The Node drivers carry the same version in their package.json.
+foreach(pkg nats-js nats-js-v3)
+  set(nm_pkg ${PROJECT_SOURCE_DIR}/harness/drivers/${pkg}/package.json)
+  if(EXISTS ${nm_pkg})
+    file(STRINGS ${nm_pkg} nm_pkg_ver REGEX "^  \"version\": ")
+    if(NOT nm_pkg_ver MATCHES "\"${PROJECT_VERSION}\"")
+      message(FATAL_ERROR "${nm_pkg}: version is not ${PROJECT_VERSION}")
+    endif()
+  endif()
+endforeach()
 
 set(NM_PUBLIC_HEADERS
   ${PROJECT_SOURCE_DIR}/include/natsmock/natsmock.h
   ${PROJECT_SOURCE_DIR}/proto/nm_buf.h
   ${PROJECT_SOURCE_DIR}/proto/nm_errors.h
   ${PROJECT_SOURCE_DIR}/proto/nm_frame.h
+  ${PROJECT_SOURCE_DIR}/proto/nm_version.h
   ${PROJECT_SOURCE_DIR}/faults/nm_obs.h)
 
 # The installed libraries are made of the objects of the in-tree static

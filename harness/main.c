@@ -13,12 +13,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
+#include "nm_baseline.h"
+#include "nm_explore.h"
+#include "nm_progress.h"
 #include "nm_report.h"
 #include "nm_runner.h"
 #include "nm_scenario.h"
+#include "nm_version.h"
 
 /* Bounds on what the command line can ask for. */
 #define NM_MAX_FILES 10000
@@ -26,6 +31,7 @@
 #define NM_MAX_JOBS 64
 #define NM_MAX_REPEAT 100000
 #define NM_DIR_DEPTH 16
+#define NM_MAX_SHARDS 1000
 
 typedef struct {
   char *files[NM_MAX_FILES];
@@ -34,8 +40,12 @@ typedef struct {
   int nnames;
   const char *tags[NM_MAX_PATTERNS];
   int ntags;
+  char name_hit[NM_MAX_PATTERNS], tag_hit[NM_MAX_PATTERNS];
+  cJSON *loaded; /* every scenario name loaded: {"name": true} */
   const char *driver, *server, *junit, *json, *trace, *html, *xfail;
   int list, repeat, jobs, verbose;
+  int shard_i, shard_n; /* --shard I/N: 1 <= I <= N; 0/0 when not given */
+  const char *shard;    /* the --shard text, for the reports */
   uint64_t seed;
   double time_scale;
 } cli_t;
@@ -48,8 +58,16 @@ typedef struct {
   int *rep;           /* per job */
   size_t njobs, next, done;
   cJSON *xfail;
+  nm_progress_t *progress;
   pthread_mutex_t mu;
 } pool_t;
+
+/* Realtime in µs since the epoch (report timestamps). */
+static uint64_t wall_now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -67,7 +85,8 @@ static void usage(FILE *f) {
           "  --seed S                 the mock's seed\n"
           "  -j N                     N scenarios in parallel\n"
           "  --expected-failures FILE baseline: "
-          "[{\"scenario\":NAME,\"cause\":TEXT}]\n"
+          "[{\"scenario\":NAME,\"broke\":[\"step N\"|\"invariant "
+          "I\"],\"cause\":TEXT}]\n"
           "  --server CMD             run fault-free scenarios against a "
           "real server (e.g. nats-server)\n"
           "  --junit FILE, --json FILE, --html FILE, --trace DIR   reports\n"
@@ -75,7 +94,18 @@ static void usage(FILE *f) {
           "by F >= 1\n"
           "                           (default: $NM_HARNESS_TIME_SCALE, else "
           "1)\n"
-          "  -v                       print failure evidence\n");
+          "  --shard I/N              only the I-th of N slices of the "
+          "selection (1 <= I <= N):\n"
+          "                           the k-th selected scenario (sorted by "
+          "path, from 0) is in\n"
+          "                           slice k %% N + 1, and an unloadable "
+          "file by its place among\n"
+          "                           the files, so N jobs cover the suite "
+          "exactly once\n"
+          "  -v                       print failure evidence\n"
+          "  --version                print the version and exit\n"
+          "  --explore N ...          explore schedules (--explore --help)\n"
+          "  --help                   this text\n");
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -191,39 +221,6 @@ static int selected(const cli_t *c, const nm_scenario_t *sc) {
   return 0;
 }
 
-static const char *xfail_cause(const cJSON *xf, const char *name) {
-  const cJSON *e;
-  cJSON_ArrayForEach(e, xf) {
-    const cJSON *s = cJSON_GetObjectItemCaseSensitive(e, "scenario");
-    const cJSON *c = cJSON_GetObjectItemCaseSensitive(e, "cause");
-    if (cJSON_IsString(s) && strcmp(s->valuestring, name) == 0)
-      return cJSON_IsString(c) ? c->valuestring : "listed";
-  }
-  return NULL;
-}
-
-static cJSON *load_xfail(const char *path) {
-  FILE *f = fopen(path, "rb");
-  char *buf;
-  size_t n;
-  cJSON *j;
-  if (!f) {
-    fprintf(stderr, "natsmock-harness: %s: %s\n", path, strerror(errno));
-    return NULL;
-  }
-  buf = malloc(NM_SCENARIO_MAX_BYTES + 1);
-  n = buf ? fread(buf, 1, NM_SCENARIO_MAX_BYTES, f) : 0;
-  fclose(f);
-  j = buf ? cJSON_ParseWithLength(buf, n) : NULL;
-  free(buf);
-  if (!cJSON_IsArray(j)) {
-    fprintf(stderr, "natsmock-harness: %s: not a JSON list\n", path);
-    cJSON_Delete(j);
-    return NULL;
-  }
-  return j;
-}
-
 /* Why a scenario cannot run against a real server, or NULL. */
 static const char *real_skip(const nm_scenario_t *sc) {
   if (sc->has_fault)
@@ -235,12 +232,71 @@ static const char *real_skip(const nm_scenario_t *sc) {
   return NULL;
 }
 
+/* Remembers which --name / --tag patterns matched, and every scenario name
+ * loaded (the baseline must name loaded scenarios). */
+static void note_names(cli_t *c, const nm_scenario_t *sc) {
+  for (int i = 0; i < c->nnames; i++)
+    if (fnmatch(c->names[i], sc->name, 0) == 0)
+      c->name_hit[i] = 1;
+  for (int i = 0; i < c->ntags; i++)
+    if (nm_scenario_has_tag(sc, c->tags[i]))
+      c->tag_hit[i] = 1;
+  if (!c->loaded)
+    c->loaded = cJSON_CreateObject();
+  if (c->loaded && !cJSON_GetObjectItemCaseSensitive(c->loaded, sc->name))
+    cJSON_AddTrueToObject(c->loaded, sc->name);
+}
+
+/* A --name or --tag that matches no scenario is a typo that would run
+ * nothing (and pass): an error. */
+static int unmatched_selection(const cli_t *c) {
+  int bad = 0;
+  for (int i = 0; i < c->nnames; i++)
+    if (!c->name_hit[i]) {
+      fprintf(stderr, "natsmock-harness: --name %s: matches no scenario\n",
+              c->names[i]);
+      bad = 1;
+    }
+  for (int i = 0; i < c->ntags; i++)
+    if (!c->tag_hit[i]) {
+      fprintf(stderr, "natsmock-harness: --tag %s: no scenario has it\n",
+              c->tags[i]);
+      bad = 1;
+    }
+  return bad ? -1 : 0;
+}
+
+/* Loads --expected-failures; an entry naming no loaded scenario is an
+ * error (a renamed scenario would otherwise lose its baseline silently). */
+static int check_baseline(const cli_t *c, pool_t *p) {
+  char err[1024];
+  const cJSON *e;
+  int i = 0, bad = 0;
+  p->xfail = nm_baseline_load(c->xfail, err, sizeof(err));
+  if (!p->xfail) {
+    fprintf(stderr, "natsmock-harness: %s\n", err);
+    return -1;
+  }
+  cJSON_ArrayForEach(e, p->xfail) {
+    const char *n =
+        cJSON_GetObjectItemCaseSensitive(e, "scenario")->valuestring;
+    if (!cJSON_GetObjectItemCaseSensitive(c->loaded, n)) {
+      fprintf(stderr,
+              "natsmock-harness: %s: [%d].scenario: \"%s\" names no "
+              "scenario among the files given\n",
+              c->xfail, i, n);
+      bad = 1;
+    }
+    i++;
+  }
+  return bad ? -1 : 0;
+}
+
 static void *worker(void *arg) {
   pool_t *p = arg;
   for (;;) {
     size_t j;
     nm_result_t *res;
-    const char *cause;
     pthread_mutex_lock(&p->mu);
     j = p->next < p->njobs ? p->next++ : p->njobs;
     pthread_mutex_unlock(&p->mu);
@@ -248,6 +304,13 @@ static void *worker(void *arg) {
       return NULL;
     res = &p->res[j];
     nm_result_init(res);
+    {
+      char label[128];
+      snprintf(label, sizeof(label), p->cli->repeat > 1 ? "%s #%d" : "%s",
+               p->sc[j]->name, p->rep[j]);
+      nm_progress_start(p->progress, j, label);
+    }
+    res->wall_start_us = wall_now_us();
     if (p->cli->server && real_skip(p->sc[j])) {
       res->sc = p->sc[j];
       res->rep = p->rep[j];
@@ -256,15 +319,7 @@ static void *worker(void *arg) {
     } else {
       nm_run_scenario(p->sc[j], &p->ro, p->rep[j], res);
     }
-    cause = xfail_cause(p->xfail, p->sc[j]->name);
-    if (cause && res->status == NM_ST_FAIL) {
-      res->status = NM_ST_XFAIL;
-      free(res->reason);
-      res->reason = strdup(cause);
-    } else if (cause && res->status == NM_ST_PASS) {
-      res->status = NM_ST_XPASS;
-      res->reason = strdup("listed as an expected failure but passed");
-    }
+    nm_baseline_apply(p->xfail, res);
     if (p->cli->trace && res->tl && nm_report_trace(res, p->cli->trace) != 0)
       fprintf(stderr, "natsmock-harness: writing traces to %s: %s\n",
               p->cli->trace, strerror(errno));
@@ -276,10 +331,14 @@ static void *worker(void *arg) {
     }
     pthread_mutex_lock(&p->mu);
     p->done++;
-    nm_report_console(stdout, res, p->done, p->njobs, p->cli->verbose);
-    fflush(stdout);
     pthread_mutex_unlock(&p->mu);
+    nm_progress_done(p->progress, j, res);
   }
+}
+
+/* Whether the k-th item (from 0) belongs to this --shard. */
+static int in_shard(const cli_t *c, size_t k) {
+  return c->shard_n == 0 || (int)(k % (size_t)c->shard_n) == c->shard_i - 1;
 }
 
 static int parse_args(cli_t *c, int argc, char **argv) {
@@ -297,6 +356,8 @@ static int parse_args(cli_t *c, int argc, char **argv) {
       {"trace", required_argument, 0, 'T'},
       {"html", required_argument, 0, 'H'},
       {"time-scale", required_argument, 0, 'X'},
+      {"shard", required_argument, 0, 'K'},
+      {"version", no_argument, 0, 'V'},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   int ch;
@@ -364,6 +425,28 @@ static int parse_args(cli_t *c, int argc, char **argv) {
       if (*end || c->time_scale < 1.0 || c->time_scale > 1000.0)
         return -1;
       break;
+    case 'K': {
+      char *slash;
+      c->shard = optarg;
+      c->shard_i = (int)strtol(optarg, &slash, 10);
+      if (*slash != '/' || slash == optarg)
+        goto bad_shard;
+      c->shard_n = (int)strtol(slash + 1, &end, 10);
+      if (*end || end == slash + 1 || c->shard_n < 1 ||
+          c->shard_n > NM_MAX_SHARDS || c->shard_i < 1 ||
+          c->shard_i > c->shard_n)
+        goto bad_shard;
+      break;
+    bad_shard:
+      fprintf(stderr,
+              "natsmock-harness: --shard %s: expected I/N with 1 <= I <= N "
+              "<= %d\n",
+              optarg, NM_MAX_SHARDS);
+      return -2;
+    }
+    case 'V':
+      printf("natsmock-harness %s\n", NM_VERSION);
+      exit(0);
     case 'v':
       c->verbose = 1;
       break;
@@ -385,13 +468,15 @@ int main(int argc, char **argv) {
   pool_t pool;
   nm_scenario_t **all = NULL;
   nm_result_t *errors = NULL;
-  size_t nall = 0, nerr = 0, nsel = 0;
+  size_t nall = 0, nerr = 0, nsel = 0, nsel_seen = 0;
   char *driver = NULL;
   pthread_t th[NM_MAX_JOBS];
-  nm_report_t rep;
+  nm_report_t rep = {0};
   uint64_t t0;
   int rc, exit_code = 0;
 
+  if (nm_explore_wanted(argc, argv))
+    return nm_explore_main(argc, argv); /* harness/explore_cli.c */
   signal(SIGPIPE, SIG_IGN);
   memset(&pool, 0, sizeof(pool));
   pthread_mutex_init(&pool.mu, NULL);
@@ -418,9 +503,13 @@ int main(int argc, char **argv) {
     char err[1024];
     nm_scenario_t *sc;
     if (nm_scenario_load(cli.files[i], &sc, err, sizeof(err)) != 0) {
+      if (!in_shard(&cli, i))
+        continue; /* another shard reports it */
       nm_result_init(&errors[nerr]);
       errors[nerr].status = NM_ST_ERROR;
       errors[nerr].reason = strdup(err);
+      errors[nerr].file = strdup(cli.files[i]);
+      errors[nerr].wall_start_us = wall_now_us();
       nerr++;
       fprintf(stderr, "natsmock-harness: %s\n", err);
       continue;
@@ -430,17 +519,26 @@ int main(int argc, char **argv) {
         char msg[1024];
         snprintf(msg, sizeof(msg), "%s: name \"%s\" is also used by %s",
                  sc->path, sc->name, all[k]->path);
+        if (!in_shard(&cli, i))
+          break; /* another shard reports it */
         fprintf(stderr, "natsmock-harness: %s\n", msg);
         nm_result_init(&errors[nerr]);
         errors[nerr].status = NM_ST_ERROR;
         errors[nerr].reason = strdup(msg);
+        errors[nerr].file = strdup(cli.files[i]);
+        errors[nerr].wall_start_us = wall_now_us();
         nerr++;
         break;
       }
-    if (selected(&cli, sc))
+    note_names(&cli, sc);
+    if (selected(&cli, sc) && in_shard(&cli, nsel_seen++))
       all[nall++] = sc;
     else
       nm_scenario_free(sc);
+  }
+  if (unmatched_selection(&cli) != 0) {
+    exit_code = 2;
+    goto out;
   }
   if (cli.list) {
     for (size_t i = 0; i < nall; i++) {
@@ -478,7 +576,7 @@ int main(int argc, char **argv) {
     goto out;
   }
   pool.cli = &cli;
-  if (cli.xfail && !(pool.xfail = load_xfail(cli.xfail))) {
+  if (cli.xfail && check_baseline(&cli, &pool) != 0) {
     exit_code = 2;
     goto out;
   }
@@ -502,12 +600,16 @@ int main(int argc, char **argv) {
       pool.rep[j] = k;
     }
   t0 = uv_hrtime();
+  rep.wall_start_us = wall_now_us();
   if (cli.jobs > (int)nsel)
     cli.jobs = nsel ? (int)nsel : 1;
+  pool.progress = nm_progress_new(stdout, nsel, -1, cli.verbose);
   for (int i = 0; i < cli.jobs; i++)
     pthread_create(&th[i], NULL, worker, &pool);
   for (int i = 0; i < cli.jobs; i++)
     pthread_join(th[i], NULL);
+  nm_progress_free(pool.progress);
+  pool.progress = NULL;
   /* The error entries move into the report (and are freed with it). */
   for (size_t i = 0; i < nerr; i++)
     pool.res[nsel + i] = errors[i];
@@ -516,6 +618,7 @@ int main(int argc, char **argv) {
   rep.n = nsel + nerr;
   rep.duration_us = (uv_hrtime() - t0) / 1000;
   rep.driver_cmd = cli.driver;
+  rep.shard = cli.shard;
   rep.server_cmd = cli.server;
   for (size_t i = 0; i < rep.n; i++)
     if (rep.v[i].status == NM_ST_FAIL || rep.v[i].status == NM_ST_ERROR)
@@ -554,6 +657,7 @@ out:
   free(pool.sc);
   free(pool.rep);
   cJSON_Delete(pool.xfail);
+  cJSON_Delete(cli.loaded);
   free(driver);
   pthread_mutex_destroy(&pool.mu);
   return exit_code;

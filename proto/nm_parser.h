@@ -3,11 +3,11 @@
  * One parser serves both directions:
  *  - NM_PARSE_CLIENT_OPS: what a server reads from a client (CONNECT, PUB,
  *    HPUB, SUB, UNSUB, PING, PONG, INFO, +OK, -ERR), exactly as
- *    nats-server 2.9.10 lexes them (see ../shared/PROTOCOL.md A1, A2).
- *    One quirk is kept: 2.9.10 lexes `HMSG <anything>` from a client, takes
- *    no arguments from it and then expects a zero-length payload (`\r\n`);
- *    it answers +OK under verbose and delivers nothing. This mode reports
- *    it as NM_OP_HMSG with every argument slice empty. (2.9.10 rejects it
+ *    nats-server 2.9.10 lexes them (docs/design.md, "Lexing and framing", "Ops
+ * and their answers"). One quirk is kept: 2.9.10 lexes `HMSG <anything>` from a
+ * client, takes no arguments from it and then expects a zero-length payload
+ * (`\r\n`); it answers +OK under verbose and delivers nothing. This mode
+ * reports it as NM_OP_HMSG with every argument slice empty. (2.9.10 rejects it
  *    when the read ends right after its line; natsmock accepts every split,
  *    to stay split-invariant.)
  *  - NM_PARSE_SERVER_OPS: what a client reads from a server (INFO, MSG, HMSG,
@@ -136,10 +136,11 @@ struct nm_parser_s {
   char *pbuf;          /* split-payload buffer (payload bytes only) */
   size_t pbuf_len;
   size_t pbuf_cap;
-  unsigned gen;    /* bumped by reset and free, to notice them in a callback */
-  int pause;       /* nm_parser_pause was called from the callback */
-  uint64_t frames; /* frames emitted since init */
-  uint64_t bytes;  /* bytes consumed since init */
+  unsigned gen;     /* bumped by reset and free, to notice them in a callback */
+  int pause;        /* nm_parser_pause was called from the callback */
+  uint64_t frames;  /* frames emitted since init */
+  uint64_t bytes;   /* bytes consumed since init */
+  size_t frame_end; /* in a callback: offset in the fed buffer after it */
   char errmsg[160];
 };
 
@@ -173,6 +174,13 @@ unsigned nm_parser_flags(const nm_parser_t *p);
  * args, headers off, auth), NM_ETOOBIG (control line or payload limit),
  * NM_ECALLBACK. nm_parser_error tells which nats-server reaction applies. */
 ssize_t nm_parser_feed(nm_parser_t *p, const char *buf, size_t len);
+
+/* In a frame callback: how many bytes of the buffer being fed come before
+ * the end of this frame (its last byte is at offset result - 1). A frame
+ * that began in earlier feeds began in those buffers: a caller that needs
+ * the frame's exact bytes (the proxy forwards them) keeps the tail of each
+ * buffer after the last frame end. */
+size_t nm_parser_frame_end(const nm_parser_t *p);
 
 nm_perr_t nm_parser_error(const nm_parser_t *p);
 /* A short human text for the last error, with a snippet of the input. */

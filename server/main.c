@@ -16,6 +16,9 @@
 #include "cli_log.h"
 #include "cli_signal.h"
 #include "natsmock.h"
+#include "nm_buf.h"
+#include "nm_proxy.h"
+#include "nm_redact.h"
 
 #define log_line nm_log
 
@@ -124,9 +127,21 @@ static void trace_obs(void *data, const nm_obs_event_t *ev) {
   }
   if (ev->frame) {
     const nm_frame_t *f = ev->frame;
-    log_line("TRC", "cid:%llu - %s [%.*s]%s%s", (unsigned long long)ev->conn_id,
-             dir, (int)(f->line.n > 1024 ? 1024 : f->line.n), f->line.p,
-             ev->action ? " " : "", ev->action ? ev->action : "");
+    nm_buf_t line;
+    /* A CONNECT's password and token are written [REDACTED]. */
+    nm_buf_init(&line, 0);
+    if (f->op == NM_OP_CONNECT &&
+        nm_redact_append(&line, f->line.p, f->line.n) == 0 && line.base)
+      log_line("TRC", "cid:%llu - %s [%.*s]%s%s",
+               (unsigned long long)ev->conn_id, dir,
+               (int)(line.len > 1024 ? 1024 : line.len), line.base,
+               ev->action ? " " : "", ev->action ? ev->action : "");
+    else if (f->op != NM_OP_CONNECT)
+      log_line("TRC", "cid:%llu - %s [%.*s]%s%s",
+               (unsigned long long)ev->conn_id, dir,
+               (int)(f->line.n > 1024 ? 1024 : f->line.n), f->line.p,
+               ev->action ? " " : "", ev->action ? ev->action : "");
+    nm_buf_free(&line);
     if (f->op == NM_OP_PUB || f->op == NM_OP_HPUB || f->op == NM_OP_MSG ||
         f->op == NM_OP_HMSG) {
       /* Whole payloads, as nats-server, unless --max_traced_msg_len. */
@@ -199,6 +214,15 @@ static int write_ports_file(app_t *a, const char *dir, const char *prog,
     unlink(tmp);
     return -1;
   }
+  return 0;
+}
+
+/* `natsmock --proxy URL ...` runs the proxy (proxy/) instead of the mock;
+ * its options are parsed there. */
+static int wants_proxy(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (strcmp(argv[i], "--proxy") == 0 || strncmp(argv[i], "--proxy=", 8) == 0)
+      return 1;
   return 0;
 }
 
@@ -303,6 +327,8 @@ int main(int argc, char **argv) {
   int64_t port = 0;
   int r;
 
+  if (wants_proxy(argc, argv))
+    return nm_proxy_main(argc, argv);
   memset(&a, 0, sizeof(a));
   snprintf(progbuf, sizeof(progbuf), "%s", argv[0]);
   prog = basename(progbuf);

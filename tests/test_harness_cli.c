@@ -64,8 +64,17 @@ static void setup(void) {
       "{\"name\":\"other-name\",\"tags\":[\"slow\"],\"steps\":[{\"do\":"
       "\"connect\",\"expect\":\"ok\"}]}");
   put("bad.json", "{\"steps\":[{\"do\":\"fly\"}]}");
-  put("xfail.json", "[{\"scenario\":\"held\",\"cause\":\"PONG held\"},"
-                    "{\"scenario\":\"good\",\"cause\":\"not really\"}]");
+  put("xfail.json",
+      "[{\"scenario\":\"held\",\"broke\":[\"step 2\"],\"cause\":\"PONG "
+      "held\"},{\"scenario\":\"good\",\"broke\":[\"invariant "
+      "flush_fence\"],\"cause\":\"not really\"}]");
+  /* The same scenario failing, but the baseline names another step. */
+  put("xfail-other.json", "[{\"scenario\":\"held\",\"broke\":[\"step "
+                          "1\"],\"cause\":\"PONG held\"}]");
+  put("xfail-noname.json", "[{\"scenario\":\"heldd\",\"broke\":[\"step "
+                           "2\"],\"cause\":\"typo\"}]");
+  put("xfail-nobroke.json", "[{\"scenario\":\"held\",\"cause\":\"old\"}]");
+  put("xfail-badjson.json", "[{\"scenario\":\"held\",\n \"cause\" \"x\"}]");
 }
 
 static void teardown(void) {
@@ -98,6 +107,19 @@ START_TEST(expected_failures) {
   ck_assert_int_eq(count("] XPASS"), 1);
   ck_assert_ptr_nonnull(strstr(output, "PONG held"));
   ck_assert_int_eq(harness_run("--expected-failures missing.json s/"), 2);
+  /* A failure the entry does not name is new: FAIL, naming it. */
+  ck_assert_int_eq(harness_run("--expected-failures xfail-other.json s/"), 1);
+  ck_assert_int_eq(count("] FAIL"), 1);
+  ck_assert_ptr_nonnull(strstr(output, "not in the baseline: step 2 (await)"));
+  /* An entry naming no scenario, without "broke", or not JSON: errors. */
+  ck_assert_int_eq(harness_run("--expected-failures xfail-noname.json s/"), 2);
+  ck_assert_ptr_nonnull(strstr(
+      output, "xfail-noname.json: [0].scenario: \"heldd\" names no scenario"));
+  ck_assert_int_eq(harness_run("--expected-failures xfail-nobroke.json s/"), 2);
+  ck_assert_ptr_nonnull(
+      strstr(output, "xfail-nobroke.json: [0].broke: required"));
+  ck_assert_int_eq(harness_run("--expected-failures xfail-badjson.json s/"), 2);
+  ck_assert_ptr_nonnull(strstr(output, "line 2, column 10, at '\"x\"}]'"));
 }
 END_TEST
 
@@ -109,8 +131,80 @@ START_TEST(selection_and_list) {
   ck_assert_int_eq(count("] PASS"), 1);
   ck_assert_int_eq(harness_run("--tag slow --tag quick s/"), 0);
   ck_assert_int_eq(count("] PASS"), 2);
-  ck_assert_int_eq(harness_run("--tag nothing s/"), 0);
-  ck_assert_ptr_nonnull(strstr(output, "0 run(s)"));
+  /* A selection that matches nothing is a typo, not an empty success. */
+  ck_assert_int_eq(harness_run("--tag nothing s/"), 2);
+  ck_assert_ptr_nonnull(strstr(output, "--tag nothing: no scenario has it"));
+  ck_assert_int_eq(harness_run("--name 'g*' --name gooood s/"), 2);
+  ck_assert_ptr_nonnull(strstr(output, "--name gooood: matches no scenario"));
+}
+END_TEST
+
+/* --shard I/N: for several N, the N slices of the real suite's selection
+ * together list every scenario exactly once, slice sizes differ by at most
+ * one, the same slice twice is the same list, and an unloadable file is
+ * reported by exactly one slice. */
+START_TEST(sharding) {
+  const char *src = getenv("NM_SOURCE_DIR");
+  char cmd[2048];
+  ck_assert_ptr_nonnull(src);
+  for (int n = 1; n <= 5; n++) {
+    snprintf(cmd, sizeof(cmd),
+             "h='%s'; s='%s/scenarios'; all=$($h --list $s | sort); "
+             "union=$(for i in $(seq 1 %d); do $h --list --shard $i/%d $s; "
+             "done | sort); "
+             "[ \"$all\" = \"$union\" ] || { echo DIFFER; exit 1; }; "
+             "[ $(echo \"$all\" | wc -l) -gt 50 ] || { echo SMALL; exit 1; }; "
+             "sizes=$(for i in $(seq 1 %d); do $h --list --shard $i/%d $s | "
+             "wc -l; done | sort -n | sed -n '1p;$p' | tr '\\n' ' '); "
+             "set -- $sizes; [ $(($2 - $1)) -le 1 ] || { echo UNEVEN $sizes; "
+             "exit 1; }; "
+             "[ \"$($h --list --shard 1/%d $s)\" = \"$($h --list --shard "
+             "1/%d $s)\" ] || { echo UNSTABLE; exit 1; }; echo SAME",
+             harness, src, n, n, n, n, n, n);
+    ck_assert_int_eq(nm_test_shell(cmd, output, sizeof(output)), 0);
+    ck_assert_msg(strstr(output, "SAME") != NULL, "N=%d: %s", n, output);
+  }
+  /* The load error of bad.json: in one slice of three, not in the others. */
+  int reported = 0;
+  for (int i = 1; i <= 3; i++) {
+    char args[64];
+    snprintf(args, sizeof(args), "--list --shard %d/3 s/ bad.json", i);
+    int st = harness_run(args);
+    if (strstr(output, "bad.json")) {
+      reported++;
+      ck_assert_int_eq(st, 2);
+    }
+  }
+  ck_assert_int_eq(reported, 1);
+  ck_assert_int_eq(harness_run("--shard 0/3 s/"), 2);
+  ck_assert_int_eq(harness_run("--shard 4/3 s/"), 2);
+  ck_assert_int_eq(harness_run("--shard 1/ s/"), 2);
+  ck_assert_int_eq(harness_run("--shard 1 s/"), 2);
+}
+END_TEST
+
+/* The console: plain lines when not a terminal (here, a pipe), the live
+ * status line when asked for (NM_PROGRESS=live stands for a terminal): counts,
+ * elapsed and time left, what runs; a run that did not pass stays printed. */
+START_TEST(progress_line) {
+  ck_assert_int_eq(harness_run("-j2 s/"), 1);
+  ck_assert_ptr_null(strstr(output, "\033["));
+  ck_assert_int_eq(count("] PASS"), 2);
+  ck_assert_int_eq(harness_run("--list s/"), 0);
+  ck_assert_ptr_null(strstr(output, "\033["));
+
+  setenv("NM_PROGRESS", "live", 1);
+  int st = harness_run("-j2 s/");
+  unsetenv("NM_PROGRESS");
+  ck_assert_int_eq(st, 1);
+  ck_assert_ptr_nonnull(strstr(output, "\r\033[K[0/3] pass 0 fail 0 xfail 0"));
+  ck_assert_ptr_nonnull(strstr(output, "[3/3] pass 2 fail 1 xfail 0 skip 0 |"));
+  ck_assert_ptr_nonnull(strstr(output, " left | "));
+  /* held, the slowest, is named as running */
+  ck_assert(strstr(output, "left | held") || strstr(output, ", held"));
+  ck_assert_int_eq(count("] PASS"), 0); /* passes only move the counts */
+  ck_assert_int_eq(count("] FAIL  flush/held"), 1);
+  ck_assert_ptr_nonnull(strstr(output, "\r\033[K3 run(s) in"));
 }
 END_TEST
 
@@ -138,6 +232,36 @@ START_TEST(repeat_parallel_reports) {
 }
 END_TEST
 
+/* JUnit: the suite's timestamp and properties, per case the seed, the
+ * driver with its version and a timestamp; an expected failure is <skipped>
+ * with its cause, what broke and the evidence; a file that did not load is an
+ * <error> named after the file. */
+START_TEST(junit_contents) {
+  ck_assert_int_eq(harness_run("--seed 7 --expected-failures xfail.json "
+                               "--junit j.xml s/ bad.json; cat j.xml"),
+                   0);
+  ck_assert_ptr_nonnull(strstr(output, "<testsuite name=\"natsmock-harness\""));
+  ck_assert_ptr_nonnull(strstr(output, "skipped=\"1\" time="));
+  ck_assert_ptr_nonnull(strstr(output, "\" timestamp=\"20"));
+  ck_assert_ptr_nonnull(
+      strstr(output, "<property name=\"natsmock.version\" value=\"0."));
+  ck_assert_int_eq(count("<property name=\"seed\" value=\"7\"/>"), 3);
+  ck_assert_int_eq(count("<property name=\"driver\" value=\""), 3);
+  ck_assert_ptr_nonnull(
+      strstr(output, "<skipped message=\"expected failure: PONG held | step "));
+  ck_assert_ptr_nonnull(strstr(output, "  {&quot;i&quot;:"));
+  ck_assert_ptr_nonnull(
+      strstr(output, "<testcase classname=\"load\" name=\"bad.json\""));
+  ck_assert_ptr_nonnull(strstr(output, "<error message=\"bad.json: steps[0]"));
+  ck_assert_ptr_null(strstr(output, "name=\"?\""));
+  if (system("command -v xmllint >/dev/null 2>&1") == 0) {
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "xmllint --noout %s/j.xml", dir);
+    ck_assert_int_eq(system(cmd), 0);
+  }
+}
+END_TEST
+
 START_TEST(real_server) {
   if (system("command -v nats-server >/dev/null 2>&1") != 0)
     return;
@@ -145,6 +269,37 @@ START_TEST(real_server) {
   ck_assert_int_eq(count("] PASS"), 2);
   ck_assert_int_eq(count("] SKIP"), 1);
   ck_assert_ptr_nonnull(strstr(output, "uses fault steps"));
+}
+END_TEST
+
+/* Passwords and tokens appear in no output: console, JUnit, JSON, HTML and
+ * --trace files (whose CONNECT payloads are base64), for two failing
+ * scenarios whose evidence cites the connect command. The built-in driver
+ * (a real client) sends them in its CONNECT. */
+START_TEST(secrets_redacted) {
+  char cmd[2048];
+  put("pw.json", "{\"server\":{\"user\":\"u\",\"pass\":\"pw-SECRET1\"},"
+                 "\"steps\":[{\"do\":\"connect\",\"user\":\"u\",\"pass\":"
+                 "\"pw-SECRET1\",\"reconnect\":false,\"expect\":\"err\"}]}");
+  put("tok.json", "{\"server\":{\"token\":\"tok-SECRET2\"},\"steps\":[{\"do\":"
+                  "\"connect\",\"token\":\"tok-SECRET2\",\"reconnect\":false,"
+                  "\"expect\":\"err\"}]}");
+  snprintf(cmd, sizeof(cmd),
+           "cd %s && %s --junit j.xml --json r.json --html r.html --trace tr "
+           "pw.json tok.json 2>&1; cat j.xml r.json r.html tr/*; "
+           "sed -n 's/.*\"verb\":\"CONNECT\",\"payload\":\"\\([^\"]*\\)\".*/"
+           "\\1/p' tr/* | while read b; do echo \"$b\" | base64 -d; echo; "
+           "done",
+           dir, harness);
+  ck_assert_int_ge(nm_test_shell(cmd, output, sizeof(output)), 0);
+  if (getenv("NM_TEST_SHOW"))
+    fprintf(stderr, "%s\n", output);
+  ck_assert_int_eq(count("] FAIL"), 2);
+  ck_assert_int_eq(count("SECRET"), 0);
+  /* The decoded CONNECTs, and the commands in the reports. */
+  ck_assert_int_eq(count("\"pass\":\"[REDACTED]\""), 1);
+  ck_assert_int_eq(count("\"auth_token\":\"[REDACTED]\""), 1);
+  ck_assert_int_gt(count("[REDACTED]"), 4);
 }
 END_TEST
 
@@ -158,8 +313,12 @@ int main(void) {
   tcase_add_test(tc, exit_status);
   tcase_add_test(tc, expected_failures);
   tcase_add_test(tc, selection_and_list);
+  tcase_add_test(tc, sharding);
+  tcase_add_test(tc, progress_line);
+  tcase_add_test(tc, junit_contents);
   tcase_add_test(tc, repeat_parallel_reports);
   tcase_add_test(tc, real_server);
+  tcase_add_test(tc, secrets_redacted);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

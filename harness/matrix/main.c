@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nm_version.h"
+
 #define MATRIX_MAX_CLIENTS 16
 #define MATRIX_MAX_FILE (64 * 1024 * 1024)
 #define MATRIX_EVIDENCE_LINES 6
@@ -178,11 +180,33 @@ static void put_cell(FILE *out, const client_t *c, const char *name) {
   fputs(" |", out);
 }
 
-/* Markdown-safe one-line text: pipes escaped, newlines folded, cut at max. */
-static void put_inline(FILE *out, const char *s, size_t max) {
-  size_t n = 0;
+/* The length of a measured duration at s ("0.5" in "after 0.5 ms"), else 0.
+ * The harness prints what it measured with a decimal point and the bounds a
+ * scenario sets as integers, so "2000 ms" stays and "1308.7 ms" does not:
+ * the tracked matrix must not change when only timings did. */
+static size_t measured_len(const char *start, const char *s) {
+  const char *p = s;
+  if (s > start && (s[-1] == '.' || (s[-1] >= '0' && s[-1] <= '9')))
+    return 0;
+  while (*p >= '0' && *p <= '9')
+    p++;
+  if (p == s || *p != '.' || !(p[1] >= '0' && p[1] <= '9'))
+    return 0;
+  for (p++; *p >= '0' && *p <= '9'; p++)
+    ;
+  return strncmp(p, " ms", 3) == 0 ? (size_t)(p - s) : 0;
+}
+
+/* Markdown-safe one-line text: pipes escaped, newlines folded, cut at max;
+ * with `mask`, measured durations become "…" (measured_len). */
+static void put_text(FILE *out, const char *s, size_t max, int mask) {
+  const char *start = s;
+  size_t n = 0, skip;
   for (; s && *s && n < max; s++, n++) {
-    if (*s == '|')
+    if (mask && (skip = measured_len(start, s)) > 0) {
+      fputs("…", out);
+      s += skip - 1;
+    } else if (*s == '|')
       fputs("\\|", out);
     else if (*s == '\n' || *s == '\r')
       fputc(' ', out);
@@ -191,6 +215,10 @@ static void put_inline(FILE *out, const char *s, size_t max) {
   }
   if (s && *s)
     fputs("…", out);
+}
+
+static void put_inline(FILE *out, const char *s, size_t max) {
+  put_text(out, s, max, 0);
 }
 
 static int is_listed_scenario(cJSON *names, const char *name) {
@@ -225,7 +253,12 @@ static void write_evidence(FILE *out, const cJSON *f) {
       fputs("  - …\n", out);
       break;
     }
-    line = cJSON_PrintUnformatted(ev);
+    /* Without its timestamp and index: they change from run to run. */
+    cJSON *copy = cJSON_Duplicate(ev, 1);
+    cJSON_DeleteItemFromObjectCaseSensitive(copy, "t_ms");
+    cJSON_DeleteItemFromObjectCaseSensitive(copy, "i");
+    line = copy ? cJSON_PrintUnformatted(copy) : NULL;
+    cJSON_Delete(copy);
     fputs("  - `", out);
     for (size_t i = 0; line && line[i] && i < MATRIX_EVIDENCE_CHARS; i++)
       fputc(line[i] == '`' ? '\'' : line[i], out);
@@ -269,7 +302,7 @@ static void write_failure_list(FILE *out, const cJSON *failures) {
     fputs("- ", out);
     put_inline(out, w, 120);
     fputs(": ", out);
-    put_inline(out, str_field(f, "message"), 400);
+    put_text(out, str_field(f, "message"), 400, 1);
     fputc('\n', out);
     write_evidence(out, f);
   }
@@ -358,7 +391,7 @@ static void write_findings(FILE *out, const client_t *clients, int n,
                       is_intermittent(&clients[c], nm->valuestring)
                   ? "pass (known intermittent failure)"
                   : cell_text(r));
-      put_inline(out, first_what(r, what, sizeof(what)), 140);
+      put_text(out, first_what(r, what, sizeof(what)), 140, 1);
       fputs(" | ", out);
       if (strcmp(st, "XPASS") == 0 &&
           !is_intermittent(&clients[c], nm->valuestring))
@@ -377,6 +410,16 @@ static void free_clients(client_t *clients, int n) {
   }
 }
 
+static void usage(FILE *f) {
+  fputs("usage: natsmock-matrix [-o FILE] LABEL=RESULTS.json[,EXPECTED.json] "
+        "...\n"
+        "       natsmock-matrix --version | --help\n"
+        "Writes the conformance matrix (Markdown) from the --json results of\n"
+        "natsmock-harness, one LABEL=RESULTS per client, each with the\n"
+        "expected-failures baseline it ran with; to FILE, else stdout.\n",
+        f);
+}
+
 /* Reads the LABEL=RESULTS[,EXPECTED] arguments into clients; the -o path goes
  * to *out_path. Returns the number of clients, or -1 after a message (what was
  * read is freed). The output file is not touched here, so a bad input never
@@ -386,14 +429,22 @@ static int parse_args(int argc, char **argv, client_t *clients,
   int n = 0;
   for (int i = 1; i < argc; i++) {
     char *eq, *comma;
+    if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "--help") == 0 ||
+        strcmp(argv[i], "-h") == 0) {
+      if (argv[i][2] == 'v')
+        printf("natsmock-matrix %s\n", NM_VERSION);
+      else
+        usage(stdout);
+      free_clients(clients, n);
+      exit(0);
+    }
     if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
       *out_path = argv[++i];
       continue;
     }
     eq = strchr(argv[i], '=');
     if (!eq || n == MATRIX_MAX_CLIENTS) {
-      fprintf(stderr, "usage: natsmock-matrix [-o FILE] "
-                      "LABEL=RESULTS.json[,EXPECTED.json] ...\n");
+      usage(stderr);
       free_clients(clients, n);
       return -1;
     }
@@ -447,13 +498,15 @@ int main(int argc, char **argv) {
     }
   }
 
-  fprintf(out,
-          "# Conformance matrix\n\n"
-          "Generated by `ci/conformance`: the whole scenario suite "
-          "(`scenarios/`, %d scenarios) run by `natsmock-harness` once per "
-          "client, each through its driver, against the in-process mock. "
-          "Do not edit by hand.\n\n",
-          cJSON_GetArraySize(names));
+  fprintf(
+      out,
+      "# Conformance matrix\n\n"
+      "Generated by `ci/conformance --update-docs`: the whole scenario suite "
+      "(`scenarios/`, %d scenarios) run by `natsmock-harness` once per "
+      "client, each through its driver, against the in-process mock. "
+      "Do not edit by hand. Measured durations and timestamps are left "
+      "out (\"…\"), so the file changes only when a result does.\n\n",
+      cJSON_GetArraySize(names));
   fputs(
       "| client | driver reports | pass | fail (known) | fail (new) | skip |\n"
       "|---|---|---|---|---|---|\n",

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "nm_drv_util.h"
+#include "nm_version.h"
 #include "raw_driver.h"
 
 nm_raw_t nm__raw;
@@ -167,7 +168,7 @@ static void emit_hello(void) {
   cJSON_AddStringToObject(o, "ev", "hello");
   cJSON_AddNumberToObject(o, "protocol", 1);
   cJSON_AddStringToObject(o, "client", "natsmock-raw");
-  cJSON_AddStringToObject(o, "version", "0.1.0");
+  cJSON_AddStringToObject(o, "version", NM_VERSION);
   f = cJSON_AddArrayToObject(o, "features");
   for (i = 0; i < sizeof(features) / sizeof(features[0]); i++)
     cJSON_AddItemToArray(f, cJSON_CreateString(features[i]));
@@ -238,8 +239,15 @@ static void on_stdin(const char *p, ssize_t n) {
   }
 }
 
-int main(void) {
-  int r;
+int main(int argc, char **argv) {
+  int r = nm_drv_cli(
+      argc, argv, "natsmock-driver-raw", NM_VERSION,
+      "A natsmock driver with no client library: writes the NATS frames the\n"
+      "harness's commands ask for (JSON lines on stdin, events on stdout;\n"
+      "docs/DRIVER-PROTOCOL.md, harness/drivers/raw/README.md). stdin may be\n"
+      "a pipe, a terminal or a file.\n");
+  if (r >= 0)
+    return r;
 
   signal(SIGPIPE, SIG_IGN);
   nm__raw.loop = uv_default_loop();
