@@ -264,7 +264,7 @@ static void handle_connect(nm_conn_t *c, const nm_frame_t *f) {
   /* nats-server counts a CONNECT as activity and takes its delay since the
    * accept as a first round trip (so only the first server PING is sent
    * whatever the client does; see keepalive.c). */
-  c->last_in_ms = nm__now_ms(s);
+  c->last_in_ms = nm__now_ms(c->srv);
   c->flags |= NM_CF_RTT;
   /* JSON null decodes to nothing in Go: the options stay as they are. */
   if (o == NULL || !(cJSON_IsObject(o) || cJSON_IsNull(o))) {
