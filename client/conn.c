@@ -1,7 +1,8 @@
-/* The connection: sockets, the handshake (PROTOCOL.md B1), inbound frames,
- * reconnect with backoff and jitter, and close. Every uv handle the
- * connection owns is counted in c->handles; the closed callback runs when the
- * last one has closed, and then the connection is freed. */
+/* The connection: sockets, the handshake (docs/design.md, "The client
+ * handshake"), inbound frames, reconnect with backoff and jitter, and close.
+ * Every uv handle the connection owns is counted in c->handles; the closed
+ * callback runs when the last one has closed, and then the connection is freed.
+ */
 #define _GNU_SOURCE /* strcasestr */
 #include <cjson/cJSON.h>
 #include <stdarg.h>
@@ -189,8 +190,8 @@ static int server_err_code(const char *text) {
   return NMC_ESERVER;
 }
 
-/* After the handshake, as nats.go classifies -ERR (PROTOCOL.md A5):
- * permission, invalid-subject and max-subscription errors leave the
+/* After the handshake, as nats.go classifies -ERR (docs/design.md, "Errors and
+ * closes"): permission, invalid-subject and max-subscription errors leave the
  * connection open; a stale connection, too many connections and the
  * authorization errors precede the server closing the socket, so the client
  * reconnects; any other error closes the client for good. */

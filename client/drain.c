@@ -1,7 +1,8 @@
-/* Connection drain (PROTOCOL.md B5): drain every subscription, the request
- * inbox last, while new subscriptions are refused; then refuse publishes,
- * flush, and close. The drain timeout bounds all of it and is reported as an
- * error; the drain callback runs before the closed callback. */
+/* Connection drain (docs/design.md, "Connection drain"): drain every
+ * subscription, the request inbox last, while new subscriptions are refused;
+ * then refuse publishes, flush, and close. The drain timeout bounds all of it
+ * and is reported as an error; the drain callback runs before the closed
+ * callback. */
 #include "nmc_internal.h"
 
 static void drain_finish(nmc_conn_t *c, int status) {

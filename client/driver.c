@@ -1,5 +1,5 @@
 /* natsmock-driver: drives the nmc client library through the driver
- * protocol (../shared/DRIVER-PROTOCOL.md, version 1). Commands arrive on
+ * protocol (docs/DRIVER-PROTOCOL.md, version 2). Commands arrive on
  * stdin, one JSON object per line; events leave on stdout, one per line.
  *
  * This file is also the example for anyone writing a driver for another
@@ -17,7 +17,8 @@
 
 #define DRV_MAX_LINE (8 * 1024 * 1024) /* longest command line accepted */
 #define DRV_MAX_SERVERS 16
-#define DRV_TEXT_MAX 256 /* msg events carry data up to this many bytes */
+#define DRV_TEXT_MAX 256    /* msg events carry data up to this many bytes */
+#define DRV_MAX_BLOCKING 16 /* blocking on_msg actions on one message */
 
 typedef struct drv_sub_s {
   struct drv_sub_s *next;
@@ -25,6 +26,8 @@ typedef struct drv_sub_s {
   nmc_sub_t *s; /* NULL once the library removed it */
   uint64_t delay_ms;
   char *reply_with;
+  cJSON *on_msg;  /* handler actions (protocol 2), or NULL */
+  uint64_t nmsgs; /* messages the handler saw, for on_msg "at" */
 } drv_sub_t;
 
 /* A message whose handler is "still running" (delay_ms). */
@@ -72,6 +75,8 @@ static cJSON *event(const char *ev) {
   return o;
 }
 
+static void action_ended(long long id);
+
 static void reply_ok(long long id, cJSON *extra) {
   cJSON *o = cJSON_CreateObject();
   cJSON *f;
@@ -83,6 +88,7 @@ static void reply_ok(long long id, cJSON *extra) {
   }
   cJSON_Delete(extra);
   emit(o, 0);
+  action_ended(id);
 }
 
 static const char *err_code(int err) {
@@ -128,6 +134,7 @@ static void reply_err(long long id, const char *code, const char *text,
   }
   cJSON_Delete(extra);
   emit(o, 0);
+  action_ended(id);
 }
 
 static void reply_status(long long id, int status) {
@@ -273,6 +280,8 @@ static char *get_data(const cJSON *cmd, size_t *n) {
 
 /* ---- subscriptions and messages ---- */
 
+static const char *str_field(const cJSON *cmd, const char *k);
+
 static drv_sub_t *find_sub(const char *tag) {
   for (drv_sub_t *d = subs; d; d = d->next)
     if (strcmp(d->tag, tag) == 0)
@@ -294,6 +303,98 @@ static void msg_event(drv_sub_t *ds, nmc_msg_t *m) {
   if (m->hdr)
     add_headers(o, m->hdr, m->hdr_len);
   emit(o, 1);
+}
+
+static void dispatch(long long id, const char *op, const cJSON *cmd);
+static int handler_finish(drv_sub_t *ds, nmc_msg_t *m);
+
+/* A handler waiting for its blocking on_msg actions (flush, request) to
+ * end, as a user's handler would wait for the call to return; the next
+ * message of the subscription is handled only after that. */
+typedef struct drv_wait_s {
+  struct drv_wait_s *next;
+  drv_sub_t *ds;
+  nmc_msg_t *msg;
+  int pending;  /* blocking actions not ended */
+  int starting; /* run_actions is still dispatching: it finishes itself */
+  long long ids[DRV_MAX_BLOCKING]; /* their ids */
+} drv_wait_t;
+
+static drv_wait_t *waits;
+
+/* Called for every result line: a blocking action that ended lets its
+ * handler go on. */
+static void action_ended(long long id) {
+  for (drv_wait_t **pw = &waits; *pw; pw = &(*pw)->next) {
+    drv_wait_t *w = *pw;
+    for (int k = 0; k < DRV_MAX_BLOCKING; k++) {
+      if (w->ids[k] != id || id < 0)
+        continue;
+      w->ids[k] = -1;
+      if (--w->pending == 0 && !w->starting) {
+        *pw = w->next;
+        if (handler_finish(w->ds, w->msg) == NMC_DONE)
+          nmc_msg_done(w->msg);
+        free(w);
+      }
+      return;
+    }
+  }
+}
+
+/* on_msg: the actions due at this message run here, inside the library's
+ * handler; each is announced with an "action" event and ends with its own
+ * ok/err. flush and request block the handler (it returns NMC_ASYNC and
+ * goes on in action_ended); the others return at once, as the library's
+ * calls do. Returns the number of blocking actions still running. */
+static int run_actions(drv_sub_t *ds, nmc_msg_t *m) {
+  const cJSON *a;
+  drv_wait_t *w = calloc(1, sizeof(*w));
+  int n = 0;
+  ds->nmsgs++;
+  if (!w)
+    return 0;
+  for (int k = 0; k < DRV_MAX_BLOCKING; k++)
+    w->ids[k] = -1;
+  w->ds = ds;
+  w->msg = m;
+  /* Registered first: a blocking action may end inside dispatch. */
+  w->next = waits;
+  waits = w;
+  w->starting = 1;
+  cJSON_ArrayForEach(a, ds->on_msg) {
+    const cJSON *at = cJSON_GetObjectItemCaseSensitive(a, "at");
+    const cJSON *jid = cJSON_GetObjectItemCaseSensitive(a, "id");
+    const char *op = str_field(a, "op");
+    int blocking;
+    cJSON *o;
+    if (!cJSON_IsNumber(at) || (uint64_t)at->valuedouble != ds->nmsgs ||
+        !cJSON_IsNumber(jid) || !op)
+      continue;
+    blocking = (!strcmp(op, "flush") || !strcmp(op, "request")) &&
+               n < DRV_MAX_BLOCKING;
+    if (blocking) {
+      w->ids[n++] = (long long)jid->valuedouble;
+      w->pending++;
+    }
+    o = event("action");
+    cJSON_AddNumberToObject(o, "id", jid->valuedouble);
+    cJSON_AddStringToObject(o, "sub", ds->tag);
+    cJSON_AddNumberToObject(o, "at", (double)ds->nmsgs);
+    emit(o, 1);
+    dispatch((long long)jid->valuedouble, op, a);
+  }
+  w->starting = 0;
+  n = w->pending;
+  if (n == 0) {
+    for (drv_wait_t **pw = &waits; *pw; pw = &(*pw)->next)
+      if (*pw == w) {
+        *pw = w->next;
+        break;
+      }
+    free(w);
+  }
+  return n;
 }
 
 static void handler_done(drv_sub_t *ds, nmc_msg_t *m) {
@@ -335,8 +436,16 @@ static void on_delay(uv_timer_t *t) {
  * returns NMC_ASYNC and finishes from a timer with nmc_msg_done. */
 static int on_msg(nmc_sub_t *s, nmc_msg_t *m, void *data) {
   drv_sub_t *ds = data;
-  drv_delay_t *d;
   msg_event(ds, m);
+  if (ds->on_msg && run_actions(ds, m) > 0)
+    return NMC_ASYNC; /* handler_finish runs when the actions ended */
+  return handler_finish(ds, m);
+}
+
+/* The rest of the handler: delay_ms, then reply_with. Returns NMC_DONE, or
+ * NMC_ASYNC when a timer finishes it. */
+static int handler_finish(drv_sub_t *ds, nmc_msg_t *m) {
+  drv_delay_t *d;
   if (ds->delay_ms == 0 || exiting || !(d = calloc(1, sizeof(*d)))) {
     handler_done(ds, m);
     return NMC_DONE;
@@ -599,6 +708,12 @@ static void cmd_subscribe(long long id, const cJSON *cmd) {
     subs = ds;
   }
   ds->delay_ms = (uint64_t)num_field(cmd, "delay_ms", 0);
+  cJSON_Delete(ds->on_msg);
+  ds->on_msg =
+      cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(cmd, "on_msg"))
+          ? cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(cmd, "on_msg"), 1)
+          : NULL;
+  ds->nmsgs = 0;
   free(ds->reply_with);
   ds->reply_with = reply_with ? strdup(reply_with) : NULL;
   r = nmc_subscribe(conn, subject, str_field(cmd, "queue"), on_msg, ds, &ds->s);
@@ -708,16 +823,62 @@ static void stop(void) {
     uv_close((uv_handle_t *)in, NULL);
 }
 
-static void command(const char *text, size_t n) {
-  cJSON *cmd = cJSON_ParseWithLength(text, n);
-  const cJSON *jid = cJSON_GetObjectItemCaseSensitive(cmd, "id");
-  const char *op = str_field(cmd, "op");
-  long long id = cJSON_IsNumber(jid) ? (long long)jid->valuedouble : -1;
+/* info: what the library knows, as state. */
+static void cmd_info(long long id) {
+  static const char *const st[] = {"connecting",    "connected",
+                                   "reconnecting",  "draining_subs",
+                                   "draining_pubs", "closed"};
+  cJSON *o = cJSON_CreateObject(), *l;
+  if (!conn) {
+    cJSON_AddStringToObject(o, "status", "closed");
+    reply_ok(id, o);
+    return;
+  }
+  if ((unsigned)nmc_status(conn) < sizeof(st) / sizeof(st[0]))
+    cJSON_AddStringToObject(o, "status", st[nmc_status(conn)]);
+  if (nmc_connected_url(conn))
+    cJSON_AddStringToObject(o, "connected_url", nmc_connected_url(conn));
+  cJSON_AddNumberToObject(o, "reconnects", (double)nmc_reconnects(conn));
+  cJSON_AddNumberToObject(o, "max_payload", (double)nmc_max_payload(conn));
+  if (nmc_last_error(conn))
+    cJSON_AddStringToObject(o, "last_error", nmc_last_error(conn));
+  l = cJSON_AddArrayToObject(o, "subs");
+  for (drv_sub_t *d = subs; d; d = d->next) {
+    cJSON *x = cJSON_CreateObject();
+    cJSON_AddStringToObject(x, "sub", d->tag);
+    cJSON_AddBoolToObject(x, "valid", d->s != NULL);
+    if (d->s) {
+      cJSON_AddNumberToObject(x, "delivered", (double)nmc_sub_delivered(d->s));
+      cJSON_AddNumberToObject(x, "dropped", (double)nmc_sub_dropped(d->s));
+    }
+    cJSON_AddItemToArray(l, x);
+  }
+  reply_ok(id, o);
+}
 
-  if (!cmd || !op) {
-    fprintf(stderr, "natsmock-driver: bad command line: %.*s\n", (int)n, text);
-    reply_err(id, "bad_command", cmd ? "no op" : "not JSON", NULL);
-  } else if (strcmp(op, "connect") == 0) {
+/* batch: every command starts in this one turn of the loop, in order, with
+ * nothing in between; each ends with its own result, the batch with ok. */
+static void cmd_batch(long long id, const cJSON *cmd) {
+  const cJSON *c, *list = cJSON_GetObjectItemCaseSensitive(cmd, "commands");
+  if (!cJSON_IsArray(list)) {
+    reply_err(id, "bad_command", "batch needs commands", NULL);
+    return;
+  }
+  cJSON_ArrayForEach(c, list) {
+    const cJSON *jid = cJSON_GetObjectItemCaseSensitive(c, "id");
+    const char *op = str_field(c, "op");
+    long long cid = cJSON_IsNumber(jid) ? (long long)jid->valuedouble : -1;
+    if (!op || strcmp(op, "batch") == 0)
+      reply_err(cid, "bad_command", "a batch entry needs an op (no batch)",
+                NULL);
+    else
+      dispatch(cid, op, c);
+  }
+  reply_ok(id, NULL);
+}
+
+static void dispatch(long long id, const char *op, const cJSON *cmd) {
+  if (strcmp(op, "connect") == 0) {
     cmd_connect(id, cmd);
   } else if (strcmp(op, "publish") == 0) {
     cmd_publish(id, cmd);
@@ -733,6 +894,10 @@ static void command(const char *text, size_t n) {
     cmd_drain(id, cmd);
   } else if (strcmp(op, "request") == 0) {
     cmd_request(id, cmd);
+  } else if (strcmp(op, "info") == 0) {
+    cmd_info(id);
+  } else if (strcmp(op, "batch") == 0) {
+    cmd_batch(id, cmd);
   } else if (strcmp(op, "close") == 0) {
     if (conn && close_id < 0) {
       close_id = id;
@@ -745,6 +910,20 @@ static void command(const char *text, size_t n) {
     stop(); /* the loop ends once the connection has closed */
   } else {
     reply_err(id, "bad_command", "unknown op", NULL);
+  }
+}
+
+static void command(const char *text, size_t n) {
+  cJSON *cmd = cJSON_ParseWithLength(text, n);
+  const cJSON *jid = cJSON_GetObjectItemCaseSensitive(cmd, "id");
+  const char *op = str_field(cmd, "op");
+  long long id = cJSON_IsNumber(jid) ? (long long)jid->valuedouble : -1;
+
+  if (!cmd || !op) {
+    fprintf(stderr, "natsmock-driver: bad command line: %.*s\n", (int)n, text);
+    reply_err(id, "bad_command", cmd ? "no op" : "not JSON", NULL);
+  } else {
+    dispatch(id, op, cmd);
   }
   cJSON_Delete(cmd);
 }
@@ -790,7 +969,9 @@ int main(void) {
                             "reconnect",  "reconnect_buffer",
                             "lame_duck",  "slow_consumer",
                             "verbose",    "pedantic",
-                            "user_pass",  "token"};
+                            "user_pass",  "token",
+                            "batch",      "on_msg",
+                            "info"};
   cJSON *hello = event("hello");
   int r;
 
@@ -798,7 +979,7 @@ int main(void) {
   signal(SIGPIPE, SIG_IGN);
   loop = uv_default_loop();
   line = malloc(DRV_MAX_LINE);
-  cJSON_AddNumberToObject(hello, "protocol", 1);
+  cJSON_AddNumberToObject(hello, "protocol", 2);
   cJSON_AddStringToObject(hello, "client", "natsmock");
   cJSON_AddStringToObject(hello, "version", NMC_VERSION);
   cJSON_AddItemToObject(
@@ -823,6 +1004,7 @@ int main(void) {
     drv_sub_t *d = subs;
     subs = d->next;
     free(d->reply_with);
+    cJSON_Delete(d->on_msg);
     free(d);
   }
   free(line);

@@ -55,8 +55,8 @@
  * pong_grace_ms later, or when a PONG popped a timed-out slot while later
  * PINGs were outstanding and then another flush timed out (that PONG was the
  * next PING's: one was lost). So flushes work again within a bounded time
- * (DESIGN.md, Fairness). Pending flushes fail with NMC_EDISCONNECTED when the
- * connection drops and NM_ECLOSED when it closes.
+ * (docs/design.md, Fairness). Pending flushes fail with NMC_EDISCONNECTED when
+ * the connection drops and NM_ECLOSED when it closes.
  *
  * Delivery. Each subscription delivers serially, in arrival order. A handler
  * returns NMC_DONE, or NMC_ASYNC to finish later with nmc_msg_done(); the

@@ -2,13 +2,18 @@
  * and close, and what fault rules did. A host (the mock server, the proxy)
  * reports these to the embedder's callback; the harness builds its timeline
  * from them. The fault engine makes ACTION events (and OUT events for bytes
- * it writes itself) and hands them to its host. */
+ * it writes itself) and hands them to its host. Public: installed as
+ * <natsmock/nm_obs.h>, included by natsmock.h. */
 #ifndef NM_OBS_H
 #define NM_OBS_H
 
 #include <stdint.h>
 
-#include "nm_parser.h"
+#include "nm_frame.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef enum {
   NM_OBS_OPEN = 1, /* a connection was accepted */
@@ -30,5 +35,9 @@ typedef struct {
 } nm_obs_event_t;
 
 typedef void (*nm_obs_cb)(void *data, const nm_obs_event_t *ev);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -3,6 +3,7 @@
  * subscriptions with their sids. Pure: no I/O, no clock. */
 #include "nm_invariants.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +114,18 @@ int nm_inv_check(const nm_inv_ctx_t *cx, const cJSON *spec, nm_fails_t *out) {
   snprintf(what, sizeof(what), "invariant %s", d->name);
   d->fn(cx, cJSON_IsObject(spec) ? spec : NULL, what, out);
   return 0;
+}
+
+void nm__inv_absent(const nm_inv_ctx_t *cx, nm_fails_t *out, const char *what,
+                    const size_t *idx, size_t nidx, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  if (cx->tl->cut_short && cx->not_evaluated)
+    out = cx->not_evaluated;
+  nm_fails_add(out, what, cx->tl, idx, nidx, "%s", msg);
 }
 
 /* ---- parameters ---- */
@@ -418,12 +431,13 @@ int nm_inv_ctx_init(nm_inv_ctx_t *cx, const nm_tl_t *tl) {
   int r = 0;
 
   memset(cx, 0, sizeof(*cx));
+  cx->not_evaluated = calloc(1, sizeof(*cx->not_evaluated));
   cx->tl = tl;
   cx->only_client = -1;
   cx->time_scale = 1.0;
   cx->result = malloc((tl->n + 1) * sizeof(size_t));
   cx->msgs = calloc(1, sizeof(nm_inv_msg_t));
-  if (!cx->result || !cx->msgs) {
+  if (!cx->result || !cx->msgs || !cx->not_evaluated) {
     r = NM_ENOMEM;
     goto done;
   }
@@ -508,5 +522,8 @@ void nm_inv_ctx_free(nm_inv_ctx_t *cx) {
     free(cx->msgs[i].payload);
   free(cx->msgs);
   free(cx->result);
+  if (cx->not_evaluated)
+    nm_fails_free(cx->not_evaluated);
+  free(cx->not_evaluated);
   memset(cx, 0, sizeof(*cx));
 }

@@ -72,9 +72,9 @@ void nm__inv_drain_conn(const nm_inv_ctx_t *cx, const cJSON *params,
             u = i;
         if (u == NM_TL_NONE) {
           size_t ev[3] = {s->cmd, d, r};
-          nm_fails_add(out, what, tl, ev, 3,
-                       "client %s: drain never unsubscribed sub %s",
-                       nm__inv_cname(cx, c), s->tag);
+          nm__inv_absent(cx, out, what, ev, 3,
+                         "client %s: drain never unsubscribed sub %s",
+                         nm__inv_cname(cx, c), s->tag);
         }
       }
       for (size_t i = d + 1; i < tl->n; i++) {
@@ -109,10 +109,10 @@ void nm__inv_drain_conn(const nm_inv_ctx_t *cx, const cJSON *params,
       /* (3) the connection closes. */
       if (conn_close == NM_TL_NONE) {
         size_t ev[2] = {d, r};
-        nm_fails_add(out, what, tl, ev, 2,
-                     "client %s: drain completed but connection %llu was "
-                     "never closed",
-                     nm__inv_cname(cx, c), (unsigned long long)conn);
+        nm__inv_absent(cx, out, what, ev, 2,
+                       "client %s: drain completed but connection %llu was "
+                       "never closed",
+                       nm__inv_cname(cx, c), (unsigned long long)conn);
       }
     }
     /* (4) closed exactly once, and last. */
@@ -122,6 +122,13 @@ void nm__inv_drain_conn(const nm_inv_ctx_t *cx, const cJSON *params,
       nclosed++;
       if (closed == NM_TL_NONE)
         closed = i;
+    }
+    if (nclosed == 0) {
+      size_t ev[2] = {d, r};
+      nm__inv_absent(cx, out, what, ev, 2,
+                     "client %s: closed never reported after a drain",
+                     nm__inv_cname(cx, c));
+      continue;
     }
     if (nclosed != 1) {
       size_t ev[2] = {d, r};
@@ -424,9 +431,9 @@ void nm__inv_closed_once(const nm_inv_ctx_t *cx, const cJSON *params,
     }
     if (closer != NM_TL_NONE && first == NM_TL_NONE) {
       size_t ev[2] = {closer, nm__inv_result(cx, closer)};
-      nm_fails_add(out, what, tl, ev, 2,
-                   "client %s: %s succeeded but closed was never reported",
-                   nm__inv_cname(cx, c), tl->v[closer].ev);
+      nm__inv_absent(cx, out, what, ev, 2,
+                     "client %s: %s succeeded but closed was never reported",
+                     nm__inv_cname(cx, c), tl->v[closer].ev);
     }
     if (first == NM_TL_NONE)
       continue;

@@ -4,7 +4,7 @@
  * published before it: the proof is a PONG the server sent in answer to a
  * PING it received after those publishes. PINGs and PONGs are paired first-in
  * first-out per connection (nm__inv_pong_for), which is all a client can see
- * (DESIGN.md, fairness). */
+ * (docs/design.md, Fairness). */
 #include <string.h>
 
 #include "nm_invariants.h"
@@ -117,11 +117,11 @@ void nm__inv_flush_timeout(const nm_inv_ctx_t *cx, const cJSON *params,
     if (r == NM_TL_NONE) {
       if (end > limit + (uint64_t)tol_us) {
         size_t ev[1] = {f};
-        nm_fails_add(out, what, tl, ev, 1,
-                     "client %s: flush id %lld (timeout %lld ms) had no "
-                     "PONG and never ended",
-                     nm__inv_cname(cx, e->client), (long long)e->id,
-                     (long long)tmo);
+        nm__inv_absent(cx, out, what, ev, 1,
+                       "client %s: flush id %lld (timeout %lld ms) had no "
+                       "PONG and never ended",
+                       nm__inv_cname(cx, e->client), (long long)e->id,
+                       (long long)tmo);
       }
       continue;
     }

@@ -89,11 +89,12 @@ void nm__inv_no_loss(const nm_inv_ctx_t *cx, const cJSON *params,
       continue;
     if (subject && strcmp(subject, m->subject) != 0)
       continue;
-    nm_fails_add(out, what, tl, ev, 2,
-                 "client %s: message %llu of publish id %lld (subject %s) "
-                 "was accepted (%s) but never reached the server",
-                 nm__inv_cname(cx, m->client), (unsigned long long)m->k,
-                 (long long)tl->v[m->cmd].id, m->subject, tl->v[m->result].ev);
+    nm__inv_absent(cx, out, what, ev, 2,
+                   "client %s: message %llu of publish id %lld (subject %s) "
+                   "was accepted (%s) but never reached the server",
+                   nm__inv_cname(cx, m->client), (unsigned long long)m->k,
+                   (long long)tl->v[m->cmd].id, m->subject,
+                   tl->v[m->result].ev);
   }
   if (cx->msgs_truncated)
     nm_fails_add(out, what, tl, NULL, 0,
@@ -135,12 +136,13 @@ void nm__inv_lone_publish_latency(const nm_inv_ctx_t *cx, const cJSON *params,
         /* Only blame a message whose bound passed while recording. */
         if (tl->n == 0 || tl->v[tl->n - 1].t_us < deadline)
           continue;
-        nm_fails_add(out, what, tl, ev, 1,
-                     "client %s: message %llu of publish id %lld never "
-                     "reached the server (bound %llu ms) although the "
-                     "connection stayed open",
-                     nm__inv_cname(cx, m->client), (unsigned long long)m->k,
-                     (long long)cmd->id, (unsigned long long)(bound_us / 1000));
+        nm__inv_absent(cx, out, what, ev, 1,
+                       "client %s: message %llu of publish id %lld never "
+                       "reached the server (bound %llu ms) although the "
+                       "connection stayed open",
+                       nm__inv_cname(cx, m->client), (unsigned long long)m->k,
+                       (long long)cmd->id,
+                       (unsigned long long)(bound_us / 1000));
       } else {
         nm_fails_add(out, what, tl, ev, 2,
                      "client %s: message %llu of publish id %lld reached "

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "nm_baseline.h"
 #include "nm_report.h"
 #include "nm_runner.h"
 #include "nm_scenario.h"
@@ -34,6 +35,8 @@ typedef struct {
   int nnames;
   const char *tags[NM_MAX_PATTERNS];
   int ntags;
+  char name_hit[NM_MAX_PATTERNS], tag_hit[NM_MAX_PATTERNS];
+  cJSON *loaded; /* every scenario name loaded: {"name": true} */
   const char *driver, *server, *junit, *json, *trace, *html, *xfail;
   int list, repeat, jobs, verbose;
   uint64_t seed;
@@ -67,7 +70,8 @@ static void usage(FILE *f) {
           "  --seed S                 the mock's seed\n"
           "  -j N                     N scenarios in parallel\n"
           "  --expected-failures FILE baseline: "
-          "[{\"scenario\":NAME,\"cause\":TEXT}]\n"
+          "[{\"scenario\":NAME,\"broke\":[\"step N\"|\"invariant "
+          "I\"],\"cause\":TEXT}]\n"
           "  --server CMD             run fault-free scenarios against a "
           "real server (e.g. nats-server)\n"
           "  --junit FILE, --json FILE, --html FILE, --trace DIR   reports\n"
@@ -191,39 +195,6 @@ static int selected(const cli_t *c, const nm_scenario_t *sc) {
   return 0;
 }
 
-static const char *xfail_cause(const cJSON *xf, const char *name) {
-  const cJSON *e;
-  cJSON_ArrayForEach(e, xf) {
-    const cJSON *s = cJSON_GetObjectItemCaseSensitive(e, "scenario");
-    const cJSON *c = cJSON_GetObjectItemCaseSensitive(e, "cause");
-    if (cJSON_IsString(s) && strcmp(s->valuestring, name) == 0)
-      return cJSON_IsString(c) ? c->valuestring : "listed";
-  }
-  return NULL;
-}
-
-static cJSON *load_xfail(const char *path) {
-  FILE *f = fopen(path, "rb");
-  char *buf;
-  size_t n;
-  cJSON *j;
-  if (!f) {
-    fprintf(stderr, "natsmock-harness: %s: %s\n", path, strerror(errno));
-    return NULL;
-  }
-  buf = malloc(NM_SCENARIO_MAX_BYTES + 1);
-  n = buf ? fread(buf, 1, NM_SCENARIO_MAX_BYTES, f) : 0;
-  fclose(f);
-  j = buf ? cJSON_ParseWithLength(buf, n) : NULL;
-  free(buf);
-  if (!cJSON_IsArray(j)) {
-    fprintf(stderr, "natsmock-harness: %s: not a JSON list\n", path);
-    cJSON_Delete(j);
-    return NULL;
-  }
-  return j;
-}
-
 /* Why a scenario cannot run against a real server, or NULL. */
 static const char *real_skip(const nm_scenario_t *sc) {
   if (sc->has_fault)
@@ -235,12 +206,71 @@ static const char *real_skip(const nm_scenario_t *sc) {
   return NULL;
 }
 
+/* Remembers which --name / --tag patterns matched, and every scenario name
+ * loaded (the baseline must name loaded scenarios). */
+static void note_names(cli_t *c, const nm_scenario_t *sc) {
+  for (int i = 0; i < c->nnames; i++)
+    if (fnmatch(c->names[i], sc->name, 0) == 0)
+      c->name_hit[i] = 1;
+  for (int i = 0; i < c->ntags; i++)
+    if (nm_scenario_has_tag(sc, c->tags[i]))
+      c->tag_hit[i] = 1;
+  if (!c->loaded)
+    c->loaded = cJSON_CreateObject();
+  if (c->loaded && !cJSON_GetObjectItemCaseSensitive(c->loaded, sc->name))
+    cJSON_AddTrueToObject(c->loaded, sc->name);
+}
+
+/* A --name or --tag that matches no scenario is a typo that would run
+ * nothing (and pass): an error. */
+static int unmatched_selection(const cli_t *c) {
+  int bad = 0;
+  for (int i = 0; i < c->nnames; i++)
+    if (!c->name_hit[i]) {
+      fprintf(stderr, "natsmock-harness: --name %s: matches no scenario\n",
+              c->names[i]);
+      bad = 1;
+    }
+  for (int i = 0; i < c->ntags; i++)
+    if (!c->tag_hit[i]) {
+      fprintf(stderr, "natsmock-harness: --tag %s: no scenario has it\n",
+              c->tags[i]);
+      bad = 1;
+    }
+  return bad ? -1 : 0;
+}
+
+/* Loads --expected-failures; an entry naming no loaded scenario is an
+ * error (a renamed scenario would otherwise lose its baseline silently). */
+static int check_baseline(const cli_t *c, pool_t *p) {
+  char err[1024];
+  const cJSON *e;
+  int i = 0, bad = 0;
+  p->xfail = nm_baseline_load(c->xfail, err, sizeof(err));
+  if (!p->xfail) {
+    fprintf(stderr, "natsmock-harness: %s\n", err);
+    return -1;
+  }
+  cJSON_ArrayForEach(e, p->xfail) {
+    const char *n =
+        cJSON_GetObjectItemCaseSensitive(e, "scenario")->valuestring;
+    if (!cJSON_GetObjectItemCaseSensitive(c->loaded, n)) {
+      fprintf(stderr,
+              "natsmock-harness: %s: [%d].scenario: \"%s\" names no "
+              "scenario among the files given\n",
+              c->xfail, i, n);
+      bad = 1;
+    }
+    i++;
+  }
+  return bad ? -1 : 0;
+}
+
 static void *worker(void *arg) {
   pool_t *p = arg;
   for (;;) {
     size_t j;
     nm_result_t *res;
-    const char *cause;
     pthread_mutex_lock(&p->mu);
     j = p->next < p->njobs ? p->next++ : p->njobs;
     pthread_mutex_unlock(&p->mu);
@@ -256,15 +286,7 @@ static void *worker(void *arg) {
     } else {
       nm_run_scenario(p->sc[j], &p->ro, p->rep[j], res);
     }
-    cause = xfail_cause(p->xfail, p->sc[j]->name);
-    if (cause && res->status == NM_ST_FAIL) {
-      res->status = NM_ST_XFAIL;
-      free(res->reason);
-      res->reason = strdup(cause);
-    } else if (cause && res->status == NM_ST_PASS) {
-      res->status = NM_ST_XPASS;
-      res->reason = strdup("listed as an expected failure but passed");
-    }
+    nm_baseline_apply(p->xfail, res);
     if (p->cli->trace && res->tl && nm_report_trace(res, p->cli->trace) != 0)
       fprintf(stderr, "natsmock-harness: writing traces to %s: %s\n",
               p->cli->trace, strerror(errno));
@@ -437,10 +459,15 @@ int main(int argc, char **argv) {
         nerr++;
         break;
       }
+    note_names(&cli, sc);
     if (selected(&cli, sc))
       all[nall++] = sc;
     else
       nm_scenario_free(sc);
+  }
+  if (unmatched_selection(&cli) != 0) {
+    exit_code = 2;
+    goto out;
   }
   if (cli.list) {
     for (size_t i = 0; i < nall; i++) {
@@ -478,7 +505,7 @@ int main(int argc, char **argv) {
     goto out;
   }
   pool.cli = &cli;
-  if (cli.xfail && !(pool.xfail = load_xfail(cli.xfail))) {
+  if (cli.xfail && check_baseline(&cli, &pool) != 0) {
     exit_code = 2;
     goto out;
   }
@@ -554,6 +581,7 @@ out:
   free(pool.sc);
   free(pool.rep);
   cJSON_Delete(pool.xfail);
+  cJSON_Delete(cli.loaded);
   free(driver);
   pthread_mutex_destroy(&pool.mu);
   return exit_code;

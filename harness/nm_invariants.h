@@ -58,6 +58,10 @@ typedef struct {
   /* Multiplies latency bounds and tolerances (bound_ms, tolerance_ms), for
    * slow builds such as sanitizers; 1 by default. */
   double time_scale;
+  /* Checks that could not be made because the timeline was cut short
+   * (tl->cut_short) and the data they need is missing: "not evaluated",
+   * never "failed". Owned by the context. */
+  nm_fails_t *not_evaluated;
 } nm_inv_ctx_t;
 
 /* Builds the context. Returns 0 or NM_ENOMEM. */
@@ -113,6 +117,13 @@ int nm__inv_frame_is_msg(const nm_tl_ev_t *e, const nm_inv_msg_t *m);
 int nm__inv_event_is_frame(const nm_tl_ev_t *ev, const nm_tl_ev_t *f);
 /* The result entry of the command at timeline index cmd, or NM_TL_NONE. */
 size_t nm__inv_result(const nm_inv_ctx_t *cx, size_t cmd);
+/* A failure that rests on something NOT having happened (a close never
+ * recorded, a result never reported, a message never received): added to
+ * `out` normally, but to cx->not_evaluated when the timeline was cut short,
+ * since the missing entry may only have come later. */
+void nm__inv_absent(const nm_inv_ctx_t *cx, nm_fails_t *out, const char *what,
+                    const size_t *idx, size_t nidx, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 /* Client name for messages. */
 const char *nm__inv_cname(const nm_inv_ctx_t *cx, int client);
 

@@ -22,10 +22,17 @@ typedef struct {
   cJSON *evidence; /* array of timeline entries (nm_tl_ev_json) */
 } nm_failure_t;
 
+/* Distinct kinds of failure ("what") remembered, kept or not: a baseline
+ * must know everything that broke even when the messages were cut. */
+#define NM_FAILS_KINDS_MAX 64
+
 typedef struct {
   nm_failure_t v[NM_FAILS_MAX];
   size_t n;
   size_t more; /* failures not kept */
+  char *kinds[NM_FAILS_KINDS_MAX];
+  size_t nkinds;
+  int kinds_cut; /* more distinct kinds than NM_FAILS_KINDS_MAX */
 } nm_fails_t;
 
 void nm_fails_init(nm_fails_t *f);
@@ -58,6 +65,9 @@ typedef struct {
   nm_status_t status;
   char *reason;   /* SKIP / ERROR reason, or the expected-failure cause */
   char *inv_skip; /* invariants not checked (no server view), or NULL */
+  /* Invariant checks not evaluated because the steps ended early and the
+   * data they need was missing ("invariant X: message; ..."), or NULL. */
+  char *not_evaluated;
   uint64_t duration_us;
   nm_fails_t fails;
   char *driver_stderr; /* when failed: every driver's stderr, labelled */

@@ -45,6 +45,8 @@ typedef struct nm_run_s {
   cJSON *hello[NM_TL_MAX_CLIENTS];
   int64_t next_id[NM_TL_MAX_CLIENTS];
   cJSON *names; /* "as" -> [client, id, timeline index] */
+  /* on_msg actions not started yet: "client:id" -> the driver command */
+  cJSON *actions;
   /* The connection name each client's last connect command gave, so that
    * a scenario that sets "name" still has its connections attributed. */
   char conn_name[NM_TL_MAX_CLIENTS][NM_RUN_NAME_MAX];
@@ -66,6 +68,10 @@ void nm__run_fatal(nm_run_t *r, const char *fmt, ...)
 
 /* Notes that command `id` of `client` was sent. */
 void nm__run_sent(nm_run_t *r, int client, int64_t id);
+
+/* A driver reported `{"ev":"action","id":N}`: the handler started on_msg
+ * action N; it enters the timeline as a command now. */
+void nm__run_action_started(nm_run_t *r, int client, const cJSON *line);
 
 /* Runs every step; failures go to r->res. Returns 0 when all passed. */
 int nm__run_steps(nm_run_t *r);

@@ -15,6 +15,9 @@
 #define NM_RUN_HELLO_MS 10000
 /* Time drivers get to exit after "exit" (then SIGKILL), and after SIGKILL. */
 #define NM_RUN_EXIT_MS 2000
+/* Time the mock gets to record the close of a connection whose client
+ * already reported `closed`, before the timeline freezes. */
+#define NM_RUN_SETTLE_MS 1000
 /* Time a real server gets to write its ports file. */
 #define NM_RUN_REAL_START_MS 10000
 

@@ -15,6 +15,9 @@
 #define NM_SCENARIO_MAX_STEPS 10000
 #define NM_SCENARIO_DEFAULT_TIMEOUT_MS 20000
 #define NM_STEP_DEFAULT_WITHIN_MS 5000
+/* Commands in one batch, and actions in one subscription's on_msg. */
+#define NM_SCENARIO_MAX_BATCH 1000
+#define NM_SCENARIO_MAX_ACTIONS 100
 
 typedef enum {
   NM_STEP_CMD = 1,
@@ -55,6 +58,17 @@ int nm_scenario_parse(const char *text, size_t len, const char *path,
 void nm_scenario_free(nm_scenario_t *sc);
 
 int nm_scenario_has_tag(const nm_scenario_t *sc, const char *tag);
+/* "line L, column C, at \"TEXT\"" for a cJSON parse error at `at` (where
+ * cJSON_ParseWithLengthOpts stopped) in text. */
+void nm_json_error_where(const char *text, size_t len, const char *at,
+                         char *out, size_t outlen);
+/* scenario_cmd.c: the ops a command step may name, the fields each takes,
+ * and the features a scenario may require. */
+int nm_scenario_op_known(const char *op);
+int nm_scenario_op_field_known(const char *op, const char *field);
+int nm_scenario_feature_known(const char *feature);
+/* "subject, reply, ..." : the fields op takes, for messages. */
+void nm_scenario_op_fields(const char *op, char *out, size_t n);
 /* The option names accepted in "server". */
 int nm_scenario_server_opt_known(const char *name);
 

@@ -67,6 +67,9 @@ typedef struct {
   size_t dropped;       /* entries refused because of NM_TL_MAX_EVENTS */
   size_t payload_bytes; /* payload bytes stored so far */
   int frozen;           /* set when the steps ended: appends are ignored */
+  /* The steps ended early (a step failed, the run timed out, a driver
+   * died): what did not happen yet may simply not have been recorded. */
+  int cut_short;
   int nclients;
   char *clients[NM_TL_MAX_CLIENTS];
   /* conn id -> client index (-1: unknown). Conn ids above the table size
@@ -90,6 +93,10 @@ char *nm_tl_strndup(const char *p, size_t n);
 nm_tl_ev_t *nm_tl_add_frame(nm_tl_t *tl, nm_tl_kind_t kind, uint64_t t_us,
                             uint64_t conn, const nm_frame_t *f, size_t bytes,
                             const char *rule, const char *action);
+/* Replaces, at any depth, the value of every member whose key names a
+ * secret (nm_redact_key: pass, password, token, auth_token) with
+ * "[REDACTED]". Every JSON the timeline stores goes through it. */
+void nm_tl_redact_json(cJSON *j);
 /* Appends a CMD (takes ownership of json). */
 nm_tl_ev_t *nm_tl_add_cmd(nm_tl_t *tl, uint64_t t_us, int client, cJSON *json);
 /* Appends a driver line (takes ownership of json). */

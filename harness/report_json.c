@@ -26,6 +26,8 @@ static cJSON *run_json(const nm_result_t *r) {
     cJSON_AddStringToObject(o, "reason", r->reason);
   if (r->inv_skip)
     cJSON_AddStringToObject(o, "invariants_not_checked", r->inv_skip);
+  if (r->not_evaluated)
+    cJSON_AddStringToObject(o, "not_evaluated", r->not_evaluated);
   for (size_t k = 0; k < r->fails.n; k++) {
     cJSON *x = cJSON_CreateObject();
     cJSON_AddStringToObject(x, "what", r->fails.v[k].what);

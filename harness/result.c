@@ -19,6 +19,8 @@ void nm_fails_free(nm_fails_t *f) {
     free(f->v[i].message);
     cJSON_Delete(f->v[i].evidence);
   }
+  for (size_t i = 0; i < f->nkinds; i++)
+    free(f->kinds[i]);
   nm_fails_init(f);
 }
 
@@ -27,8 +29,16 @@ void nm_fails_add(nm_fails_t *f, const char *what, const nm_tl_t *tl,
   char msg[NM_FAIL_MSG_MAX];
   nm_failure_t *x;
   va_list ap;
-  size_t kept = 0;
+  size_t kept = 0, k;
 
+  for (k = 0; k < f->nkinds && strcmp(f->kinds[k], what) != 0; k++)
+    ;
+  if (k == f->nkinds) {
+    if (f->nkinds < NM_FAILS_KINDS_MAX)
+      f->kinds[f->nkinds++] = strdup(what);
+    else
+      f->kinds_cut = 1;
+  }
   if (f->n >= NM_FAILS_MAX) {
     f->more++;
     return;
@@ -66,6 +76,7 @@ void nm_result_init(nm_result_t *r) {
 void nm_result_free(nm_result_t *r) {
   free(r->reason);
   free(r->inv_skip);
+  free(r->not_evaluated);
   free(r->driver_stderr);
   free(r->driver_name);
   nm_fails_free(&r->fails);

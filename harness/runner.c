@@ -181,6 +181,8 @@ static void on_drv_line(nm_drv_t *d, const char *line, size_t len) {
   }
   if (!r->in_teardown)
     check_line(r, d->client, j);
+  if (cJSON_IsString(ev) && strcmp(ev->valuestring, "action") == 0)
+    nm__run_action_started(r, d->client, j);
   nm_tl_add_line(r->tl, nm__run_now(r), d->client, j);
 }
 
@@ -240,10 +242,13 @@ static int check_hello(nm_run_t *r) {
            cJSON_IsString(cl) ? cl->valuestring : "?",
            cJSON_IsString(ver) ? ver->valuestring : "?");
   r->res->driver_name = strdup(name);
-  if (!cJSON_IsNumber(p) || p->valuedouble != 1) {
+  /* Version 2 added batch, on_msg, info and the action event, each a
+   * feature: a version 1 driver simply lacks them (docs/DRIVER-PROTOCOL.md,
+   * "What changed"). */
+  if (!cJSON_IsNumber(p) || (p->valuedouble != 1 && p->valuedouble != 2)) {
     nm__run_fatal(r,
                   "the driver speaks driver protocol %g; the harness "
-                  "speaks 1",
+                  "speaks 1 and 2",
                   cJSON_IsNumber(p) ? p->valuedouble : -1.0);
     return 1;
   }
@@ -319,6 +324,33 @@ static int start_mock(nm_run_t *r) {
   }
   nm_server_url(r->srv, r->url, sizeof(r->url));
   return 0;
+}
+
+/* Has every connection of a client that reported `closed` a close record? */
+static int closes_recorded(nm_run_t *r, void *arg) {
+  const nm_tl_t *tl = r->tl;
+  int closed[NM_TL_MAX_CLIENTS] = {0};
+  (void)arg;
+  for (size_t i = 0; i < tl->n; i++) {
+    const nm_tl_ev_t *e = &tl->v[i];
+    if (e->kind == NM_TL_EV && e->client >= 0 &&
+        e->client < NM_TL_MAX_CLIENTS && !strcmp(e->ev, "closed"))
+      closed[e->client] = 1;
+  }
+  for (size_t i = 0; i < tl->n; i++) {
+    const nm_tl_ev_t *e = &tl->v[i];
+    int owner, done = 0;
+    if (e->kind != NM_TL_OPEN)
+      continue;
+    owner = nm_tl_owner(tl, e->conn);
+    if (owner < 0 || owner >= NM_TL_MAX_CLIENTS || !closed[owner])
+      continue;
+    for (size_t k = i + 1; k < tl->n && !done; k++)
+      done = tl->v[k].kind == NM_TL_CLOSE && tl->v[k].conn == e->conn;
+    if (!done)
+      return 0;
+  }
+  return 1;
 }
 
 static void teardown(nm_run_t *r) {
@@ -411,6 +443,20 @@ void nm_run_invariants(const nm_scenario_t *sc, const nm_tl_t *tl,
     nm_buf_append(&skipped, "", 1);
     res->inv_skip = strdup(skipped.base);
   }
+  if (cx.not_evaluated && cx.not_evaluated->n) {
+    /* Checks that lacked their data (the steps ended early). */
+    nm_buf_t b;
+    nm_buf_init(&b, 16 * 1024);
+    for (size_t i = 0; i < cx.not_evaluated->n; i++)
+      nm_buf_appendf(&b, "%s%s: %s", i ? "; " : "", cx.not_evaluated->v[i].what,
+                     cx.not_evaluated->v[i].message);
+    if (cx.not_evaluated->more)
+      nm_buf_appendf(&b, "; and %zu more", cx.not_evaluated->more);
+    nm_buf_append(&b, "", 1);
+    if (b.base)
+      res->not_evaluated = strdup(b.base);
+    nm_buf_free(&b);
+  }
   nm_buf_free(&skipped);
   nm_inv_ctx_free(&cx);
 }
@@ -448,6 +494,7 @@ void nm_run_scenario(const nm_scenario_t *sc, const nm_run_opts_t *o, int rep,
   r->res = res;
   r->tl = tl;
   r->names = cJSON_CreateObject();
+  r->actions = cJSON_CreateObject();
   for (int i = 0; i < NM_TL_MAX_CLIENTS; i++)
     nm_buf_init(&r->answered[i], NM_RUN_MAX_CMDS);
   uv_loop_init(&r->loop);
@@ -480,6 +527,13 @@ void nm_run_scenario(const nm_scenario_t *sc, const nm_run_opts_t *o, int rep,
     nm__run_fatal(r, "a driver printed no hello within %d ms", NM_RUN_HELLO_MS);
   if (!r->fatal && check_hello(r) == 0)
     steps_failed = nm__run_steps(r) != 0;
+  /* A close the client reported is recorded by the server a little later:
+   * wait (bounded) for it, so that the invariants do not read a close that
+   * was merely not recorded yet as one that never happened. */
+  if (r->srv && res->status != NM_ST_SKIP)
+    nm__run_wait(r, closes_recorded, NULL,
+                 nm__run_now(r) + NM_RUN_SETTLE_MS * 1000);
+  tl->cut_short = steps_failed || r->fatal;
 
   teardown(r);
   if (r->fatal)
@@ -500,6 +554,7 @@ void nm_run_scenario(const nm_scenario_t *sc, const nm_run_opts_t *o, int rep,
     nm_buf_free(&r->answered[i]);
   }
   cJSON_Delete(r->names);
+  cJSON_Delete(r->actions);
   res->duration_us = (uv_hrtime() - started) / 1000;
   if (o->keep_timeline) {
     res->tl = tl;

@@ -33,7 +33,7 @@ static const char *const server_opts[] = {
 static const char *const client_evs[] = {
     "msg",    "msg_done", "connected",     "reconnected", "disconnected",
     "closed", "error",    "slow_consumer", "lame_duck",   "discovered",
-    "ok",     "err",      "hello",         "frame",
+    "ok",     "err",      "hello",         "frame",       "action",
 };
 
 static const char *const server_kinds[] = {"in", "out", "open", "close",
@@ -43,6 +43,7 @@ typedef struct {
   const char *path;
   char *err;
   size_t errlen;
+  int uses_batch, uses_on_msg, uses_info; /* protocol 2 features used */
 } lctx_t;
 
 static int fail(lctx_t *l, const char *field, const char *fmt, ...)
@@ -201,14 +202,122 @@ static int check_match(lctx_t *l, const nm_scenario_t *sc, const cJSON *m,
   return 0;
 }
 
+static int add_name(lctx_t *l, const char *field, const cJSON *as,
+                    cJSON *names) {
+  if (!as)
+    return 0;
+  if (!cJSON_IsString(as) || !as->valuestring[0])
+    return fail(l, field, "as must be a non-empty string");
+  if (cJSON_GetObjectItemCaseSensitive(names, as->valuestring))
+    return fail(l, field, "as \"%s\" is used twice", as->valuestring);
+  cJSON_AddTrueToObject(names, as->valuestring);
+  return 0;
+}
+
+/* The fields of one command (a step, a batch entry or an on_msg action):
+ * "do" names a known op and every other field is one the op takes, or one
+ * of `extra` (the harness's own keys where they apply). */
+static int check_cmd_fields(lctx_t *l, const cJSON *c, const char *field,
+                            const char *const *extra, size_t nextra) {
+  const cJSON *op = cJSON_GetObjectItemCaseSensitive(c, "do");
+  const cJSON *y;
+  if (!cJSON_IsString(op) || !nm_scenario_op_known(op->valuestring))
+    return fail(l, field, "do: unknown op \"%s\"",
+                cJSON_IsString(op) ? op->valuestring : "?");
+  cJSON_ArrayForEach(y, c) {
+    if (!strcmp(y->string, "do") || in_list(y->string, extra, nextra))
+      continue;
+    if (!strcmp(y->string, "id") || !strcmp(y->string, "op"))
+      return fail(l, field, "id and op are the harness's (use \"do\")");
+    if (!nm_scenario_op_field_known(op->valuestring, y->string)) {
+      char known[320];
+      nm_scenario_op_fields(op->valuestring, known, sizeof(known));
+      return fail(l, field, "unknown field \"%s\" for %s (it takes: %s)",
+                  y->string, op->valuestring, known);
+    }
+  }
+  return 0;
+}
+
+/* on_msg of a subscribe: [{"at": K, "do": OP, ["as": NAME], fields}]. */
+static int check_on_msg(lctx_t *l, const cJSON *list, const char *field,
+                        cJSON *names) {
+  static const char *const acts[] = {"publish",     "request",   "flush",
+                                     "unsubscribe", "drain_sub", "drain",
+                                     "close"};
+  static const char *const extra[] = {"at", "as"};
+  const cJSON *a;
+  char f[96];
+  int k = 0, r;
+  if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) < 1 ||
+      cJSON_GetArraySize(list) > NM_SCENARIO_MAX_ACTIONS)
+    return fail(l, field, "on_msg must be a list of 1 to %d actions",
+                NM_SCENARIO_MAX_ACTIONS);
+  cJSON_ArrayForEach(a, list) {
+    const cJSON *at = cJSON_GetObjectItemCaseSensitive(a, "at");
+    const cJSON *op = cJSON_GetObjectItemCaseSensitive(a, "do");
+    snprintf(f, sizeof(f), "%s.on_msg[%d]", field, k++);
+    if (!cJSON_IsObject(a))
+      return fail(l, f, "an action must be an object");
+    if (!is_uint(at) || at->valuedouble < 1)
+      return fail(l, f, "at must be a positive integer (the k-th message)");
+    if (cJSON_IsString(op) && !IN_LIST(op->valuestring, acts))
+      return fail(l, f,
+                  "do: \"%s\" cannot be a handler action (publish, request, "
+                  "flush, unsubscribe, drain_sub, drain, close)",
+                  op->valuestring);
+    if ((r = check_cmd_fields(l, a, f, extra, 2)) != 0 ||
+        (r = add_name(l, f, cJSON_GetObjectItemCaseSensitive(a, "as"),
+                      names)) != 0)
+      return r;
+  }
+  return 0;
+}
+
+/* One command with its nested parts (a batch's commands, on_msg). */
+static int check_cmd(lctx_t *l, const cJSON *c, const char *field,
+                     const char *const *extra, size_t nextra, cJSON *names,
+                     int depth) {
+  const cJSON *op = cJSON_GetObjectItemCaseSensitive(c, "do");
+  int r;
+  if ((r = check_cmd_fields(l, c, field, extra, nextra)) != 0)
+    return r;
+  l->uses_info |= !strcmp(op->valuestring, "info");
+  l->uses_batch |= !strcmp(op->valuestring, "batch");
+  if (!strcmp(op->valuestring, "subscribe") &&
+      cJSON_GetObjectItemCaseSensitive(c, "on_msg") && (l->uses_on_msg = 1))
+    return check_on_msg(l, cJSON_GetObjectItemCaseSensitive(c, "on_msg"), field,
+                        names);
+  if (!strcmp(op->valuestring, "batch")) {
+    static const char *const bextra[] = {"as"};
+    const cJSON *cmds = cJSON_GetObjectItemCaseSensitive(c, "commands");
+    const cJSON *x;
+    char f[96];
+    int k = 0;
+    if (depth > 0)
+      return fail(l, field, "a batch cannot contain a batch");
+    if (!cJSON_IsArray(cmds) || cJSON_GetArraySize(cmds) < 1 ||
+        cJSON_GetArraySize(cmds) > NM_SCENARIO_MAX_BATCH)
+      return fail(l, field, "commands must be a list of 1 to %d commands",
+                  NM_SCENARIO_MAX_BATCH);
+    cJSON_ArrayForEach(x, cmds) {
+      snprintf(f, sizeof(f), "%s.commands[%d]", field, k++);
+      if (!cJSON_IsObject(x))
+        return fail(l, f, "a command must be an object");
+      if ((r = check_cmd(l, x, f, bextra, 1, names, depth + 1)) != 0 ||
+          (r = add_name(l, f, cJSON_GetObjectItemCaseSensitive(x, "as"),
+                        names)) != 0)
+        return r;
+    }
+  }
+  return 0;
+}
+
 static int check_step(lctx_t *l, nm_scenario_t *sc, int i, cJSON *st,
                       int *cur_client, cJSON *names) {
   char field[64];
   const cJSON *x;
   int kinds = 0, r;
-  static const char *const cmd_ops[] = {
-      "connect",   "publish", "subscribe", "unsubscribe", "flush",
-      "drain_sub", "drain",   "request",   "close",       "send"};
 
   snprintf(field, sizeof(field), "steps[%d]", i);
   if (!cJSON_IsObject(st))
@@ -235,21 +344,18 @@ static int check_step(lctx_t *l, nm_scenario_t *sc, int i, cJSON *st,
     return r;
 
   if ((x = cJSON_GetObjectItemCaseSensitive(st, "do")) != NULL) {
-    const cJSON *as = cJSON_GetObjectItemCaseSensitive(st, "as");
+    static const char *const extra[] = {"client", "as", "expect", "within_ms",
+                                        "not_before_ms"};
     sc->kinds[i] = NM_STEP_CMD;
-    if (!cJSON_IsString(x) || !IN_LIST(x->valuestring, cmd_ops))
-      return fail(l, field, "do: unknown op \"%s\"",
-                  cJSON_IsString(x) ? x->valuestring : "?");
-    if (as) {
-      if (!cJSON_IsString(as))
-        return fail(l, field, "as must be a string");
-      if (cJSON_GetObjectItemCaseSensitive(names, as->valuestring))
-        return fail(l, field, "as \"%s\" is used twice", as->valuestring);
-      cJSON_AddTrueToObject(names, as->valuestring);
-    }
-    if (cJSON_GetObjectItemCaseSensitive(st, "id") ||
-        cJSON_GetObjectItemCaseSensitive(st, "op"))
-      return fail(l, field, "id and op are the harness's (use \"do\")");
+    if ((r = check_cmd(l, st, field, extra, 5, names, 0)) != 0 ||
+        (r = add_name(l, field, cJSON_GetObjectItemCaseSensitive(st, "as"),
+                      names)) != 0)
+      return r;
+    if ((cJSON_GetObjectItemCaseSensitive(st, "within_ms") ||
+         cJSON_GetObjectItemCaseSensitive(st, "not_before_ms")) &&
+        !cJSON_GetObjectItemCaseSensitive(st, "expect"))
+      return fail(l, field,
+                  "within_ms and not_before_ms apply with expect only");
     return check_expect(l, cJSON_GetObjectItemCaseSensitive(st, "expect"),
                         field);
   }
@@ -368,6 +474,13 @@ static int check_top(lctx_t *l, nm_scenario_t *sc) {
   sc->requires = cJSON_GetObjectItemCaseSensitive(root, "requires");
   if (sc->requires && (r = check_str_list(l, sc->requires, "requires")) != 0)
     return r;
+  cJSON_ArrayForEach(x, sc->requires) {
+    /* An unknown feature would turn the scenario into a silent SKIP. */
+    if (!nm_scenario_feature_known(x->valuestring))
+      return fail(l, "requires",
+                  "unknown feature \"%s\" (docs/DRIVER-PROTOCOL.md, hello)",
+                  x->valuestring);
+  }
   sc->server = cJSON_GetObjectItemCaseSensitive(root, "server");
   if (sc->server && (r = check_server(l, sc->server)) != 0)
     return r;
@@ -415,6 +528,22 @@ static int check_top(lctx_t *l, nm_scenario_t *sc) {
   if (r)
     return r;
 
+  {
+    /* A protocol 2 command needs its feature listed, so that a driver
+     * without it skips the scenario instead of failing it. */
+    const char *need[3] = {l->uses_batch ? "batch" : NULL,
+                           l->uses_on_msg ? "on_msg" : NULL,
+                           l->uses_info ? "info" : NULL};
+    for (int k = 0; k < 3; k++) {
+      int listed = 0;
+      cJSON_ArrayForEach(x, sc->requires) {
+        listed |= need[k] && !strcmp(x->valuestring, need[k]);
+      }
+      if (need[k] && !listed)
+        return fail(l, "requires", "the steps use %s: list \"%s\" in requires",
+                    need[k], need[k]);
+    }
+  }
   sc->invariants = cJSON_GetObjectItemCaseSensitive(root, "invariants");
   if (sc->invariants) {
     const cJSON *inv;
@@ -438,23 +567,52 @@ static int check_top(lctx_t *l, nm_scenario_t *sc) {
   return 0;
 }
 
+void nm_json_error_where(const char *text, size_t len, const char *at,
+                         char *out, size_t outlen) {
+  size_t line = 1, col = 1, n = 0;
+  char snip[40];
+  if (!at || at < text || at > text + len) {
+    snprintf(out, outlen, "position unknown");
+    return;
+  }
+  for (const char *p = text; p < at; p++) {
+    if (*p == '\n') {
+      line++;
+      col = 1;
+    } else {
+      col++;
+    }
+  }
+  /* The offending text: up to the end of its line, printable bytes only. */
+  for (const char *p = at;
+       p < text + len && *p != '\n' && *p != '\r' && n < sizeof(snip) - 4; p++)
+    snip[n++] = (*p >= 0x20 && *p < 0x7f) ? *p : '?';
+  if (n == sizeof(snip) - 4)
+    snip[n++] = '.', snip[n++] = '.', snip[n++] = '.';
+  snip[n] = '\0';
+  if (at >= text + len)
+    snprintf(out, outlen, "line %zu, column %zu: unexpected end of file", line,
+             col);
+  else
+    snprintf(out, outlen, "line %zu, column %zu, at '%s'", line, col, snip);
+}
+
 int nm_scenario_parse(const char *text, size_t len, const char *path,
                       nm_scenario_t **out, char *err, size_t errlen) {
-  lctx_t l = {path, err, errlen};
+  lctx_t l = {path, err, errlen, 0, 0, 0};
   nm_scenario_t *sc = calloc(1, sizeof(*sc));
+  const char *end = NULL; /* where cJSON stopped (per call: thread-safe) */
   int r;
 
   *out = NULL;
   if (!sc)
     return fail(&l, "(file)", "out of memory");
   sc->path = strdup(path);
-  sc->root = cJSON_ParseWithLength(text, len);
+  sc->root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
   if (!sc->root) {
-    const char *at = cJSON_GetErrorPtr();
-    int line = 1;
-    for (const char *p = text; at && p < at && p < text + len; p++)
-      line += *p == '\n';
-    r = fail(&l, "(json)", "not valid JSON (near line %d)", line);
+    char where[160];
+    nm_json_error_where(text, len, end, where, sizeof(where));
+    r = fail(&l, "(json)", "not valid JSON (%s)", where);
     nm_scenario_free(sc);
     return r;
   }
@@ -469,7 +627,7 @@ int nm_scenario_parse(const char *text, size_t len, const char *path,
 
 int nm_scenario_load(const char *path, nm_scenario_t **out, char *err,
                      size_t errlen) {
-  lctx_t l = {path, err, errlen};
+  lctx_t l = {path, err, errlen, 0, 0, 0};
   FILE *f = fopen(path, "rb");
   char *buf;
   size_t n;

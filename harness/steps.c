@@ -13,9 +13,6 @@
 /* A fault result kept in the timeline note. */
 #define NM_STEP_FAULT_RESULT_MAX (64 * 1024)
 
-static const char *const harness_keys[] = {
-    "client", "as", "expect", "within_ms", "not_before_ms", "do"};
-
 static int str_differs(const char *a, const char *b) {
   return a && b ? strcmp(a, b) : 1;
 }
@@ -51,6 +48,7 @@ static void note(nm_run_t *r, const char *detail, cJSON *json) {
     return;
   }
   e->detail = strdup(detail);
+  nm_tl_redact_json(json);
   e->json = json;
 }
 
@@ -139,31 +137,34 @@ static int await_result(nm_run_t *r, int i, int client, int64_t id,
 
 /* ---- commands ---- */
 
-static int run_cmd(nm_run_t *r, int i, int client, const cJSON *step) {
-  const cJSON *op = cJSON_GetObjectItemCaseSensitive(step, "do");
-  const cJSON *as = cJSON_GetObjectItemCaseSensitive(step, "as");
+/* The driver command for one command object of the scenario (a step, a
+ * batch entry or an on_msg action): "do" becomes "op", the harness's keys
+ * are left out, the connect defaults and "$URL" are filled in. The id is
+ * assigned by the caller. */
+static cJSON *driver_cmd(nm_run_t *r, int client, const cJSON *src,
+                         int64_t id) {
+  static const char *const keys[] = {"client",        "as",     "expect",
+                                     "within_ms",     "do",     "at",
+                                     "not_before_ms", "on_msg", "commands"};
+  const cJSON *op = cJSON_GetObjectItemCaseSensitive(src, "do");
   const cJSON *x;
   cJSON *cmd = cJSON_CreateObject();
-  int64_t id = ++r->next_id[client];
-  nm_tl_ev_t *e;
-  size_t idx;
-  int err;
 
   cJSON_AddNumberToObject(cmd, "id", (double)id);
   cJSON_AddStringToObject(cmd, "op", op->valuestring);
-  cJSON_ArrayForEach(x, step) {
+  cJSON_ArrayForEach(x, src) {
     int skip = 0;
-    for (size_t k = 0; k < sizeof(harness_keys) / sizeof(harness_keys[0]); k++)
-      skip |= strcmp(x->string, harness_keys[k]) == 0;
+    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+      skip |= strcmp(x->string, keys[k]) == 0;
     if (!skip)
       cJSON_AddItemToObject(cmd, x->string, cJSON_Duplicate(x, 1));
   }
   if (!strcmp(op->valuestring, "connect")) {
+    const cJSON *name;
     if (!cJSON_GetObjectItemCaseSensitive(cmd, "servers")) {
       cJSON *l = cJSON_AddArrayToObject(cmd, "servers");
       cJSON_AddItemToArray(l, cJSON_CreateString(r->url));
     }
-    const cJSON *name;
     if (!cJSON_GetObjectItemCaseSensitive(cmd, "name"))
       cJSON_AddStringToObject(cmd, "name", r->sc->clients[client]);
     name = cJSON_GetObjectItemCaseSensitive(cmd, "name");
@@ -172,12 +173,97 @@ static int run_cmd(nm_run_t *r, int i, int client, const cJSON *step) {
                name->valuestring);
   }
   subst_url(cmd, r->url);
+  return cmd;
+}
+
+/* Remembers "as" NAME -> (client, id, timeline index to scan from). */
+static void name_cmd(nm_run_t *r, const cJSON *src, int client, int64_t id,
+                     size_t idx) {
+  const cJSON *as = cJSON_GetObjectItemCaseSensitive(src, "as");
+  cJSON *v;
+  if (!cJSON_IsString(as) || idx == NM_TL_NONE)
+    return;
+  v = cJSON_CreateArray();
+  cJSON_AddItemToArray(v, cJSON_CreateNumber(client));
+  cJSON_AddItemToArray(v, cJSON_CreateNumber((double)id));
+  cJSON_AddItemToArray(v, cJSON_CreateNumber((double)idx));
+  cJSON_AddItemToObject(r->names, as->valuestring, v);
+}
+
+/* A subscribe's on_msg: each action gets its own id (its result is a line
+ * like any command's). The action enters the timeline as a command when the
+ * driver reports that the handler started it (an `action` event), see
+ * nm__run_action_started. */
+static void add_on_msg(nm_run_t *r, int client, const cJSON *step, cJSON *cmd,
+                       size_t sub_idx) {
+  const cJSON *list = cJSON_GetObjectItemCaseSensitive(step, "on_msg");
+  const cJSON *a;
+  cJSON *out;
+  if (!list)
+    return;
+  out = cJSON_AddArrayToObject(cmd, "on_msg");
+  cJSON_ArrayForEach(a, list) {
+    int64_t id = ++r->next_id[client];
+    cJSON *c = driver_cmd(r, client, a, id);
+    char key[64];
+    cJSON_AddNumberToObject(
+        c, "at", cJSON_GetObjectItemCaseSensitive(a, "at")->valuedouble);
+    nm__run_sent(r, client, id);
+    snprintf(key, sizeof(key), "%d:%lld", client, (long long)id);
+    cJSON_AddItemToObject(r->actions, key, cJSON_Duplicate(c, 1));
+    cJSON_AddItemToArray(out, c);
+    name_cmd(r, a, client, id, sub_idx);
+  }
+}
+
+static int run_cmd(nm_run_t *r, int i, int client, const cJSON *step) {
+  const cJSON *op = cJSON_GetObjectItemCaseSensitive(step, "do");
+  int64_t id = ++r->next_id[client];
+  cJSON *cmd = driver_cmd(r, client, step, id);
+  cJSON *inner = NULL;
+  nm_tl_ev_t *e;
+  size_t idx;
+  int err;
+
+  if (!strcmp(op->valuestring, "batch")) {
+    /* Every entry has its own id and result; the driver runs them in one
+     * turn of its loop. Each enters the timeline as a command of its own. */
+    const cJSON *c;
+    cJSON *list = cJSON_AddArrayToObject(cmd, "commands");
+    inner = cJSON_CreateArray();
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(step, "commands")) {
+      int64_t cid = ++r->next_id[client];
+      cJSON *dc = driver_cmd(r, client, c, cid);
+      if (cJSON_GetObjectItemCaseSensitive(c, "on_msg"))
+        add_on_msg(r, client, c, dc, r->tl->n);
+      nm__run_sent(r, client, cid);
+      cJSON_AddItemToArray(list, dc);
+      cJSON_AddItemToArray(inner, cJSON_Duplicate(dc, 1));
+    }
+  } else if (cJSON_GetObjectItemCaseSensitive(step, "on_msg")) {
+    add_on_msg(r, client, step, cmd, r->tl->n);
+  }
   nm__run_sent(r, client, id);
   err = nm__drv_send(&r->drv[client], cmd);
   idx = r->tl->n;
   e = nm_tl_add_cmd(r->tl, nm__run_now(r), client, cmd);
   if (!e)
     idx = NM_TL_NONE;
+  if (inner) {
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(step, "commands");
+    cJSON *dc;
+    int k = 0;
+    while ((dc = cJSON_DetachItemFromArray(inner, 0)) != NULL) {
+      const cJSON *src = cJSON_GetArrayItem(c, k++);
+      size_t at = r->tl->n;
+      int64_t cid =
+          (int64_t)cJSON_GetObjectItemCaseSensitive(dc, "id")->valuedouble;
+      if (!nm_tl_add_cmd(r->tl, nm__run_now(r), client, dc))
+        at = NM_TL_NONE;
+      name_cmd(r, src, client, cid, at);
+    }
+    cJSON_Delete(inner);
+  }
   if (err < 0) {
     char msg[256];
     snprintf(msg, sizeof(msg), "could not write to the driver of %s: %s",
@@ -185,16 +271,22 @@ static int run_cmd(nm_run_t *r, int i, int client, const cJSON *step) {
     step_fail(r, i, "command", &idx, 1, msg);
     return -1;
   }
-  if (as && idx != NM_TL_NONE) {
-    cJSON *v = cJSON_CreateArray();
-    cJSON_AddItemToArray(v, cJSON_CreateNumber(client));
-    cJSON_AddItemToArray(v, cJSON_CreateNumber((double)id));
-    cJSON_AddItemToArray(v, cJSON_CreateNumber((double)idx));
-    cJSON_AddItemToObject(r->names, as->valuestring, v);
-  }
+  name_cmd(r, step, client, id, idx);
   if (cJSON_GetObjectItemCaseSensitive(step, "expect") && idx != NM_TL_NONE)
     return await_result(r, i, client, id, idx, step);
   return 0;
+}
+
+void nm__run_action_started(nm_run_t *r, int client, const cJSON *line) {
+  const cJSON *id = cJSON_GetObjectItemCaseSensitive(line, "id");
+  char key[64];
+  cJSON *c;
+  if (!cJSON_IsNumber(id))
+    return;
+  snprintf(key, sizeof(key), "%d:%lld", client, (long long)id->valuedouble);
+  c = cJSON_DetachItemFromObjectCaseSensitive(r->actions, key);
+  if (c)
+    nm_tl_add_cmd(r->tl, nm__run_now(r), client, c); /* takes c */
 }
 
 /* ---- awaiting events ---- */

@@ -6,6 +6,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "nm_buf.h"
+#include "nm_redact.h"
+
 /* Text of a payload shown in evidence: enough to read a message, never a
  * megabyte in a report. */
 #define NM_TL_EVIDENCE_PAYLOAD 200
@@ -92,6 +95,41 @@ static char *slice_dup(nm_slice_t s) {
   return s.p ? nm_tl_strndup(s.p, s.n) : NULL;
 }
 
+/* A CONNECT's JSON as stored: passwords and tokens [REDACTED], so no report
+ * or trace file written from the timeline holds them. */
+static char *connect_dup(nm_slice_t s, size_t *len) {
+  nm_buf_t b;
+  char *out = NULL;
+  *len = 0;
+  if (!s.p)
+    return NULL;
+  nm_buf_init(&b, 0);
+  if (nm_redact_append(&b, s.p, s.n) == 0) {
+    out = nm_tl_strndup(b.base ? b.base : "", b.len);
+    *len = b.len;
+  }
+  nm_buf_free(&b);
+  return out;
+}
+
+void nm_tl_redact_json(cJSON *j) {
+  cJSON *it;
+  if (j == NULL)
+    return;
+  for (it = j->child; it; it = it->next) {
+    if (cJSON_IsObject(j) && it->string && nm_redact_key(it->string) &&
+        !cJSON_IsObject(it) && !cJSON_IsArray(it) && !cJSON_IsNull(it)) {
+      cJSON *r = cJSON_CreateString(NM_REDACTED);
+      if (r && cJSON_ReplaceItemViaPointer(j, it, r))
+        it = r;
+      else
+        cJSON_Delete(r);
+    } else {
+      nm_tl_redact_json(it);
+    }
+  }
+}
+
 nm_tl_ev_t *nm_tl_add_frame(nm_tl_t *tl, nm_tl_kind_t kind, uint64_t t_us,
                             uint64_t conn, const nm_frame_t *f, size_t bytes,
                             const char *rule, const char *action) {
@@ -110,7 +148,10 @@ nm_tl_ev_t *nm_tl_add_frame(nm_tl_t *tl, nm_tl_kind_t kind, uint64_t t_us,
   e->queue = slice_dup(f->queue);
   e->sid = slice_dup(f->sid);
   e->max = slice_dup(f->max);
-  if (f->op == NM_OP_CONNECT || f->op == NM_OP_INFO) {
+  if (f->op == NM_OP_CONNECT) {
+    e->payload = connect_dup(f->json, &e->payload_len);
+    e->payload_size = e->payload_len;
+  } else if (f->op == NM_OP_INFO) {
     e->payload = slice_dup(f->json);
     e->payload_len = e->payload_size = f->json.n;
   } else if (f->op == NM_OP_ERR) {
@@ -139,6 +180,8 @@ static nm_tl_ev_t *add_json(nm_tl_t *tl, nm_tl_kind_t kind, uint64_t t_us,
     return NULL;
   }
   e->client = client;
+  /* Commands carry connect options (pass, token): stored redacted. */
+  nm_tl_redact_json(json);
   e->json = json;
   it = cJSON_GetObjectItemCaseSensitive(json, key);
   e->ev = cJSON_IsString(it) ? it->valuestring : "";

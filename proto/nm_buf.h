@@ -7,6 +7,10 @@
 
 #include "nm_errors.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct {
   char *base;
   size_t len;   /* bytes in use, from base */
@@ -35,5 +39,9 @@ void nm_buf_clear(nm_buf_t *b);
 /* Gives back memory above `keep` bytes of capacity when the buffer is empty,
  * so a burst does not pin a large allocation forever. */
 void nm_buf_shrink(nm_buf_t *b, size_t keep);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -6,6 +6,10 @@
 #ifndef NM_ERRORS_H
 #define NM_ERRORS_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum {
   NM_EPROTO = -5001,    /* the peer violated the protocol */
   NM_ETOOBIG = -5002,   /* control line or payload over its limit */
@@ -22,5 +26,9 @@ enum {
 /* Returns a static description of an nm_ code, or NULL when `err` is not one
  * (callers that link libuv then defer to uv_strerror). */
 const char *nm_errname(int err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

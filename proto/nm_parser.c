@@ -180,7 +180,8 @@ void nm__parser_frame_reset(nm_parser_t *p) {
   }
 }
 
-/* emit() result: the callback reset or freed the parser; stop at once. */
+/* emit() result: the callback reset or freed the parser, or paused it; stop
+ * at once. */
 #define NM__STOPPED 1
 
 /* Emits p->frame. Returns 0, NM__STOPPED or the sticky callback error. */
@@ -189,12 +190,17 @@ static int emit(nm_parser_t *p) {
   int r;
 
   p->frames++;
+  p->pause = 0;
   r = p->cb != NULL ? p->cb(p, &p->frame) : 0;
   if (p->gen != gen)
     return NM__STOPPED;
   nm__parser_frame_reset(p);
   if (r != 0)
     return fail(p, NM_PERR_CALLBACK, NM_ECALLBACK, NULL, 0);
+  if (p->pause) {
+    p->pause = 0;
+    return NM__STOPPED;
+  }
   return 0;
 }
 

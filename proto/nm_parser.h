@@ -3,11 +3,11 @@
  * One parser serves both directions:
  *  - NM_PARSE_CLIENT_OPS: what a server reads from a client (CONNECT, PUB,
  *    HPUB, SUB, UNSUB, PING, PONG, INFO, +OK, -ERR), exactly as
- *    nats-server 2.9.10 lexes them (see ../shared/PROTOCOL.md A1, A2).
- *    One quirk is kept: 2.9.10 lexes `HMSG <anything>` from a client, takes
- *    no arguments from it and then expects a zero-length payload (`\r\n`);
- *    it answers +OK under verbose and delivers nothing. This mode reports
- *    it as NM_OP_HMSG with every argument slice empty. (2.9.10 rejects it
+ *    nats-server 2.9.10 lexes them (docs/design.md, "Lexing and framing", "Ops
+ * and their answers"). One quirk is kept: 2.9.10 lexes `HMSG <anything>` from a
+ * client, takes no arguments from it and then expects a zero-length payload
+ * (`\r\n`); it answers +OK under verbose and delivers nothing. This mode
+ * reports it as NM_OP_HMSG with every argument slice empty. (2.9.10 rejects it
  *    when the read ends right after its line; natsmock accepts every split,
  *    to stay split-invariant.)
  *  - NM_PARSE_SERVER_OPS: what a client reads from a server (INFO, MSG, HMSG,
@@ -33,6 +33,7 @@
 #include <sys/types.h>
 
 #include "nm_errors.h"
+#include "nm_frame.h"
 
 /* nats-server's MAX_CONTROL_LINE_SIZE: the default limit on the argument part
  * of a control line (everything after the op name and its blanks). */
@@ -56,31 +57,10 @@
 /* After a split payload larger than this, the payload buffer is freed. */
 #define NM_PARSER_PBUF_KEEP (64 * 1024)
 
-typedef struct {
-  const char *p;
-  size_t n;
-} nm_slice_t;
-
 typedef enum {
   NM_PARSE_CLIENT_OPS = 0, /* server side: parse what clients send */
   NM_PARSE_SERVER_OPS = 1, /* client side: parse what servers send */
 } nm_parse_mode_t;
-
-typedef enum {
-  NM_OP_NONE = 0,
-  NM_OP_CONNECT,
-  NM_OP_INFO,
-  NM_OP_PUB,
-  NM_OP_HPUB,
-  NM_OP_SUB,
-  NM_OP_UNSUB,
-  NM_OP_MSG,
-  NM_OP_HMSG,
-  NM_OP_PING,
-  NM_OP_PONG,
-  NM_OP_OK,
-  NM_OP_ERR,
-} nm_op_t;
 
 /* Why parsing stopped. Each maps to exactly one nats-server reaction, which
  * the server applies (the parser only classifies):
@@ -104,31 +84,6 @@ typedef enum {
   NM_PERR_AUTH,
   NM_PERR_CALLBACK,
 } nm_perr_t;
-
-/* One parsed frame. Slices point into the fed buffer or into the parser's own
- * buffers and are valid only during the callback: copy what you keep. Fields
- * an op does not have are {NULL, 0}. */
-typedef struct {
-  nm_op_t op;
-  nm_slice_t subject; /* PUB HPUB SUB MSG HMSG */
-  nm_slice_t reply;   /* PUB HPUB MSG HMSG, when present */
-  nm_slice_t queue;   /* SUB, when present */
-  nm_slice_t sid;     /* SUB UNSUB MSG HMSG */
-  nm_slice_t max;     /* UNSUB, when present */
-  nm_slice_t json; /* CONNECT INFO: the argument text, untrimmed at the end */
-  nm_slice_t text; /* -ERR: the argument text as sent (quotes included) */
-  nm_slice_t payload; /* PUB HPUB MSG HMSG: header block + body, no CRLF */
-  size_t hdr_len;     /* HPUB HMSG: header block length; else 0 */
-  /* PUB HPUB MSG HMSG: the (total) size as sent, and for HPUB HMSG the header
-   * size as sent. nats-server echoes these texts in the MSG/HMSG it delivers
-   * (`PUB foo 02` reaches subscribers as `MSG foo 1 02`): see
-   * nm_encode_msg_sized. */
-  nm_slice_t size_text;
-  nm_slice_t hdr_text;
-  /* The control line as received, without its line terminator (CR LF or LF).
-   * For a split line this is the reassembled copy. */
-  nm_slice_t line;
-} nm_frame_t;
 
 typedef struct nm_parser_s nm_parser_t;
 
@@ -182,6 +137,7 @@ struct nm_parser_s {
   size_t pbuf_len;
   size_t pbuf_cap;
   unsigned gen;    /* bumped by reset and free, to notice them in a callback */
+  int pause;       /* nm_parser_pause was called from the callback */
   uint64_t frames; /* frames emitted since init */
   uint64_t bytes;  /* bytes consumed since init */
   char errmsg[160];
@@ -193,6 +149,11 @@ struct nm_parser_s {
  * nothing (buffers come on the first split). Returns 0 or NM_EINVAL. */
 int nm_parser_init(nm_parser_t *p, nm_parse_mode_t mode, nm_frame_cb cb,
                    void *data);
+/* From inside the frame callback: the feed stops right after this frame and
+ * returns the bytes consumed so far, the parser intact at the start of the
+ * next op; feed the rest later. (The server stops a fast producer this way,
+ * between two of its messages.) Outside a callback it does nothing. */
+void nm_parser_pause(nm_parser_t *p);
 /* Frees what init and split payloads allocated. */
 void nm_parser_free(nm_parser_t *p);
 /* Back to the start state, error cleared, limits and flags kept. */

@@ -43,6 +43,10 @@ void nm_parser_reset(nm_parser_t *p) {
   p->errmsg[0] = '\0';
 }
 
+void nm_parser_pause(nm_parser_t *p) {
+  p->pause = 1;
+}
+
 void nm_parser_set_limits(nm_parser_t *p, size_t max_control_line,
                           int64_t max_payload) {
   if (max_control_line == 0)

@@ -1,5 +1,5 @@
 /* Subject validation and wildcard matching, exactly as nats-server 2.9.10
- * (PROTOCOL.md A6). libc only. */
+ * (docs/design.md, "Subjects, queue groups, UNSUB max"). libc only. */
 #ifndef NM_SUBJECT_H
 #define NM_SUBJECT_H
 

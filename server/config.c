@@ -383,7 +383,11 @@ int nm_server_opts_load(nm_server_opts_t *o, const char *path, char *err,
   int r;
 
   if (f == NULL) {
-    snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+    /* Go's wording: "open PATH: no such file or directory". */
+    char eb[128];
+    snprintf(eb, sizeof(eb), "%s", strerror(errno));
+    eb[0] = (char)tolower((unsigned char)eb[0]);
+    snprintf(err, errlen, "open %s: %s", path, eb);
     return NM_EINVAL;
   }
   buf = malloc(NM_CONFIG_MAX + 1);

@@ -34,6 +34,7 @@ nm_conn_t *nm__conn_new(nm_server_t *s) {
    * buffer limit is the hard backstop of the same rule. */
   nm_buf_init(&c->out, (size_t)s->opts.max_pending);
   nm_buf_init(&c->inflight, (size_t)s->opts.max_pending);
+  nm_buf_init(&c->held_in, NM_READ_BUF_SIZE);
   c->rsz = NM_READ_START;
   /* nats-server's defaults before any CONNECT. */
   c->verbose = c->pedantic = c->echo = 1;
@@ -64,6 +65,7 @@ static void conn_free(nm_conn_t *c) {
   }
   nm_buf_free(&c->out);
   nm_buf_free(&c->inflight);
+  nm_buf_free(&c->held_in);
   free(c->user);
   free(c->pass);
   free(c->token);
@@ -305,9 +307,33 @@ static void adapt_read_size(nm_conn_t *c, size_t n) {
     c->rsz /= 2;
 }
 
+/* Feeds one read, or what a stall left of one, to the parser. A delivery
+ * that stalls this connection as a fast producer pauses the parser right
+ * after that message (nats-server blocks inside the delivery, so the rest of
+ * its read waits too): the rest goes to held_in and is fed when the stall
+ * ends, one message per stall, as the real server paces a producer. */
+static void feed(nm_conn_t *c, const char *p, size_t n) {
+  ssize_t r;
+  c->flags |= NM_CF_IN_READ;
+  r = nm_parser_feed(&c->parser, p, n);
+  c->flags &= ~NM_CF_IN_READ;
+  if (r < 0 && !(c->flags & NM_CF_CLOSING)) {
+    nm__conn_parser_error(c);
+  } else if (!(c->flags & NM_CF_CLOSING)) {
+    if (p == c->held_in.base)
+      nm_buf_consume(&c->held_in, (size_t)r);
+    else if ((size_t)r < n &&
+             nm_buf_append(&c->held_in, p + r, n - (size_t)r) < 0)
+      nm__conn_close(c, NM_CLOSE_FIN, "held input over its limit");
+    if (c->held_in.len == 0 && !(c->flags & NM_CF_CLOSING))
+      nm__conn_read_done(c);
+  }
+  /* One write answers everything this read asked for. */
+  nm__conn_flush(c);
+}
+
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   nm_conn_t *c = st->data;
-  ssize_t r;
   if (nread == 0)
     return;
   if (nread < 0) {
@@ -317,22 +343,33 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   }
   if (c->flags & NM_CF_CLOSING)
     return;
-  c->flags |= NM_CF_IN_READ;
-  r = nm_parser_feed(&c->parser, buf->base, (size_t)nread);
-  c->flags &= ~NM_CF_IN_READ;
-  if (r < 0 && !(c->flags & NM_CF_CLOSING))
-    nm__conn_parser_error(c);
-  else if (!(c->flags & NM_CF_CLOSING))
-    nm__conn_read_done(c);
+  feed(c, buf->base, (size_t)nread);
   if (!(c->flags & NM_CF_CLOSING))
     adapt_read_size(c, (size_t)nread);
-  /* One write answers everything this read asked for. */
-  nm__conn_flush(c);
+  if (c->held_in.len > 0)
+    nm__conn_update_reading(c);
+}
+
+static int may_read(const nm_conn_t *c) {
+  return !(c->flags & (NM_CF_CLOSING | NM_CF_DEAD | NM_CF_NOREAD |
+                       NM_CF_BLACKHOLE | NM_CF_STALLED));
+}
+
+static void resume_cb(uv_timer_t *t) {
+  nm_conn_t *c = t->data;
+  if (c->held_in.len > 0 && may_read(c))
+    feed(c, c->held_in.base, c->held_in.len);
+  nm__conn_update_reading(c);
 }
 
 void nm__conn_update_reading(nm_conn_t *c) {
-  int want = !(c->flags & (NM_CF_CLOSING | NM_CF_NOREAD | NM_CF_BLACKHOLE |
-                           NM_CF_STALLED));
+  int want = may_read(c);
+  if (want && c->held_in.len > 0) {
+    /* The held input first, on the next loop turn: this may be called from
+     * inside another connection's delivery. */
+    uv_timer_start(&c->stall_timer, resume_cb, 0, 0);
+    want = 0;
+  }
   if (want && !(c->flags & NM_CF_READING)) {
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
       c->flags |= NM_CF_READING;

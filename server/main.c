@@ -1,76 +1,99 @@
-/* natsmock: the mock server as a program. The command line follows
- * nats-server where the two overlap, so scripts can start either one. */
-#include <getopt.h>
+/* natsmock: the mock server as a program, a drop-in for nats-server 2.9.10
+ * in test suites. The command line is nats-server's (cli_flags.c): what
+ * natsmock implements behaves as there, what it does not is refused at start
+ * with exit 1 and a one-line reason. docs/server.md lists every flag. */
+#include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "cli_flags.h"
+#include "cli_log.h"
+#include "cli_signal.h"
 #include "natsmock.h"
+#include "nm_buf.h"
+#include "nm_redact.h"
+
+#define log_line nm_log
 
 /* Longest path built for the ports file. */
 #define NM_PATH_MAX 4096
+/* nats-server's port when none is given. */
+#define NM_DEFAULT_PORT 4222
 
 typedef struct {
   nm_server_t *srv;
-  uv_signal_t sigint, sigterm;
+  uv_signal_t sigint, sigterm, sigusr1;
   int trace;
   int debug;
+  int exit_code;
+  int64_t max_traced;
   char ports_file[NM_PATH_MAX];
 } app_t;
 
-static void log_line(const char *level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* nats-server's log prefix: "[pid] date time.micros [LVL] ". */
-static void log_line(const char *level, const char *fmt, ...) {
-  struct timeval tv;
-  struct tm tm;
-  char ts[32];
-  va_list ap;
-  gettimeofday(&tv, NULL);
-  localtime_r(&tv.tv_sec, &tm);
-  strftime(ts, sizeof(ts), "%Y/%m/%d %H:%M:%S", &tm);
-  fprintf(stderr, "[%d] %s.%06ld [%s] ", (int)getpid(), ts, (long)tv.tv_usec,
-          level);
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputc('\n', stderr);
-}
-
 static void usage(FILE *f) {
   fprintf(f,
+          "\n"
           "Usage: natsmock [options]\n"
           "\n"
-          "Server options (as nats-server):\n"
-          "  -a, --addr, --net <host>     Bind to host address (default "
-          "127.0.0.1)\n"
-          "  -p, --port <port>            Use port for clients (-1: random)\n"
-          "  -n, --name <name>            Server name (default: server id)\n"
-          "  -c, --config <file>          Configuration file (nats-server "
-          "syntax subset)\n"
-          "      --ports_file_dir <dir>   Write <prog>_<pid>.ports there\n"
-          "  -D, --debug                  Enable debugging output\n"
-          "  -V, --trace                  Trace the raw protocol\n"
-          "  -DV                          Debug and trace\n"
+          "nats-server 2.9.10's command line; flags take one or two dashes.\n"
+          "Refused at start (exit 1): tls, clustering, jetstream, syslog,\n"
+          "https monitoring, profiling, log_size_limit (docs/server.md).\n"
           "\n"
-          "Authorization options:\n"
-          "      --user <user>            User required for connections\n"
-          "      --pass <password>        Password required for connections\n"
-          "      --auth <token>           Authorization token required\n"
+          "Server Options:\n"
+          "    -a, --addr, --net <host>         Bind to host address "
+          "(default: 127.0.0.1)\n"
+          "    -p, --port <port>                Use port for clients "
+          "(default: 4222, -1: random)\n"
+          "    -n, --name\n"
+          "        --server_name <server_name>  Server name (default: auto)\n"
+          "    -P, --pid <file>                 File to store PID\n"
+          "    -m, --http_port <port>           Use port for http monitoring\n"
+          "    -c, --config <file>              Configuration file\n"
+          "    -t                               Test configuration and exit\n"
+          "    -sl,--signal <signal>[=<pid>]    Send signal to natsmock "
+          "process (ldm, stop, quit, term, reopen, reload)\n"
+          "        --ports_file_dir <dir>       Creates a ports file in the "
+          "specified directory (<executable_name>_<pid>.ports).\n"
           "\n"
-          "natsmock options:\n"
-          "      --faults <file>          Fault rules (JSON) loaded at start\n"
-          "      --seed <n>               Seed for queue picks and splits\n"
+          "Logging Options:\n"
+          "    -l, --log <file>                 File to redirect log output\n"
+          "    -T, --logtime                    Timestamp log entries "
+          "(default: true)\n"
+          "    -D, --debug                      Enable debugging output\n"
+          "    -V, --trace                      Trace the raw protocol\n"
+          "    -VV                              Verbose trace\n"
+          "    -DV                              Debug and trace\n"
+          "    -DVV                             Debug and verbose trace\n"
+          "        --max_traced_msg_len <len>   Maximum printable length for "
+          "traced messages (default: unlimited)\n"
           "\n"
-          "  -h, --help                   Show this message\n"
-          "  -v, --version                Show version\n");
+          "Authorization Options:\n"
+          "        --user <user>                User required for connections\n"
+          "        --pass <password>            Password required for "
+          "connections\n"
+          "        --auth <token>               Authorization token required "
+          "for connections\n"
+          "\n"
+          "natsmock Options:\n"
+          "        --faults <file>              Fault rules (JSON) loaded at "
+          "start\n"
+          "        --seed <n>                   Seed for queue picks and "
+          "splits\n"
+          "        --no_mock_control            No $MOCK requests\n"
+          "\n"
+          "Common Options:\n"
+          "    -h, --help                       Show this message\n"
+          "    -v, --version                    Show version\n");
+}
+
+static void print_version(void) {
+  printf("natsmock: v%s (emulates nats-server v2.9.10)\n", NM_VERSION);
 }
 
 /* -V: every frame in and out, in nats-server's trace shape. */
@@ -103,14 +126,33 @@ static void trace_obs(void *data, const nm_obs_event_t *ev) {
   }
   if (ev->frame) {
     const nm_frame_t *f = ev->frame;
-    log_line("TRC", "cid:%llu - %s [%.*s]%s%s", (unsigned long long)ev->conn_id,
-             dir, (int)(f->line.n > 1024 ? 1024 : f->line.n), f->line.p,
-             ev->action ? " " : "", ev->action ? ev->action : "");
-    if (f->op == NM_OP_PUB || f->op == NM_OP_HPUB || f->op == NM_OP_MSG ||
-        f->op == NM_OP_HMSG)
-      log_line("TRC", "cid:%llu - %s MSG_PAYLOAD: [\"%.*s\"]",
+    nm_buf_t line;
+    /* A CONNECT's password and token are written [REDACTED]. */
+    nm_buf_init(&line, 0);
+    if (f->op == NM_OP_CONNECT &&
+        nm_redact_append(&line, f->line.p, f->line.n) == 0 && line.base)
+      log_line("TRC", "cid:%llu - %s [%.*s]%s%s",
                (unsigned long long)ev->conn_id, dir,
-               (int)(f->payload.n > 256 ? 256 : f->payload.n), f->payload.p);
+               (int)(line.len > 1024 ? 1024 : line.len), line.base,
+               ev->action ? " " : "", ev->action ? ev->action : "");
+    else if (f->op != NM_OP_CONNECT)
+      log_line("TRC", "cid:%llu - %s [%.*s]%s%s",
+               (unsigned long long)ev->conn_id, dir,
+               (int)(f->line.n > 1024 ? 1024 : f->line.n), f->line.p,
+               ev->action ? " " : "", ev->action ? ev->action : "");
+    nm_buf_free(&line);
+    if (f->op == NM_OP_PUB || f->op == NM_OP_HPUB || f->op == NM_OP_MSG ||
+        f->op == NM_OP_HMSG) {
+      /* Whole payloads, as nats-server, unless --max_traced_msg_len. */
+      int64_t lim = ((app_t *)data)->max_traced;
+      size_t n = f->payload.n;
+      int cut = lim > 0 && n > (size_t)lim;
+      if (cut)
+        n = (size_t)lim;
+      log_line("TRC", "cid:%llu - %s MSG_PAYLOAD: [\"%.*s\"%s]",
+               (unsigned long long)ev->conn_id, dir, (int)n, f->payload.p,
+               cut ? "..." : "");
+    }
   } else {
     log_line("TRC", "cid:%llu - %s %zu raw bytes",
              (unsigned long long)ev->conn_id, dir, ev->bytes.n);
@@ -119,182 +161,318 @@ static void trace_obs(void *data, const nm_obs_event_t *ev) {
 
 static void on_stopped(nm_server_t *s, void *data) {
   app_t *a = data;
+  (void)s;
   uv_close((uv_handle_t *)&a->sigint, NULL);
   uv_close((uv_handle_t *)&a->sigterm, NULL);
+  uv_close((uv_handle_t *)&a->sigusr1, NULL);
 }
 
 static void on_signal(uv_signal_t *h, int signum) {
   app_t *a = h->data;
-  log_line("INF", "Trapped \"%s\" signal",
-           signum == SIGINT ? "interrupt" : "terminated");
+  if (a->debug)
+    log_line("DBG", "Trapped \"%s\" signal",
+             signum == SIGINT ? "interrupt" : "terminated");
   uv_signal_stop(&a->sigint);
   uv_signal_stop(&a->sigterm);
-  log_line("INF", "Server Exiting..");
+  /* nats-server exits 1 on SIGTERM, 0 on SIGINT. */
+  a->exit_code = signum == SIGTERM ? 1 : 0;
+  log_line("INF", "Initiating Shutdown...");
   nm_server_stop(a->srv, on_stopped, a);
+}
+
+/* SIGUSR1: reopen the -l file (log rotation). */
+static void on_reopen(uv_signal_t *h, int signum) {
+  char err[512];
+  (void)h;
+  (void)signum;
+  if (nm_log_reopen(err, sizeof(err)) < 0)
+    log_line("ERR", "Error reopening log file: %s", err);
+  else
+    log_line("INF", "File log re-opened");
 }
 
 /* nats-server's ports file: {"nats":["nats://HOST:PORT"]}, written whole
  * (temp file + rename) so a reader never sees half of it. */
 static int write_ports_file(app_t *a, const char *dir, const char *prog,
-                            const char *url) {
-  char tmp[NM_PATH_MAX + 8];
+                            const char *url, char *err, size_t errlen) {
+  char tmp[NM_PATH_MAX + 8], eb[128];
   FILE *f;
   snprintf(a->ports_file, sizeof(a->ports_file), "%s/%s_%d.ports", dir, prog,
            (int)getpid());
   snprintf(tmp, sizeof(tmp), "%s.tmp", a->ports_file);
   f = fopen(tmp, "w");
-  if (f == NULL)
+  if (f == NULL) {
+    snprintf(err, errlen, "open %s: %s", a->ports_file,
+             nm_go_strerror(errno, eb, sizeof(eb)));
     return -1;
+  }
   fprintf(f, "{\"nats\":[\"%s\"]}", url);
   if (fclose(f) != 0 || rename(tmp, a->ports_file) != 0) {
+    snprintf(err, errlen, "write %s: %s", a->ports_file,
+             nm_go_strerror(errno, eb, sizeof(eb)));
     unlink(tmp);
     return -1;
   }
   return 0;
 }
 
+/* The pid as text, no newline, mode 0660: nats-server's pid file. */
+static int write_pid_file(const char *path, char *err, size_t errlen) {
+  char eb[128], txt[32];
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0660);
+  int n = snprintf(txt, sizeof(txt), "%d", (int)getpid());
+  if (fd < 0 || write(fd, txt, (size_t)n) != n) {
+    snprintf(err, errlen, "open %s: %s", path,
+             nm_go_strerror(errno, eb, sizeof(eb)));
+    if (fd >= 0)
+      close(fd);
+    return -1;
+  }
+  close(fd);
+  return 0;
+}
+
+/* A flag that turns on something natsmock lacks: a true bool, a non-empty
+ * string, a non-zero number (-tls=false or -routes "" ask for nothing). */
+static int flag_enables(const nm_flag_set_t *fs) {
+  if (fs->def->kind == NM_FLAG_STRING)
+    return fs->value[0] != 0;
+  return fs->num != 0;
+}
+
+/* Flags over the config file's settings, as nats-server's second pass. */
+static void apply_flags(const nm_cli_t *cli, nm_server_opts_t *o, int64_t *port,
+                        app_t *a) {
+  for (int i = 0; i < cli->nset; i++) {
+    const nm_flag_set_t *fs = &cli->set[i];
+    switch (fs->def->id) {
+    case NM_F_PORT:
+      *port = fs->num;
+      break;
+    case NM_F_NAME:
+      o->server_name = fs->value;
+      break;
+    case NM_F_ADDR:
+      o->host = fs->value;
+      break;
+    case NM_F_DEBUG:
+      o->debug = (int)fs->num;
+      break;
+    case NM_F_TRACE:
+    case NM_F_VV:
+      o->trace = (int)fs->num;
+      break;
+    case NM_F_DV:
+    case NM_F_DVV:
+      o->debug = o->trace = (int)fs->num;
+      break;
+    case NM_F_LOGTIME:
+      o->logtime = (int)fs->num;
+      break;
+    case NM_F_USER:
+      o->user = fs->value;
+      break;
+    case NM_F_PASS:
+      o->pass = fs->value;
+      break;
+    case NM_F_AUTH:
+      o->token = fs->value;
+      break;
+    case NM_F_HTTP_PORT:
+      o->http_port = (int)fs->num;
+      break;
+    case NM_F_PID:
+      o->pid_file = fs->value;
+      break;
+    case NM_F_PORTS_FILE_DIR:
+      o->ports_file_dir = fs->value;
+      break;
+    case NM_F_LOG:
+      o->log_file = fs->value;
+      break;
+    case NM_F_MAX_TRACED_MSG_LEN:
+      o->max_traced_msg_len = fs->num;
+      break;
+    case NM_F_FAULTS:
+      o->faults_file = fs->value;
+      break;
+    case NM_F_SEED:
+      o->seed = (uint64_t)fs->num;
+      break;
+    default:
+      break;
+    }
+  }
+  (void)a;
+}
+
 int main(int argc, char **argv) {
-  static const struct option longopts[] = {
-      {"addr", required_argument, 0, 'a'},
-      {"net", required_argument, 0, 'a'},
-      {"port", required_argument, 0, 'p'},
-      {"name", required_argument, 0, 'n'},
-      {"server_name", required_argument, 0, 'n'},
-      {"config", required_argument, 0, 'c'},
-      {"ports_file_dir", required_argument, 0, 1},
-      {"user", required_argument, 0, 2},
-      {"pass", required_argument, 0, 3},
-      {"auth", required_argument, 0, 4},
-      {"faults", required_argument, 0, 5},
-      {"seed", required_argument, 0, 6},
-      {"debug", no_argument, 0, 'D'},
-      {"trace", no_argument, 0, 'V'},
-      {"help", no_argument, 0, 'h'},
-      {"version", no_argument, 0, 'v'},
-      {0, 0, 0, 0}};
+  nm_cli_t cli;
   nm_server_opts_t o;
   app_t a;
-  const char *config = NULL, *ports_dir = NULL;
-  char err[512], progbuf[NM_PATH_MAX], url[300];
-  int ch, r, i;
+  const nm_flag_set_t *fs;
+  const char *config = NULL;
+  char err[NM_PATH_MAX + 512], progbuf[NM_PATH_MAX], url[300];
+  const char *prog;
+  int64_t port = 0;
+  int r;
 
   memset(&a, 0, sizeof(a));
-  nm_server_opts_init(&o);
-  /* The config file comes first; flags override it, as in nats-server. */
-  for (i = 1; i < argc - 1; i++)
-    if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config") ||
-        !strcmp(argv[i], "-config"))
-      config = argv[i + 1];
-  if (config && nm_server_opts_load(&o, config, err, sizeof(err)) < 0) {
-    fprintf(stderr, "natsmock: %s: %s\n", config, err);
+  snprintf(progbuf, sizeof(progbuf), "%s", argv[0]);
+  prog = basename(progbuf);
+  /* Go's flag package: the error on stderr, then the usage, which for
+   * nats-server prints on stdout and exits 0. */
+  if (nm_cli_parse(&cli, argc, argv, err, sizeof(err)) < 0) {
+    fprintf(stderr, "%s\n", err);
+    usage(stdout);
+    return 0;
+  }
+  if (nm_cli_last(&cli, NM_F_VERSION) && nm_cli_last(&cli, NM_F_VERSION)->num) {
+    print_version();
+    return 0;
+  }
+  if (nm_cli_last(&cli, NM_F_HELP) && nm_cli_last(&cli, NM_F_HELP)->num) {
+    usage(stdout);
+    return 0;
+  }
+  for (int i = 0; i < cli.nrest; i++) {
+    if (!strcmp(cli.rest[i], "version")) {
+      print_version();
+      return 0;
+    }
+    if (!strcmp(cli.rest[i], "help")) {
+      usage(stdout);
+      return 0;
+    }
+    fprintf(stderr, "natsmock: unrecognized command: \"%s\"\n", cli.rest[i]);
     return 1;
   }
-  /* nats-server spells combined flags -DV and -DVV; map them first. */
-  for (i = 1; i < argc; i++)
-    if (!strcmp(argv[i], "-DV") || !strcmp(argv[i], "-DVV") ||
-        !strcmp(argv[i], "-VD")) {
-      o.debug = 1;
-      a.trace = 1;
-      argv[i] = "-D";
-    }
-  opterr = 1;
-  while ((ch = getopt_long(argc, argv, "a:p:n:c:DVhv", longopts, NULL)) != -1) {
-    switch (ch) {
-    case 'a':
-      o.host = optarg;
-      break;
-    case 'p':
-      o.port = atoi(optarg);
-      break;
-    case 'n':
-      o.server_name = optarg;
-      break;
-    case 'c':
-      break;
-    case 1:
-      ports_dir = optarg;
-      break;
-    case 2:
-      o.user = optarg;
-      break;
-    case 3:
-      o.pass = optarg;
-      break;
-    case 4:
-      o.token = optarg;
-      break;
-    case 5:
-      o.faults_file = optarg;
-      break;
-    case 6:
-      o.seed = strtoull(optarg, NULL, 0);
-      break;
-    case 'D':
-      o.debug = 1;
-      break;
-    case 'V':
-      a.trace = 1;
-      break;
-    case 'h':
-      usage(stdout);
-      nm_server_opts_free(&o);
-      return 0;
-    case 'v':
-      printf("natsmock: v%s (emulates nats-server v2.9.10)\n", NM_VERSION);
-      nm_server_opts_free(&o);
-      return 0;
-    default:
-      usage(stderr);
-      nm_server_opts_free(&o);
+  if ((fs = nm_cli_last(&cli, NM_F_SIGNAL)) != NULL && fs->value[0]) {
+    if (nm_cli_signal(fs->value, prog, err, sizeof(err)) < 0) {
+      fprintf(stderr, "natsmock: %s\n", err);
       return 1;
     }
+    return 0;
   }
-  o.trace = a.trace;
+  for (int i = 0; i < cli.nset; i++)
+    if (cli.set[i].def->refused && flag_enables(&cli.set[i])) {
+      fprintf(stderr, "natsmock: natsmock does not support %s (flag -%s)\n",
+              cli.set[i].def->refused, cli.set[i].def->name);
+      return 1;
+    }
+
+  nm_server_opts_init(&o);
+  if ((fs = nm_cli_last(&cli, NM_F_CONFIG)) != NULL && fs->value[0])
+    config = fs->value;
+  if (config && nm_server_opts_load(&o, config, err, sizeof(err)) < 0) {
+    fprintf(stderr, "natsmock: %s\n", err);
+    nm_server_opts_free(&o);
+    return 1;
+  }
+  port = o.port;
+  if ((fs = nm_cli_last(&cli, NM_F_CHECK_CONFIG)) != NULL && fs->num) {
+    if (config == NULL)
+      fprintf(stderr, "natsmock: must specify [-c, --config] option to check "
+                      "configuration file syntax\n");
+    else
+      fprintf(stderr, "natsmock: configuration file %s is valid\n", config);
+    nm_server_opts_free(&o);
+    return config ? 0 : 1;
+  }
+  apply_flags(&cli, &o, &port, &a);
+
+  nm_log_set_time(o.logtime);
+  if (o.log_file && o.log_file[0] &&
+      nm_log_open(o.log_file, err, sizeof(err)) < 0) {
+    /* Go's log package: date, time, the message. */
+    char ts[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(ts, sizeof(ts), "%Y/%m/%d %H:%M:%S", &tm);
+    fprintf(stderr, "%s error opening file: %s\n", ts, err);
+    nm_server_opts_free(&o);
+    return 1;
+  }
+  a.trace = o.trace;
+  a.max_traced = o.max_traced_msg_len;
   /* The program logs through its observer, in nats-server's format; the
    * library's own debug lines would repeat it. */
   a.debug = o.debug;
   o.debug = 0;
-  if (optind < argc) {
-    fprintf(stderr, "natsmock: unexpected argument: %s\n", argv[optind]);
+  log_line("INF", "Starting natsmock v%s (emulating nats-server 2.9.10)",
+           NM_VERSION);
+  /* nats-server: port 0 means its default, -1 a random one. */
+  if (port == 0)
+    port = NM_DEFAULT_PORT;
+  else if (port == -1)
+    port = 0;
+  if (port < 0 || port > 65535) {
+    log_line("FTL",
+             "Error listening on port: %s:%lld, \"listen tcp: address %lld: "
+             "invalid port\"",
+             o.host, (long long)port, (long long)port);
     nm_server_opts_free(&o);
+    nm_log_close();
+    return 1;
+  }
+  o.port = (int)port;
+  if (o.http_port != 0) {
+    log_line("FTL", "natsmock does not support http monitoring yet");
+    nm_server_opts_free(&o);
+    nm_log_close();
     return 1;
   }
   signal(SIGPIPE, SIG_IGN);
   r = nm_server_new(uv_default_loop(), &o, &a.srv);
-  nm_server_opts_free(&o);
   if (r == 0)
     r = nm_server_start(a.srv);
   if (r < 0) {
-    fprintf(stderr, "natsmock: cannot start: %s\n",
-            nm_errname(r) ? nm_errname(r) : uv_strerror(r));
+    log_line("FTL", "Error listening on port: %s:%d, \"%s\"", o.host, o.port,
+             nm_errname(r) ? nm_errname(r) : uv_strerror(r));
     if (a.srv) {
       nm_server_stop(a.srv, NULL, NULL);
       uv_run(uv_default_loop(), UV_RUN_DEFAULT);
       nm_server_free(a.srv);
     }
+    nm_server_opts_free(&o);
+    nm_log_close();
     return 1;
   }
   if (a.trace || a.debug)
     nm_server_set_observer(a.srv, trace_obs, &a);
-  log_line("INF", "Starting natsmock v%s (emulating nats-server 2.9.10)",
-           NM_VERSION);
+  if (o.pid_file && o.pid_file[0] &&
+      write_pid_file(o.pid_file, err, sizeof(err)) < 0) {
+    log_line("FTL", "Could not write pidfile: %s", err);
+    nm_server_stop(a.srv, NULL, NULL);
+    uv_run(uv_default_loop(), UV_RUN_DEFAULT);
+    nm_server_free(a.srv);
+    nm_server_opts_free(&o);
+    nm_log_close();
+    return 1;
+  }
   nm_server_url(a.srv, url, sizeof(url));
   log_line("INF", "Listening for client connections on %s", url + 7);
   log_line("INF", "Server is ready");
-  if (ports_dir) {
-    snprintf(progbuf, sizeof(progbuf), "%s", argv[0]);
-    if (write_ports_file(&a, ports_dir, basename(progbuf), url) < 0)
-      log_line("ERR", "cannot write ports file in %s", ports_dir);
+  if (o.ports_file_dir && o.ports_file_dir[0] &&
+      write_ports_file(&a, o.ports_file_dir, prog, url, err, sizeof(err)) < 0) {
+    log_line("ERR", "Error writing ports file (%s): %s", a.ports_file, err);
+    a.ports_file[0] = 0;
   }
+  nm_server_opts_free(&o);
   uv_signal_init(uv_default_loop(), &a.sigint);
   uv_signal_init(uv_default_loop(), &a.sigterm);
-  a.sigint.data = a.sigterm.data = &a;
+  uv_signal_init(uv_default_loop(), &a.sigusr1);
+  a.sigint.data = a.sigterm.data = a.sigusr1.data = &a;
   uv_signal_start(&a.sigint, on_signal, SIGINT);
   uv_signal_start(&a.sigterm, on_signal, SIGTERM);
+  uv_signal_start(&a.sigusr1, on_reopen, SIGUSR1);
   uv_run(uv_default_loop(), UV_RUN_DEFAULT);
   nm_server_free(a.srv);
   if (a.ports_file[0])
     unlink(a.ports_file);
+  log_line("INF", "Server Exiting..");
+  nm_log_close();
   uv_loop_close(uv_default_loop());
-  return 0;
+  return a.exit_code;
 }

@@ -138,6 +138,9 @@ struct nm_conn_s {
   size_t obs_mark;         /* bytes of out already shown to the observer */
   nm_buf_t out;            /* queued, not yet handed to libuv */
   nm_buf_t inflight;       /* owned by wreq until on_write */
+  /* The rest of a read that a fast-producer stall cut short: fed before
+   * anything more is read (at most NM_READ_BUF_SIZE). */
+  nm_buf_t held_in;
   /* CONNECT options */
   int verbose, pedantic, echo, headers, no_responders, protocol;
   char *user, *pass, *token; /* kept across CONNECTs, as Go's Unmarshal */

@@ -1,7 +1,8 @@
 /* Routing one published message: every matching plain subscription gets its
  * own copy, each queue group one member picked uniformly at random, echo off
  * honoured, UNSUB max applied, and the 2.9.10 no-responders status sent back
- * when nobody got the message (PROTOCOL.md A2, A6).
+ * when nobody got the message (docs/design.md, "Ops and their answers",
+ * "Subjects, queue groups, UNSUB max").
  *
  * The MSG/HMSG header is written here rather than with nm_encode_msg because
  * nats-server echoes the publisher's size fields byte for byte ("PUB foo 02"

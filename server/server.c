@@ -28,6 +28,9 @@ void nm_server_opts_init(nm_server_opts_t *o) {
   o->ping_interval_ms = 120000;
   o->ping_max = 2;
   o->write_deadline_ms = 10000;
+  o->logtime = 1;
+  o->lame_duck_duration_ms = 120000;
+  o->lame_duck_grace_ms = 10000;
 }
 
 uint64_t nm__now_ms(nm_server_t *s) {

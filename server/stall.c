@@ -4,8 +4,11 @@
  * a stall time has passed (100 ms, growing with the consumer's backlog up to
  * 1 s). This lets a slow consumer catch up instead of being cut off as soon
  * as a fast publisher outruns it. nats-server blocks the producer inside the
- * delivery; natsmock finishes the read at hand (at most NM_READ_BUF_SIZE of
- * input) and stops reading after it, which the other half leaves room for. */
+ * delivery; natsmock pauses the producer's parser after the message that
+ * stalled it and keeps the rest of the read (conn.c, held_in), so each stall
+ * lets one message through, as in the real server: with a long
+ * write_deadline the publisher is held back until the deadline closes the
+ * consumer instead of the consumer being cut at max_pending. */
 #include "nm_server_int.h"
 
 /* nats-server's stallClientMinDuration and stallClientMaxDuration. */
@@ -60,6 +63,9 @@ void nm__stall_check(nm_conn_t *producer, nm_conn_t *consumer) {
   producer->stall_next = s->stalled;
   s->stalled = producer;
   uv_timer_start(&producer->stall_timer, stall_timer_cb, stall_ms(consumer), 0);
+  /* No further message of this read before the stall ends. */
+  if (producer->flags & NM_CF_IN_READ)
+    nm_parser_pause(&producer->parser);
   nm__conn_update_reading(producer);
 }
 

@@ -162,7 +162,7 @@ static void setup(void) {
   ck_assert_int_eq(nm_natsserver_start(&NS, NULL, NULL), 0);
   snprintf(url, sizeof(url), "nats://127.0.0.1:%d", NS.port);
   drv_start(&D);
-  EXPECT("\"ev\":\"hello\"", "\"protocol\":1", "\"drain_sub\"");
+  EXPECT("\"ev\":\"hello\"", "\"protocol\":2", "\"drain_sub\"");
 }
 
 static void teardown(void) {

@@ -1,7 +1,8 @@
 /* The $MOCK.> control API driven by a real NATS client, nats.c 3.4.1: the
- * test scripts the mock with the client it already has (DESIGN.md contract
- * 2). libnats is loaded with dlopen, so this test needs no build-time
- * dependency; without libnats.so it reports itself skipped and passes. */
+ * test scripts the mock with the client it already has (docs/design.md,
+ * "Faults: what makes it a mock"). libnats is loaded with dlopen, so this test
+ * needs no build-time dependency; without libnats.so it reports itself skipped
+ * and passes. */
 #include <dlfcn.h>
 #include <nats/nats.h>
 

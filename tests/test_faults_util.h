@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "natsmock.h"
+#include "nm_parser.h"
 #include "nm_test_check.h"
 #include "nm_test_util.h"
 

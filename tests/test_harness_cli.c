@@ -64,8 +64,17 @@ static void setup(void) {
       "{\"name\":\"other-name\",\"tags\":[\"slow\"],\"steps\":[{\"do\":"
       "\"connect\",\"expect\":\"ok\"}]}");
   put("bad.json", "{\"steps\":[{\"do\":\"fly\"}]}");
-  put("xfail.json", "[{\"scenario\":\"held\",\"cause\":\"PONG held\"},"
-                    "{\"scenario\":\"good\",\"cause\":\"not really\"}]");
+  put("xfail.json",
+      "[{\"scenario\":\"held\",\"broke\":[\"step 2\"],\"cause\":\"PONG "
+      "held\"},{\"scenario\":\"good\",\"broke\":[\"invariant "
+      "flush_fence\"],\"cause\":\"not really\"}]");
+  /* The same scenario failing, but the baseline names another step. */
+  put("xfail-other.json", "[{\"scenario\":\"held\",\"broke\":[\"step "
+                          "1\"],\"cause\":\"PONG held\"}]");
+  put("xfail-noname.json", "[{\"scenario\":\"heldd\",\"broke\":[\"step "
+                           "2\"],\"cause\":\"typo\"}]");
+  put("xfail-nobroke.json", "[{\"scenario\":\"held\",\"cause\":\"old\"}]");
+  put("xfail-badjson.json", "[{\"scenario\":\"held\",\n \"cause\" \"x\"}]");
 }
 
 static void teardown(void) {
@@ -98,6 +107,19 @@ START_TEST(expected_failures) {
   ck_assert_int_eq(count("] XPASS"), 1);
   ck_assert_ptr_nonnull(strstr(output, "PONG held"));
   ck_assert_int_eq(harness_run("--expected-failures missing.json s/"), 2);
+  /* A failure the entry does not name is new: FAIL, naming it. */
+  ck_assert_int_eq(harness_run("--expected-failures xfail-other.json s/"), 1);
+  ck_assert_int_eq(count("] FAIL"), 1);
+  ck_assert_ptr_nonnull(strstr(output, "not in the baseline: step 2 (await)"));
+  /* An entry naming no scenario, without "broke", or not JSON: errors. */
+  ck_assert_int_eq(harness_run("--expected-failures xfail-noname.json s/"), 2);
+  ck_assert_ptr_nonnull(strstr(
+      output, "xfail-noname.json: [0].scenario: \"heldd\" names no scenario"));
+  ck_assert_int_eq(harness_run("--expected-failures xfail-nobroke.json s/"), 2);
+  ck_assert_ptr_nonnull(
+      strstr(output, "xfail-nobroke.json: [0].broke: required"));
+  ck_assert_int_eq(harness_run("--expected-failures xfail-badjson.json s/"), 2);
+  ck_assert_ptr_nonnull(strstr(output, "line 2, column 10, at '\"x\"}]'"));
 }
 END_TEST
 
@@ -109,8 +131,11 @@ START_TEST(selection_and_list) {
   ck_assert_int_eq(count("] PASS"), 1);
   ck_assert_int_eq(harness_run("--tag slow --tag quick s/"), 0);
   ck_assert_int_eq(count("] PASS"), 2);
-  ck_assert_int_eq(harness_run("--tag nothing s/"), 0);
-  ck_assert_ptr_nonnull(strstr(output, "0 run(s)"));
+  /* A selection that matches nothing is a typo, not an empty success. */
+  ck_assert_int_eq(harness_run("--tag nothing s/"), 2);
+  ck_assert_ptr_nonnull(strstr(output, "--tag nothing: no scenario has it"));
+  ck_assert_int_eq(harness_run("--name 'g*' --name gooood s/"), 2);
+  ck_assert_ptr_nonnull(strstr(output, "--name gooood: matches no scenario"));
 }
 END_TEST
 
@@ -148,6 +173,37 @@ START_TEST(real_server) {
 }
 END_TEST
 
+/* Passwords and tokens appear in no output: console, JUnit, JSON, HTML and
+ * --trace files (whose CONNECT payloads are base64), for two failing
+ * scenarios whose evidence cites the connect command. The built-in driver
+ * (a real client) sends them in its CONNECT. */
+START_TEST(secrets_redacted) {
+  char cmd[2048];
+  put("pw.json", "{\"server\":{\"user\":\"u\",\"pass\":\"pw-SECRET1\"},"
+                 "\"steps\":[{\"do\":\"connect\",\"user\":\"u\",\"pass\":"
+                 "\"pw-SECRET1\",\"reconnect\":false,\"expect\":\"err\"}]}");
+  put("tok.json", "{\"server\":{\"token\":\"tok-SECRET2\"},\"steps\":[{\"do\":"
+                  "\"connect\",\"token\":\"tok-SECRET2\",\"reconnect\":false,"
+                  "\"expect\":\"err\"}]}");
+  snprintf(cmd, sizeof(cmd),
+           "cd %s && %s --junit j.xml --json r.json --html r.html --trace tr "
+           "pw.json tok.json 2>&1; cat j.xml r.json r.html tr/*; "
+           "sed -n 's/.*\"verb\":\"CONNECT\",\"payload\":\"\\([^\"]*\\)\".*/"
+           "\\1/p' tr/* | while read b; do echo \"$b\" | base64 -d; echo; "
+           "done",
+           dir, harness);
+  ck_assert_int_ge(nm_test_shell(cmd, output, sizeof(output)), 0);
+  if (getenv("NM_TEST_SHOW"))
+    fprintf(stderr, "%s\n", output);
+  ck_assert_int_eq(count("] FAIL"), 2);
+  ck_assert_int_eq(count("SECRET"), 0);
+  /* The decoded CONNECTs, and the commands in the reports. */
+  ck_assert_int_eq(count("\"pass\":\"[REDACTED]\""), 1);
+  ck_assert_int_eq(count("\"auth_token\":\"[REDACTED]\""), 1);
+  ck_assert_int_gt(count("[REDACTED]"), 4);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("harness_cli");
   TCase *tc = tcase_create("all");
@@ -160,6 +216,7 @@ int main(void) {
   tcase_add_test(tc, selection_and_list);
   tcase_add_test(tc, repeat_parallel_reports);
   tcase_add_test(tc, real_server);
+  tcase_add_test(tc, secrets_redacted);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

@@ -68,7 +68,27 @@ static const struct {
 } bad[] = {
     {"{\"steps\":[], \"stepz\":1}", "f.json: stepz: unknown field"},
     {"{\"name\":\"x\"}", "steps: required"},
-    {"{\"steps\":[{\"do\":\"connect\"},}", "(json): not valid JSON"},
+    {"{\"steps\":[{\"do\":\"connect\"},}",
+     "(json): not valid JSON (line 1, column 28, at '}')"},
+    {"{\"steps\":\n  [{\"do\":\"connect\"", "line 2, column 18, at '\"'"},
+    /* Typos that would silently weaken a check (issue: a typo never
+     * disables a check). */
+    {"{\"steps\":[{\"do\":\"flush\",\"timeout_msec\":100}]}",
+     "steps[0]: unknown field \"timeout_msec\" for flush (it takes: "
+     "timeout_ms)"},
+    {"{\"requires\":[\"flsh\"],\"steps\":[]}",
+     "requires: unknown feature \"flsh\""},
+    {"{\"steps\":[{\"do\":\"batch\",\"commands\":[{\"do\":\"publish\","
+     "\"subjct\":\"x\"}]}]}",
+     "steps[0].commands[0]: unknown field \"subjct\" for publish"},
+    {"{\"steps\":[{\"do\":\"subscribe\",\"sub\":\"s\",\"subject\":\"x\","
+     "\"on_msg\":[{\"at\":0,\"do\":\"flush\"}]}]}",
+     "steps[0].on_msg[0]: at must be a positive integer"},
+    {"{\"steps\":[{\"do\":\"subscribe\",\"sub\":\"s\",\"subject\":\"x\","
+     "\"on_msg\":[{\"at\":1,\"do\":\"connect\"}]}]}",
+     "cannot be a handler action"},
+    {"{\"steps\":[{\"do\":\"flush\",\"within_ms\":100}]}",
+     "within_ms and not_before_ms apply with expect only"},
     {"[1]", "a scenario is a JSON object"},
     {"{\"steps\":[{\"do\":\"jump\"}]}", "steps[0]: do: unknown op"},
     {"{\"steps\":[{\"do\":\"connect\",\"await\":\"x\"}]}", "exactly one of"},

@@ -286,7 +286,7 @@ END_TEST
 
 START_TEST(pong_fifo_unsolicited_pong_is_fair) {
   /* An extra PONG while a PING is outstanding releases that flush in every
-   * FIFO client: not blamed (DESIGN.md fairness). */
+   * FIFO client: not blamed (docs/design.md, Fairness). */
   connected();
   cmd(0, 1, "\"op\":\"flush\"");
   in(1, "PING\r\n");

@@ -143,6 +143,10 @@ static inline void sub_s(int id, const char *extra) {
   ok(0, id);
 }
 
+/* Failures counted as "not evaluated" (the timeline was cut short) by the
+ * last check_inv. */
+static size_t not_evaluated_n;
+
 /* Runs one invariant spec (JSON text) and returns the failure count; with
  * `show`, prints the failures (for debugging a test). */
 static inline size_t check_inv(const char *spec) {
@@ -155,6 +159,7 @@ static inline size_t check_inv(const char *spec) {
   nm_fails_init(&f);
   ck_assert_int_eq(nm_inv_check(&cx, s, &f), 0);
   n = nm_fails_count(&f);
+  not_evaluated_n = nm_fails_count(cx.not_evaluated);
   if (getenv("NM_TEST_SHOW"))
     for (size_t i = 0; i < f.n; i++)
       fprintf(stderr, "%s: %s: %s\n", spec, f.v[i].what, f.v[i].message);

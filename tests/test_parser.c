@@ -801,6 +801,33 @@ START_TEST(test_argument_edges) {
 }
 END_TEST
 
+/* nm_parser_pause from the callback: the feed stops after that frame (a
+ * payload op too) and returns the bytes taken; the rest parses on its own. */
+static int pause_cb(nm_parser_t *p, const nm_frame_t *f) {
+  recorder_t *r = p->data;
+  r->n +=
+      (size_t)snprintf(r->log + r->n, REC_CAP - r->n, "%s;", nm_op_name(f->op));
+  nm_parser_pause(p);
+  return 0;
+}
+
+START_TEST(test_pause) {
+  static const char in[] = "PING\r\nPUB a 2\r\nhi\r\nSUB a 1\r\n";
+  recorder_t *r = rec_new();
+  nm_parser_t p;
+  size_t off = 0;
+  nm_parser_init(&p, NM_PARSE_CLIENT_OPS, pause_cb, r);
+  ck_assert_int_eq(nm_parser_feed(&p, in, sizeof(in) - 1), 6);
+  off += 6;
+  ck_assert_int_eq(nm_parser_feed(&p, in + off, sizeof(in) - 1 - off), 13);
+  off += 13;
+  ck_assert_int_eq(nm_parser_feed(&p, in + off, sizeof(in) - 1 - off), 9);
+  ck_assert_str_eq(r->log, "PING;PUB;SUB;");
+  nm_parser_free(&p);
+  free(r);
+}
+END_TEST
+
 /* Size texts come out as sent (nats-server echoes them), split or not. */
 static int size_text_cb(nm_parser_t *p, const nm_frame_t *f) {
   recorder_t *r = p->data;
@@ -928,6 +955,7 @@ static Suite *parser_suite(void) {
   tcase_add_test(tm, test_line_blanks_any_split);
   tcase_add_test(tm, test_argument_edges);
   tcase_add_test(tm, test_size_texts);
+  tcase_add_test(tm, test_pause);
   tcase_add_test(tm, test_parse_size);
   tcase_add_test(tm, test_op_names);
   tcase_add_test(tm, test_bad_calls);

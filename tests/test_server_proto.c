@@ -1,8 +1,8 @@
 /* The server's client protocol over loopback: a table of byte exchanges on
  * one connection (each checked against nats-server 2.9.10 by hand, see
- * PROTOCOL.md and the differential suite), then the behaviours that need
- * several connections: routing, wildcards, queue groups, header stripping,
- * INFO, and the PONG-after-MSG ordering. */
+ * docs/design.md, "The wire", and the differential suite), then the behaviours
+ * that need several connections: routing, wildcards, queue groups, header
+ * stripping, INFO, and the PONG-after-MSG ordering. */
 #include "test_server_util.h"
 
 #define NV "CONNECT {\"verbose\":false,\"pedantic\":false}\r\n"

@@ -106,6 +106,15 @@ static void check_line(dc_session_t *s, const cJSON *l) {
     problem(s, "line without \"ev\": %s%s", dc_show(l), "");
     return;
   }
+  if (idv != NULL && strcmp(ev, "action") == 0) {
+    /* Protocol 2: a handler started on_msg action `id` (its result comes
+     * later, as for any command). */
+    int i = cJSON_IsNumber(idv) ? sent_index(s, (int64_t)idv->valuedouble) : -1;
+    if (i < 0 || s->replied[i] > 0 || dc_str(l, "sub") == NULL)
+      problem(s, "action needs sub and the id of an action not ended: %s%s",
+              dc_show(l), "");
+    return;
+  }
   if (idv != NULL) {
     int i = cJSON_IsNumber(idv) ? sent_index(s, (int64_t)idv->valuedouble) : -1;
     if (strcmp(ev, "ok") != 0 && strcmp(ev, "err") != 0)
@@ -249,10 +258,11 @@ int dc_start(dc_session_t *s) {
     s->hello = (cJSON *)h;
   }
   f = cJSON_GetObjectItemCaseSensitive(s->hello, "features");
-  if (dc_int(s->hello, "protocol", 0) != 1 ||
+  if ((dc_int(s->hello, "protocol", 0) != 1 &&
+       dc_int(s->hello, "protocol", 0) != 2) ||
       dc_str(s->hello, "client") == NULL ||
       dc_str(s->hello, "version") == NULL || !cJSON_IsArray(f)) {
-    problem(s, "hello needs protocol 1, client, version, features: %s%s",
+    problem(s, "hello needs protocol 1 or 2, client, version, features: %s%s",
             dc_show(s->hello), "");
     return -1;
   }
@@ -411,7 +421,9 @@ const cJSON *dc_wait(dc_session_t *s, int *from, dc_pred_t pred,
 
 static int is_reply(const cJSON *l, const void *arg) {
   const cJSON *idv = cJSON_GetObjectItemCaseSensitive(l, "id");
-  return cJSON_IsNumber(idv) &&
+  const char *ev = dc_ev(l);
+  return cJSON_IsNumber(idv) && ev &&
+         (strcmp(ev, "ok") == 0 || strcmp(ev, "err") == 0) &&
          (int64_t)idv->valuedouble == *(const int64_t *)arg;
 }
 

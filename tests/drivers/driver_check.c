@@ -813,6 +813,155 @@ END_TEST
 
 /* A command line far over any sane limit (6 MiB): the driver answers it with
  * an error (with or without the id) and stays usable. */
+
+/* ---- protocol 2: batch, on_msg, info ---- */
+
+static int is_action(const cJSON *line, const void *id) {
+  return dc_ev(line) && strcmp(dc_ev(line), "action") == 0 &&
+         dc_int(line, "id", -1) == *(const int64_t *)id;
+}
+
+static int msg_index(const char *sub, int64_t seq) {
+  dc_msg_match_t m = {"msg", sub, seq};
+  return dc_find(&S, 0, dc_is_msg, &m);
+}
+
+/* batch: every entry starts in one turn and ends with its own result. */
+START_TEST(test_batch) {
+  char line[1024];
+  int64_t b, p, f, p2, c;
+  int ci = 0;
+  SKIP_UNLESS("batch");
+  connect_to(&S, url);
+  expect_ok(&S,
+            sendf(&S, "{\"op\":\"subscribe\",\"sub\":\"b\",\"subject\":"
+                      "\"bt\"}"),
+            STEP_MS);
+  expect_ok(&S, sendf(&S, "{\"op\":\"flush\"}"), STEP_MS);
+  b = dc_take_id(&S);
+  p = dc_take_id(&S);
+  f = dc_take_id(&S);
+  snprintf(line, sizeof(line),
+           "{\"id\":%lld,\"op\":\"batch\",\"commands\":[{\"id\":%lld,\"op\":"
+           "\"publish\",\"subject\":\"bt\",\"count\":5},{\"id\":%lld,\"op\":"
+           "\"flush\"}]}",
+           (long long)b, (long long)p, (long long)f);
+  ck_assert(dc_send_raw(&S, line) == 0);
+  expect_ok(&S, b, STEP_MS);
+  expect_ok(&S, p, STEP_MS);
+  expect_ok(&S, f, STEP_MS);
+  wait_msgs(&S, "b", 5, STEP_MS);
+  /* publish then close in one turn: both end, closed follows. */
+  b = dc_take_id(&S);
+  p2 = dc_take_id(&S);
+  c = dc_take_id(&S);
+  snprintf(line, sizeof(line),
+           "{\"id\":%lld,\"op\":\"batch\",\"commands\":[{\"id\":%lld,\"op\":"
+           "\"publish\",\"subject\":\"bt\",\"count\":3},{\"id\":%lld,\"op\":"
+           "\"close\"}]}",
+           (long long)b, (long long)p2, (long long)c);
+  ck_assert(dc_send_raw(&S, line) == 0);
+  expect_ok(&S, b, STEP_MS);
+  expect_ok(&S, p2, STEP_MS);
+  expect_ok(&S, c, STEP_MS);
+  ck_assert_msg(dc_wait(&S, &ci, dc_is_ev, "closed", STEP_MS) != NULL,
+                "no closed event after the batch's close");
+  finish(&S);
+}
+END_TEST
+
+/* on_msg, and the check that catches a driver that re-orders events: a
+ * handler's blocking action (flush, request) is started inside the
+ * library's handler and its result is written before the handler returns,
+ * so before the next message of that subscription is reported. A driver
+ * that reports through extra hops (a promise chain, a queue) writes the
+ * result after the next msg and fails here. */
+START_TEST(test_on_msg_order) {
+  char line[1024];
+  int64_t sid, a1, a2, a3;
+  int m1, m2, m3, m4, x1, x2, x3, r1, r2, r3;
+  SKIP_UNLESS("on_msg");
+  connect_to(&S, url);
+  expect_ok(&S,
+            sendf(&S, "{\"op\":\"subscribe\",\"sub\":\"svc\",\"subject\":"
+                      "\"svc\",\"reply_with\":\"pong\"}"),
+            STEP_MS);
+  sid = dc_take_id(&S);
+  a1 = dc_take_id(&S);
+  a2 = dc_take_id(&S);
+  a3 = dc_take_id(&S);
+  snprintf(line, sizeof(line),
+           "{\"id\":%lld,\"op\":\"subscribe\",\"sub\":\"o\",\"subject\":"
+           "\"om\",\"on_msg\":[{\"at\":1,\"id\":%lld,\"op\":\"flush\"},"
+           "{\"at\":2,\"id\":%lld,\"op\":\"request\",\"subject\":\"svc\","
+           "\"data\":\"q\",\"timeout_ms\":2000},{\"at\":3,\"id\":%lld,"
+           "\"op\":\"publish\",\"subject\":\"om.x\",\"data\":\"x\"}]}",
+           (long long)sid, (long long)a1, (long long)a2, (long long)a3);
+  ck_assert(dc_send_raw(&S, line) == 0);
+  expect_ok(&S, sid, STEP_MS);
+  expect_ok(&S, sendf(&S, "{\"op\":\"flush\"}"), STEP_MS);
+  expect_ok(&S,
+            sendf(&S, "{\"op\":\"publish\",\"subject\":\"om\","
+                      "\"count\":4}"),
+            STEP_MS);
+  wait_msgs(&S, "o", 4, 5000);
+  expect_ok(&S, a1, STEP_MS);
+  expect_ok(&S, a2, STEP_MS);
+  expect_ok(&S, a3, STEP_MS);
+  dc_drain_output(&S, 50);
+  m1 = msg_index("o", 1);
+  m2 = msg_index("o", 2);
+  m3 = msg_index("o", 3);
+  m4 = msg_index("o", 4);
+  x1 = dc_find(&S, 0, is_action, &a1);
+  x2 = dc_find(&S, 0, is_action, &a2);
+  x3 = dc_find(&S, 0, is_action, &a3);
+  r1 = dc_reply_index(&S, a1);
+  r2 = dc_reply_index(&S, a2);
+  r3 = dc_reply_index(&S, a3);
+  ck_assert_msg(x1 > m1 && x1 < m2 && x2 > m2 && x2 < m3 && x3 > m3 && x3 < m4,
+                "each action event must follow its msg and precede the next "
+                "(msg 1..4 at lines %d %d %d %d, actions at %d %d %d)",
+                m1, m2, m3, m4, x1, x2, x3);
+  ck_assert_msg(r1 > x1 && r1 < m2,
+                "the handler's flush ended at line %d, after msg 2 (line %d): "
+                "the driver re-orders events",
+                r1, m2);
+  ck_assert_msg(r2 > x2 && r2 < m3,
+                "the handler's request ended at line %d, after msg 3 (line "
+                "%d): the driver re-orders events",
+                r2, m3);
+  ck_assert_msg(r3 > x3, "publish result before its action event");
+  ck_assert_msg(strcmp(dc_str(dc_reply(&S, a2, 0), "data"), "pong") == 0,
+                "request in the handler: %s", dc_show(dc_reply(&S, a2, 0)));
+  finish(&S);
+}
+END_TEST
+
+/* info: what the library knows, as state. */
+START_TEST(test_info) {
+  const cJSON *r;
+  SKIP_UNLESS("info");
+  r = expect_ok(&S, sendf(&S, "{\"op\":\"info\"}"), STEP_MS);
+  connect_to(&S, url);
+  expect_ok(&S,
+            sendf(&S, "{\"op\":\"subscribe\",\"sub\":\"i\",\"subject\":"
+                      "\"inf\"}"),
+            STEP_MS);
+  r = expect_ok(&S, sendf(&S, "{\"op\":\"info\"}"), STEP_MS);
+  ck_assert_msg(dc_str(r, "status") &&
+                    strcmp(dc_str(r, "status"), "connected") == 0,
+                "info status: %s", dc_show(r));
+  if (cJSON_GetObjectItemCaseSensitive(r, "connected_url"))
+    ck_assert_msg(dc_str(r, "connected_url") &&
+                      strstr(dc_str(r, "connected_url"), "127.0.0.1") != NULL,
+                  "info connected_url: %s", dc_show(r));
+  ck_assert_msg(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(r, "subs")),
+                "info subs: %s", dc_show(r));
+  finish(&S);
+}
+END_TEST
+
 START_TEST(test_huge_line) {
   size_t n = 6 * 1024 * 1024;
   char *line = malloc(n + 64);
@@ -865,6 +1014,9 @@ static Suite *driver_suite(void) {
   tcase_add_test(tc, test_lame_duck);
   tcase_add_test(tc, test_slow_consumer);
   tcase_add_test(tc, test_huge_line);
+  tcase_add_test(tc, test_batch);
+  tcase_add_test(tc, test_on_msg_order);
+  tcase_add_test(tc, test_info);
   suite_add_tcase(s, tc);
   return s;
 }

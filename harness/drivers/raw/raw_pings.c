@@ -54,7 +54,7 @@ static void on_ping_timeout(uv_timer_t *t) {
     emit_err(pt->id, "timeout", "flush timed out waiting for PONG");
     /* An overdue PONG leaves the PONG count in doubt; with reconnect on,
      * the connection is taken as stale and replaced, so that later flushes
-     * work again (DESIGN.md, fairness). */
+     * work again (docs/design.md, Fairness). */
     if (nm__raw.reconnect && nm__raw.established)
       nm__raw_close();
   } else if ((pt->kind == NM_RAW_PING_CONN_DRAIN ||

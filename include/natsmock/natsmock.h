@@ -3,7 +3,11 @@
  *
  * The embedding API. A server runs on the caller's uv loop (nm_server_new +
  * nm_server_start) or on a thread of its own (nm_server_start_thread). There
- * is no global state: several servers can live in one process. */
+ * is no global state: several servers can live in one process.
+ *
+ * Installed as <natsmock/natsmock.h> with the three headers it includes
+ * (nm_errors.h, nm_buf.h, nm_obs.h) and the one nm_obs.h includes (nm_frame.h);
+ * link natsmock::server (CMake) or `pkg-config --libs natsmock`. */
 #ifndef NATSMOCK_H
 #define NATSMOCK_H
 
@@ -13,7 +17,10 @@
 #include "nm_buf.h"
 #include "nm_errors.h"
 #include "nm_obs.h"
-#include "nm_parser.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define NM_VERSION "0.1.0"
 
@@ -40,7 +47,18 @@ typedef struct {
   int trace;                  /* -V: protocol trace on stderr */
   int debug;                  /* -D: debug log on stderr */
   const char *faults_file;    /* --faults FILE: JSON rules loaded at start */
-  uint64_t seed;  /* queue-group choice and random splits; 0: time */
+  uint64_t seed; /* queue-group choice and random splits; 0: time */
+  /* Read from a config file for the natsmock program (the library itself
+   * does not use them): nats-server's keys of the same names. */
+  const char *log_file;           /* log_file */
+  const char *pid_file;           /* pid_file */
+  const char *ports_file_dir;     /* ports_file_dir */
+  int logtime;                    /* logtime: 1 */
+  int http_port;                  /* http_port / http: 0 none, -1 random */
+  const char *http_host;          /* http host, NULL: the client host */
+  uint64_t lame_duck_duration_ms; /* 120000 */
+  uint64_t lame_duck_grace_ms;    /* lame_duck_grace_period: 10000 */
+  int64_t max_traced_msg_len;     /* 0: whole payloads in the trace */
   void *strings_; /* private: strings kept by nm_server_opts_load/_parse */
 } nm_server_opts_t;
 
@@ -111,5 +129,9 @@ int nm_server_fault(nm_server_t *s, const char *json, nm_buf_t *result,
  * it has accepted a connection). NM_ECLOSED once the server is stopping. */
 int nm_server_fault_sync(nm_server_t *s, const char *json, nm_buf_t *result,
                          char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
