@@ -85,7 +85,9 @@
 
 #include "nm_errors.h"
 
-#define NMC_VERSION "0.1.0"
+#include "nm_version.h"
+
+#define NMC_VERSION NM_VERSION /* the client is versioned with natsmock */
 
 /* Client error codes (the NM_E* codes of nm_errors.h are also used:
  * NM_ETIMEOUT, NM_ECLOSED, NM_EAUTH, NM_EINVAL, NM_EPROTO, NM_ENOMEM,

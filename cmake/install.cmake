@@ -16,10 +16,10 @@
 #   share/doc/natsmock/      README.md and docs/
 
 # The version in the header and the project's must agree.
-file(STRINGS ${PROJECT_SOURCE_DIR}/include/natsmock/natsmock.h nm_ver_line
+file(STRINGS ${PROJECT_SOURCE_DIR}/proto/nm_version.h nm_ver_line
      REGEX "^#define NM_VERSION ")
 if(NOT nm_ver_line MATCHES "\"${PROJECT_VERSION}\"")
-  message(FATAL_ERROR "NM_VERSION in include/natsmock/natsmock.h "
+  message(FATAL_ERROR "NM_VERSION in proto/nm_version.h "
                       "(${nm_ver_line}) is not ${PROJECT_VERSION}")
 endif()
 
@@ -28,6 +28,7 @@ set(NM_PUBLIC_HEADERS
   ${PROJECT_SOURCE_DIR}/proto/nm_buf.h
   ${PROJECT_SOURCE_DIR}/proto/nm_errors.h
   ${PROJECT_SOURCE_DIR}/proto/nm_frame.h
+  ${PROJECT_SOURCE_DIR}/proto/nm_version.h
   ${PROJECT_SOURCE_DIR}/faults/nm_obs.h)
 
 # The installed libraries are made of the objects of the in-tree static

@@ -226,6 +226,10 @@ static inline int nm__fh_write(const nm_faults_t *f, nm_hconn_t *c,
                                const char *action) {
   return f->ops->write_raw(f->host, c, p, n, now, fr, rule, action);
 }
+static inline void nm__fh_observe_pending(const nm_faults_t *f, nm_hconn_t *c) {
+  if (f->ops->observe_pending)
+    f->ops->observe_pending(f->host, c);
+}
 static inline void nm__fh_close(const nm_faults_t *f, nm_hconn_t *c,
                                 nm_close_how_t how, const char *reason) {
   f->ops->close(f->host, c, how, reason);

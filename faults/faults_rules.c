@@ -89,6 +89,9 @@ static void do_split(nm_faults_t *f, nm_hconn_t *c, nm__frule_t *r,
   report(f, nm__fh_id(f, c), fr, bytes, r, detail);
   /* Anything waiting to be coalesced goes first, then the pieces. */
   nm__femit(f, c, NULL, 0, NULL, NULL, NULL);
+  /* Frames queued before this one are on the wire before it: they are
+   * reported first, so the timeline keeps the wire order. */
+  nm__fh_observe_pending(f, c);
   nm__fobserve(f, NM_OBS_OUT, nm__fh_id(f, c), fr, bytes, r->id, "split", NULL);
   /* The pieces are reported by the core as raw bytes (no frame), marked
    * "split-piece"; the whole frame was reported above. */

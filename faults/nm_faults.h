@@ -48,7 +48,7 @@ typedef enum {
 } nm_close_how_t;
 
 /* What a host provides. `host` is the pointer given to nm_faults_new. Every
- * operation is required (none may be NULL). */
+ * operation is required (none may be NULL), except observe_pending. */
 typedef struct {
   uint64_t (*conn_id)(void *host, const nm_hconn_t *c);
   /* The open connection with that id, or NULL (also while it closes). */
@@ -90,6 +90,10 @@ typedef struct {
   void (*observe)(void *host, const nm_obs_event_t *ev);
   /* The configured seed for random splits (0: none given). */
   uint64_t (*seed)(void *host);
+  /* Optional (NULL: nothing to do): reports to the observer the frames
+   * queued for c's socket that were not reported yet, so that the next
+   * event the engine reports (a split frame) follows them, as on the wire. */
+  void (*observe_pending)(void *host, nm_hconn_t *c);
 } nm_fault_host_t;
 
 /* A new engine on `loop` (timers for delays; NULL: no delays and no

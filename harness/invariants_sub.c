@@ -204,18 +204,55 @@ void nm__inv_drain_sub_fence(const nm_inv_ctx_t *cx, const cJSON *params,
   }
 }
 
-/* auto_unsub_max: no more msg events than the subscription's max. */
+/* Index of the result of the last unsubscribe command with a max for s
+ * (NM_TL_NONE: its max came from the subscribe). */
+static size_t max_set_at(const nm_inv_ctx_t *cx, const nm_inv_sub_t *s) {
+  const nm_tl_t *tl = cx->tl;
+  size_t at = NM_TL_NONE;
+  for (size_t i = 0; i < tl->n; i++) {
+    const nm_tl_ev_t *e = &tl->v[i];
+    const char *tag = nm_tl_str(e, "sub");
+    if (e->kind != NM_TL_CMD || e->client != s->client ||
+        strcmp(e->ev, "unsubscribe") || nm_tl_int(e, "max", 0) <= 0 || !tag ||
+        strcmp(tag, s->tag))
+      continue;
+    at = i; /* no result: only what came before the call */
+    for (size_t k = i + 1; k < tl->n; k++)
+      if (tl->v[k].kind == NM_TL_EV && tl->v[k].client == s->client &&
+          tl->v[k].id == e->id &&
+          (!strcmp(tl->v[k].ev, "ok") || !strcmp(tl->v[k].ev, "err"))) {
+        at = k;
+        break;
+      }
+  }
+  return at;
+}
+
+/* auto_unsub_max: no more msg events than the subscription's max. A max
+ * set by an unsubscribe after d messages were already handled (d >= max)
+ * ends the subscription at once: then d is the bound (what came before the
+ * call cannot be taken back). */
 void nm__inv_auto_unsub_max(const nm_inv_ctx_t *cx, const cJSON *params,
                             const char *what, nm_fails_t *out) {
   const nm_tl_t *tl = cx->tl;
   for (int si = 0; si < cx->nsubs; si++) {
     const nm_inv_sub_t *s = &cx->subs[si];
     idxv_t ev = {0};
+    int64_t bound = s->max;
+    size_t set_at;
     if (!sub_wanted(cx, params, s) || s->max <= 0)
       continue;
     client_events(cx, s, "msg", &ev);
-    if ((int64_t)ev.n > s->max) {
-      size_t e2[2] = {s->cmd, ev.v[s->max]};
+    set_at = max_set_at(cx, s);
+    if (set_at != NM_TL_NONE) {
+      int64_t before = 0;
+      for (size_t k = 0; k < ev.n && ev.v[k] < set_at; k++)
+        before++;
+      if (before > bound)
+        bound = before;
+    }
+    if ((int64_t)ev.n > bound) {
+      size_t e2[2] = {s->cmd, ev.v[bound]};
       nm_fails_add(out, what, tl, e2, 2,
                    "client %s, sub %s: %zu msg events for a subscription "
                    "with max %lld",

@@ -17,9 +17,11 @@
 #include <uv.h>
 
 #include "nm_baseline.h"
+#include "nm_explore.h"
 #include "nm_report.h"
 #include "nm_runner.h"
 #include "nm_scenario.h"
+#include "nm_version.h"
 
 /* Bounds on what the command line can ask for. */
 #define NM_MAX_FILES 10000
@@ -27,6 +29,7 @@
 #define NM_MAX_JOBS 64
 #define NM_MAX_REPEAT 100000
 #define NM_DIR_DEPTH 16
+#define NM_MAX_SHARDS 1000
 
 typedef struct {
   char *files[NM_MAX_FILES];
@@ -39,6 +42,7 @@ typedef struct {
   cJSON *loaded; /* every scenario name loaded: {"name": true} */
   const char *driver, *server, *junit, *json, *trace, *html, *xfail;
   int list, repeat, jobs, verbose;
+  int shard_i, shard_n; /* --shard I/N: 1 <= I <= N; 0/0 when not given */
   uint64_t seed;
   double time_scale;
 } cli_t;
@@ -79,7 +83,17 @@ static void usage(FILE *f) {
           "by F >= 1\n"
           "                           (default: $NM_HARNESS_TIME_SCALE, else "
           "1)\n"
-          "  -v                       print failure evidence\n");
+          "  --shard I/N              only the I-th of N slices of the "
+          "selection (1 <= I <= N):\n"
+          "                           the k-th selected scenario (sorted by "
+          "path, from 0) is in\n"
+          "                           slice k %% N + 1, and an unloadable "
+          "file by its place among\n"
+          "                           the files, so N jobs cover the suite "
+          "exactly once\n"
+          "  -v                       print failure evidence\n"
+          "  --version                print the version and exit\n"
+          "  --explore N ...          explore schedules (--explore --help)\n");
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -304,6 +318,11 @@ static void *worker(void *arg) {
   }
 }
 
+/* Whether the k-th item (from 0) belongs to this --shard. */
+static int in_shard(const cli_t *c, size_t k) {
+  return c->shard_n == 0 || (int)(k % (size_t)c->shard_n) == c->shard_i - 1;
+}
+
 static int parse_args(cli_t *c, int argc, char **argv) {
   static const struct option opts[] = {
       {"driver", required_argument, 0, 'd'},
@@ -319,6 +338,8 @@ static int parse_args(cli_t *c, int argc, char **argv) {
       {"trace", required_argument, 0, 'T'},
       {"html", required_argument, 0, 'H'},
       {"time-scale", required_argument, 0, 'X'},
+      {"shard", required_argument, 0, 'K'},
+      {"version", no_argument, 0, 'V'},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   int ch;
@@ -386,6 +407,27 @@ static int parse_args(cli_t *c, int argc, char **argv) {
       if (*end || c->time_scale < 1.0 || c->time_scale > 1000.0)
         return -1;
       break;
+    case 'K': {
+      char *slash;
+      c->shard_i = (int)strtol(optarg, &slash, 10);
+      if (*slash != '/' || slash == optarg)
+        goto bad_shard;
+      c->shard_n = (int)strtol(slash + 1, &end, 10);
+      if (*end || end == slash + 1 || c->shard_n < 1 ||
+          c->shard_n > NM_MAX_SHARDS || c->shard_i < 1 ||
+          c->shard_i > c->shard_n)
+        goto bad_shard;
+      break;
+    bad_shard:
+      fprintf(stderr,
+              "natsmock-harness: --shard %s: expected I/N with 1 <= I <= N "
+              "<= %d\n",
+              optarg, NM_MAX_SHARDS);
+      return -2;
+    }
+    case 'V':
+      printf("natsmock-harness %s\n", NM_VERSION);
+      exit(0);
     case 'v':
       c->verbose = 1;
       break;
@@ -407,13 +449,15 @@ int main(int argc, char **argv) {
   pool_t pool;
   nm_scenario_t **all = NULL;
   nm_result_t *errors = NULL;
-  size_t nall = 0, nerr = 0, nsel = 0;
+  size_t nall = 0, nerr = 0, nsel = 0, nsel_seen = 0;
   char *driver = NULL;
   pthread_t th[NM_MAX_JOBS];
   nm_report_t rep;
   uint64_t t0;
   int rc, exit_code = 0;
 
+  if (nm_explore_wanted(argc, argv))
+    return nm_explore_main(argc, argv); /* harness/explore_cli.c */
   signal(SIGPIPE, SIG_IGN);
   memset(&pool, 0, sizeof(pool));
   pthread_mutex_init(&pool.mu, NULL);
@@ -440,6 +484,8 @@ int main(int argc, char **argv) {
     char err[1024];
     nm_scenario_t *sc;
     if (nm_scenario_load(cli.files[i], &sc, err, sizeof(err)) != 0) {
+      if (!in_shard(&cli, i))
+        continue; /* another shard reports it */
       nm_result_init(&errors[nerr]);
       errors[nerr].status = NM_ST_ERROR;
       errors[nerr].reason = strdup(err);
@@ -452,6 +498,8 @@ int main(int argc, char **argv) {
         char msg[1024];
         snprintf(msg, sizeof(msg), "%s: name \"%s\" is also used by %s",
                  sc->path, sc->name, all[k]->path);
+        if (!in_shard(&cli, i))
+          break; /* another shard reports it */
         fprintf(stderr, "natsmock-harness: %s\n", msg);
         nm_result_init(&errors[nerr]);
         errors[nerr].status = NM_ST_ERROR;
@@ -460,7 +508,7 @@ int main(int argc, char **argv) {
         break;
       }
     note_names(&cli, sc);
-    if (selected(&cli, sc))
+    if (selected(&cli, sc) && in_shard(&cli, nsel_seen++))
       all[nall++] = sc;
     else
       nm_scenario_free(sc);

@@ -562,6 +562,11 @@ void nm__conn_send_info(nm_conn_t *c) {
 
 /* ---- raw writes for the fault engine ---- */
 
+void nm__conn_observe_pending(nm_conn_t *c) {
+  if (writable(c))
+    observe_pending_out(c);
+}
+
 typedef struct {
   uv_write_t req;
   nm_conn_t *c;

@@ -34,6 +34,10 @@ static int h_write_raw(void *host, nm_hconn_t *c, const char *p, size_t n,
   return nm__conn_write_raw((nm_conn_t *)c, p, n, now, f, rule, action);
 }
 
+static void h_observe_pending(void *host, nm_hconn_t *c) {
+  nm__conn_observe_pending((nm_conn_t *)c);
+}
+
 static void h_close(void *host, nm_hconn_t *c, nm_close_how_t how,
                     const char *reason) {
   nm__conn_close((nm_conn_t *)c, how, reason);
@@ -93,4 +97,5 @@ const nm_fault_host_t nm__server_fault_host = {
     .info_json = h_info_json,
     .observe = h_observe,
     .seed = h_seed,
+    .observe_pending = h_observe_pending,
 };

@@ -39,6 +39,9 @@ void nm__conn_handle_frame(nm_conn_t *c, const nm_frame_t *f);
 int nm__conn_write_raw(nm_conn_t *c, const char *p, size_t n, int now,
                        const nm_frame_t *f, const char *rule,
                        const char *action);
+/* Reports to the observer the frames queued for the socket and not yet
+ * reported, so that an event the engine reports next follows them. */
+void nm__conn_observe_pending(nm_conn_t *c);
 void nm__conn_close(nm_conn_t *c, nm_close_how_t how, const char *reason);
 /* Stop (0) or resume (1) reading from the socket. */
 void nm__conn_set_reading(nm_conn_t *c, int on);

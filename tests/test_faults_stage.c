@@ -105,8 +105,9 @@ static uint64_t o_seed(void *host) {
 }
 
 static const nm_fault_host_t t_ops = {
-    o_conn_id, o_find,    o_each,    o_write,  o_close, o_reading, o_blackhole,
-    o_handle,  o_publish, o_restart, o_refuse, o_info,  o_observe, o_seed,
+    o_conn_id,   o_find,   o_each,    o_write,   o_close,  o_reading,
+    o_blackhole, o_handle, o_publish, o_restart, o_refuse, o_info,
+    o_observe,   o_seed,   NULL, /* observe_pending: optional */
 };
 
 static uv_loop_t g_loop;

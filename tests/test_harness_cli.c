@@ -139,6 +139,50 @@ START_TEST(selection_and_list) {
 }
 END_TEST
 
+/* --shard I/N: for several N, the N slices of the real suite's selection
+ * together list every scenario exactly once, slice sizes differ by at most
+ * one, the same slice twice is the same list, and an unloadable file is
+ * reported by exactly one slice. */
+START_TEST(sharding) {
+  const char *src = getenv("NM_SOURCE_DIR");
+  char cmd[2048];
+  ck_assert_ptr_nonnull(src);
+  for (int n = 1; n <= 5; n++) {
+    snprintf(cmd, sizeof(cmd),
+             "h='%s'; s='%s/scenarios'; all=$($h --list $s | sort); "
+             "union=$(for i in $(seq 1 %d); do $h --list --shard $i/%d $s; "
+             "done | sort); "
+             "[ \"$all\" = \"$union\" ] || { echo DIFFER; exit 1; }; "
+             "[ $(echo \"$all\" | wc -l) -gt 50 ] || { echo SMALL; exit 1; }; "
+             "sizes=$(for i in $(seq 1 %d); do $h --list --shard $i/%d $s | "
+             "wc -l; done | sort -n | sed -n '1p;$p' | tr '\\n' ' '); "
+             "set -- $sizes; [ $(($2 - $1)) -le 1 ] || { echo UNEVEN $sizes; "
+             "exit 1; }; "
+             "[ \"$($h --list --shard 1/%d $s)\" = \"$($h --list --shard "
+             "1/%d $s)\" ] || { echo UNSTABLE; exit 1; }; echo SAME",
+             harness, src, n, n, n, n, n, n);
+    ck_assert_int_eq(nm_test_shell(cmd, output, sizeof(output)), 0);
+    ck_assert_msg(strstr(output, "SAME") != NULL, "N=%d: %s", n, output);
+  }
+  /* The load error of bad.json: in one slice of three, not in the others. */
+  int reported = 0;
+  for (int i = 1; i <= 3; i++) {
+    char args[64];
+    snprintf(args, sizeof(args), "--list --shard %d/3 s/ bad.json", i);
+    int st = harness_run(args);
+    if (strstr(output, "bad.json")) {
+      reported++;
+      ck_assert_int_eq(st, 2);
+    }
+  }
+  ck_assert_int_eq(reported, 1);
+  ck_assert_int_eq(harness_run("--shard 0/3 s/"), 2);
+  ck_assert_int_eq(harness_run("--shard 4/3 s/"), 2);
+  ck_assert_int_eq(harness_run("--shard 1/ s/"), 2);
+  ck_assert_int_eq(harness_run("--shard 1 s/"), 2);
+}
+END_TEST
+
 START_TEST(repeat_parallel_reports) {
   char path[256];
   struct stat st;
@@ -214,6 +258,7 @@ int main(void) {
   tcase_add_test(tc, exit_status);
   tcase_add_test(tc, expected_failures);
   tcase_add_test(tc, selection_and_list);
+  tcase_add_test(tc, sharding);
   tcase_add_test(tc, repeat_parallel_reports);
   tcase_add_test(tc, real_server);
   tcase_add_test(tc, secrets_redacted);

@@ -165,6 +165,19 @@ START_TEST(auto_unsub_max_pass_fail) {
   msg(2);
   ck_assert_int_eq(check_inv("\"auto_unsub_max\""), 1);
   tlb_free();
+
+  /* What was handled before that unsubscribe returned cannot be taken back:
+   * a max below it ends the subscription at once, and nothing may follow. */
+  subscribed("");
+  msg(1);
+  msg(2);
+  msg(3);
+  cmd(0, 2, "\"op\":\"unsubscribe\",\"sub\":\"s\",\"max\":1");
+  ok(0, 2);
+  ck_assert_int_eq(check_inv("\"auto_unsub_max\""), 0);
+  msg(4);
+  ck_assert_int_eq(check_inv("\"auto_unsub_max\""), 1);
+  tlb_free();
 }
 END_TEST
 

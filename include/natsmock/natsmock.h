@@ -5,9 +5,9 @@
  * nm_server_start) or on a thread of its own (nm_server_start_thread). There
  * is no global state: several servers can live in one process.
  *
- * Installed as <natsmock/natsmock.h> with the three headers it includes
- * (nm_errors.h, nm_buf.h, nm_obs.h) and the one nm_obs.h includes (nm_frame.h);
- * link natsmock::server (CMake) or `pkg-config --libs natsmock`. */
+ * Installed as <natsmock/natsmock.h> beside the headers it includes
+ * (nm_errors.h, nm_buf.h, nm_obs.h, nm_frame.h, nm_version.h); link
+ * natsmock::server (CMake) or `pkg-config --libs natsmock`. */
 #ifndef NATSMOCK_H
 #define NATSMOCK_H
 
@@ -17,12 +17,11 @@
 #include "nm_buf.h"
 #include "nm_errors.h"
 #include "nm_obs.h"
+#include "nm_version.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-#define NM_VERSION "0.1.0"
 
 typedef struct nm_server_s nm_server_t;
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "nm_drv_util.h"
+#include "nm_version.h"
 #include "raw_driver.h"
 
 nm_raw_t nm__raw;
@@ -167,7 +168,7 @@ static void emit_hello(void) {
   cJSON_AddStringToObject(o, "ev", "hello");
   cJSON_AddNumberToObject(o, "protocol", 1);
   cJSON_AddStringToObject(o, "client", "natsmock-raw");
-  cJSON_AddStringToObject(o, "version", "0.1.0");
+  cJSON_AddStringToObject(o, "version", NM_VERSION);
   f = cJSON_AddArrayToObject(o, "features");
   for (i = 0; i < sizeof(features) / sizeof(features[0]); i++)
     cJSON_AddItemToArray(f, cJSON_CreateString(features[i]));
