@@ -6,6 +6,7 @@
  * library: everything runs on one libuv loop, every command starts at once,
  * and each ends later with exactly one "ok" or "err" line. */
 #include <cjson/cJSON.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -959,7 +960,39 @@ static void on_stdin(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   }
 }
 
-int main(void) {
+/* stdin that libuv cannot poll (a regular file, /dev/null: epoll refuses
+ * them, and libuv would abort) is read with uv_fs_read, one read at a time,
+ * from the current position. */
+static uv_fs_t file_req;
+static char file_buf[64 * 1024];
+
+static void file_read_next(void);
+
+static void on_file_read(uv_fs_t *req) {
+  ssize_t n = req->result;
+  uv_buf_t b = uv_buf_init(file_buf, n > 0 ? (unsigned)n : 0);
+  uv_fs_req_cleanup(req);
+  on_stdin(NULL, n > 0 ? n : UV_EOF, &b);
+  if (n > 0 && !exiting)
+    file_read_next();
+}
+
+static void file_read_next(void) {
+  uv_buf_t b = uv_buf_init(file_buf, sizeof(file_buf));
+  int r = uv_fs_read(loop, &file_req, 0, &b, 1, -1, on_file_read);
+  if (r < 0) {
+    fprintf(stderr, "natsmock-driver: stdin: %s\n", uv_strerror(r));
+    stop();
+  }
+}
+
+static const char usage_text[] =
+    "usage: natsmock-driver [--version | --help]\n"
+    "The natsmock reference client's driver: reads JSON commands on stdin,\n"
+    "one per line, and writes JSON events on stdout, one per line\n"
+    "(docs/DRIVER-PROTOCOL.md). stdin may be a pipe, a terminal or a file.\n";
+
+int main(int argc, char **argv) {
   static uv_pipe_t pipe_in;
   static uv_tty_t tty_in;
   const char *features[] = {"headers",    "queue",
@@ -972,8 +1005,29 @@ int main(void) {
                             "user_pass",  "token",
                             "batch",      "on_msg",
                             "info"};
-  cJSON *hello = event("hello");
+  cJSON *hello;
   int r;
+
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--version") == 0) {
+      printf("natsmock-driver %s\n", NMC_VERSION);
+      return 0;
+    }
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      fputs(usage_text, stdout);
+      return 0;
+    }
+    fprintf(stderr, "natsmock-driver: unknown argument %s\n%s", argv[i],
+            usage_text);
+    return 2;
+  }
+  /* A closed stdin, stdout or stderr would let libuv's own descriptors take
+   * numbers 0-2, which it refuses to close (an assertion, SIGABRT): hold
+   * them with /dev/null. A closed stdin then reads as an empty one. */
+  for (int fd = 0; fd <= 2; fd++)
+    if (fcntl(fd, F_GETFD) == -1 && open("/dev/null", O_RDWR) != fd)
+      return 2;
+  hello = event("hello");
 
   /* A write to a socket the server closed must be an error, not a kill. */
   signal(SIGPIPE, SIG_IGN);
@@ -986,15 +1040,25 @@ int main(void) {
       hello, "features",
       cJSON_CreateStringArray(features, sizeof(features) / sizeof(*features)));
   emit(hello, 0);
-  if (uv_guess_handle(0) == UV_TTY) {
+  switch (uv_guess_handle(0)) {
+  case UV_TTY:
     uv_tty_init(loop, &tty_in, 0, 1);
     in = (uv_stream_t *)&tty_in;
-  } else {
+    r = uv_read_start(in, on_alloc, on_stdin);
+    break;
+  case UV_NAMED_PIPE:
+  case UV_TCP:
+  case UV_UDP:
     uv_pipe_init(loop, &pipe_in, 0);
-    uv_pipe_open(&pipe_in, 0);
+    r = uv_pipe_open(&pipe_in, 0);
     in = (uv_stream_t *)&pipe_in;
+    if (r == 0)
+      r = uv_read_start(in, on_alloc, on_stdin);
+    break;
+  default: /* a file, a character device such as /dev/null, or closed */
+    file_read_next();
+    r = 0;
   }
-  r = uv_read_start(in, on_alloc, on_stdin);
   if (r < 0) {
     fprintf(stderr, "natsmock-driver: stdin: %s\n", uv_strerror(r));
     return 1;

@@ -23,6 +23,17 @@ if(NOT nm_ver_line MATCHES "\"${PROJECT_VERSION}\"")
                       "(${nm_ver_line}) is not ${PROJECT_VERSION}")
 endif()
 
+# The Node drivers carry the same version in their package.json.
+foreach(pkg nats-js nats-js-v3)
+  set(nm_pkg ${PROJECT_SOURCE_DIR}/harness/drivers/${pkg}/package.json)
+  if(EXISTS ${nm_pkg})
+    file(STRINGS ${nm_pkg} nm_pkg_ver REGEX "^  \"version\": ")
+    if(NOT nm_pkg_ver MATCHES "\"${PROJECT_VERSION}\"")
+      message(FATAL_ERROR "${nm_pkg}: version is not ${PROJECT_VERSION}")
+    endif()
+  endif()
+endforeach()
+
 set(NM_PUBLIC_HEADERS
   ${PROJECT_SOURCE_DIR}/include/natsmock/natsmock.h
   ${PROJECT_SOURCE_DIR}/proto/nm_buf.h

@@ -18,6 +18,7 @@
 
 #include "nm_baseline.h"
 #include "nm_explore.h"
+#include "nm_progress.h"
 #include "nm_report.h"
 #include "nm_runner.h"
 #include "nm_scenario.h"
@@ -55,6 +56,7 @@ typedef struct {
   int *rep;           /* per job */
   size_t njobs, next, done;
   cJSON *xfail;
+  nm_progress_t *progress;
   pthread_mutex_t mu;
 } pool_t;
 
@@ -93,7 +95,8 @@ static void usage(FILE *f) {
           "exactly once\n"
           "  -v                       print failure evidence\n"
           "  --version                print the version and exit\n"
-          "  --explore N ...          explore schedules (--explore --help)\n");
+          "  --explore N ...          explore schedules (--explore --help)\n"
+          "  --help                   this text\n");
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -292,6 +295,12 @@ static void *worker(void *arg) {
       return NULL;
     res = &p->res[j];
     nm_result_init(res);
+    {
+      char label[128];
+      snprintf(label, sizeof(label), p->cli->repeat > 1 ? "%s #%d" : "%s",
+               p->sc[j]->name, p->rep[j]);
+      nm_progress_start(p->progress, j, label);
+    }
     if (p->cli->server && real_skip(p->sc[j])) {
       res->sc = p->sc[j];
       res->rep = p->rep[j];
@@ -312,9 +321,8 @@ static void *worker(void *arg) {
     }
     pthread_mutex_lock(&p->mu);
     p->done++;
-    nm_report_console(stdout, res, p->done, p->njobs, p->cli->verbose);
-    fflush(stdout);
     pthread_mutex_unlock(&p->mu);
+    nm_progress_done(p->progress, j, res);
   }
 }
 
@@ -579,10 +587,13 @@ int main(int argc, char **argv) {
   t0 = uv_hrtime();
   if (cli.jobs > (int)nsel)
     cli.jobs = nsel ? (int)nsel : 1;
+  pool.progress = nm_progress_new(stdout, nsel, -1, cli.verbose);
   for (int i = 0; i < cli.jobs; i++)
     pthread_create(&th[i], NULL, worker, &pool);
   for (int i = 0; i < cli.jobs; i++)
     pthread_join(th[i], NULL);
+  nm_progress_free(pool.progress);
+  pool.progress = NULL;
   /* The error entries move into the report (and are freed with it). */
   for (size_t i = 0; i < nerr; i++)
     pool.res[nsel + i] = errors[i];

@@ -183,6 +183,31 @@ START_TEST(sharding) {
 }
 END_TEST
 
+/* The console: plain lines when not a terminal (here, a pipe), the live
+ * status line when asked for (NM_PROGRESS=live stands for a terminal): counts,
+ * elapsed and time left, what runs; a run that did not pass stays printed. */
+START_TEST(progress_line) {
+  ck_assert_int_eq(harness_run("-j2 s/"), 1);
+  ck_assert_ptr_null(strstr(output, "\033["));
+  ck_assert_int_eq(count("] PASS"), 2);
+  ck_assert_int_eq(harness_run("--list s/"), 0);
+  ck_assert_ptr_null(strstr(output, "\033["));
+
+  setenv("NM_PROGRESS", "live", 1);
+  int st = harness_run("-j2 s/");
+  unsetenv("NM_PROGRESS");
+  ck_assert_int_eq(st, 1);
+  ck_assert_ptr_nonnull(strstr(output, "\r\033[K[0/3] pass 0 fail 0 xfail 0"));
+  ck_assert_ptr_nonnull(strstr(output, "[3/3] pass 2 fail 1 xfail 0 skip 0 |"));
+  ck_assert_ptr_nonnull(strstr(output, " left | "));
+  /* held, the slowest, is named as running */
+  ck_assert(strstr(output, "left | held") || strstr(output, ", held"));
+  ck_assert_int_eq(count("] PASS"), 0); /* passes only move the counts */
+  ck_assert_int_eq(count("] FAIL  flush/held"), 1);
+  ck_assert_ptr_nonnull(strstr(output, "\r\033[K3 run(s) in"));
+}
+END_TEST
+
 START_TEST(repeat_parallel_reports) {
   char path[256];
   struct stat st;
@@ -259,6 +284,7 @@ int main(void) {
   tcase_add_test(tc, expected_failures);
   tcase_add_test(tc, selection_and_list);
   tcase_add_test(tc, sharding);
+  tcase_add_test(tc, progress_line);
   tcase_add_test(tc, repeat_parallel_reports);
   tcase_add_test(tc, real_server);
   tcase_add_test(tc, secrets_redacted);

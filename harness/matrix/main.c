@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nm_version.h"
+
 #define MATRIX_MAX_CLIENTS 16
 #define MATRIX_MAX_FILE (64 * 1024 * 1024)
 #define MATRIX_EVIDENCE_LINES 6
@@ -408,6 +410,16 @@ static void free_clients(client_t *clients, int n) {
   }
 }
 
+static void usage(FILE *f) {
+  fputs("usage: natsmock-matrix [-o FILE] LABEL=RESULTS.json[,EXPECTED.json] "
+        "...\n"
+        "       natsmock-matrix --version | --help\n"
+        "Writes the conformance matrix (Markdown) from the --json results of\n"
+        "natsmock-harness, one LABEL=RESULTS per client, each with the\n"
+        "expected-failures baseline it ran with; to FILE, else stdout.\n",
+        f);
+}
+
 /* Reads the LABEL=RESULTS[,EXPECTED] arguments into clients; the -o path goes
  * to *out_path. Returns the number of clients, or -1 after a message (what was
  * read is freed). The output file is not touched here, so a bad input never
@@ -417,14 +429,22 @@ static int parse_args(int argc, char **argv, client_t *clients,
   int n = 0;
   for (int i = 1; i < argc; i++) {
     char *eq, *comma;
+    if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "--help") == 0 ||
+        strcmp(argv[i], "-h") == 0) {
+      if (argv[i][2] == 'v')
+        printf("natsmock-matrix %s\n", NM_VERSION);
+      else
+        usage(stdout);
+      free_clients(clients, n);
+      exit(0);
+    }
     if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
       *out_path = argv[++i];
       continue;
     }
     eq = strchr(argv[i], '=');
     if (!eq || n == MATRIX_MAX_CLIENTS) {
-      fprintf(stderr, "usage: natsmock-matrix [-o FILE] "
-                      "LABEL=RESULTS.json[,EXPECTED.json] ...\n");
+      usage(stderr);
       free_clients(clients, n);
       return -1;
     }

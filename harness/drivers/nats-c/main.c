@@ -9,6 +9,7 @@
 
 #include "nc_driver.h"
 #include "nm_drv_util.h"
+#include "nm_version.h"
 
 /* Bytes of commands queued but not yet started: the reader stops reading
  * stdin above this, so a flood of commands cannot grow memory. */
@@ -42,13 +43,15 @@ static void emit_hello(void) {
       "lame_duck",  "slow_consumer",
       "verbose",    "pedantic",
       "user_pass",  "token",
+      "batch",      "on_msg",
+      "info",
   };
   cJSON *o = cJSON_CreateObject();
   cJSON *f = cJSON_CreateArray();
   size_t i;
 
   cJSON_AddStringToObject(o, "ev", "hello");
-  cJSON_AddNumberToObject(o, "protocol", 1);
+  cJSON_AddNumberToObject(o, "protocol", 2);
   cJSON_AddStringToObject(o, "client", "nats.c");
   cJSON_AddStringToObject(o, "version", nats_GetVersion());
   for (i = 0; i < sizeof(features) / sizeof(features[0]); i++)
@@ -179,7 +182,7 @@ static void do_exit(int64_t id) {
   _exit(0);
 }
 
-static void dispatch(const char *text) {
+void nm__nc_dispatch(int64_t id, const char *op, const cJSON *cmd) {
   static const struct {
     const char *op;
     void (*fn)(int64_t, const cJSON *);
@@ -193,12 +196,24 @@ static void dispatch(const char *text) {
       {"drain_sub", nm__nc_cmd_drain_sub},
       {"drain", nm__nc_cmd_drain},
       {"close", nm__nc_cmd_close},
+      {"batch", nm__nc_cmd_batch},
+      {"info", nm__nc_cmd_info},
   };
+  size_t i;
+  for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+    if (strcmp(op, ops[i].op) == 0) {
+      ops[i].fn(id, cmd);
+      return;
+    }
+  }
+  nm_drv_emit(nm_drv_err(id, "bad_command", "unknown op"));
+}
+
+static void dispatch(const char *text) {
   cJSON *cmd = cJSON_Parse(text);
   const cJSON *idv;
   const char *op;
   int64_t id;
-  size_t i;
 
   if (cmd == NULL || !cJSON_IsObject(cmd)) {
     nm_drv_emit(nm_drv_err(-1, "bad_command", "not a JSON object"));
@@ -216,21 +231,23 @@ static void dispatch(const char *text) {
     cJSON_Delete(cmd);
     do_exit(id);
   } else {
-    for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
-      if (strcmp(op, ops[i].op) == 0) {
-        ops[i].fn(id, cmd);
-        break;
-      }
-    }
-    if (i == sizeof(ops) / sizeof(ops[0]))
-      nm_drv_emit(nm_drv_err(id, "bad_command", "unknown op"));
+    nm__nc_dispatch(id, op, cmd);
   }
   cJSON_Delete(cmd);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
   pthread_t reader;
   natsStatus s;
+  int rc = nm_drv_cli(
+      argc, argv, "natsmock-driver-nats-c", NM_VERSION,
+      "The natsmock driver for nats.c (libnats " NATS_VERSION_STRING "): JSON\n"
+      "commands on stdin, events on stdout, one per line\n"
+      "(docs/DRIVER-PROTOCOL.md). stdin may be a pipe, a terminal or a "
+      "file.\n");
+
+  if (rc >= 0)
+    return rc;
 
   /* A peer that vanishes must be an error from write(), not a signal. */
   signal(SIGPIPE, SIG_IGN);

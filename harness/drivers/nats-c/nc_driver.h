@@ -45,6 +45,8 @@ typedef struct {
   int64_t handled;  /* handler calls that returned */
   int64_t max;      /* auto-unsubscribe max (0: none) */
   char *reply_with; /* NULL: the handler does not reply */
+  cJSON *on_msg;    /* protocol 2 handler actions, or NULL (read-only) */
+  int64_t nmsgs;    /* messages the handler received (handler thread) */
   nm_nc_t *drv;
 } nm_nc_sub_t;
 
@@ -100,6 +102,14 @@ void nm__nc_cmd_request(int64_t id, const cJSON *cmd);
 void nm__nc_cmd_drain_sub(int64_t id, const cJSON *cmd);
 void nm__nc_cmd_drain(int64_t id, const cJSON *cmd);
 void nm__nc_cmd_close(int64_t id, const cJSON *cmd);
+/* Protocol 2 (nc_v2.c). */
+void nm__nc_cmd_batch(int64_t id, const cJSON *cmd);
+void nm__nc_cmd_info(int64_t id, const cJSON *cmd);
+/* Runs the on_msg actions due at the handler's k-th message, on the
+ * handler's thread (flush and request block it, as a user's would). */
+void nm__nc_run_actions(nm_nc_sub_t *ctx, int64_t k);
+/* Starts one command (any op but exit) by name. */
+void nm__nc_dispatch(int64_t id, const char *op, const cJSON *cmd);
 
 /* Builds a natsMsg for a publish or request, with the command's headers.
  * Returns NATS_OK or the failing status (the message is then NULL). */

@@ -31,6 +31,9 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
   nm_drv_add_payload(ev, data, (size_t)n, NM_DRV_MSG_DATA_MAX);
   nm__nc_add_headers(ev, msg);
   nm_drv_emit(ev);
+  /* Protocol 2: the actions due at this message, inside this handler. */
+  if (ctx->on_msg != NULL)
+    nm__nc_run_actions(ctx, ++ctx->nmsgs);
 
   /* A real sleep: the handler is slow the way a user's code is slow, so the
    * library's queueing and drain logic see it. */
@@ -203,6 +206,9 @@ void nm__nc_cmd_subscribe(int64_t id, const cJSON *cmd) {
   snprintf(ctx->tag, sizeof(ctx->tag), "%s", tag);
   ctx->delay_ms = nm_drv_int(cmd, "delay_ms", 0);
   ctx->max = max > 0 ? max : 0;
+  if (cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(cmd, "on_msg")))
+    ctx->on_msg =
+        cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(cmd, "on_msg"), 1);
   ctx->drv = &nm__nc;
 
   pthread_mutex_lock(&nm__nc.mu);

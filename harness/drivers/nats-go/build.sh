@@ -9,5 +9,7 @@ out=${OUT:-$here}
 mkdir -p "$out"
 cache=${GOCACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/natsmock-go-build}
 cd "$here"
+version=$(sed -n 's/^#define NM_VERSION "\(.*\)"/\1/p' ../../../proto/nm_version.h)
 GO111MODULE=off GOPATH=/usr/share/gocode GOPROXY=off GOFLAGS= GOCACHE="$cache" \
-  go build -o "$out/natsmock-driver-nats-go" main.go
+  go build -ldflags "-X main.natsmockVersion=${version:-dev}" \
+  -o "$out/natsmock-driver-nats-go" main.go

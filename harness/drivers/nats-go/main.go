@@ -1,5 +1,5 @@
 // Command natsmock-driver-nats-go wraps nats.go (1.22.1) in the natsmock
-// driver protocol (DRIVER-PROTOCOL.md, version 1): JSON commands on stdin,
+// driver protocol (DRIVER-PROTOCOL.md, version 2): JSON commands on stdin,
 // one per line; JSON events on stdout, one per line; free-form log on stderr.
 //
 // Every command runs on a goroutine of its own and ends with exactly one
@@ -38,7 +38,7 @@ import (
 )
 
 const (
-	protocolVersion = 1
+	protocolVersion = 2
 	// Named limits: nothing the harness sends may grow memory without bound.
 	maxLine  = 1 << 20  // one command line, bytes
 	maxCount = 10000000 // messages in one publish command
@@ -64,6 +64,7 @@ var features = []string{
 	"headers", "queue", "auto_unsub", "flush", "drain_sub", "drain",
 	"request", "no_echo", "reconnect", "reconnect_buffer", "lame_duck",
 	"slow_consumer", "verbose", "pedantic", "user_pass", "token",
+	"batch", "on_msg", "info",
 }
 
 var start = time.Now()
@@ -228,6 +229,11 @@ type command struct {
 	ReplyWith         *string             `json:"reply_with"`
 	PendingMsgsLimit  *int                `json:"pending_msgs_limit"`
 	PendingBytesLimit *int                `json:"pending_bytes_limit"`
+	// Protocol 2: a subscribe's handler actions, an action's message number,
+	// a batch's commands.
+	OnMsg    []*command `json:"on_msg"`
+	At       int64      `json:"at"`
+	Commands []*command `json:"commands"`
 
 	// The connection this command works on: the latest connect command's,
 	// captured when the command was read.
@@ -520,8 +526,17 @@ func doSubscribe(c *command) (obj, error) {
 	tag := c.Sub
 	delay := ms(c.DelayMs)
 	reply := c.ReplyWith
+	actions := c.OnMsg
+	for _, a := range actions {
+		a.fut = c.fut
+	}
+	var nmsgs int64 // the handler's own count (nats.go calls it serially)
 	handler := func(m *nats.Msg) {
 		seq, has := msgEvent(tag, m)
+		if len(actions) > 0 {
+			nmsgs++
+			runActions(tag, nmsgs, actions)
+		}
 		if delay > 0 {
 			time.Sleep(delay)
 		}
@@ -706,6 +721,114 @@ func doClose(c *command) (obj, error) {
 	return nil, nil
 }
 
+// reply writes a command's result line.
+func reply(id int64, fields obj, err error) {
+	o := obj{{"id", id}}
+	if err != nil {
+		o = append(o, kv{"ev", "err"}, kv{"code", errCode(err)}, kv{"error", err.Error()})
+	} else {
+		o = append(o, kv{"ev", "ok"})
+	}
+	emit(append(o, fields...))
+}
+
+// runActions makes the on_msg actions due at message k inside the handler
+// (nats.go's callback goroutine), as a user's handler would: FlushTimeout and
+// RequestMsg block it and their result is written when they return; Publish,
+// Unsubscribe and Close return at once; Drain returns at once and its
+// completion is awaited on another goroutine (the handler waits only until
+// the Drain call was made).
+func runActions(tag string, k int64, actions []*command) {
+	for _, a := range actions {
+		if a.At != k || a.ID == nil {
+			continue
+		}
+		event("action", kv{"id", *a.ID}, kv{"sub", tag}, kv{"at", k})
+		switch a.Op {
+		case "flush":
+			f, err := doFlush(a)
+			reply(*a.ID, f, err)
+		case "request":
+			f, err := doRequest(a)
+			reply(*a.ID, f, err)
+		case "publish":
+			f, err := doPublish(a)
+			reply(*a.ID, f, err)
+		case "unsubscribe":
+			f, err := doUnsubscribe(a)
+			reply(*a.ID, f, err)
+		case "close":
+			f, err := doClose(a)
+			reply(*a.ID, f, err)
+		case "drain_sub", "drain":
+			made := make(chan struct{})
+			var once sync.Once
+			startedFn := func() { once.Do(func() { close(made) }) }
+			inflight.Add(1)
+			go func(a *command) {
+				defer inflight.Done()
+				var f obj
+				var err error
+				if a.Op == "drain" {
+					f, err = doDrain(a, startedFn)
+				} else {
+					f, err = doDrainSub(a, startedFn)
+				}
+				startedFn()
+				reply(*a.ID, f, err)
+			}(a)
+			<-made
+		default:
+			reply(*a.ID, nil, derr("bad_command", "%q is not a handler action", a.Op))
+		}
+	}
+}
+
+// doInfo reports what nats.go knows as state.
+func doInfo(c *command) (obj, error) {
+	f := c.fut
+	if f == nil {
+		return obj{{"status", "closed"}}, nil
+	}
+	<-f.done
+	if f.cs == nil {
+		return obj{{"status", "closed"}}, nil
+	}
+	nc := f.cs.nc
+	st := map[nats.Status]string{
+		nats.DISCONNECTED: "disconnected", nats.CONNECTED: "connected",
+		nats.CLOSED: "closed", nats.RECONNECTING: "reconnecting",
+		nats.CONNECTING: "connecting", nats.DRAINING_SUBS: "draining_subs",
+		nats.DRAINING_PUBS: "draining_pubs",
+	}[nc.Status()]
+	o := obj{{"status", st}}
+	if u := nc.ConnectedUrl(); u != "" {
+		o = append(o, kv{"connected_url", u})
+	}
+	o = append(o, kv{"servers", nc.Servers()}, kv{"discovered", nc.DiscoveredServers()},
+		kv{"reconnects", nc.Stats().Reconnects}, kv{"max_payload", nc.MaxPayload()})
+	if err := nc.LastError(); err != nil {
+		o = append(o, kv{"last_error", err.Error()})
+	}
+	list := []obj{}
+	stateMu.Lock()
+	for tag, s := range subs {
+		x := obj{{"sub", tag}, {"valid", s.IsValid()}}
+		if d, err := s.Delivered(); err == nil {
+			x = append(x, kv{"delivered", d})
+		}
+		if d, err := s.Dropped(); err == nil {
+			x = append(x, kv{"dropped", d})
+		}
+		if pm, pb, err := s.Pending(); err == nil {
+			x = append(x, kv{"pending_msgs", pm}, kv{"pending_bytes", pb})
+		}
+		list = append(list, x)
+	}
+	stateMu.Unlock()
+	return append(o, kv{"subs", list}), nil
+}
+
 // goid is the current goroutine's id, from the header of its stack trace
 // ("goroutine 123 [running]:"); Go has no other way to name a goroutine.
 func goid() uint64 {
@@ -856,6 +979,8 @@ func run(c *command, prev <-chan struct{}, next chan struct{}) {
 		fields, err = doDrainSub(c, started)
 	case "drain":
 		fields, err = doDrain(c, started)
+	case "info":
+		fields, err = doInfo(c)
 	default:
 		err = derr("bad_command", "unknown op %q", c.Op)
 	}
@@ -906,7 +1031,28 @@ func shutdown() {
 	})
 }
 
+// natsmockVersion is set by build.sh from proto/nm_version.h.
+var natsmockVersion = "dev"
+
+const usageText = `usage: natsmock-driver-nats-go [--version | --help]
+The natsmock driver for nats.go: JSON commands on stdin, events on stdout, one
+per line (docs/DRIVER-PROTOCOL.md). stdin may be a pipe, a terminal or a file.
+`
+
 func main() {
+	for _, a := range os.Args[1:] {
+		switch a {
+		case "--version":
+			fmt.Printf("natsmock-driver-nats-go %s (nats.go %s)\n", natsmockVersion, nats.Version)
+			return
+		case "--help", "-h":
+			fmt.Print(usageText)
+			return
+		default:
+			fmt.Fprintf(os.Stderr, "natsmock-driver-nats-go: unknown argument %s\n%s", a, usageText)
+			os.Exit(2)
+		}
+	}
 	emit(obj{
 		{"ev", "hello"}, {"protocol", protocolVersion}, {"client", "nats.go"},
 		{"version", nats.Version}, {"features", features},
@@ -969,6 +1115,42 @@ func dispatch(line []byte, prev chan struct{}) chan struct{} {
 		emit(append(o, kv{"ev", "err"}, kv{"code", "bad_command"}, kv{"error", msg}))
 		return prev
 	}
+	if c.Op == "batch" {
+		return startBatch(c, prev)
+	}
+	return startCmd(c, prev)
+}
+
+// startBatch starts every command of a batch back to back, chained as
+// separate commands are (each starts once the one before has made its
+// library calls), with no stdin read in between; the batch's ok follows
+// once the last one has started.
+func startBatch(c *command, prev chan struct{}) chan struct{} {
+	for _, x := range c.Commands {
+		if x == nil || x.ID == nil || x.Op == "" || x.Op == "batch" || x.Op == "exit" {
+			o := obj{}
+			if x != nil && x.ID != nil {
+				o = append(o, kv{"id", *x.ID})
+			}
+			emit(append(o, kv{"ev", "err"}, kv{"code", "bad_command"}, kv{"error", "a batch entry needs an id and an op (not batch or exit)"}))
+			continue
+		}
+		prev = startCmd(x, prev)
+	}
+	last := prev
+	next := make(chan struct{})
+	inflight.Add(1)
+	go func() {
+		defer inflight.Done()
+		<-last
+		emit(obj{{"id", *c.ID}, {"ev", "ok"}})
+		close(next)
+	}()
+	return next
+}
+
+// startCmd runs one parsed command on its goroutine, after prev.
+func startCmd(c *command, prev chan struct{}) chan struct{} {
 	if c.Op == "connect" {
 		f := &connFuture{done: make(chan struct{})}
 		c.fut = f

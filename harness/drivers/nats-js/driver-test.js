@@ -200,7 +200,7 @@ async function hello(d) {
   const h = await d.waitFor((e) => e.ev === "hello");
   ok(h && d.events[0] === h, `${d.name}: hello is the first line`);
   if (!h) die(1, `${d.name}: no hello; stderr: ${d.stderr}`);
-  ok(h.protocol === 1, `${d.name}: hello protocol 1`);
+  ok(h.protocol === 1 || h.protocol === 2, `${d.name}: hello protocol 1 or 2`);
   ok(typeof h.client === "string" && typeof h.version === "string", `${d.name}: hello client ${h.client} ${h.version}`);
   ok(Array.isArray(h.features), `${d.name}: hello features ${JSON.stringify(h.features)}`);
   return new Set(h.features || []);

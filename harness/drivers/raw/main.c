@@ -239,8 +239,15 @@ static void on_stdin(const char *p, ssize_t n) {
   }
 }
 
-int main(void) {
-  int r;
+int main(int argc, char **argv) {
+  int r = nm_drv_cli(
+      argc, argv, "natsmock-driver-raw", NM_VERSION,
+      "A natsmock driver with no client library: writes the NATS frames the\n"
+      "harness's commands ask for (JSON lines on stdin, events on stdout;\n"
+      "docs/DRIVER-PROTOCOL.md, harness/drivers/raw/README.md). stdin may be\n"
+      "a pipe, a terminal or a file.\n");
+  if (r >= 0)
+    return r;
 
   signal(SIGPIPE, SIG_IGN);
   nm__raw.loop = uv_default_loop();

@@ -1,6 +1,7 @@
 /* See nm_drv_util.h. */
 #include "nm_drv_util.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -328,4 +329,24 @@ ssize_t nm_drv_read_line(FILE *in, char *buf, size_t cap) {
   if (len > 0 && buf[len - 1] == '\r')
     buf[--len] = '\0';
   return (ssize_t)len;
+}
+
+int nm_drv_cli(int argc, char **argv, const char *name, const char *version,
+               const char *about) {
+  for (int fd = 0; fd <= 2; fd++)
+    if (fcntl(fd, F_GETFD) == -1 && open("/dev/null", O_RDWR) != fd)
+      return 2;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--version") == 0) {
+      printf("%s %s\n", name, version);
+      return 0;
+    }
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      printf("usage: %s [--version | --help]\n%s", name, about);
+      return 0;
+    }
+    fprintf(stderr, "%s: unknown argument %s (try --help)\n", name, argv[i]);
+    return 2;
+  }
+  return -1;
 }

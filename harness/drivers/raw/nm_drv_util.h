@@ -73,4 +73,12 @@ const char *nm_drv_str(const cJSON *o, const char *key);
  * Returns the length, -1 at end of input, or -2 for a line over cap - 1. */
 ssize_t nm_drv_read_line(FILE *in, char *buf, size_t cap);
 
+/* The command line every C driver shares: `--version` prints
+ * "<name> <version>", `--help` prints `about` and the usage; anything else is
+ * an error. Also points closed descriptors 0-2 at /dev/null, so that a driver
+ * started with a closed stdin reads end of input instead of handing fd 0 to
+ * a socket. Returns -1 to go on, or the exit status to return from main. */
+int nm_drv_cli(int argc, char **argv, const char *name, const char *version,
+               const char *about);
+
 #endif

@@ -63,17 +63,23 @@ int nm__raw_stdin_start(void (*on_bytes)(const char *p, ssize_t n)) {
   in.on_bytes = on_bytes;
   in.type = uv_guess_handle(0);
   switch (in.type) {
-  case UV_FILE:
-    file_next();
-    return 0;
   case UV_TTY:
     r = uv_tty_init(nm__raw.loop, &in.h.tty, 0, 1);
     break;
-  default:
+  case UV_NAMED_PIPE:
+  case UV_TCP:
+  case UV_UDP:
     r = uv_pipe_init(nm__raw.loop, &in.h.pipe, 0);
     if (r == 0)
       r = uv_pipe_open(&in.h.pipe, 0);
     break;
+  default:
+    /* A file, a character device, or what libuv cannot name (a directory,
+     * a closed descriptor): epoll would refuse it and libuv abort, so it
+     * is read as a file; a read error is the end of input. */
+    in.type = UV_FILE;
+    file_next();
+    return 0;
   }
   if (r == 0)
     r = uv_read_start((uv_stream_t *)&in.h, alloc_cb, on_read);
