@@ -23,6 +23,13 @@ typedef enum {
   NM_OBS_ACTION,   /* a fault rule or direct action acted */
 } nm_obs_kind_t;
 
+/* Which side of a proxy an event is about. The mock server has only the
+ * client leg (0). */
+typedef enum {
+  NM_OBS_LEG_CLIENT = 0,   /* the client's connection */
+  NM_OBS_LEG_UPSTREAM = 1, /* the proxy's connection to the real server */
+} nm_obs_leg_t;
+
 typedef struct {
   nm_obs_kind_t kind;
   uint64_t conn_id; /* 1, 2, ... in accept order; same as INFO client_id */
@@ -32,6 +39,7 @@ typedef struct {
   const char *rule;        /* the rule that touched it, or NULL */
   const char *action;      /* what it did ("hold", "drop", ...), or NULL */
   const char *detail;      /* CLOSE: reason; ACTION: free text */
+  nm_obs_leg_t leg;        /* NM_OBS_LEG_CLIENT unless a proxy says so */
 } nm_obs_event_t;
 
 typedef void (*nm_obs_cb)(void *data, const nm_obs_event_t *ev);

@@ -556,6 +556,7 @@ ssize_t nm_parser_feed(nm_parser_t *p, const char *buf, size_t len) {
           break;
         }
         i = end + 1;
+        p->frame_end = i;
         if (as - ls - p->oplen > NM_PARSER_BLANKS_KEEP) {
           /* Rare: more blanks than a split line keeps. Compact the line so
            * that frame.line reads the same however the input was split. */
@@ -579,6 +580,7 @@ ssize_t nm_parser_feed(nm_parser_t *p, const char *buf, size_t len) {
             p->frame.payload.p = buf + i;
             p->frame.payload.n = sz;
             i += sz + 2;
+            p->frame_end = i;
             if ((r = emit(p)) != 0)
               return stopped(p, r, i);
           } else if (!p->in_scratch) {
@@ -600,6 +602,7 @@ ssize_t nm_parser_feed(nm_parser_t *p, const char *buf, size_t len) {
           break;
         }
         i = end + 1;
+        p->frame_end = i;
         if ((r = line_done(p, p->scratch, p->line_len, p->arg_start_len,
                            arg_n)) != 0)
           return stopped(p, r, i);
@@ -621,6 +624,7 @@ ssize_t nm_parser_feed(nm_parser_t *p, const char *buf, size_t len) {
         break;
       }
       i = end + 1;
+      p->frame_end = i;
       if (p->in_scratch)
         r = line_done(p, p->scratch, p->line_len, p->line_len, 0);
       else
@@ -659,6 +663,7 @@ ssize_t nm_parser_feed(nm_parser_t *p, const char *buf, size_t len) {
       if (buf[i] != '\n')
         return fail(p, NM_PERR_UNKNOWN_OP, 0, buf + i, len - i);
       i++;
+      p->frame_end = i;
       p->frame.payload.p = p->pbuf ? p->pbuf : p->frame.line.p;
       p->frame.payload.n = p->payload_size;
       if ((r = emit(p)) != 0)

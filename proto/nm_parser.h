@@ -136,10 +136,11 @@ struct nm_parser_s {
   char *pbuf;          /* split-payload buffer (payload bytes only) */
   size_t pbuf_len;
   size_t pbuf_cap;
-  unsigned gen;    /* bumped by reset and free, to notice them in a callback */
-  int pause;       /* nm_parser_pause was called from the callback */
-  uint64_t frames; /* frames emitted since init */
-  uint64_t bytes;  /* bytes consumed since init */
+  unsigned gen;     /* bumped by reset and free, to notice them in a callback */
+  int pause;        /* nm_parser_pause was called from the callback */
+  uint64_t frames;  /* frames emitted since init */
+  uint64_t bytes;   /* bytes consumed since init */
+  size_t frame_end; /* in a callback: offset in the fed buffer after it */
   char errmsg[160];
 };
 
@@ -171,6 +172,13 @@ unsigned nm_parser_flags(const nm_parser_t *p);
  * args, headers off, auth), NM_ETOOBIG (control line or payload limit),
  * NM_ECALLBACK. nm_parser_error tells which nats-server reaction applies. */
 ssize_t nm_parser_feed(nm_parser_t *p, const char *buf, size_t len);
+
+/* In a frame callback: how many bytes of the buffer being fed come before
+ * the end of this frame (its last byte is at offset result - 1). A frame
+ * that began in earlier feeds began in those buffers: a caller that needs
+ * the frame's exact bytes (the proxy forwards them) keeps the tail of each
+ * buffer after the last frame end. */
+size_t nm_parser_frame_end(const nm_parser_t *p);
 
 nm_perr_t nm_parser_error(const nm_parser_t *p);
 /* A short human text for the last error, with a snippet of the input. */

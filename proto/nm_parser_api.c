@@ -65,6 +65,10 @@ unsigned nm_parser_flags(const nm_parser_t *p) {
   return p->flags;
 }
 
+size_t nm_parser_frame_end(const nm_parser_t *p) {
+  return p->frame_end;
+}
+
 nm_perr_t nm_parser_error(const nm_parser_t *p) {
   return p->why;
 }

@@ -233,6 +233,11 @@ static void handle_connect(nm_conn_t *c, const nm_frame_t *f) {
   int acc_new = 0, first = !(c->flags & NM_CF_CONNECTED);
   unsigned pf;
 
+  /* nats-server counts a CONNECT as activity and takes its delay since the
+   * accept as a first round trip (so only the first server PING is sent
+   * whatever the client does; see keepalive.c). */
+  c->last_in_ms = nm__now_ms(s);
+  c->flags |= NM_CF_RTT;
   /* JSON null decodes to nothing in Go: the options stay as they are. */
   if (o == NULL || !(cJSON_IsObject(o) || cJSON_IsNull(o))) {
     cJSON_Delete(o);
@@ -440,8 +445,8 @@ void nm__conn_handle_frame(nm_conn_t *c, const nm_frame_t *f) {
     nm__conn_send_simple(c, NM_OP_PONG);
     break;
   case NM_OP_PONG:
-    if (c->ping_out > 0)
-      c->flags |= NM_CF_RTT;
+    /* Any PONG, asked for or not, gives nats-server a round trip. */
+    c->flags |= NM_CF_RTT;
     c->ping_out = 0;
     break;
   case NM_OP_INFO: {

@@ -3,21 +3,29 @@
  *  - the PING timer is armed at accept with ping_interval, so PINGs flow
  *    even before CONNECT;
  *  - CONNECT re-arms it with min(ping_interval, 2 s) plus 0-20 % jitter;
- *  - then every ping_interval. Once a PONG has answered a server PING, a
- *    tick is skipped when the client published or (un)subscribed, or sent a
- *    PING, within the last interval;
+ *  - then every ping_interval. A tick is skipped when the client sent
+ *    CONNECT, published or (un)subscribed, sent a PING, or was delivered a
+ *    message, within the last interval -- but only once nats-server has a round
+ * trip to go by (its needRTT): a CONNECT or any PONG received, and a server
+ * PING sent less than an hour ago. So after the first PING, answered or not, a
+ * client that keeps publishing (or PINGing) gets no more PINGs and never goes
+ *    stale, nor does a subscriber that keeps receiving;
  *  - a tick with ping_out + 1 > ping_max sends -ERR 'Stale Connection' and
  *    closes. Any PONG resets ping_out. */
 #include "nm_server_int.h"
 
 /* nats-server caps the first PING after CONNECT at 2 s. */
 #define NM_FIRST_PING_MAX_MS 2000
+/* nats-server's DEFAULT_RTT_MEASUREMENT_INTERVAL: a PING is sent at least
+ * this often whatever the activity. */
+#define NM_RTT_MEASURE_MS (3600 * 1000)
 
 static void ping_cb(uv_timer_t *t) {
   nm_conn_t *c = t->data;
   nm_server_t *s = c->srv;
   uint64_t now = nm__now_ms(s), iv = s->opts.ping_interval_ms;
-  int need_rtt = !(c->flags & NM_CF_RTT);
+  int need_rtt = !(c->flags & NM_CF_RTT) || c->ping_sent_ms == 0 ||
+                 now - c->ping_sent_ms > NM_RTT_MEASURE_MS;
 
   if (c->flags & NM_CF_CLOSING)
     return;
@@ -31,6 +39,7 @@ static void ping_cb(uv_timer_t *t) {
     return;
   } else {
     c->ping_out++;
+    c->ping_sent_ms = now ? now : 1;
     nm__conn_send_simple(c, NM_OP_PING);
     nm__conn_flush(c);
   }

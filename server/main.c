@@ -17,6 +17,7 @@
 #include "cli_signal.h"
 #include "natsmock.h"
 #include "nm_buf.h"
+#include "nm_proxy.h"
 #include "nm_redact.h"
 
 #define log_line nm_log
@@ -216,6 +217,15 @@ static int write_ports_file(app_t *a, const char *dir, const char *prog,
   return 0;
 }
 
+/* `natsmock --proxy URL ...` runs the proxy (proxy/) instead of the mock;
+ * its options are parsed there. */
+static int wants_proxy(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (strcmp(argv[i], "--proxy") == 0 || strncmp(argv[i], "--proxy=", 8) == 0)
+      return 1;
+  return 0;
+}
+
 /* The pid as text, no newline, mode 0660: nats-server's pid file. */
 static int write_pid_file(const char *path, char *err, size_t errlen) {
   char eb[128], txt[32];
@@ -317,6 +327,8 @@ int main(int argc, char **argv) {
   int64_t port = 0;
   int r;
 
+  if (wants_proxy(argc, argv))
+    return nm_proxy_main(argc, argv);
   memset(&a, 0, sizeof(a));
   snprintf(progbuf, sizeof(progbuf), "%s", argv[0]);
   prog = basename(progbuf);

@@ -116,7 +116,7 @@ enum {
   NM_CF_BLACKHOLE = 1u << 6,   /* neither read nor write */
   NM_CF_DIRTY = 1u << 7,       /* on the server's flush list */
   NM_CF_IN_READ = 1u << 8,     /* inside the read callback */
-  NM_CF_RTT = 1u << 9,         /* a PONG answered a server PING */
+  NM_CF_RTT = 1u << 9,         /* a round trip known: CONNECT or a PONG */
   NM_CF_HANDLES = 1u << 10,    /* handles initialised: close them */
   NM_CF_DEAD = 1u << 11,       /* uv_close called on every handle */
   NM_CF_STALLED = 1u << 12,    /* a fast producer, not read for a while */
@@ -146,8 +146,9 @@ struct nm_conn_s {
   char *user, *pass, *token; /* kept across CONNECTs, as Go's Unmarshal */
   /* keepalive */
   int ping_out;
-  uint64_t last_in_ms;   /* last read from the client */
+  uint64_t last_in_ms; /* last activity: CONNECT, PUB, SUB, UNSUB, a delivery */
   uint64_t last_ping_ms; /* last PING from the client */
+  uint64_t ping_sent_ms; /* last server PING, 0 before the first */
   uint64_t write_start_ms;
   int raw_pending;     /* raw uv_writes not yet called back */
   int out_used;        /* flushed since the last trim tick */

@@ -91,6 +91,9 @@ static int deliver(nm_server_t *s, const pubmsg_t *m, nm__sub_t *sub) {
     return 0;
   }
   sub->delivered++;
+  /* A delivery is activity that postpones the receiver's keepalive PINGs
+   * (nats-server's flushClients sets its `last`). */
+  c->last_in_ms = nm__now_ms(s);
   hmsg = m->hdr_len > 0 && c->headers;
   /* Header-less subscribers get the body only, as a plain MSG. */
   if (m->hdr_len > 0 && !hmsg)

@@ -1,0 +1,143 @@
+/* The proxy as a program (natsmock --proxy URL, or natsmock-proxy URL). */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nm_proxy_int.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "Usage: natsmock --proxy nats://HOST:PORT [options]\n"
+          "       natsmock-proxy nats://HOST:PORT [options]\n"
+          "\n"
+          "Accepts NATS clients and connects each one to the upstream server,\n"
+          "passing every frame through the fault engine (docs/proxy.md).\n"
+          "\n"
+          "  -a, --addr <host>          Listen address (default 127.0.0.1)\n"
+          "  -p, --port <port>          Listen port (default 4222; -1 or 0: "
+          "random)\n"
+          "      --faults <file>        Fault document (JSON) applied at "
+          "start\n"
+          "      --seed <n>             Seed for random splits\n"
+          "      --keep-connect-urls    Pass the upstream's connect_urls "
+          "unchanged\n"
+          "  -V, --trace                Every frame of both legs on stderr\n"
+          "  -h, --help                 Show this message\n");
+}
+
+static uv_signal_t g_sigint, g_sigterm;
+
+static void on_signal(uv_signal_t *s, int signum) {
+  nm_proxy_t *px = s->data;
+  uv_close((uv_handle_t *)&g_sigint, NULL);
+  uv_close((uv_handle_t *)&g_sigterm, NULL);
+  nm_proxy_stop(px, NULL, NULL);
+}
+
+static int parse_int(const char *flag, const char *v, long lo, long hi,
+                     long *out) {
+  char *end;
+  long n = strtol(v, &end, 10);
+  if (*v == '\0' || *end != '\0' || n < lo || n > hi) {
+    fprintf(stderr, "natsmock: %s %s: expected a number from %ld to %ld\n",
+            flag, v, lo, hi);
+    return -1;
+  }
+  *out = n;
+  return 0;
+}
+
+int nm_proxy_main(int argc, char **argv) {
+  static const struct option longs[] = {
+      {"proxy", required_argument, NULL, 'P'},
+      {"addr", required_argument, NULL, 'a'},
+      {"net", required_argument, NULL, 'a'},
+      {"port", required_argument, NULL, 'p'},
+      {"faults", required_argument, NULL, 'f'},
+      {"seed", required_argument, NULL, 's'},
+      {"keep-connect-urls", no_argument, NULL, 'k'},
+      {"trace", no_argument, NULL, 'V'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  nm_proxy_opts_t o;
+  nm_proxy_t *px = NULL;
+  char err[512], url[300];
+  long v;
+  int c, r;
+
+  nm_proxy_opts_init(&o);
+  o.port = 4222;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "a:p:Vh", longs, NULL)) != -1) {
+    switch (c) {
+    case 'P':
+      o.upstream = optarg;
+      break;
+    case 'a':
+      o.host = optarg;
+      break;
+    case 'p':
+      if (parse_int("--port", optarg, -1, 65535, &v) != 0)
+        return 1;
+      o.port = v < 0 ? 0 : (int)v;
+      break;
+    case 'f':
+      o.faults_file = optarg;
+      break;
+    case 's':
+      if (parse_int("--seed", optarg, 0, __LONG_MAX__, &v) != 0)
+        return 1;
+      o.seed = (uint64_t)v;
+      break;
+    case 'k':
+      o.keep_connect_urls = 1;
+      break;
+    case 'V':
+      o.trace = 1;
+      break;
+    case 'h':
+      usage(stdout);
+      return 0;
+    default:
+      usage(stderr);
+      return 1;
+    }
+  }
+  if (optind < argc && o.upstream == NULL)
+    o.upstream = argv[optind++];
+  if (optind < argc) {
+    fprintf(stderr, "natsmock: unexpected argument %s\n", argv[optind]);
+    return 1;
+  }
+  if (o.upstream == NULL) {
+    fprintf(stderr, "natsmock: --proxy needs the upstream URL, e.g. "
+                    "--proxy nats://127.0.0.1:4222\n");
+    return 1;
+  }
+  if ((r = nm_proxy_new(uv_default_loop(), &o, &px, err, sizeof(err))) != 0) {
+    fprintf(stderr, "natsmock: %s\n", err);
+    return 1;
+  }
+  if ((r = nm_proxy_start(px)) != 0) {
+    fprintf(stderr, "natsmock: listen on %s:%d: %s\n", o.host, o.port,
+            uv_strerror(r));
+    nm_proxy_stop(px, NULL, NULL);
+    uv_run(uv_default_loop(), UV_RUN_DEFAULT);
+    nm_proxy_free(px);
+    return 1;
+  }
+  uv_signal_init(uv_default_loop(), &g_sigint);
+  uv_signal_init(uv_default_loop(), &g_sigterm);
+  g_sigint.data = g_sigterm.data = px;
+  uv_signal_start(&g_sigint, on_signal, SIGINT);
+  uv_signal_start(&g_sigterm, on_signal, SIGTERM);
+  fprintf(stderr, "natsmock: proxy listening on %s, upstream %s:%d\n",
+          nm_proxy_url(px, url, sizeof(url)), px->up_host, px->up_port);
+  uv_run(uv_default_loop(), UV_RUN_DEFAULT);
+  nm_proxy_free(px);
+  uv_loop_close(uv_default_loop());
+  return 0;
+}
