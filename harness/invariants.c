@@ -34,6 +34,9 @@ static const nm_inv_def_t defs[] = {
     {"lone_publish_latency", nm__inv_lone_publish_latency, 1,
      "client,bound_ms,subject"},
     {"closed_once", nm__inv_closed_once, 0, "client"},
+    {"flush_liveness", nm__inv_flush_liveness, 1,
+     "client,tolerance_ms,default_timeout_ms"},
+    {"close_reports", nm__inv_close_reports, 1, "client"},
 };
 
 const nm_inv_def_t *nm_inv_all(size_t *n) {

@@ -148,6 +148,10 @@ void nm__inv_drain_sub_fence(const nm_inv_ctx_t *, const cJSON *, const char *,
                              nm_fails_t *);
 void nm__inv_auto_unsub_max(const nm_inv_ctx_t *, const cJSON *, const char *,
                             nm_fails_t *);
+void nm__inv_flush_liveness(const nm_inv_ctx_t *, const cJSON *, const char *,
+                            nm_fails_t *);
+void nm__inv_close_reports(const nm_inv_ctx_t *, const cJSON *, const char *,
+                           nm_fails_t *);
 void nm__inv_drain_conn(const nm_inv_ctx_t *, const cJSON *, const char *,
                         nm_fails_t *);
 void nm__inv_reconnect_connect_first(const nm_inv_ctx_t *, const cJSON *,

@@ -7,9 +7,10 @@
  * and their answers"). One quirk is kept: 2.9.10 lexes `HMSG <anything>` from a
  * client, takes no arguments from it and then expects a zero-length payload
  * (`\r\n`); it answers +OK under verbose and delivers nothing. This mode
- * reports it as NM_OP_HMSG with every argument slice empty. (2.9.10 rejects it
- *    when the read ends right after its line; natsmock accepts every split,
- *    to stay split-invariant.)
+ * reports it as NM_OP_HMSG with every argument slice empty. (2.9.10 fails
+ *    the connection when a read ends between its line and that CRLF; the
+ *    parser stays split-invariant and the server does that check at the end
+ *    of each read, with nm_parser_pending_payload.)
  *  - NM_PARSE_SERVER_OPS: what a client reads from a server (INFO, MSG, HMSG,
  *    PING, PONG, +OK, -ERR).
  *

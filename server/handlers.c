@@ -321,6 +321,13 @@ static nm_slice_t last_token(nm_slice_t line, size_t end) {
  * copy them out of the read buffer), and the pedantic -ERR comes twice. */
 void nm__conn_read_done(nm_conn_t *c) {
   const nm_frame_t *pf = nm_parser_pending_payload(&c->parser);
+  /* A client's HMSG whose (empty) payload has not wholly arrived: 2.9.10
+   * parses the pending message's arguments again here, finds none it can
+   * use, and fails the connection as a parse error. */
+  if (pf != NULL && pf->op == NM_OP_HMSG) {
+    close_err(c, "Unknown Protocol Operation");
+    return;
+  }
   if (pf == NULL || c->pub_checked ||
       (pf->op != NM_OP_PUB && pf->op != NM_OP_HPUB))
     return;
@@ -459,6 +466,13 @@ void nm__conn_handle_frame(nm_conn_t *c, const nm_frame_t *f) {
   }
   case NM_OP_ERR:
     close_silent(c, "client sent -ERR");
+    break;
+  case NM_OP_HMSG:
+    /* A client's HMSG (a quirk: see nm_parser.h) is an inbound message to
+     * 2.9.10, with no subject: activity, +OK under verbose, no delivery. */
+    c->last_in_ms = nm__now_ms(c->srv);
+    if (c->verbose)
+      nm__conn_send_simple(c, NM_OP_OK);
     break;
   default: /* +OK and anything else a client may send is ignored */
     break;

@@ -1,7 +1,7 @@
 /* Invariants over publishes and flushes, on hand-made timelines: each one
  * shown passing on a correct client's timeline and failing on a broken
  * one's. publish_order, no_loss, lone_publish_latency, flush_fence,
- * flush_timeout, pong_fifo. */
+ * flush_timeout, pong_fifo, flush_liveness, close_reports. */
 #include "test_invariant_util.h"
 
 static const char kPub3[] = "\"op\":\"publish\",\"subject\":\"x\",\"count\":3";
@@ -311,6 +311,162 @@ START_TEST(pong_before_any_ping_answers_nothing) {
 }
 END_TEST
 
+/* ---- flush_liveness ---- */
+
+/* Answered in time, ended ok: holds. */
+START_TEST(flush_liveness_pass) {
+  connected();
+  at(10);
+  cmd(0, 1, "\"op\":\"flush\",\"timeout_ms\":500");
+  at(11);
+  in(1, "PING\r\n");
+  at(100); /* the PONG leaves 90 ms after the call */
+  out(1, "PONG\r\n");
+  at(101);
+  ok(0, 1);
+  ck_assert_int_eq(check_inv("\"flush_liveness\""), 0);
+  tlb_free();
+}
+END_TEST
+
+/* The PONG left the server 90 ms into a 500 ms flush, and the flush timed
+ * out anyway (a client that lost or mis-paired the PONG): fails. */
+START_TEST(flush_liveness_fail_timed_out_with_answer) {
+  connected();
+  at(10);
+  cmd(0, 1, "\"op\":\"flush\",\"timeout_ms\":500");
+  at(11);
+  in(1, "PING\r\n");
+  at(100);
+  out(1, "PONG\r\n");
+  at(510);
+  line(0, "{\"id\":1,\"ev\":\"err\",\"code\":\"timeout\"}");
+  ck_assert_int_eq(check_inv("\"flush_liveness\""), 1);
+  tlb_free();
+}
+END_TEST
+
+/* Fairness: after a dropped PONG the next PONG answers the first PING
+ * (first-in first-out), so the second flush is owed nothing (it may time
+ * out); a PONG that came too late to leave the tolerance is not owed either;
+ * a flush without a timeout is not judged. */
+START_TEST(flush_liveness_fair_after_drop_and_late) {
+  connected();
+  at(10);
+  cmd(0, 1, "\"op\":\"flush\",\"timeout_ms\":300");
+  at(11);
+  in(1, "PING\r\n");
+  at(12);
+  taken(1, "PONG\r\n", "drop");
+  at(311);
+  line(0, "{\"id\":1,\"ev\":\"err\",\"code\":\"timeout\"}");
+  at(320);
+  cmd(0, 2, "\"op\":\"flush\",\"timeout_ms\":300");
+  at(321);
+  in(1, "PING\r\n");
+  at(322);
+  out(1, "PONG\r\n"); /* pairs with flush 1's PING */
+  at(621);
+  line(0, "{\"id\":2,\"ev\":\"err\",\"code\":\"timeout\"}");
+  ck_assert_int_eq(check_inv("\"flush_liveness\""), 0);
+  tlb_free();
+
+  connected();
+  at(10);
+  cmd(0, 1, "\"op\":\"flush\",\"timeout_ms\":300");
+  in(1, "PING\r\n");
+  at(200); /* 110 ms before the deadline: less than the 250 ms tolerance */
+  out(1, "PONG\r\n");
+  at(310);
+  line(0, "{\"id\":1,\"ev\":\"err\",\"code\":\"timeout\"}");
+  ck_assert_int_eq(check_inv("\"flush_liveness\""), 0);
+  ck_assert_int_eq(
+      check_inv("{\"name\":\"flush_liveness\",\"tolerance_ms\":50}"), 1);
+  tlb_free();
+
+  connected();
+  cmd(0, 1, "\"op\":\"flush\"");
+  in(1, "PING\r\n");
+  out(1, "PONG\r\n");
+  line(0, "{\"id\":1,\"ev\":\"err\",\"code\":\"timeout\"}");
+  ck_assert_int_eq(check_inv("\"flush_liveness\""), 0);
+  ck_assert_int_eq(
+      check_inv("{\"name\":\"flush_liveness\",\"default_timeout_ms\":10000}"),
+      1);
+  tlb_free();
+}
+END_TEST
+
+/* ---- close_reports ---- */
+
+/* Everything accepted reached the server before the FIN: holds. */
+START_TEST(close_reports_pass) {
+  connected();
+  cmd(0, 1, kPub3);
+  ok(0, 1);
+  cmd(0, 2, "\"op\":\"close\"");
+  in(1, "PUB x 1\r\n1\r\nPUB x 1\r\n2\r\nPUB x 1\r\n3\r\n");
+  srv(NM_TL_CLOSE, 1);
+  line(0, "{\"ev\":\"closed\"}");
+  ok(0, 2);
+  ck_assert_int_eq(check_inv("\"close_reports\""), 0);
+  tlb_free();
+}
+END_TEST
+
+/* Publish ok, close ok, only message 1 arrived before the FIN: fails; the
+ * same with the close ending err holds (the loss was reported). */
+START_TEST(close_reports_fail_lost_silently) {
+  connected();
+  cmd(0, 1, kPub3);
+  ok(0, 1);
+  cmd(0, 2, "\"op\":\"close\"");
+  in(1, "PUB x 1\r\n1\r\n");
+  srv(NM_TL_CLOSE, 1);
+  line(0, "{\"ev\":\"closed\"}");
+  ok(0, 2);
+  ck_assert_int_eq(check_inv("\"close_reports\""), 1);
+  tlb_free();
+
+  connected();
+  cmd(0, 1, kPub3);
+  ok(0, 1);
+  cmd(0, 2, "\"op\":\"close\"");
+  in(1, "PUB x 1\r\n1\r\n");
+  srv(NM_TL_CLOSE, 1);
+  line(0, "{\"id\":2,\"ev\":\"err\",\"code\":\"other\",\"error\":"
+          "\"2 messages not sent\"}");
+  ck_assert_int_eq(check_inv("\"close_reports\""), 0);
+  tlb_free();
+}
+END_TEST
+
+/* A PUB that arrives after the FIN (on a later connection) does not count
+ * for the close; a cut-short timeline with the close pending is "not
+ * evaluated". */
+START_TEST(close_reports_after_fin_and_cut_short) {
+  connected();
+  cmd(0, 1, "\"op\":\"publish\",\"subject\":\"x\"");
+  ok(0, 1);
+  cmd(0, 2, "\"op\":\"close\"");
+  srv(NM_TL_CLOSE, 1);
+  ok(0, 2);
+  srv(NM_TL_OPEN, 2);
+  in(2, "CONNECT {\"name\":\"a\"}\r\nPUB x 1\r\n1\r\n");
+  ck_assert_int_eq(check_inv("\"close_reports\""), 1);
+  tlb_free();
+
+  connected();
+  cmd(0, 1, "\"op\":\"publish\",\"subject\":\"x\"");
+  ok(0, 1);
+  cmd(0, 2, "\"op\":\"close\"");
+  B.tl.cut_short = 1;
+  ck_assert_int_eq(check_inv("\"close_reports\""), 0);
+  ck_assert_int_eq(not_evaluated_n, 1);
+  tlb_free();
+}
+END_TEST
+
 START_TEST(client_parameter_filters) {
   tlb_init(2);
   srv(NM_TL_OPEN, 1);
@@ -394,6 +550,12 @@ int main(void) {
   tcase_add_test(tc, pong_fifo_fail_dropped_pong_overtakes);
   tcase_add_test(tc, pong_fifo_unsolicited_pong_is_fair);
   tcase_add_test(tc, pong_before_any_ping_answers_nothing);
+  tcase_add_test(tc, flush_liveness_pass);
+  tcase_add_test(tc, flush_liveness_fail_timed_out_with_answer);
+  tcase_add_test(tc, flush_liveness_fair_after_drop_and_late);
+  tcase_add_test(tc, close_reports_pass);
+  tcase_add_test(tc, close_reports_fail_lost_silently);
+  tcase_add_test(tc, close_reports_after_fin_and_cut_short);
   tcase_add_test(tc, client_parameter_filters);
   tcase_add_test(tc, skipped_without_server_view);
   tcase_add_test(tc, validate_specs);
