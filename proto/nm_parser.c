@@ -413,7 +413,7 @@ static int pub_fast(nm_parser_t *p, const char *buf, size_t len, size_t i,
     return 0;
   lf = memchr(s + 4, '\n', len - i - 4);
   if (lf == NULL || lf[-1] != '\r' ||
-      (size_t)(lf - 1 - (s + 4)) > p->max_control_line)
+      (int64_t)(lf - 1 - (s + 4)) > p->max_control_line)
     return 0;
   for (q = start = s + 4; q < lf - 1; q++) {
     if (*q == ' ') {
