@@ -522,7 +522,7 @@ ssize_t nm_parser_feed(nm_parser_t *p, const char *buf, size_t len) {
         for (k = i; k < end; k++)
           crs += buf[k] == '\r';
         arg_n = (p->line_len - p->arg_start_len) + (end - i) - crs;
-        if (arg_n > p->max_control_line)
+        if ((int64_t)arg_n > p->max_control_line)
           return fail(p, NM_PERR_CONTROL_LINE, 0, p->scratch + p->arg_start_len,
                       p->line_len - p->arg_start_len);
         for (k = i; k < end; k++)
