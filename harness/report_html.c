@@ -186,10 +186,10 @@ int nm_report_html(const nm_report_t *rep, const char *path) {
     const nm_result_t *r = &rep->v[i];
     fprintf(f, "<tr><td class=%s>%s</td><td>", nm_status_name(r->status),
             nm_status_name(r->status));
-    if (r->status == NM_ST_FAIL && r->tl)
+    if (r->tl)
       fprintf(f, "<a href=\"#run%zu\">", i);
     esc(f, r->sc ? r->sc->name : "?");
-    if (r->status == NM_ST_FAIL && r->tl)
+    if (r->tl)
       fprintf(f, "</a>");
     fprintf(f, "</td><td>%.2f s</td><td>", (double)r->duration_us / 1e6);
     esc(f, r->reason ? r->reason : "");
@@ -198,7 +198,7 @@ int nm_report_html(const nm_report_t *rep, const char *path) {
   fprintf(f, "</table>\n");
   for (size_t i = 0; i < rep->n; i++) {
     const nm_result_t *r = &rep->v[i];
-    if (r->status != NM_ST_FAIL || !r->tl)
+    if (!r->tl) /* failing runs, and every run with --record */
       continue;
     fprintf(f, "<h2 id=run%zu>", i);
     esc(f, r->sc->name);
