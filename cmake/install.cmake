@@ -2,7 +2,8 @@
 # then natsmock::server) and the pkg-config file (natsmock.pc), and the Debian
 # package `cpack -G DEB` makes from the same install rules.
 #
-#   bin/                     natsmock, natsmock-harness, natsmock-matrix and the
+#   bin/                     natsmock, natsmock-proxy, natsmock-harness,
+#                            natsmock-matrix and the
 #                            compiled drivers (natsmock-driver, -raw, -nats-c,
 #                            -nats-go: whichever this machine could build)
 #   lib/libnatsmock.so.0     the mock server library (proto + faults + server)
@@ -84,8 +85,8 @@ install(FILES ${NM_PUBLIC_HEADERS}
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/natsmock)
 
 # Executables and the compiled drivers.
-foreach(exe natsmock natsmock-harness natsmock-matrix natsmock-driver
-            natsmock-driver-raw natsmock-driver-nats-c)
+foreach(exe natsmock natsmock-proxy natsmock-harness natsmock-matrix
+            natsmock-driver natsmock-driver-raw natsmock-driver-nats-c)
   if(TARGET ${exe})
     install(TARGETS ${exe} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
   endif()

@@ -301,6 +301,21 @@ static int watches_out(const nm_pert_scope_t *s, const char *verb) {
   return s->watches_out[WATCH_ANY] || s->watches_out[out_verb_index(verb)];
 }
 
+/* Latency on in frames: only when no rule of the scenario picks in frames
+ * (ours, taking every frame, would hide them from it). */
+static int latency_in_fits(const nm_pert_scope_t *s) {
+  return !s->takes_in;
+}
+
+/* On out frames: also nothing may write around the rules (a frame written
+ * at once would overtake the delayed ones), no rule of this run may take
+ * out frames, and the server must not close connections (a delayed frame
+ * of a closed connection is lost, where a network delivers it before the
+ * FIN). */
+static int latency_out_fits(const nm_pert_scope_t *s, int out_taken) {
+  return !s->sends_frames && !s->takes_out && !s->server_closes && !out_taken;
+}
+
 /* Can class c be drawn for this scope? (Only what would not disturb the
  * scenario's own rules and observations.) `out_latency`: a latency on out
  * frames is already drawn (nothing else may then take out frames: a frame
@@ -330,7 +345,7 @@ static int fits(nm_pert_class_t c, const nm_pert_scope_t *s, int out_taken,
       return 0;
     return !s->any_taken_out;
   case NM_PC_LATENCY:
-    return 1; /* direction checked when drawn */
+    return latency_in_fits(s) || latency_out_fits(s, out_taken);
   case NM_PC_PING:
     return !watches_out(s, "PING") && !s->watches_in_pong;
   case NM_PC_INFO:
@@ -355,7 +370,6 @@ static int fits(nm_pert_class_t c, const nm_pert_scope_t *s, int out_taken,
   default:
     return 0;
   }
-  (void)out_taken;
 }
 
 static void draw_one(nm_rng_t *r, nm_pert_class_t c, const nm_pert_scope_t *s,
@@ -388,10 +402,8 @@ static void draw_one(nm_rng_t *r, nm_pert_class_t c, const nm_pert_scope_t *s,
     break;
   }
   case NM_PC_LATENCY:
-    /* Out only when nothing writes around the rules and nothing else of
-     * this run takes out frames; in only when no rule takes in frames. */
-    if (!s->sends_frames && !s->takes_out && !s->server_closes && !*out_taken &&
-        (nm_rng_below(r, 2) || s->takes_in))
+    if (latency_out_fits(s, *out_taken) &&
+        (!latency_in_fits(s) || nm_rng_below(r, 2)))
       snprintf(p->dir, sizeof(p->dir), "out");
     else
       snprintf(p->dir, sizeof(p->dir), "in");

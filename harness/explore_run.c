@@ -660,7 +660,7 @@ int nm__explore_run(const nm_explore_opts_t *o) {
   cJSON_Delete(sum);
 
   {
-    nm_report_t rep;
+    nm_report_t rep = {0};
     nm_result_t *v = calloc((size_t)nf + 1, sizeof(*v));
     size_t n = 0;
     for (int i = 0; i < nf; i++)

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -45,6 +46,7 @@ typedef struct {
   const char *record; /* --record DIR: every run's whole timeline */
   int list, repeat, jobs, verbose;
   int shard_i, shard_n; /* --shard I/N: 1 <= I <= N; 0/0 when not given */
+  const char *shard;    /* the --shard text, for the reports */
   uint64_t seed;
   double time_scale;
 } cli_t;
@@ -60,6 +62,13 @@ typedef struct {
   nm_progress_t *progress;
   pthread_mutex_t mu;
 } pool_t;
+
+/* Realtime in µs since the epoch (report timestamps). */
+static uint64_t wall_now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -306,6 +315,7 @@ static void *worker(void *arg) {
                p->sc[j]->name, p->rep[j]);
       nm_progress_start(p->progress, j, label);
     }
+    res->wall_start_us = wall_now_us();
     if (p->cli->server && real_skip(p->sc[j])) {
       res->sc = p->sc[j];
       res->rep = p->rep[j];
@@ -431,6 +441,7 @@ static int parse_args(cli_t *c, int argc, char **argv) {
       break;
     case 'K': {
       char *slash;
+      c->shard = optarg;
       c->shard_i = (int)strtol(optarg, &slash, 10);
       if (*slash != '/' || slash == optarg)
         goto bad_shard;
@@ -474,7 +485,7 @@ int main(int argc, char **argv) {
   size_t nall = 0, nerr = 0, nsel = 0, nsel_seen = 0;
   char *driver = NULL;
   pthread_t th[NM_MAX_JOBS];
-  nm_report_t rep;
+  nm_report_t rep = {0};
   uint64_t t0;
   int rc, exit_code = 0;
 
@@ -511,6 +522,8 @@ int main(int argc, char **argv) {
       nm_result_init(&errors[nerr]);
       errors[nerr].status = NM_ST_ERROR;
       errors[nerr].reason = strdup(err);
+      errors[nerr].file = strdup(cli.files[i]);
+      errors[nerr].wall_start_us = wall_now_us();
       nerr++;
       fprintf(stderr, "natsmock-harness: %s\n", err);
       continue;
@@ -526,6 +539,8 @@ int main(int argc, char **argv) {
         nm_result_init(&errors[nerr]);
         errors[nerr].status = NM_ST_ERROR;
         errors[nerr].reason = strdup(msg);
+        errors[nerr].file = strdup(cli.files[i]);
+        errors[nerr].wall_start_us = wall_now_us();
         nerr++;
         break;
       }
@@ -604,6 +619,7 @@ int main(int argc, char **argv) {
       pool.rep[j] = k;
     }
   t0 = uv_hrtime();
+  rep.wall_start_us = wall_now_us();
   if (cli.jobs > (int)nsel)
     cli.jobs = nsel ? (int)nsel : 1;
   pool.progress = nm_progress_new(stdout, nsel, -1, cli.verbose);
@@ -621,6 +637,7 @@ int main(int argc, char **argv) {
   rep.n = nsel + nerr;
   rep.duration_us = (uv_hrtime() - t0) / 1000;
   rep.driver_cmd = cli.driver;
+  rep.shard = cli.shard;
   rep.server_cmd = cli.server;
   for (size_t i = 0; i < rep.n; i++)
     if (rep.v[i].status == NM_ST_FAIL || rep.v[i].status == NM_ST_ERROR)

@@ -17,6 +17,8 @@ typedef struct {
   uint64_t duration_us;
   const char *driver_cmd;
   const char *server_cmd; /* NULL: the in-process mock */
+  uint64_t wall_start_us; /* realtime (µs since the epoch) the suite started */
+  const char *shard;      /* "I/N" when --shard was given, else NULL */
 } nm_report_t;
 
 /* "[ 3/42] PASS  flush/x (0.41 s)" and, for failures, their messages
@@ -38,6 +40,8 @@ int nm_report_trace(const nm_result_t *r, const char *dir);
 int nm_report_record(const nm_result_t *r, const char *dir);
 
 /* Helpers shared by the reporters. */
+/* "2026-12-04T10:29:09Z" (ISO 8601, UTC, seconds) into buf. */
+const char *nm__report_iso8601(uint64_t wall_us, char *buf, size_t n);
 void nm__xml_escape(FILE *f, const char *s);
 /* "theme/name" from the scenario's path when it is under a theme folder. */
 const char *nm__report_theme(const nm_result_t *r, char *buf, size_t n);

@@ -72,9 +72,11 @@ typedef struct {
   char *not_evaluated;
   uint64_t duration_us;
   nm_fails_t fails;
-  char *driver_stderr; /* when failed: every driver's stderr, labelled */
-  char *driver_name;   /* hello "client" + "version" */
-  nm_tl_t *tl;         /* kept when a report needs it, else NULL */
+  char *driver_stderr;    /* when failed: every driver's stderr, labelled */
+  char *driver_name;      /* hello "client" + "version" */
+  nm_tl_t *tl;            /* kept when a report needs it, else NULL */
+  uint64_t wall_start_us; /* realtime (µs since the epoch) the run started */
+  char *file; /* the scenario file (an ERROR of a file that did not load) */
 } nm_result_t;
 
 void nm_result_init(nm_result_t *r);

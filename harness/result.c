@@ -74,6 +74,7 @@ void nm_result_init(nm_result_t *r) {
 }
 
 void nm_result_free(nm_result_t *r) {
+  free(r->file);
   free(r->reason);
   free(r->inv_skip);
   free(r->not_evaluated);

@@ -473,7 +473,7 @@ ssize_t nm_parser_feed(nm_parser_t *p, const char *buf, size_t len) {
         p->drop_cr = 1;
       if (!p->in_scratch) {
         arg_n = end - as - (size_t)p->drop_cr;
-        if (arg_n > p->max_control_line)
+        if ((int64_t)arg_n > p->max_control_line)
           return fail(p, NM_PERR_CONTROL_LINE, 0, buf + as, len - as);
         if (lf == NULL) {
           i = len;
@@ -516,7 +516,7 @@ ssize_t nm_parser_feed(nm_parser_t *p, const char *buf, size_t len) {
       } else {
         arg_n =
             (p->line_len - p->arg_start_len) + (end - i) - (size_t)p->drop_cr;
-        if (arg_n > p->max_control_line)
+        if ((int64_t)arg_n > p->max_control_line)
           return fail(p, NM_PERR_CONTROL_LINE, 0, p->scratch + p->arg_start_len,
                       p->line_len - p->arg_start_len);
         if ((r = scratch_put(p, buf + i, end - i)) != 0)

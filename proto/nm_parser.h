@@ -7,9 +7,10 @@
  * and their answers"). One quirk is kept: 2.9.10 lexes `HMSG <anything>` from a
  * client, takes no arguments from it and then expects a zero-length payload
  * (`\r\n`); it answers +OK under verbose and delivers nothing. This mode
- * reports it as NM_OP_HMSG with every argument slice empty. (2.9.10 rejects it
- *    when the read ends right after its line; natsmock accepts every split,
- *    to stay split-invariant.)
+ * reports it as NM_OP_HMSG with every argument slice empty. (2.9.10 fails
+ *    the connection when a read ends between its line and that CRLF; the
+ *    parser stays split-invariant and the server does that check at the end
+ *    of each read, with nm_parser_pending_payload.)
  *  - NM_PARSE_SERVER_OPS: what a client reads from a server (INFO, MSG, HMSG,
  *    PING, PONG, +OK, -ERR).
  *
@@ -112,8 +113,8 @@ enum {
 struct nm_parser_s {
   nm_parse_mode_t mode;
   unsigned flags;
-  size_t max_control_line; /* argument part, as nats-server counts it */
-  int64_t max_payload;     /* < 0 means no limit (up to the hard cap) */
+  int64_t max_control_line; /* argument part, as nats-server counts it */
+  int64_t max_payload; /* -1: no limit (up to the hard cap); < -1: none fit */
   nm_frame_cb cb;
   void *data; /* for the caller; the parser never touches it */
 
@@ -161,8 +162,10 @@ void nm_parser_free(nm_parser_t *p);
 void nm_parser_reset(nm_parser_t *p);
 
 /* `max_control_line` 0 means the default; above NM_PARSER_SCRATCH_MAX it is
- * capped. `max_payload` < 0 means no limit. */
-void nm_parser_set_limits(nm_parser_t *p, size_t max_control_line,
+ * capped; below 0 every argument is over it (nats-server's int32 compare).
+ * `max_payload` -1 means no limit (up to NM_PARSER_HARD_MAX_PAYLOAD); below
+ * -1 every payload is over it (nats-server 2.9.10 does the same). */
+void nm_parser_set_limits(nm_parser_t *p, int64_t max_control_line,
                           int64_t max_payload);
 void nm_parser_set_flags(nm_parser_t *p, unsigned flags);
 unsigned nm_parser_flags(const nm_parser_t *p);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "nm_proxy_int.h"
+#include "nm_version.h"
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -24,7 +25,8 @@ static void usage(FILE *f) {
           "      --keep-connect-urls    Pass the upstream's connect_urls "
           "unchanged\n"
           "  -V, --trace                Every frame of both legs on stderr\n"
-          "  -h, --help                 Show this message\n");
+          "  -h, --help                 Show this message\n"
+          "      --version              Print the version and exit\n");
 }
 
 static uv_signal_t g_sigint, g_sigterm;
@@ -60,6 +62,7 @@ int nm_proxy_main(int argc, char **argv) {
       {"keep-connect-urls", no_argument, NULL, 'k'},
       {"trace", no_argument, NULL, 'V'},
       {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'v'},
       {NULL, 0, NULL, 0},
   };
   nm_proxy_opts_t o;
@@ -100,6 +103,9 @@ int nm_proxy_main(int argc, char **argv) {
       break;
     case 'h':
       usage(stdout);
+      return 0;
+    case 'v':
+      printf("natsmock-proxy %s\n", NM_VERSION);
       return 0;
     default:
       usage(stderr);

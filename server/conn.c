@@ -69,6 +69,7 @@ static void conn_free(nm_conn_t *c) {
   free(c->user);
   free(c->pass);
   free(c->token);
+  nm__replies_free(c->replies);
   free(c);
 }
 

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "auth.h"
 #include "natsmock.h"
 #include "nm_buf.h"
 #include "nm_conn_api.h"
@@ -26,6 +27,8 @@
 /* Capacity an idle output buffer keeps after a burst; above it the memory is
  * given back once the buffer drains. */
 #define NM_OUT_KEEP (512 * 1024)
+/* Longest permission -ERR text (subjects are cut to fit). */
+#define NM_PERM_ERR_MAX 1024
 /* Limit of the INFO text (with fields merged in by the fault engine). */
 #define NM_INFO_MAX (64 * 1024)
 /* Longest host string kept for INFO and the listener. */
@@ -144,6 +147,13 @@ struct nm_conn_s {
   /* CONNECT options */
   int verbose, pedantic, echo, headers, no_responders, protocol;
   char *user, *pass, *token; /* kept across CONNECTs, as Go's Unmarshal */
+  /* Permissions of the user it authenticated as (NULL: none), and what
+   * they need per connection (auth.h). perm_deliver: deliveries must be
+   * checked (a deny filter or allow_responses); the hot path tests only it. */
+  const nm__perm_t *perms;
+  nm__replies_t *replies;
+  int deny_filter;
+  int perm_deliver;
   /* keepalive */
   int ping_out;
   uint64_t last_in_ms; /* last activity: CONNECT, PUB, SUB, UNSUB, a delivery */
@@ -169,7 +179,7 @@ struct nm_conn_s {
 struct nm_server_s {
   uv_loop_t *loop;
   nm_server_opts_t opts; /* strings point into owned copies below */
-  char *s_host, *s_name, *s_user, *s_pass, *s_token, *s_faults;
+  char *s_host, *s_name, *s_user, *s_pass, *s_token, *s_faults, *s_noauth;
   uv_tcp_t listener;
   int listening; /* the listener handle is open */
   int port;
@@ -190,8 +200,10 @@ struct nm_server_s {
   nm_conn_t *dirty;       /* connections with output to flush */
   nm_conn_t *stalled;     /* producers waiting for a consumer */
   nm__sublist_t subs;
-  nm__subvec_t match;  /* routing scratch */
-  nm__subvec_t qgroup; /* routing scratch: one queue group */
+  nm__auth_t *auth;         /* users list; NULL: none */
+  int64_t info_max_payload; /* max_payload as INFO shows it (may be < 0) */
+  nm__subvec_t match;       /* routing scratch */
+  nm__subvec_t qgroup;      /* routing scratch: one queue group */
   int route_depth;
   nm__sub_t *dead;     /* removed subs, freed when no routing is under way */
   nm_buf_t scratch;    /* one outbound frame when the fault engine is active */

@@ -255,6 +255,36 @@ START_TEST(repeat_parallel_reports) {
 }
 END_TEST
 
+/* JUnit: the suite's timestamp and properties, per case the seed, the
+ * driver with its version and a timestamp; an expected failure is <skipped>
+ * with its cause, what broke and the evidence; a file that did not load is an
+ * <error> named after the file. */
+START_TEST(junit_contents) {
+  ck_assert_int_eq(harness_run("--seed 7 --expected-failures xfail.json "
+                               "--junit j.xml s/ bad.json; cat j.xml"),
+                   0);
+  ck_assert_ptr_nonnull(strstr(output, "<testsuite name=\"natsmock-harness\""));
+  ck_assert_ptr_nonnull(strstr(output, "skipped=\"1\" time="));
+  ck_assert_ptr_nonnull(strstr(output, "\" timestamp=\"20"));
+  ck_assert_ptr_nonnull(
+      strstr(output, "<property name=\"natsmock.version\" value=\"0."));
+  ck_assert_int_eq(count("<property name=\"seed\" value=\"7\"/>"), 3);
+  ck_assert_int_eq(count("<property name=\"driver\" value=\""), 3);
+  ck_assert_ptr_nonnull(
+      strstr(output, "<skipped message=\"expected failure: PONG held | step "));
+  ck_assert_ptr_nonnull(strstr(output, "  {&quot;i&quot;:"));
+  ck_assert_ptr_nonnull(
+      strstr(output, "<testcase classname=\"load\" name=\"bad.json\""));
+  ck_assert_ptr_nonnull(strstr(output, "<error message=\"bad.json: steps[0]"));
+  ck_assert_ptr_null(strstr(output, "name=\"?\""));
+  if (system("command -v xmllint >/dev/null 2>&1") == 0) {
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "xmllint --noout %s/j.xml", dir);
+    ck_assert_int_eq(system(cmd), 0);
+  }
+}
+END_TEST
+
 START_TEST(real_server) {
   if (system("command -v nats-server >/dev/null 2>&1") != 0)
     return;
@@ -308,6 +338,7 @@ int main(void) {
   tcase_add_test(tc, selection_and_list);
   tcase_add_test(tc, sharding);
   tcase_add_test(tc, progress_line);
+  tcase_add_test(tc, junit_contents);
   tcase_add_test(tc, repeat_parallel_reports);
   tcase_add_test(tc, real_server);
   tcase_add_test(tc, secrets_redacted);

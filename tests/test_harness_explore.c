@@ -268,6 +268,24 @@ START_TEST(a_scenario_own_rules_keep_their_frames) {
     }
   }
   cJSON_Delete(root);
+  /* A pass rule on in frames (a trigger) must keep seeing them: no in
+   * latency before it. */
+  root = cJSON_Parse(
+      "{\"steps\":[{\"do\":\"connect\",\"expect\":\"ok\"},"
+      "{\"fault\":{\"rules\":[{\"dir\":\"in\",\"verb\":\"PUB\",\"nth\":"
+      "20,\"action\":\"pass\",\"then\":[{\"do\":\"restart\"}]}]}},"
+      "{\"do\":\"publish\",\"subject\":\"x\",\"count\":50}]}");
+  nm_pert_scope(root, &s);
+  for (uint64_t seed = 1; seed < 500; seed++) {
+    nm_pert_t v[NM_PERT_MAX];
+    nm_rng_t r;
+    int n;
+    nm_rng_seed(&r, seed);
+    n = nm_pert_draw(&r, (1u << NM_PC_COUNT) - 1, &s, NM_PERT_MAX, v);
+    for (int i = 0; i < n; i++)
+      ck_assert(!(v[i].cls == NM_PC_LATENCY && !strcmp(v[i].dir, "in")));
+  }
+  cJSON_Delete(root);
 }
 END_TEST
 

@@ -542,7 +542,7 @@ static char *slurp(const char *path) {
 
 START_TEST(reports_are_written) {
   nm_result_t v[2];
-  nm_report_t rep = {v, 2, 1000, "fake", NULL};
+  nm_report_t rep = {v, 2, 1000, "fake", NULL, 0, NULL};
   char path[128], *text;
   cJSON *j;
   int lines = 0, footer = 0;

@@ -1,0 +1,367 @@
+/* Every fault action through the proxy in front of a real nats-server
+ * 2.9.10, with the same documents the mock takes: hold/release, delay,
+ * drop, duplicate, split, coalesce, close, reset, stall/resume, black hole,
+ * send/send_raw/send INFO, phantom publish, refuse, restart, and the
+ * triggers (after, then). dir "in" is client to server, "out" server to
+ * client. */
+#include <sys/socket.h>
+
+#include "test_proxy_util.h"
+
+/* A client subscribed to "s" as sid 99: a PUB to s makes a MSG come back
+ * through the real server, a marker that everything before it was handled. */
+#define SENTINEL "PUB s 1\r\n!\r\n"
+#define SENTINEL_MSG "MSG s 99 1\r\n!\r\n"
+
+static int cli_with_sentinel(void) {
+  char buf[T_BUF];
+  int fd = cli_connect();
+  nm_test_send_str(fd, "SUB s 99\r\nPING\r\n");
+  want(fd, buf, sizeof(buf), "PONG\r\n");
+  return fd;
+}
+
+static int start_with_fault(const char *doc) {
+  int fd;
+  px_start();
+  fd = cli_with_sentinel();
+  fault(doc);
+  return fd;
+}
+
+START_TEST(hold_out_then_release) {
+  char buf[T_BUF];
+  int fd = start_with_fault("{\"rules\":[{\"id\":\"h\",\"dir\":\"out\","
+                            "\"verb\":\"PONG\",\"action\":\"hold\"}]}");
+  nm_test_send_str(fd, "PING\r\n" SENTINEL);
+  want(fd, buf, sizeof(buf), SENTINEL_MSG);
+  ck_assert_str_eq(buf, SENTINEL_MSG); /* the PONG is held */
+  fault("{\"actions\":[{\"do\":\"release\",\"rule\":\"h\"}]}");
+  want(fd, buf, sizeof(buf), "PONG\r\n");
+  ck_assert_str_eq(buf, "PONG\r\n");
+  close(fd);
+  px_stop();
+}
+END_TEST
+
+START_TEST(hold_in_reaches_server_on_release) {
+  char buf[T_BUF];
+  int fd = start_with_fault("{\"rules\":[{\"id\":\"h\",\"dir\":\"in\","
+                            "\"verb\":\"SUB\",\"action\":\"hold\"}]}");
+  nm_test_send_str(fd, "SUB late 5\r\nPUB late 1\r\na\r\n" SENTINEL);
+  want(fd, buf, sizeof(buf), SENTINEL_MSG);
+  ck_assert_str_eq(buf, SENTINEL_MSG); /* the server had no SUB late */
+  fault("{\"actions\":[{\"do\":\"release\"}]}");
+  nm_test_send_str(fd, "PUB late 1\r\nb\r\n");
+  want(fd, buf, sizeof(buf), "MSG late 5 1\r\nb\r\n");
+  close(fd);
+  px_stop();
+}
+END_TEST
+
+START_TEST(delay_out) {
+  char buf[T_BUF];
+  long long t0;
+  int fd = start_with_fault("{\"rules\":[{\"dir\":\"out\",\"verb\":\"PONG\","
+                            "\"action\":\"delay\",\"ms\":250}]}");
+  t0 = nm_test_now_ms();
+  nm_test_send_str(fd, "PING\r\n" SENTINEL);
+  want(fd, buf, sizeof(buf), "PONG\r\n");
+  /* The later MSG overtook the delayed PONG. */
+  ck_assert_str_eq(buf, SENTINEL_MSG "PONG\r\n");
+  ck_assert_int_ge(nm_test_now_ms() - t0, 240);
+  close(fd);
+  px_stop();
+}
+END_TEST
+
+START_TEST(drop_out_and_in) {
+  char buf[T_BUF];
+  int fd = start_with_fault(
+      "{\"rules\":[{\"dir\":\"out\",\"verb\":\"MSG\",\"subject\":\"s\","
+      "\"nth\":1,\"action\":\"drop\"},{\"dir\":\"in\",\"verb\":\"PING\","
+      "\"nth\":1,\"action\":\"drop\"}]}");
+  nm_test_send_str(fd, SENTINEL "PING\r\n" SENTINEL "PING\r\n");
+  want(fd, buf, sizeof(buf), "PONG\r\n");
+  ck_assert_str_eq(buf, SENTINEL_MSG "PONG\r\n");
+  ck_assert(obs_wait("action=drop", T_WAIT_MS));
+  close(fd);
+  px_stop();
+}
+END_TEST
+
+START_TEST(duplicate_both_ways) {
+  char buf[T_BUF];
+  int fd = start_with_fault(
+      "{\"rules\":[{\"dir\":\"out\",\"verb\":\"PONG\",\"limit\":1,"
+      "\"action\":\"duplicate\"},{\"dir\":\"in\",\"verb\":\"PUB\","
+      "\"subject\":\"d\",\"action\":\"duplicate\"}]}");
+  nm_test_send_str(fd, "PING\r\n" SENTINEL);
+  want(fd, buf, sizeof(buf), SENTINEL_MSG);
+  ck_assert_str_eq(buf, "PONG\r\nPONG\r\n" SENTINEL_MSG);
+  /* The server gets the PUB twice. */
+  nm_test_send_str(fd, "SUB d 3\r\nPUB d 1\r\nz\r\n" SENTINEL);
+  want(fd, buf, sizeof(buf), SENTINEL_MSG);
+  ck_assert_str_eq(buf, "MSG d 3 1\r\nz\r\nMSG d 3 1\r\nz\r\n" SENTINEL_MSG);
+  close(fd);
+  px_stop();
+}
+END_TEST
+
+START_TEST(split_out) {
+  char buf[T_BUF];
+  int fd = start_with_fault(
+      "{\"rules\":[{\"id\":\"sp\",\"dir\":\"out\",\"verb\":\"MSG\","
+      "\"subject\":\"x\",\"action\":\"split\",\"chunk\":1}]}");
+  nm_test_send_str(fd, "SUB x 1\r\nPUB x 5\r\nhello\r\n" SENTINEL);
+  want(fd, buf, sizeof(buf), SENTINEL_MSG);
+  ck_assert_str_eq(buf, "MSG x 1 5\r\nhello\r\n" SENTINEL_MSG);
+  ck_assert(obs_wait("ACTION cl c1 op=MSG rule=sp action=split detail=18 "
+                     "writes",
+                     T_WAIT_MS));
+  ck_assert_int_eq(obs_count("action=split-piece"), 18);
+  close(fd);
+  px_stop();
+}
+END_TEST
+
+START_TEST(coalesce_out) {
+  char buf[T_BUF];
+  ssize_t n;
+  struct pollfd pfd;
+  int fd = start_with_fault("{\"rules\":[{\"dir\":\"out\",\"verb\":\"PONG\","
+                            "\"limit\":1,\"action\":\"coalesce\"}]}");
+  nm_test_send_str(fd, "PING\r\n");
+  quiet(fd, buf, sizeof(buf));
+  ck_assert_str_eq(buf, "");
+  nm_test_send_str(fd, SENTINEL);
+  pfd.fd = fd;
+  pfd.events = POLLIN;
+  ck_assert_int_eq(poll(&pfd, 1, T_WAIT_MS), 1);
+  n = recv(fd, buf, sizeof(buf) - 1, 0);
+  ck_assert_int_gt(n, 0);
+  buf[n] = '\0';
+  ck_assert_str_eq(buf, "PONG\r\n" SENTINEL_MSG); /* one write */
+  close(fd);
+  px_stop();
+}
+END_TEST
+
+START_TEST(close_and_reset) {
+  char buf[T_BUF];
+  nm_peer_state_t st;
+  int fd = start_with_fault(
+      "{\"rules\":[{\"dir\":\"in\",\"verb\":\"UNSUB\",\"action\":\"close\"}]}");
+  /* Unlike the mock, the server's answers to frames sent just before are
+   * not written yet when the rule closes: wait for them first. */
+  nm_test_send_str(fd, SENTINEL);
+  want(fd, buf, sizeof(buf), SENTINEL_MSG);
+  nm_test_send_str(fd, "UNSUB 99\r\n");
+  nm_test_read(fd, buf, sizeof(buf), NULL, T_WAIT_MS, 0, &st);
+  ck_assert_int_eq(st, NM_PEER_EOF);
+  ck_assert_str_eq(buf, "");
+  close(fd);
+  fd = cli_with_sentinel();
+  fault("{\"actions\":[{\"do\":\"reset\"}]}");
+  nm_test_read(fd, buf, sizeof(buf), NULL, T_WAIT_MS, 0, &st);
+  ck_assert_int_eq(st, NM_PEER_RST);
+  close(fd);
+  ck_assert(obs_wait("CLOSE cl c2 op=- rule=- action=- detail=fault: reset",
+                     T_WAIT_MS));
+  px_stop();
+}
+END_TEST
+
+START_TEST(stall_then_resume) {
+  char buf[T_BUF];
+  int fd = start_with_fault(
+      "{\"rules\":[{\"id\":\"stall\",\"dir\":\"in\",\"verb\":\"PUB\","
+      "\"subject\":\"st\",\"limit\":1,\"action\":\"stall\"}]}");
+  nm_test_send_str(fd, "SUB st 2\r\nPUB st 1\r\nq\r\nPING\r\n");
+  ck_assert(obs_wait("rule=stall action=stall", T_WAIT_MS));
+  quiet(fd, buf, sizeof(buf));
+  ck_assert_str_eq(buf, "");
+  fault("{\"actions\":[{\"do\":\"resume\"}]}");
+  want(fd, buf, sizeof(buf), "PONG\r\n");
+  ck_assert_str_eq(buf, "MSG st 2 1\r\nq\r\nPONG\r\n");
+  nm_test_send_str(fd, SENTINEL);
+  want(fd, buf, sizeof(buf), SENTINEL_MSG);
+  close(fd);
+  px_stop();
+}
+END_TEST
+
+START_TEST(blackhole_then_resume) {
+  char buf[T_BUF];
+  nm_peer_state_t st;
+  int fd = start_with_fault("{\"actions\":[{\"do\":\"blackhole\"}]}");
+  nm_test_send_str(fd, "PING\r\n");
+  nm_test_read(fd, buf, sizeof(buf), NULL, 300, 0, &st);
+  ck_assert_str_eq(buf, "");
+  ck_assert_int_eq(st, NM_PEER_OPEN);
+  fault("{\"actions\":[{\"do\":\"resume\"}]}");
+  /* The PING waited in the socket; its PONG comes now. */
+  want(fd, buf, sizeof(buf), "PONG\r\n");
+  nm_test_send_str(fd, SENTINEL);
+  want(fd, buf, sizeof(buf), SENTINEL_MSG);
+  close(fd);
+  px_stop();
+}
+END_TEST
+
+START_TEST(send_raw_frames_and_info) {
+  char buf[T_BUF];
+  int fd = start_with_fault(
+      "{\"actions\":[{\"do\":\"send_raw\",\"data\":\"PING\\r\\n\"},"
+      "{\"do\":\"send\",\"frame\":{\"op\":\"MSG\",\"subject\":\"s\",\"sid\":"
+      "\"99\",\"data\":\"fake\"}},{\"do\":\"send\",\"frame\":{\"op\":\"INFO\","
+      "\"fields\":{\"ldm\":true}}}]}");
+  want(fd, buf, sizeof(buf), " \r\n");
+  ck_assert_msg(strncmp(buf, "PING\r\nMSG s 99 4\r\nfake\r\nINFO {", 30) == 0,
+                "%s", buf);
+  /* The INFO is the real server's with the field merged in. */
+  ck_assert(strstr(buf, "\"version\":\"2.9.10\"") != NULL);
+  ck_assert(strstr(buf, "\"ldm\":true") != NULL);
+  close(fd);
+  px_stop();
+}
+END_TEST
+
+START_TEST(phantom_publish_reaches_subscribers) {
+  char buf[T_BUF];
+  int fd = start_with_fault(
+      "{\"actions\":[{\"do\":\"publish\",\"subject\":\"s\",\"data\":\"p\","
+      "\"count\":3}]}");
+  want(fd, buf, sizeof(buf),
+       "MSG s 99 1\r\np\r\nMSG s 99 1\r\np\r\nMSG s 99 "
+       "1\r\np\r\n");
+  close(fd);
+  px_stop();
+}
+END_TEST
+
+START_TEST(refuse_k) {
+  char buf[T_BUF];
+  nm_peer_state_t st;
+  int i, fd;
+  px_start();
+  fault("{\"actions\":[{\"do\":\"refuse\",\"count\":2}]}");
+  for (i = 0; i < 2; i++) {
+    fd = nm_test_connect(g_port);
+    ck_assert_int_ge(fd, 0);
+    nm_test_read(fd, buf, sizeof(buf), NULL, T_WAIT_MS, 0, &st);
+    ck_assert_msg(st != NM_PEER_OPEN, "connection %d not refused", i);
+    ck_assert_str_eq(buf, "");
+    close(fd);
+  }
+  fd = cli_connect();
+  close(fd);
+  px_stop();
+}
+END_TEST
+
+START_TEST(restart_listener) {
+  char buf[T_BUF];
+  nm_peer_state_t st;
+  long long t0, deadline;
+  int fd, fd2 = -1;
+  px_start();
+  fd = cli_with_sentinel();
+  t0 = nm_test_now_ms();
+  fault("{\"actions\":[{\"do\":\"restart\",\"ms\":300}]}");
+  nm_test_read(fd, buf, sizeof(buf), NULL, T_WAIT_MS, 0, &st);
+  ck_assert_int_eq(st, NM_PEER_EOF);
+  close(fd);
+  /* No event says "the port is open again": retry, bounded. */
+  deadline = t0 + 5000;
+  while (nm_test_now_ms() < deadline) {
+    fd2 = nm_test_connect(g_port);
+    if (fd2 >= 0)
+      break;
+    usleep(20000);
+  }
+  ck_assert_int_ge(fd2, 0);
+  ck_assert_int_ge(nm_test_now_ms() - t0, 280);
+  close(fd2);
+  fd = cli_connect();
+  close(fd);
+  px_stop();
+}
+END_TEST
+
+START_TEST(after_trigger_and_then) {
+  char buf[T_BUF];
+  /* Once the client UNSUBs sid 99, hold... and "then" makes the proxy send
+   * a made-up MSG right after the server's PONG. */
+  int fd = start_with_fault(
+      "{\"rules\":[{\"dir\":\"out\",\"verb\":\"PONG\",\"after\":{\"dir\":"
+      "\"in\",\"verb\":\"UNSUB\"},\"action\":\"pass\",\"limit\":1,\"then\":"
+      "[{\"do\":\"send\",\"frame\":{\"op\":\"MSG\",\"subject\":\"s\",\"sid\":"
+      "\"99\",\"data\":\"late\"}}]}]}");
+  nm_test_send_str(fd, "PING\r\n");
+  want(fd, buf, sizeof(buf), "PONG\r\n");
+  ck_assert_str_eq(buf, "PONG\r\n"); /* not armed yet */
+  nm_test_send_str(fd, "UNSUB 99\r\nPING\r\n");
+  want(fd, buf, sizeof(buf), "late\r\n");
+  ck_assert_str_eq(buf, "PONG\r\nMSG s 99 4\r\nlate\r\n");
+  ck_assert(obs_wait("action=armed", T_WAIT_MS));
+  close(fd);
+  px_stop();
+}
+END_TEST
+
+START_TEST(faults_file_at_start) {
+  char dir[] = "/tmp/nm-proxy-XXXXXX", path[300], buf[T_BUF];
+  nm_proxy_opts_t o;
+  int fd;
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  ck_assert_int_eq(
+      nm_test_write_file(dir, "r.json",
+                         "{\"rules\":[{\"dir\":\"out\",\"verb\":\"PONG\","
+                         "\"nth\":2,\"action\":\"drop\"}]}"),
+      0);
+  snprintf(path, sizeof(path), "%s/r.json", dir);
+  nm_proxy_opts_init(&o);
+  o.faults_file = path;
+  px_start_opts(&o);
+  fd = cli_connect(); /* PONG 1 passes */
+  nm_test_send_str(fd, "PING\r\n");
+  quiet(fd, buf, sizeof(buf));
+  ck_assert_str_eq(buf, "");
+  nm_test_send_str(fd, "PING\r\n");
+  want(fd, buf, sizeof(buf), "PONG\r\n");
+  close(fd);
+  px_stop();
+  unlink(path);
+  rmdir(dir);
+}
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("proxy_faults");
+  TCase *tc = tcase_create("actions");
+  tcase_add_unchecked_fixture(tc, ns_up, ns_down);
+  tcase_set_timeout(tc, 30);
+  tcase_add_test(tc, hold_out_then_release);
+  tcase_add_test(tc, hold_in_reaches_server_on_release);
+  tcase_add_test(tc, delay_out);
+  tcase_add_test(tc, drop_out_and_in);
+  tcase_add_test(tc, duplicate_both_ways);
+  tcase_add_test(tc, split_out);
+  tcase_add_test(tc, coalesce_out);
+  tcase_add_test(tc, close_and_reset);
+  tcase_add_test(tc, stall_then_resume);
+  tcase_add_test(tc, blackhole_then_resume);
+  tcase_add_test(tc, send_raw_frames_and_info);
+  tcase_add_test(tc, phantom_publish_reaches_subscribers);
+  tcase_add_test(tc, refuse_k);
+  tcase_add_test(tc, restart_listener);
+  tcase_add_test(tc, after_trigger_and_then);
+  tcase_add_test(tc, faults_file_at_start);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void) {
+  return nm_test_run_suite(suite(), CK_NORMAL);
+}
