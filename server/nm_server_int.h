@@ -24,9 +24,9 @@
 #define NM_READ_MIN 64
 /* Short reads in a row before the read size halves (shortsToShrink). */
 #define NM_READ_SHORTS_TO_SHRINK 2
-/* Capacity an idle output buffer keeps after a burst; above it the memory is
- * given back once the buffer drains. */
-#define NM_OUT_KEEP (512 * 1024)
+/* Output buffers keep their memory while the connection writes; one that
+ * has not been used for this long gives it back (server trim timer). */
+#define NM_OUT_IDLE_MS 1000
 /* Longest permission -ERR text (subjects are cut to fit). */
 #define NM_PERM_ERR_MAX 1024
 /* Limit of the INFO text (with fields merged in by the fault engine). */
@@ -163,6 +163,7 @@ struct nm_conn_s {
   uint64_t ping_sent_ms; /* last server PING, 0 before the first */
   uint64_t write_start_ms;
   int raw_pending;     /* raw uv_writes not yet called back */
+  int out_used;        /* flushed since the last trim tick */
   int pub_checked;     /* the pending PUB's pedantic check was done early */
   int pub_checked_now; /* ...for the frame being handled */
   uint32_t rsz;        /* bytes the next read may take */
@@ -200,7 +201,8 @@ struct nm_server_s {
   size_t ldm_batch;   /* closes per interval */
   void (*ldm_done)(nm_server_t *, void *);
   void *ldm_data;
-  int open_handles; /* server handles not yet closed */
+  uv_timer_t trim_timer; /* idle output buffers give memory back */
+  int open_handles;      /* server handles not yet closed */
   int stopping;
   void (*stop_cb)(nm_server_t *, void *);
   void *stop_data;
@@ -256,6 +258,7 @@ nm_buf_t *nm__conn_out_begin(nm_conn_t *c);
 void nm__conn_out_end(nm_conn_t *c, nm_buf_t *b, size_t mark,
                       const nm_frame_t *f);
 void nm__conn_flush(nm_conn_t *c);
+void nm__conn_trim_idle(nm_conn_t *c);
 int nm__conn_send_err(nm_conn_t *c, const char *text);
 void nm__conn_send_simple(nm_conn_t *c, nm_op_t op); /* PING PONG +OK */
 void nm__conn_send_info(nm_conn_t *c);

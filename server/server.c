@@ -98,6 +98,13 @@ static void on_prepare(uv_prepare_t *h) {
   flush_dirty(h->data);
 }
 
+static void on_trim(uv_timer_t *t) {
+  nm_server_t *s = t->data;
+  nm_conn_t *c;
+  for (c = s->head; c; c = c->next)
+    nm__conn_trim_idle(c);
+}
+
 void nm__server_free_dead(nm_server_t *s) {
   while (s->dead) {
     nm__sub_t *d = s->dead;
@@ -298,7 +305,11 @@ int nm_server_start(nm_server_t *s) {
   s->restart_timer.data = s;
   uv_timer_init(s->loop, &s->ldm_timer);
   s->ldm_timer.data = s;
-  s->open_handles += 4;
+  uv_timer_init(s->loop, &s->trim_timer);
+  s->trim_timer.data = s;
+  uv_timer_start(&s->trim_timer, on_trim, NM_OUT_IDLE_MS, NM_OUT_IDLE_MS);
+  uv_unref((uv_handle_t *)&s->trim_timer);
+  s->open_handles += 5;
   s->started = 1;
   r = listen_now(s, s->opts.port < 0 ? 0 : s->opts.port);
   if (r < 0)
@@ -419,6 +430,7 @@ void nm_server_stop(nm_server_t *s, void (*done)(nm_server_t *, void *),
     uv_close((uv_handle_t *)&s->flush_prepare, on_server_handle_closed);
     uv_close((uv_handle_t *)&s->restart_timer, on_server_handle_closed);
     uv_close((uv_handle_t *)&s->ldm_timer, on_server_handle_closed);
+    uv_close((uv_handle_t *)&s->trim_timer, on_server_handle_closed);
   }
   maybe_stopped(s);
 }
