@@ -343,9 +343,6 @@ void nm__fdirects_run(nm_faults_t *f, const nm__fdirects_t *d,
  * frame description for the observer points into the action and `out`. */
 int nm__fframe_build(nm_faults_t *f, nm_hconn_t *c, const nm__fdirect_t *a,
                      nm_buf_t *out, nm_frame_t *fr);
-/* Decodes base64 (standard alphabet, padding optional). Returns the
- * length or -1. out must hold (n / 4 + 1) * 3 bytes. */
-long nm__fb64_decode(const char *in, size_t n, char *out);
 
 /* faults_sync.c */
 int nm__fsync_init(nm_faults_t *f, uv_loop_t *loop);

@@ -67,9 +67,9 @@ static void add_payload(cJSON *o, const nm_tl_ev_t *e) {
   size_t cap;
   if (!e->payload || blen == 0)
     return;
-  cap = nm__b64_enc_len(blen) + 1;
+  cap = nm_b64_enc_len(blen) + 1;
   enc = malloc(cap);
-  if (enc && nm__b64_encode(b, blen, enc, cap))
+  if (enc && nm_b64_encode(b, blen, enc, cap) >= 0)
     cJSON_AddStringToObject(o, "payload", enc);
   free(enc);
 }
