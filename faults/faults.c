@@ -106,8 +106,8 @@ nm__fconn_t *nm__fconn_get(nm_faults_t *f, uint64_t id, int create) {
 void nm__fconn_maybe_free(nm_faults_t *f, nm__fconn_t *st) {
   nm__fconn_t **pp;
 
-  if (st->held || st->delayed || st->stalled || st->coalesce || st->stall ||
-      st->blackhole)
+  if (st->held.head || st->delayed.head || st->stalled.head ||
+      st->coalesce.head || st->stall || st->blackhole)
     return;
   for (pp = &f->conns; *pp != NULL; pp = &(*pp)->next) {
     if (*pp == st) {

@@ -266,7 +266,7 @@ static int list_rules(nm_faults_t *f, nm_buf_t *out) {
       continue;
     for (st = f->conns; st != NULL; st = st->next) {
       nm__fheld_t *h;
-      for (h = st->held; h != NULL; h = h->next)
+      for (h = st->held.head; h != NULL; h = h->next)
         held += strcmp(h->rule, r->id) == 0;
     }
     o = cJSON_CreateObject();

@@ -170,8 +170,8 @@ static void do_conn_op(nm_faults_t *f, nm_hconn_t *c, const nm__fdirect_t *a,
     /* Frames read after the stall point are handled first, in order, then
      * the socket is read again. */
     st->stall = 0;
-    h = st->stalled;
-    st->stalled = NULL;
+    h = st->stalled.head;
+    st->stalled.head = st->stalled.tail = NULL;
     /* Accounts first: handling a frame can close the connection, which
      * frees `st`. */
     for (next = h; next != NULL; next = next->next)

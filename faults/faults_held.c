@@ -91,21 +91,39 @@ void nm__fheld_uncharge(nm__fconn_t *st, nm__fheld_t *h) {
   st->nbytes -= h->cost;
 }
 
-void nm__fheld_append(nm__fheld_t **list, nm__fheld_t *h) {
-  while (*list != NULL)
-    list = &(*list)->next;
+void nm__fheld_append(nm__fheld_list_t *l, nm__fheld_t *h) {
   h->next = NULL;
-  *list = h;
+  h->prev = l->tail;
+  if (l->tail != NULL)
+    l->tail->next = h;
+  else
+    l->head = h;
+  l->tail = h;
 }
 
-static void unlink_entry(nm__fheld_t **list, nm__fheld_t *h) {
-  for (; *list != NULL; list = &(*list)->next) {
-    if (*list == h) {
-      *list = h->next;
-      h->next = NULL;
-      return;
-    }
+void nm__fheld_unlink(nm__fheld_list_t *l, nm__fheld_t *h) {
+  if (h->prev != NULL)
+    h->prev->next = h->next;
+  else
+    l->head = h->next;
+  if (h->next != NULL)
+    h->next->prev = h->prev;
+  else
+    l->tail = h->prev;
+  h->next = h->prev = NULL;
+}
+
+void nm__fheld_splice(nm__fheld_list_t *to, nm__fheld_list_t *from) {
+  if (from->head == NULL)
+    return;
+  if (to->tail != NULL) {
+    to->tail->next = from->head;
+    from->head->prev = to->tail;
+  } else {
+    to->head = from->head;
   }
+  to->tail = from->tail;
+  from->head = from->tail = NULL;
 }
 
 static void on_delay(uv_timer_t *t) {
@@ -115,7 +133,7 @@ static void on_delay(uv_timer_t *t) {
   nm_hconn_t *c;
 
   if (st != NULL) {
-    unlink_entry(&st->delayed, h);
+    nm__fheld_unlink(&st->delayed, h);
     nm__fheld_uncharge(st, h);
     nm__fconn_maybe_free(f, st);
   }
@@ -148,12 +166,12 @@ void nm__femit(nm_faults_t *f, nm_hconn_t *c, const char *p, size_t n,
 
   /* Unqueued (now = 0): the core's output buffer holds both frames until
    * its next write, so a coalesced frame and this one leave together. */
-  if (st != NULL && st->coalesce != NULL) {
-    nm__fheld_t *h, *list = st->coalesce;
+  if (st != NULL && st->coalesce.head != NULL) {
+    nm__fheld_t *h, *list = st->coalesce.head;
     uint64_t id = nm__fh_id(f, c);
     /* Settle the accounts before writing: a write can close the connection
      * (slow consumer), which frees `st`. */
-    st->coalesce = NULL;
+    st->coalesce.head = st->coalesce.tail = NULL;
     for (h = list; h != NULL; h = h->next)
       nm__fheld_uncharge(st, h);
     nm__fconn_maybe_free(f, st);
@@ -184,44 +202,37 @@ void nm__fheld_deliver(nm_faults_t *f, nm_hconn_t *c, nm__fheld_t *h,
 uint64_t nm__fheld_release(nm_faults_t *f, uint64_t conn_id, const char *rule,
                            uint64_t max) {
   nm__fconn_t *st = nm__fconn_get(f, conn_id, 0);
-  nm__fheld_t *take = NULL, **tail = &take, **pp, *h;
+  nm__fheld_list_t take = {NULL, NULL};
+  nm__fheld_t *h, *next;
   uint64_t n = 0;
 
   if (st == NULL)
     return 0;
   /* Unlink first, deliver second: delivering can hold new frames, close
    * the connection or free `st`. */
-  pp = &st->held;
-  while ((h = *pp) != NULL && (max == 0 || n < max)) {
+  for (h = st->held.head; h != NULL && (max == 0 || n < max); h = next) {
+    next = h->next;
     if (rule[0] == '\0' || strcmp(h->rule, rule) == 0) {
-      *pp = h->next;
-      h->next = NULL;
-      *tail = h;
-      tail = &h->next;
+      nm__fheld_unlink(&st->held, h);
+      nm__fheld_append(&take, h);
       nm__fheld_uncharge(st, h);
       n++;
-    } else {
-      pp = &h->next;
     }
   }
   /* Frames waiting to be coalesced are released too (written alone). */
-  pp = &st->coalesce;
-  while ((h = *pp) != NULL) {
+  for (h = st->coalesce.head; h != NULL; h = next) {
+    next = h->next;
     if (rule[0] == '\0' || strcmp(h->rule, rule) == 0) {
-      *pp = h->next;
-      h->next = NULL;
-      *tail = h;
-      tail = &h->next;
+      nm__fheld_unlink(&st->coalesce, h);
+      nm__fheld_append(&take, h);
       nm__fheld_uncharge(st, h);
       n++;
-    } else {
-      pp = &h->next;
     }
   }
   nm__fconn_maybe_free(f, st);
-  while ((h = take) != NULL) {
+  while ((h = take.head) != NULL) {
     nm_hconn_t *c = nm__fh_find(f, conn_id);
-    take = h->next;
+    nm__fheld_unlink(&take, h);
     if (c != NULL)
       nm__fheld_deliver(f, c, h, "release");
     nm__fheld_free(h);
@@ -229,10 +240,10 @@ uint64_t nm__fheld_release(nm_faults_t *f, uint64_t conn_id, const char *rule,
   return n;
 }
 
-static void free_list(nm__fheld_t **list) {
+static void free_list(nm__fheld_list_t *l) {
   nm__fheld_t *h;
-  while ((h = *list) != NULL) {
-    *list = h->next;
+  while ((h = l->head) != NULL) {
+    nm__fheld_unlink(l, h);
     nm__fheld_free(h);
   }
 }

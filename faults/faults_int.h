@@ -153,7 +153,7 @@ struct nm__frule_s {
  * slices point into `data` (one allocation with the struct). */
 typedef struct nm__fheld_s nm__fheld_t;
 struct nm__fheld_s {
-  nm__fheld_t *next;
+  nm__fheld_t *next, *prev; /* on one nm__fheld_list_t */
   nm_faults_t *f;
   uint64_t conn_id;
   int dir;
@@ -165,16 +165,22 @@ struct nm__fheld_s {
   uv_timer_t timer;
 };
 
+/* A list of kept frames: appending and unlinking are O(1), so a long hold
+ * queue never makes the loop walk it per frame. */
+typedef struct {
+  nm__fheld_t *head, *tail;
+} nm__fheld_list_t;
+
 /* Per-connection engine state, made on first need. */
 typedef struct nm__fconn_s nm__fconn_t;
 struct nm__fconn_s {
   nm__fconn_t *next;
   uint64_t id;
-  nm__fheld_t *held;      /* hold queue, all rules, arrival order */
-  nm__fheld_t *delayed;   /* frames with a running timer */
-  nm__fheld_t *stalled;   /* inbound frames read after a stall */
-  nm__fheld_t *coalesce;  /* out frames waiting for the next write */
-  size_t nframes, nbytes; /* charged against the caps */
+  nm__fheld_list_t held;     /* hold queue, all rules, arrival order */
+  nm__fheld_list_t delayed;  /* frames with a running timer */
+  nm__fheld_list_t stalled;  /* inbound frames read after a stall */
+  nm__fheld_list_t coalesce; /* out frames waiting for the next write */
+  size_t nframes, nbytes;    /* charged against the caps */
   int stall, blackhole;
 };
 
@@ -295,7 +301,10 @@ void nm__fheld_free(nm__fheld_t *h);
 /* Charges an entry to its connection's caps: 0 or NM_ETOOBIG. */
 int nm__fheld_charge(nm__fconn_t *st, nm__fheld_t *h);
 void nm__fheld_uncharge(nm__fconn_t *st, nm__fheld_t *h);
-void nm__fheld_append(nm__fheld_t **list, nm__fheld_t *h);
+void nm__fheld_append(nm__fheld_list_t *l, nm__fheld_t *h);
+void nm__fheld_unlink(nm__fheld_list_t *l, nm__fheld_t *h);
+/* Moves every entry of `from` (in order) to the end of `to`. */
+void nm__fheld_splice(nm__fheld_list_t *to, nm__fheld_list_t *from);
 int nm__fheld_delay(nm_faults_t *f, nm__fconn_t *st, nm__fheld_t *h,
                     uint64_t ms);
 /* Delivers an entry now: writes (out) or handles (in). */

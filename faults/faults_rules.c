@@ -308,9 +308,13 @@ int nm_faults_frame(nm_faults_t *f, nm_hconn_t *c, int dir,
    * after the frame), or a frame waiting to be coalesced with it. An in
    * frame that passes is handled by the core after the then-actions ran:
    * "when the server receives X" means before it acted on X. */
-  if (result == NM_FAULT_PASS && dir == NM_DIR_OUT && nm__fh_find(f, id) == c) {
-    st = nm__fconn_get(f, id, 0);
-    if (has_then || (st != NULL && st->coalesce)) {
+  if (result == NM_FAULT_PASS && dir == NM_DIR_OUT &&
+      (has_then ||
+       ((st = nm__fconn_get(f, id, 0)) != NULL && st->coalesce.head)) &&
+      nm__fh_find(f, id) == c) {
+    /* The open-connection check (a search of the host's connections) only
+     * when the engine must write: a frame no rule acted on costs none. */
+    {
       const char *rid = nacted > 0 ? acted[0]->id : NULL;
       nm__femit(f, c, bytes.p, bytes.n, fr, rid, rid ? "pass" : NULL);
       result = NM_FAULT_TAKEN;

@@ -113,8 +113,8 @@ enum {
 struct nm_parser_s {
   nm_parse_mode_t mode;
   unsigned flags;
-  size_t max_control_line; /* argument part, as nats-server counts it */
-  int64_t max_payload;     /* < 0 means no limit (up to the hard cap) */
+  int64_t max_control_line; /* argument part, as nats-server counts it */
+  int64_t max_payload; /* -1: no limit (up to the hard cap); < -1: none fit */
   nm_frame_cb cb;
   void *data; /* for the caller; the parser never touches it */
 
@@ -162,8 +162,10 @@ void nm_parser_free(nm_parser_t *p);
 void nm_parser_reset(nm_parser_t *p);
 
 /* `max_control_line` 0 means the default; above NM_PARSER_SCRATCH_MAX it is
- * capped. `max_payload` < 0 means no limit. */
-void nm_parser_set_limits(nm_parser_t *p, size_t max_control_line,
+ * capped; below 0 every argument is over it (nats-server's int32 compare).
+ * `max_payload` -1 means no limit (up to NM_PARSER_HARD_MAX_PAYLOAD); below
+ * -1 every payload is over it (nats-server 2.9.10 does the same). */
+void nm_parser_set_limits(nm_parser_t *p, int64_t max_control_line,
                           int64_t max_payload);
 void nm_parser_set_flags(nm_parser_t *p, unsigned flags);
 unsigned nm_parser_flags(const nm_parser_t *p);

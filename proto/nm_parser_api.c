@@ -47,14 +47,16 @@ void nm_parser_pause(nm_parser_t *p) {
   p->pause = 1;
 }
 
-void nm_parser_set_limits(nm_parser_t *p, size_t max_control_line,
+void nm_parser_set_limits(nm_parser_t *p, int64_t max_control_line,
                           int64_t max_payload) {
   if (max_control_line == 0)
     max_control_line = NM_DEFAULT_MAX_CONTROL_LINE;
+  if (max_control_line < 0)
+    max_control_line = -1;
   if (max_control_line > NM_PARSER_SCRATCH_MAX)
     max_control_line = NM_PARSER_SCRATCH_MAX;
   p->max_control_line = max_control_line;
-  p->max_payload = max_payload < 0 ? -1 : max_payload;
+  p->max_payload = max_payload;
 }
 
 void nm_parser_set_flags(nm_parser_t *p, unsigned flags) {

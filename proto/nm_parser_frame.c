@@ -57,7 +57,9 @@ int64_t nm_parse_size(nm_slice_t s) {
 }
 
 static nm_perr_t check_payload_size(const nm_parser_t *p, int64_t size) {
-  if (p->max_payload >= 0) {
+  /* -1 is no limit (nats-server's jwt.NoLimit); below it every size is
+   * over, as nats-server compares int64(size) > int64(max_payload). */
+  if (p->max_payload != -1) {
     if (size > p->max_payload)
       return NM_PERR_MAX_PAYLOAD;
   } else if (size > NM_PARSER_HARD_MAX_PAYLOAD) {

@@ -69,6 +69,7 @@ static void conn_free(nm_conn_t *c) {
   free(c->user);
   free(c->pass);
   free(c->token);
+  nm__replies_free(c->replies);
   free(c);
 }
 
@@ -148,21 +149,51 @@ static void wd_timer_cb(uv_timer_t *t) {
   uv_timer_start(&c->wd_timer, wd_timer_cb, wd - (now - c->write_start_ms), 0);
 }
 
+static void close_handles(nm_conn_t *c, nm_close_how_t how);
+
+/* Everything is out: a close waiting for the output finishes now. */
+static void output_drained(nm_conn_t *c) {
+  if ((c->flags & NM_CF_FLUSH_CLOSE) && !(c->flags & NM_CF_WRITING) &&
+      c->raw_pending == 0 && c->out.len == 0)
+    close_handles(c, NM_CLOSE_FIN);
+}
+
 void nm__conn_flush(nm_conn_t *c) {
   uv_buf_t b;
   nm_buf_t tmp;
-  int r;
+  int r, n = UV_EAGAIN;
 
   if (c->out.len == 0 || (c->flags & (NM_CF_WRITING | NM_CF_BLACKHOLE)))
     return;
   if ((c->flags & NM_CF_CLOSING) && !(c->flags & NM_CF_FLUSH_CLOSE))
     return;
   observe_pending_out(c);
+  c->obs_mark = 0;
+  c->out_used = 1;
+  /* The write is tried first: when the socket takes it all (the usual
+   * case), the loop is never asked to watch the socket and no write
+   * callback runs. uv_try_write refuses while libuv still queues bytes of
+   * ours, so the order on the wire stays the order of the calls. */
+  b = uv_buf_init(c->out.base, (unsigned int)c->out.len);
+  if (c->raw_pending == 0)
+    n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+  if (n == (int)c->out.len) {
+    c->out.len = 0;
+    nm__stall_release(c, 0);
+    output_drained(c);
+    return;
+  }
+  if (n < 0 && n != UV_EAGAIN) {
+    c->out.len = 0;
+    nm__conn_close(c, NM_CLOSE_FIN, "write error");
+    return;
+  }
+  if (n < 0)
+    n = 0;
   tmp = c->out;
   c->out = c->inflight;
   c->inflight = tmp;
-  c->obs_mark = 0;
-  b = uv_buf_init(c->inflight.base, (unsigned int)c->inflight.len);
+  b = uv_buf_init(c->inflight.base + n, (unsigned int)(c->inflight.len - n));
   r = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write);
   if (r < 0) {
     c->inflight.len = 0;
@@ -176,6 +207,18 @@ void nm__conn_flush(nm_conn_t *c) {
       uv_timer_start(&c->wd_timer, wd_timer_cb, c->srv->opts.write_deadline_ms,
                      0);
   }
+}
+
+/* Called by the server's trim timer every NM_OUT_IDLE_MS: output buffers
+ * not used since the previous call give their memory back. Never per write:
+ * a busy connection keeps its buffers. */
+void nm__conn_trim_idle(nm_conn_t *c) {
+  if (c->out_used || (c->flags & (NM_CF_WRITING | NM_CF_DEAD))) {
+    c->out_used = 0;
+    return;
+  }
+  nm_buf_shrink(&c->out, 0);
+  nm_buf_shrink(&c->inflight, 0);
 }
 
 static void close_handles(nm_conn_t *c, nm_close_how_t how) {
@@ -197,7 +240,6 @@ static void on_write(uv_write_t *req, int status) {
   nm_conn_t *c = req->data;
   c->flags &= ~NM_CF_WRITING;
   c->inflight.len = 0;
-  nm_buf_shrink(&c->inflight, NM_OUT_KEEP);
   if (c->flags & NM_CF_DEAD)
     return;
   nm__stall_release(c, 0);
@@ -205,13 +247,10 @@ static void on_write(uv_write_t *req, int status) {
     nm__conn_close(c, NM_CLOSE_FIN, "write error");
     return;
   }
-  if (c->out.len > 0) {
+  if (c->out.len > 0)
     nm__conn_flush(c);
-    return;
-  }
-  nm_buf_shrink(&c->out, NM_OUT_KEEP);
-  if ((c->flags & NM_CF_FLUSH_CLOSE) && c->raw_pending == 0)
-    close_handles(c, NM_CLOSE_FIN);
+  else
+    output_drained(c);
 }
 
 void nm__conn_close(nm_conn_t *c, nm_close_how_t how, const char *reason) {

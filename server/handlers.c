@@ -3,6 +3,7 @@
  * PONG, and the reaction to every parser error. The per-connection sid table
  * lives here too. */
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -192,14 +193,42 @@ static int str_eq(const char *a, const char *b) {
   return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
-static int auth_ok(nm_server_t *s, const char *user, const char *pass,
-                   const char *token) {
+static int empty(const char *s) {
+  return s == NULL || s[0] == 0;
+}
+
+static int keep_cred(char **slot, const char *v);
+
+/* processClientOrLeafAuthentication: the users list first (a CONNECT with
+ * no credentials at all is no_auth_user, for this and later CONNECTs), then
+ * the single token or user/password. Sets c->perms. */
+static int authenticate(nm_conn_t *c) {
+  nm_server_t *s = c->srv;
+  const nm__perm_t *perms = NULL;
+  int r;
+  c->perms = NULL;
+  c->perm_deliver = 0;
+  if (!s->opts.user && !s->opts.token && !nm__auth_has_users(s->auth))
+    return 1;
+  if (nm__auth_has_users(s->auth) && s->opts.no_auth_user && empty(c->user) &&
+      empty(c->pass) && empty(c->token)) {
+    const char *pw = nm__auth_password(s->auth, s->opts.no_auth_user);
+    if (pw && (keep_cred(&c->user, s->opts.no_auth_user) < 0 ||
+               keep_cred(&c->pass, pw) < 0))
+      return 0;
+  }
+  r = nm__auth_users(s->auth, c->user, c->pass, c->token, &perms);
+  if (r != 0) {
+    c->perms = r > 0 ? perms : NULL;
+    c->perm_deliver = nm__perm_tracks_replies(c->perms) || c->deny_filter;
+    return r > 0;
+  }
   if (s->opts.token)
-    return token != NULL && strcmp(token, s->opts.token) == 0;
+    return c->token != NULL && strcmp(c->token, s->opts.token) == 0;
   if (s->opts.user)
-    return user != NULL && str_eq(user, s->opts.user) &&
-           str_eq(pass, s->opts.pass);
-  return 1;
+    return c->user != NULL && str_eq(c->user, s->opts.user) &&
+           str_eq(c->pass, s->opts.pass);
+  return 0;
 }
 
 static int keep_cred(char **slot, const char *v) {
@@ -224,7 +253,6 @@ static void close_err(nm_conn_t *c, const char *text) {
 }
 
 static void handle_connect(nm_conn_t *c, const nm_frame_t *f) {
-  nm_server_t *s = c->srv;
   cJSON *o = parse_json(f->json);
   int verbose = c->verbose, pedantic = c->pedantic, echo = c->echo;
   int headers = c->headers, nr = c->no_responders;
@@ -236,7 +264,7 @@ static void handle_connect(nm_conn_t *c, const nm_frame_t *f) {
   /* nats-server counts a CONNECT as activity and takes its delay since the
    * accept as a first round trip (so only the first server PING is sent
    * whatever the client does; see keepalive.c). */
-  c->last_in_ms = nm__now_ms(s);
+  c->last_in_ms = nm__now_ms(c->srv);
   c->flags |= NM_CF_RTT;
   /* JSON null decodes to nothing in Go: the options stay as they are. */
   if (o == NULL || !(cJSON_IsObject(o) || cJSON_IsNull(o))) {
@@ -278,7 +306,7 @@ static void handle_connect(nm_conn_t *c, const nm_frame_t *f) {
     nm__conn_close(c, NM_CLOSE_FIN, "out of memory");
     return;
   }
-  if (!auth_ok(s, c->user, c->pass, c->token) || acc_new || (acc && acc[0])) {
+  if (!authenticate(c) || acc_new || (acc && acc[0])) {
     cJSON_Delete(o);
     close_err(c, "Authorization Violation");
     return;
@@ -338,12 +366,42 @@ void nm__conn_read_done(nm_conn_t *c) {
   }
 }
 
+/* "Permissions Violation for Publish to \"x\"", quoted as Go's %q. */
+static void pub_violation(nm_conn_t *c, const char *what, nm_slice_t subj) {
+  char text[NM_PERM_ERR_MAX];
+  snprintf(text, sizeof(text), "Permissions Violation for %s \"%.*s\"", what,
+           (int)(subj.n > NM_PERM_ERR_MAX / 2 ? NM_PERM_ERR_MAX / 2 : subj.n),
+           subj.p);
+  nm__conn_send_err(c, text);
+}
+
+/* isReservedReply: service import replies (_R_.), JetStream acks
+ * ($JS.ACK.), gateway-routed replies (_GR_.). */
+static int reserved_reply(nm_slice_t r) {
+  return (r.n > 3 && !memcmp(r.p, "_R_.", 4)) ||
+         (r.n > 8 && !memcmp(r.p, "$JS.ACK.", 8)) ||
+         (r.n > 5 && !memcmp(r.p, "_GR_.", 5));
+}
+
 static void handle_pub(nm_conn_t *c, const nm_frame_t *f) {
   nm_server_t *s = c->srv;
   c->last_in_ms = nm__now_ms(s);
   if (!c->pub_checked_now && c->pedantic &&
       !nm_subject_valid_literal(f->subject))
     nm__conn_send_err(c, "Invalid Publish Subject");
+  /* processInboundClientMsg, for every client: the gateway prefix on the
+   * subject, the publish permission, the reserved reply prefixes. A
+   * violation gets no +OK and goes nowhere. */
+  if ((f->subject.n > 5 && !memcmp(f->subject.p, "_GR_.", 5)) ||
+      (c->perms &&
+       !nm__perm_pub(c->perms, &c->replies, f->subject, nm__now_ms(s)))) {
+    pub_violation(c, "Publish to", f->subject);
+    return;
+  }
+  if (reserved_reply(f->reply)) {
+    pub_violation(c, "Publish with Reply of", f->reply);
+    return;
+  }
   if (c->verbose)
     nm__conn_send_simple(c, NM_OP_OK);
   if (nm_faults_is_control(f->subject)) {
@@ -368,6 +426,33 @@ static void handle_sub(nm_conn_t *c, const nm_frame_t *f) {
   char *d;
 
   c->last_in_ms = nm__now_ms(s);
+  /* processSub: the subscribe permission before anything else; a violation
+   * gets no +OK. */
+  if (c->perms) {
+    int deny_filter = c->deny_filter;
+    if (!nm__perm_sub(c->perms, f->subject, f->queue, &deny_filter)) {
+      char text[NM_PERM_ERR_MAX];
+      size_t sn = f->subject.n > NM_PERM_ERR_MAX / 3 ? NM_PERM_ERR_MAX / 3
+                                                     : f->subject.n;
+      size_t qn =
+          f->queue.n > NM_PERM_ERR_MAX / 3 ? NM_PERM_ERR_MAX / 3 : f->queue.n;
+      if (f->queue.n)
+        snprintf(text, sizeof(text),
+                 "Permissions Violation for Subscription to \"%.*s\" using "
+                 "queue \"%.*s\"",
+                 (int)sn, f->subject.p, (int)qn, f->queue.p);
+      else
+        snprintf(text, sizeof(text),
+                 "Permissions Violation for Subscription to \"%.*s\"", (int)sn,
+                 f->subject.p);
+      nm__conn_send_err(c, text);
+      return;
+    }
+    if (deny_filter && !c->deny_filter) {
+      c->deny_filter = 1;
+      c->perm_deliver = 1;
+    }
+  }
   /* The limit comes first: at it, even a duplicate sid or a bad subject
    * gets this -ERR (checked against 2.9.10). */
   if (c->nsubs >= (s->opts.max_subs > 0 ? (size_t)s->opts.max_subs

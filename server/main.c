@@ -377,10 +377,22 @@ int main(int argc, char **argv) {
   if ((fs = nm_cli_last(&cli, NM_F_CONFIG)) != NULL && fs->value[0])
     config = fs->value;
   if (config && nm_server_opts_load(&o, config, err, sizeof(err)) < 0) {
+    /* nats-server prints its list of config errors (each ending in a new
+     * line) after its name, then one more new line. */
     fprintf(stderr, "natsmock: %s\n", err);
     nm_server_opts_free(&o);
     return 1;
   }
+  /* Warnings only: nats-server prints them and goes on, except with -t,
+   * where they fail the check like errors. */
+  if (o.config_warnings &&
+      (fs = nm_cli_last(&cli, NM_F_CHECK_CONFIG)) != NULL && fs->num) {
+    fprintf(stderr, "natsmock: %s\n", o.config_warnings);
+    nm_server_opts_free(&o);
+    return 1;
+  }
+  if (o.config_warnings)
+    fputs(o.config_warnings, stderr);
   port = o.port;
   if ((fs = nm_cli_last(&cli, NM_F_CHECK_CONFIG)) != NULL && fs->num) {
     if (config == NULL)
@@ -392,6 +404,11 @@ int main(int argc, char **argv) {
     return config ? 0 : 1;
   }
   apply_flags(&cli, &o, &port, &a);
+  if (nm_server_opts_validate(&o, err, sizeof(err)) < 0) {
+    fprintf(stderr, "natsmock: %s\n", err);
+    nm_server_opts_free(&o);
+    return 1;
+  }
 
   nm_log_set_time(o.logtime);
   if (o.log_file && o.log_file[0] &&

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "auth.h"
 #include "natsmock.h"
 #include "nm_buf.h"
 #include "nm_conn_api.h"
@@ -23,9 +24,11 @@
 #define NM_READ_MIN 64
 /* Short reads in a row before the read size halves (shortsToShrink). */
 #define NM_READ_SHORTS_TO_SHRINK 2
-/* Capacity an idle output buffer keeps after a burst; above it the memory is
- * given back once the buffer drains. */
-#define NM_OUT_KEEP (512 * 1024)
+/* Output buffers keep their memory while the connection writes; one that
+ * has not been used for this long gives it back (server trim timer). */
+#define NM_OUT_IDLE_MS 1000
+/* Longest permission -ERR text (subjects are cut to fit). */
+#define NM_PERM_ERR_MAX 1024
 /* Limit of the INFO text (with fields merged in by the fault engine). */
 #define NM_INFO_MAX (64 * 1024)
 /* Longest host string kept for INFO and the listener. */
@@ -144,6 +147,13 @@ struct nm_conn_s {
   /* CONNECT options */
   int verbose, pedantic, echo, headers, no_responders, protocol;
   char *user, *pass, *token; /* kept across CONNECTs, as Go's Unmarshal */
+  /* Permissions of the user it authenticated as (NULL: none), and what
+   * they need per connection (auth.h). perm_deliver: deliveries must be
+   * checked (a deny filter or allow_responses); the hot path tests only it. */
+  const nm__perm_t *perms;
+  nm__replies_t *replies;
+  int deny_filter;
+  int perm_deliver;
   /* keepalive */
   int ping_out;
   uint64_t last_in_ms; /* last activity: CONNECT, PUB, SUB, UNSUB, a delivery */
@@ -151,6 +161,7 @@ struct nm_conn_s {
   uint64_t ping_sent_ms; /* last server PING, 0 before the first */
   uint64_t write_start_ms;
   int raw_pending;     /* raw uv_writes not yet called back */
+  int out_used;        /* flushed since the last trim tick */
   int pub_checked;     /* the pending PUB's pedantic check was done early */
   int pub_checked_now; /* ...for the frame being handled */
   uint32_t rsz;        /* bytes the next read may take */
@@ -169,7 +180,7 @@ struct nm_conn_s {
 struct nm_server_s {
   uv_loop_t *loop;
   nm_server_opts_t opts; /* strings point into owned copies below */
-  char *s_host, *s_name, *s_user, *s_pass, *s_token, *s_faults;
+  char *s_host, *s_name, *s_user, *s_pass, *s_token, *s_faults, *s_noauth;
   uv_tcp_t listener;
   int listening; /* the listener handle is open */
   int port;
@@ -179,7 +190,8 @@ struct nm_server_s {
   int listener_closing; /* uv_close on the listener not yet called back */
   int stop_done;
   uv_timer_t restart_timer;
-  int open_handles; /* server handles not yet closed */
+  uv_timer_t trim_timer; /* idle output buffers give memory back */
+  int open_handles;      /* server handles not yet closed */
   int stopping;
   void (*stop_cb)(nm_server_t *, void *);
   void *stop_data;
@@ -190,8 +202,10 @@ struct nm_server_s {
   nm_conn_t *dirty;       /* connections with output to flush */
   nm_conn_t *stalled;     /* producers waiting for a consumer */
   nm__sublist_t subs;
-  nm__subvec_t match;  /* routing scratch */
-  nm__subvec_t qgroup; /* routing scratch: one queue group */
+  nm__auth_t *auth;         /* users list; NULL: none */
+  int64_t info_max_payload; /* max_payload as INFO shows it (may be < 0) */
+  nm__subvec_t match;       /* routing scratch */
+  nm__subvec_t qgroup;      /* routing scratch: one queue group */
   int route_depth;
   nm__sub_t *dead;     /* removed subs, freed when no routing is under way */
   nm_buf_t scratch;    /* one outbound frame when the fault engine is active */
@@ -228,6 +242,7 @@ nm_buf_t *nm__conn_out_begin(nm_conn_t *c);
 void nm__conn_out_end(nm_conn_t *c, nm_buf_t *b, size_t mark,
                       const nm_frame_t *f);
 void nm__conn_flush(nm_conn_t *c);
+void nm__conn_trim_idle(nm_conn_t *c);
 int nm__conn_send_err(nm_conn_t *c, const char *text);
 void nm__conn_send_simple(nm_conn_t *c, nm_op_t op); /* PING PONG +OK */
 void nm__conn_send_info(nm_conn_t *c);

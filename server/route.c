@@ -86,6 +86,10 @@ static int deliver(nm_server_t *s, const pubmsg_t *m, nm__sub_t *sub) {
     return 0;
   if (c == m->from && !c->echo)
     return 0;
+  /* deliverMsg: the subscriber's deny filter, before max is counted. */
+  if (c->perm_deliver && c->deny_filter &&
+      !nm__perm_deliver(c->perms, m->subject))
+    return 0;
   if (sub->max && sub->delivered >= sub->max) {
     nm__conn_remove_sub(c, sub);
     return 0;
@@ -124,6 +128,9 @@ static int deliver(nm_server_t *s, const pubmsg_t *m, nm__sub_t *sub) {
     f.line.n = b->len - mark - payload.n - 4;
     nm__conn_out_end(c, b, mark, &f);
   }
+  /* allow_responses: the subscriber may now publish to the reply. */
+  if (c->perm_deliver && m->reply.n)
+    nm__perm_note_reply(c->perms, &c->replies, m->reply, nm__now_ms(s));
   if (m->from)
     nm__stall_check(m->from, c);
   /* At exactly max the message goes out and the sub goes away. */

@@ -98,6 +98,13 @@ static void on_prepare(uv_prepare_t *h) {
   flush_dirty(h->data);
 }
 
+static void on_trim(uv_timer_t *t) {
+  nm_server_t *s = t->data;
+  nm_conn_t *c;
+  for (c = s->head; c; c = c->next)
+    nm__conn_trim_idle(c);
+}
+
 void nm__server_free_dead(nm_server_t *s) {
   while (s->dead) {
     nm__sub_t *d = s->dead;
@@ -141,8 +148,13 @@ int nm_server_new(uv_loop_t *loop, const nm_server_opts_t *o,
     s->opts.max_control_line = NM_DEFAULT_MAX_CONTROL_LINE;
   if (s->opts.max_control_line > NM_PARSER_SCRATCH_MAX)
     s->opts.max_control_line = NM_PARSER_SCRATCH_MAX;
-  if (s->opts.max_payload <= 0)
+  /* A negative max_control_line stays: nats-server then refuses every
+   * operation with arguments. max_payload -1 is no limit there (here up to
+   * NM_PARSER_HARD_MAX_PAYLOAD), and below -1 no payload fits; INFO shows it
+   * as given. */
+  if (s->opts.max_payload == 0)
     s->opts.max_payload = NM_DEFAULT_MAX_PAYLOAD;
+  s->info_max_payload = s->opts.max_payload;
   if (s->opts.max_pending <= 0)
     s->opts.max_pending = 64 * 1024 * 1024;
   if (s->opts.max_connections <= 0)
@@ -154,13 +166,25 @@ int nm_server_new(uv_loop_t *loop, const nm_server_opts_t *o,
   s->rng = o->seed ? o->seed : uv_hrtime() ^ (uintptr_t)s;
   if (s->rng == 0)
     s->rng = 0x9E3779B97F4A7C15ULL;
+  /* The users list is copied; the option's pointers are not kept. */
+  s->opts.users = NULL;
+  s->opts.no_auth_user = NULL;
+  s->opts.config_warnings = NULL;
+  if (nm__auth_new(o, &s->auth) < 0 ||
+      (o->no_auth_user && (s->s_noauth = strdup(o->no_auth_user)) == NULL)) {
+    nm_server_free(s);
+    return NM_ENOMEM;
+  }
+  s->opts.no_auth_user = s->s_noauth;
   if (s->s_host == NULL || nm__sublist_init(&s->subs) < 0) {
     nm_server_free(s);
     return NM_ENOMEM;
   }
   nm__server_id_gen(s);
-  nm_buf_init(&s->scratch, (size_t)s->opts.max_payload + NM_IN_SCRATCH_SLACK);
-  in_limit = (size_t)s->opts.max_payload + NM_IN_SCRATCH_SLACK;
+  in_limit = (size_t)(s->opts.max_payload > 0 ? s->opts.max_payload
+                                              : NM_PARSER_HARD_MAX_PAYLOAD) +
+             NM_IN_SCRATCH_SLACK;
+  nm_buf_init(&s->scratch, in_limit);
   nm_buf_init(&s->in_scratch, in_limit);
   s->faults = nm_faults_new(s->loop, &nm__server_fault_host, s);
   if (s->faults == NULL) {
@@ -279,7 +303,11 @@ int nm_server_start(nm_server_t *s) {
   uv_unref((uv_handle_t *)&s->flush_prepare);
   uv_timer_init(s->loop, &s->restart_timer);
   s->restart_timer.data = s;
-  s->open_handles += 3;
+  uv_timer_init(s->loop, &s->trim_timer);
+  s->trim_timer.data = s;
+  uv_timer_start(&s->trim_timer, on_trim, NM_OUT_IDLE_MS, NM_OUT_IDLE_MS);
+  uv_unref((uv_handle_t *)&s->trim_timer);
+  s->open_handles += 4;
   s->started = 1;
   r = listen_now(s, s->opts.port < 0 ? 0 : s->opts.port);
   if (r < 0)
@@ -399,6 +427,7 @@ void nm_server_stop(nm_server_t *s, void (*done)(nm_server_t *, void *),
     uv_close((uv_handle_t *)&s->flush_check, on_server_handle_closed);
     uv_close((uv_handle_t *)&s->flush_prepare, on_server_handle_closed);
     uv_close((uv_handle_t *)&s->restart_timer, on_server_handle_closed);
+    uv_close((uv_handle_t *)&s->trim_timer, on_server_handle_closed);
   }
   maybe_stopped(s);
 }
@@ -410,6 +439,7 @@ void nm_server_free(nm_server_t *s) {
   if (s->faults)
     nm_faults_free(s->faults);
   nm__sublist_free(&s->subs);
+  nm__auth_free(s->auth);
   nm__subvec_free(&s->match);
   nm__subvec_free(&s->qgroup);
   nm_buf_free(&s->scratch);
@@ -419,6 +449,7 @@ void nm_server_free(nm_server_t *s) {
   free(s->s_user);
   free(s->s_pass);
   free(s->s_token);
+  free(s->s_noauth);
   free(s->s_faults);
   free(s);
 }
@@ -599,9 +630,12 @@ int nm__server_info_json(nm_server_t *s, nm_conn_t *c, const char *extra,
   cJSON_AddStringToObject(o, "host", s->opts.host);
   cJSON_AddNumberToObject(o, "port", s->port);
   cJSON_AddTrueToObject(o, "headers");
-  if (s->opts.user || s->opts.token)
+  /* With a no_auth_user, INFO says no auth is required (the server still
+   * expects a CONNECT in time). */
+  if ((s->opts.user || s->opts.token || nm__auth_has_users(s->auth)) &&
+      !(nm__auth_has_users(s->auth) && s->opts.no_auth_user))
     cJSON_AddTrueToObject(o, "auth_required");
-  cJSON_AddNumberToObject(o, "max_payload", (double)s->opts.max_payload);
+  cJSON_AddNumberToObject(o, "max_payload", (double)s->info_max_payload);
   if (c) {
     cJSON_AddNumberToObject(o, "client_id", (double)c->id);
     cJSON_AddStringToObject(o, "client_ip", c->ip);

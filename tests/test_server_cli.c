@@ -117,6 +117,102 @@ START_TEST(test_bad_command_lines_as_nats_server) {
 }
 END_TEST
 
+/* Config files given to both with -c: the same exit status and messages.
+ * check=1 runs them with -t (parse and check, then exit); check=0 starts the
+ * server (for what is refused only when it starts: max_payload against
+ * max_pending, no_auth_user, lame duck periods). */
+static const struct {
+  const char *text;
+  int check;
+} kConfigs[] = {
+    {"foo: 1\n", 1},
+    {"port: 1\nfoo: 1\nbar { x: 1 }\n", 1},
+    {"  port: 1\n  bogus: 2\n", 1},
+    {"include ./nm-missing-include.conf\n", 1},
+    {"listen: 127.0.0.1:-1\n", 1},
+    {"listen: \"127.0.0.1:abc\"\n", 1},
+    {"listen: \"nohostport\"\n", 1},
+    {"port: -1\n", 1},
+    {"port: \"4222\"\n", 1},
+    {"port: 4222.5\n", 1},
+    {"debug: 1\n", 1},
+    {"max_payload: -1\nmax_control_line: -1\n", 1},
+    {"max_payload: 3000000000\n", 1},
+    {"max_control_line: 3000000000\n", 1},
+    {"max_payload: 1MB\nmax_pending: 2MB\n", 1},
+    {"ping_interval: \"1e17\"\n", 1},
+    {"ping_interval: nan\n", 1},
+    {"ping_interval: \"nan\"\n", 1},
+    {"ping_interval: 1e17\n", 1},
+    {"ping_interval: \"9999999h\"\n", 1},
+    {"ping_interval: \"1e3s\"\n", 1},
+    {"ping_interval: 0.5\n", 1},
+    {"ping_interval: 5\n", 1},
+    {"write_deadline: \"2x\"\n", 1},
+    {"lame_duck_duration: \"10s\"\n", 1},
+    {"lame_duck_duration: 30\n", 1},
+    {"lame_duck_grace_period: \"-1s\"\n", 1},
+    {"authorization { token: t\n user: u\n password: p }\n", 1},
+    {"authorization { foo: 1 }\n", 1},
+    {"authorization { users: [ {user: a, password: b} ], user: c }\n", 1},
+    {"authorization { users: [ {user: a, password: b} ], token: c }\n", 1},
+    {"authorization { users: [ {user: a}, {user: a} ] }\n", 1},
+    {"authorization { users: [ {password: b} ] }\n", 1},
+    {"authorization { users: [ {user: a, bogus: 1} ] }\n", 1},
+    {"authorization { users: \"x\" }\n", 1},
+    {"authorization { users: [ {user: a, permissions: { publish: { allow: "
+     "\"a\", nope: 1 } }} ] }\n",
+     1},
+    {"authorization { users: [ {user: a, permissions: { pub: \"a b c\" }} ] "
+     "}\n",
+     1},
+    {"authorization { users: [ {user: a, permissions: { what: 1 }} ] }\n", 1},
+    {"authorization { users: [ {user: a, permissions: { allow_responses: { "
+     "expires: 5 } }} ] }\n",
+     1},
+    {"authorization { permissions: { publish: \"x\" }, users: [ {user: a} ] "
+     "}\n",
+     1},
+    {"max_pending: 100\nmax_payload: 1000\n", 0},
+    {"max_pending: -1\n", 0},
+    {"no_auth_user: x\n", 0},
+    {"authorization { users: [ {user: a, password: b} ] }\nno_auth_user: x\n",
+     0},
+    {"lame_duck_duration: \"30s\"\nlame_duck_grace_period: \"40s\"\n", 0},
+};
+
+START_TEST(test_configs_as_nats_server) {
+  char dir[] = "/tmp/nm-cli-conf-XXXXXX", args[512], a[CLI_OUT_MAX],
+       b[CLI_OUT_MAX], aa[CLI_OUT_MAX], ba[CLI_OUT_MAX], cmd[2048];
+  int ra, rb;
+  if (!nm_natsserver_available())
+    return;
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  ck_assert_int_eq(nm_test_write_file(dir, "c.conf", kConfigs[_i].text), 0);
+  /* Relative to the file, as both servers print it. */
+  snprintf(args, sizeof(args), "%s -a 127.0.0.1 -p -1 -l /dev/null -c c.conf",
+           kConfigs[_i].check ? "-t" : "");
+  snprintf(cmd, sizeof(cmd),
+           "cd %s && timeout 10 nats-server %s 2>&1 "
+           ">/dev/null",
+           dir, args);
+  ra = nm_test_shell(cmd, a, sizeof(a));
+  snprintf(cmd, sizeof(cmd), "cd %s && timeout 10 %s %s 2>&1 >/dev/null", dir,
+           natsmock_bin(), args);
+  rb = nm_test_shell(cmd, b, sizeof(b));
+  answer_of(a, "nats-server", aa, sizeof(aa));
+  answer_of(b, "natsmock", ba, sizeof(ba));
+  ck_assert_msg(ra == rb,
+                "[%s]: exit %d (nats-server) vs %d (natsmock)\n%s\n%s",
+                kConfigs[_i].text, ra, rb, a, b);
+  ck_assert_msg(strcmp(aa, ba) == 0,
+                "[%s]: nats-server said\n%s\nnatsmock said\n%s",
+                kConfigs[_i].text, aa, ba);
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+  nm_test_shell(cmd, a, sizeof(a));
+}
+END_TEST
+
 /* Flags nats-server has and natsmock does not do: exit 1, one line naming
  * what is missing. */
 START_TEST(test_refused_flags) {
@@ -331,6 +427,8 @@ static Suite *suite(void) {
   tcase_add_loop_test(tc, test_bad_command_lines_as_nats_server, 0,
                       (int)(sizeof(kBad) / sizeof(kBad[0])));
   tcase_add_test(tc, test_refused_flags);
+  tcase_add_loop_test(tc, test_configs_as_nats_server, 0,
+                      (int)(sizeof(kConfigs) / sizeof(kConfigs[0])));
   tcase_add_loop_test(tc, test_natsc_suite_command_lines, 0,
                       (int)(sizeof(kNatsC) / sizeof(kNatsC[0])));
   tcase_add_test(tc, test_natsc_suite_refused_lines);

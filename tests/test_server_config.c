@@ -19,7 +19,7 @@ typedef struct {
   int port;
   const char *host;
   int64_t max_payload;
-  size_t max_control_line;
+  int64_t max_control_line;
   int64_t max_pending;
   int max_connections;
   int max_subs;
@@ -82,10 +82,27 @@ static const cfg_case_t kCfg[] = {
      .port = 1,
      .max_payload = 10,
      .ping_max = 3},
+    /* Clustering is refused, not ignored. */
     {.text = "cluster { port: 6222 routes: [ nats://a:1, nats://b:2 ] }\n"
-             "port: 7\n",
+             "port: 7\n"},
+    {.text = "unknown_key: 1\n"},
+    {.text = "listen: 127.0.0.1:-1\n",
      .ok = 1,
-     .port = 7},
+     .port = -1,
+     .host = "127.0.0.1"},
+    {.text = "port: -1\n", .ok = 1, .port = -1},
+    {.text = "max_payload: -1\n", .ok = 1, .max_payload = -1},
+    {.text = "max_control_line: -1\n", .ok = 1, .max_control_line = -1},
+    {.text = "max_payload: 3000000000\n"},
+    {.text = "ping_interval: \"1e17\"\n"},
+    {.text = "ping_interval: \"nan\"\n"},
+    {.text = "ping_interval: \"9999999h\"\n"},
+    {.text = "write_deadline: \"-1s\"\n"},
+    {.text = "authorization { token: t, user: u, password: p }\n"},
+    {.text = "authorization { users: [ {user: a, password: b} ], user: c }\n"},
+    {.text = "tls { cert_file: x }\n"},
+    {.text = "jetstream: false\n", .ok = 1},
+    {.text = "jetstream: enabled\n"},
     {.text = "debug: true\ntrace: false\nserver_name: x\n", .ok = 1},
     {.text = "port: \"unterminated\n"},
     {.text = "authorization {\n user: u\n"},
@@ -143,9 +160,12 @@ START_TEST(test_durations) {
   static const struct {
     const char *in;
     long long ms; /* -1: refused */
-  } t[] = {{"2s", 2000},  {"1m", 60000}, {"500ms", 500},   {"1h", 3600000},
-           {"0.25", 250}, {"3", 3000},   {"1m30s", 90000}, {"", -1},
-           {"s", -1},     {"2x", -1},    {"-1s", -1},      {"1500us", 2}};
+  } t[] = {{"2s", 2000},     {"1m", 60000}, {"500ms", 500},
+           {"1h", 3600000},  {"0.25", 250}, {"3", 3000},
+           {"1m30s", 90000}, {"", -1},      {"s", -1},
+           {"2x", -1},       {"-1s", -1},   {"1500us", 2},
+           {"1e17", -1},     {"nan", -1},   {"inf", -1},
+           {"9999999h", -1}, {"1e300", -1}, {"2562047h", 9223369200000LL}};
   size_t i;
   for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
     uint64_t ms = 0;

@@ -662,8 +662,11 @@ START_TEST(test_memory_bounded) {
   long kb0, kb;
   nm_peer_state_t st;
   snprintf(bin, sizeof(bin), "%s/server/natsmock", b ? b : ".");
-  ck_assert_int_eq(nm_server_proc_start(&ns, bin, "max_pending: 256KB\n", NULL),
-                   0);
+  /* max_payload may not exceed max_pending (nats-server refuses it). */
+  ck_assert_int_eq(
+      nm_server_proc_start(&ns, bin, "max_pending: 256KB\nmax_payload: 64KB\n",
+                           NULL),
+      0);
   sub = nm_test_connect(ns.port);
   pub = nm_test_connect(ns.port);
   ck_assert_int_ge(sub, 0);

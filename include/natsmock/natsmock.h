@@ -25,6 +25,33 @@ extern "C" {
 
 typedef struct nm_server_s nm_server_t;
 
+/* A subject permission of nats-server's authorization block: allow and deny
+ * lists of subjects (wildcards allowed; a subscribe entry may be "subject
+ * queue"). allow_set: an allow list was given, even an empty one (for
+ * publish, an empty allow list allows nothing). */
+typedef struct {
+  const char *const *allow;
+  int nallow;
+  int allow_set;
+  const char *const *deny;
+  int ndeny;
+} nm_subject_perm_t;
+
+/* A user's permissions (nats-server's `permissions` block). */
+typedef struct {
+  nm_subject_perm_t pub, sub;
+  int allow_responses;      /* may publish to the replies of what it got */
+  int resp_max;             /* replies per request: 1 */
+  uint64_t resp_expires_ms; /* how long a reply may be sent: 120000 */
+} nm_perms_t;
+
+/* One entry of `authorization { users = [...] }`. */
+typedef struct {
+  const char *user;
+  const char *password;
+  const nm_perms_t *perms; /* NULL: everything allowed */
+} nm_user_t;
+
 /* Settings, named after nats-server's config keys. nm_server_opts_init fills
  * in nats-server 2.9.10's defaults. Strings are copied by nm_server_new. */
 typedef struct {
@@ -35,8 +62,8 @@ typedef struct {
   const char *pass;
   const char *token;         /* token auth when set */
   uint64_t auth_timeout_ms;  /* 2000 */
-  int64_t max_payload;       /* 1048576 */
-  size_t max_control_line;   /* 4096 */
+  int64_t max_payload;       /* 1048576; < 0: no limit (as nats-server) */
+  int64_t max_control_line;  /* 4096; < 0: every op with arguments fails */
   int64_t max_pending;       /* 64 MiB: slow-consumer limit per conn */
   int max_connections;       /* 65536 */
   int max_subs;              /* max_subscriptions per connection; 0: no limit */
@@ -58,16 +85,26 @@ typedef struct {
   uint64_t lame_duck_duration_ms; /* 120000 */
   uint64_t lame_duck_grace_ms;    /* lame_duck_grace_period: 10000 */
   int64_t max_traced_msg_len;     /* 0: whole payloads in the trace */
+  /* authorization { users = [...] }: user/password entries with their
+   * permissions; users_set: the list was given (even empty). */
+  const nm_user_t *users;
+  int nusers;
+  int users_set;
+  const char *no_auth_user; /* the user a CONNECT without credentials is */
+  /* Warnings nats-server prints for the config file (e.g. a duration given
+   * as a number), one per line; NULL when none. */
+  const char *config_warnings;
   void *strings_; /* private: strings kept by nm_server_opts_load/_parse */
 } nm_server_opts_t;
 
 void nm_server_opts_init(nm_server_opts_t *o);
 
-/* Reads the nats-server config-file subset natsmock supports (listen, port,
- * max_payload, max_control_line, max_pending, max_connections, ping_interval,
- * ping_max, write_deadline, authorization {user, password, token, timeout})
- * into o. Durations: "2s", "1m", "500ms" or a number of seconds. Returns 0 or
- * NM_EINVAL with a message in err (size errlen). */
+/* Reads a nats-server 2.9.10 config file into o. Every key nats-server knows
+ * is either applied as nats-server does or refused ("natsmock does not
+ * support tls"); unknown keys, wrong types and bad values fail with
+ * nats-server's messages ("FILE:LINE:COL: unknown field \"x\""), all of them,
+ * one per line, in err (size errlen). docs/server.md lists every key.
+ * Returns 0 or NM_EINVAL. */
 int nm_server_opts_load(nm_server_opts_t *o, const char *path, char *err,
                         size_t errlen);
 /* The same from text in memory (n bytes). */
@@ -76,8 +113,14 @@ int nm_server_opts_parse(nm_server_opts_t *o, const char *text, size_t n,
 /* Frees the strings _load/_parse kept for o (after nm_server_new, which
  * copies what it needs). */
 void nm_server_opts_free(nm_server_opts_t *o);
-/* "2s", "1m", "500ms", "1h30m" or a number of seconds, into milliseconds.
- * Returns 0 or -1. */
+/* What nats-server checks once the config and the flags are read: max_payload
+ * against max_pending, lame duck durations, no_auth_user. Returns 0 or
+ * NM_EINVAL with nats-server's message. */
+int nm_server_opts_validate(const nm_server_opts_t *o, char *err,
+                            size_t errlen);
+/* Go durations ("2s", "1m", "500ms", "1h30m") or a plain non-negative
+ * number of seconds, into milliseconds. Returns 0 or -1 (also for what does
+ * not fit, NaN and infinities). */
 int nm_parse_duration_ms(const char *v, uint64_t *out);
 
 /* Creates a server on `loop`. Returns 0 or a negative code. */
