@@ -43,6 +43,7 @@ typedef struct {
   char name_hit[NM_MAX_PATTERNS], tag_hit[NM_MAX_PATTERNS];
   cJSON *loaded; /* every scenario name loaded: {"name": true} */
   const char *driver, *server, *junit, *json, *trace, *html, *xfail;
+  int proxy; /* --proxy: faults through natsmock's proxy (with --server) */
   int list, repeat, jobs, verbose;
   int shard_i, shard_n; /* --shard I/N: 1 <= I <= N; 0/0 when not given */
   const char *shard;    /* the --shard text, for the reports */
@@ -89,6 +90,10 @@ static void usage(FILE *f) {
           "I\"],\"cause\":TEXT}]\n"
           "  --server CMD             run fault-free scenarios against a "
           "real server (e.g. nats-server)\n"
+          "  --proxy                  with --server: run fault scenarios too, "
+          "through\n"
+          "                           natsmock's proxy in front of it "
+          "(docs/proxy.md)\n"
           "  --junit FILE, --json FILE, --html FILE, --trace DIR   reports\n"
           "  --time-scale F           multiply latency bounds and tolerances "
           "by F >= 1\n"
@@ -221,8 +226,12 @@ static int selected(const cli_t *c, const nm_scenario_t *sc) {
   return 0;
 }
 
-/* Why a scenario cannot run against a real server, or NULL. */
-static const char *real_skip(const nm_scenario_t *sc) {
+/* Why a scenario cannot run against a real server, or NULL. Through the
+ * proxy (--proxy) fault steps and awaited server frames work: the proxy
+ * hosts the fault engine and reports both directions. */
+static const char *real_skip(const nm_scenario_t *sc, int proxy) {
+  if (proxy)
+    return sc->real_server ? NULL : "marked real_server: false";
   if (sc->has_fault)
     return "uses fault steps (needs the mock)";
   if (sc->server_await)
@@ -311,11 +320,11 @@ static void *worker(void *arg) {
       nm_progress_start(p->progress, j, label);
     }
     res->wall_start_us = wall_now_us();
-    if (p->cli->server && real_skip(p->sc[j])) {
+    if (p->cli->server && real_skip(p->sc[j], p->cli->proxy)) {
       res->sc = p->sc[j];
       res->rep = p->rep[j];
       res->status = NM_ST_SKIP;
-      res->reason = strdup(real_skip(p->sc[j]));
+      res->reason = strdup(real_skip(p->sc[j], p->cli->proxy));
     } else {
       nm_run_scenario(p->sc[j], &p->ro, p->rep[j], res);
     }
@@ -351,6 +360,7 @@ static int parse_args(cli_t *c, int argc, char **argv) {
       {"seed", required_argument, 0, 's'},
       {"expected-failures", required_argument, 0, 'x'},
       {"server", required_argument, 0, 'S'},
+      {"proxy", no_argument, 0, 'P'},
       {"junit", required_argument, 0, 'J'},
       {"json", required_argument, 0, 'O'},
       {"trace", required_argument, 0, 'T'},
@@ -407,6 +417,9 @@ static int parse_args(cli_t *c, int argc, char **argv) {
       break;
     case 'S':
       c->server = optarg;
+      break;
+    case 'P':
+      c->proxy = 1;
       break;
     case 'J':
       c->junit = optarg;
@@ -582,6 +595,7 @@ int main(int argc, char **argv) {
   }
   pool.ro.driver_cmd = cli.driver;
   pool.ro.server_cmd = cli.server;
+  pool.ro.proxy = cli.proxy;
   pool.ro.seed = cli.seed;
   pool.ro.keep_timeline = cli.trace || cli.html;
   pool.ro.time_scale = cli.time_scale;

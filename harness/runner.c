@@ -114,6 +114,10 @@ static void on_obs(void *data, const nm_obs_event_t *ev) {
     e->detail = strdup(ev->detail);
 }
 
+void nm__run_on_obs(void *data, const nm_obs_event_t *ev) {
+  on_obs(data, ev);
+}
+
 /* ---- drivers ---- */
 
 /* Notes that command `id` of `client` was sent (for check_line). */

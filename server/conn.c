@@ -28,8 +28,12 @@ nm_conn_t *nm__conn_new(nm_server_t *s) {
   }
   nm_parser_set_limits(&c->parser, s->opts.max_control_line,
                        s->opts.max_payload);
-  if (s->opts.user || s->opts.token)
-    nm_parser_set_flags(&c->parser, NM_PARSER_EXPECT_CONNECT);
+  /* One feed per read, so split control lines take their arguments as
+   * nats-server's reads do. */
+  nm_parser_set_flags(&c->parser, NM_PARSER_READ_SPLIT_ARGS |
+                                      (s->opts.user || s->opts.token
+                                           ? (unsigned)NM_PARSER_EXPECT_CONNECT
+                                           : 0u));
   /* Past max_pending the connection is closed as a slow consumer; the
    * buffer limit is the hard backstop of the same rule. */
   nm_buf_init(&c->out, (size_t)s->opts.max_pending);
