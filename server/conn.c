@@ -230,8 +230,8 @@ static void close_handles(nm_conn_t *c, nm_close_how_t how) {
     return;
   c->flags |= NM_CF_DEAD;
   if (c->srv->obs)
-    observe(c, NM_OBS_CLOSE, NULL, (nm_slice_t){NULL, 0}, NULL, NULL,
-            c->close_reason);
+    observe(c, NM_OBS_CLOSE, NULL, (nm_slice_t){NULL, 0}, NULL,
+            how == NM_CLOSE_RST ? "reset" : "fin", c->close_reason);
   if (how != NM_CLOSE_RST || uv_tcp_close_reset(&c->tcp, on_close) != 0)
     uv_close((uv_handle_t *)&c->tcp, on_close);
   uv_close((uv_handle_t *)&c->ping_timer, on_close);
