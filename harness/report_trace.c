@@ -97,7 +97,7 @@ static int write_conn(const nm_result_t *r, const char *dir, uint64_t conn) {
   for (char *p = name; *p; p++)
     if (*p == '/' || *p == ' ')
       *p = '_';
-  if (r->rep > 1)
+  if (r->rep > 1 || r->repeated)
     snprintf(cuuid, sizeof(cuuid), "%s.r%d-%llu", name, r->rep,
              (unsigned long long)conn);
   else

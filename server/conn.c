@@ -230,8 +230,8 @@ static void close_handles(nm_conn_t *c, nm_close_how_t how) {
     return;
   c->flags |= NM_CF_DEAD;
   if (c->srv->obs)
-    observe(c, NM_OBS_CLOSE, NULL, (nm_slice_t){NULL, 0}, NULL, NULL,
-            c->close_reason);
+    observe(c, NM_OBS_CLOSE, NULL, (nm_slice_t){NULL, 0}, NULL,
+            how == NM_CLOSE_RST ? "reset" : "fin", c->close_reason);
   if (how != NM_CLOSE_RST || uv_tcp_close_reset(&c->tcp, on_close) != 0)
     uv_close((uv_handle_t *)&c->tcp, on_close);
   uv_close((uv_handle_t *)&c->ping_timer, on_close);
@@ -538,13 +538,17 @@ void nm__conn_send_simple(nm_conn_t *c, nm_op_t op) {
 }
 
 void nm__conn_send_info(nm_conn_t *c) {
+  nm__conn_send_info_extra(c, NULL);
+}
+
+void nm__conn_send_info_extra(nm_conn_t *c, const char *extra) {
   nm_buf_t *b, json;
   size_t mark;
   nm_frame_t f;
   if (!writable(c))
     return;
   nm_buf_init(&json, NM_INFO_MAX);
-  if (nm__server_info_json(c->srv, c, NULL, &json) < 0) {
+  if (nm__server_info_json(c->srv, c, extra, &json) < 0) {
     nm_buf_free(&json);
     return;
   }

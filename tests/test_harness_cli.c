@@ -213,7 +213,7 @@ START_TEST(repeat_parallel_reports) {
   struct stat st;
   ck_assert_int_eq(harness_run("-j2 --repeat 3 --seed 7 --name good --name "
                                "held --junit j.xml --json r.json --html "
-                               "r.html --trace tr s/"),
+                               "r.html --trace tr --record rec s/"),
                    1);
   ck_assert_int_eq(count("] PASS"), 3);
   ck_assert_int_eq(count("] FAIL"), 3);
@@ -229,6 +229,29 @@ START_TEST(repeat_parallel_reports) {
   ck_assert_msg(stat(path, &st) == 0, "%s", path);
   snprintf(path, sizeof(path), "%s/tr/held.r2-1.expanded.json", dir);
   ck_assert_msg(stat(path, &st) == 0, "%s", path);
+  /* With --repeat every repetition is named .r<k>, the first one too. */
+  snprintf(path, sizeof(path), "%s/tr/good.r1-1.expanded.json", dir);
+  ck_assert_msg(stat(path, &st) == 0, "%s", path);
+  /* --record: every run's whole timeline, passing runs included, with the
+   * driver's lines and the connection's close (and how it ended). */
+  {
+    char text[64 * 1024];
+    FILE *f;
+    size_t n;
+    snprintf(path, sizeof(path), "%s/rec/good.r1.timeline.jsonl", dir);
+    f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "%s", path);
+    n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    ck_assert_ptr_nonnull(strstr(text, "\"format\":\"natsmock-timeline\""));
+    ck_assert_ptr_nonnull(strstr(text, "\"status\":\"PASS\""));
+    ck_assert_ptr_nonnull(strstr(text, "\"kind\":\"ev\""));
+    ck_assert_ptr_nonnull(strstr(text, "\"kind\":\"cmd\""));
+    ck_assert_ptr_nonnull(strstr(text, "\"verb\":\"PONG\""));
+    snprintf(path, sizeof(path), "%s/rec/held.r3.timeline.jsonl", dir);
+    ck_assert_msg(stat(path, &st) == 0, "%s", path);
+  }
 }
 END_TEST
 
