@@ -33,6 +33,7 @@ void nm_faults_stop(nm_faults_t *f) {
     return;
   f->stopped = 1;
   nm__fsync_stop(f);
+  nm__fdefer_stop(f);
   while (f->conns != NULL) {
     nm__fconn_t *st = f->conns;
     nm__fconn_drop_all(f, st);
@@ -57,6 +58,15 @@ void nm_faults_free(nm_faults_t *f) {
   nm__fsync_free(f);
   free(f->trace);
   free(f);
+}
+
+void nm_faults_set_control(nm_faults_t *f, int on) {
+  if (f != NULL)
+    f->control_off = !on;
+}
+
+int nm_faults_control_on(const nm_faults_t *f) {
+  return f != NULL && !f->control_off;
 }
 
 int nm_faults_active(const nm_faults_t *f) {

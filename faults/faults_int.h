@@ -37,6 +37,8 @@
 #define NM_FAULT_RESULT_MAX (1024 * 1024) /* JSON result / reply text */
 #define NM_FAULT_PERCONN_MAX 4096 /* connections a per_conn rule counts */
 #define NM_FAULT_TRACE_MAX 256    /* ACTION events kept for $MOCK.trace */
+#define NM_FAULT_REFUSE_MAX 1000  /* refuse: connections (then it ends) */
+#define NM_FAULT_RESTART_MAX_MS (60 * 1000) /* restart: listener away */
 
 typedef enum {
   NM_FACT_PASS = 0,
@@ -185,6 +187,7 @@ struct nm__fconn_s {
 };
 
 typedef struct nm__fsync_s nm__fsync_t;
+typedef struct nm__fdefer_s nm__fdefer_t;
 
 /* One ACTION event, kept for $MOCK.trace (text fields truncated). */
 typedef struct {
@@ -213,6 +216,9 @@ struct nm_faults_s {
   nm__fsync_t *sync;   /* nm_faults_apply_sync plumbing, or NULL */
   nm__ftrace_t *trace; /* ring of NM_FAULT_TRACE_MAX, allocated on first use */
   uint64_t trace_seq;  /* events recorded so far */
+  int replying;        /* answering a control request: rules stand aside */
+  nm__fdefer_t *deferred; /* request actions waiting for their answer */
+  int control_off; /* $MOCK. subjects are ordinary (nm_faults_set_control) */
 };
 
 /* The host's operations, one call each (nm_faults.h describes them). */
@@ -343,6 +349,9 @@ void nm__fdirects_run(nm_faults_t *f, const nm__fdirects_t *d,
  * frame description for the observer points into the action and `out`. */
 int nm__fframe_build(nm_faults_t *f, nm_hconn_t *c, const nm__fdirect_t *a,
                      nm_buf_t *out, nm_frame_t *fr);
+
+/* faults_control.c: cancels actions still waiting for their answer. */
+void nm__fdefer_stop(nm_faults_t *f);
 
 /* faults_sync.c */
 int nm__fsync_init(nm_faults_t *f, uv_loop_t *loop);

@@ -364,8 +364,8 @@ static int parse_direct(const cJSON *o, nm__fdirect_t *a, const char *where,
                        errlen);
   case NM_FDO_RESTART:
     if ((rc = nm__fj_check_keys(o, k_restart, where, err, errlen)) ||
-        (rc = nm__fj_uint(o, "ms", 0, NM_FAULT_DELAY_MAX_MS, &a->ms, where, err,
-                          errlen)))
+        (rc = nm__fj_uint(o, "ms", 0, NM_FAULT_RESTART_MAX_MS, &a->ms, where,
+                          err, errlen)))
       return rc;
     return nm__fj_bool(o, "keep_conns", &a->flag, where, err, errlen);
   case NM_FDO_REFUSE:
@@ -373,7 +373,10 @@ static int parse_direct(const cJSON *o, nm__fdirect_t *a, const char *where,
       return rc;
     if (nm__fj_get(o, "count") == NULL)
       return nm__fj_fail(err, errlen, "%s.count: required", where);
-    return nm__fj_uint(o, "count", 1, INT32_MAX, &a->count, where, err, errlen);
+    /* Bounded: a refusal that never ends leaves a server only a restart
+     * repairs. */
+    return nm__fj_uint(o, "count", 1, NM_FAULT_REFUSE_MAX, &a->count, where,
+                       err, errlen);
   }
   return NM_EINVAL;
 }

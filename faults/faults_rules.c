@@ -251,7 +251,12 @@ int nm_faults_frame(nm_faults_t *f, nm_hconn_t *c, int dir,
   nm__fconn_t *st;
   int nacted = 0, result = NM_FAULT_PASS, has_then = 0, i;
 
-  if (f == NULL || f->stopped)
+  if (f == NULL || f->stopped || f->replying)
+    return NM_FAULT_PASS;
+  /* Control requests are not data: no rule may hold, drop or count them,
+   * or the control plane could lock itself out. */
+  if (dir == NM_DIR_IN && (fr->op == NM_OP_PUB || fr->op == NM_OP_HPUB) &&
+      !f->control_off && nm_faults_is_control(fr->subject))
     return NM_FAULT_PASS;
   id = nm__fh_id(f, c);
   st = nm__fconn_get(f, id, 0);

@@ -117,9 +117,18 @@ void nm_faults_conn_close(nm_faults_t *f, nm_hconn_t *c);
 
 /* 1 when a PUB subject is for the control plane ("$MOCK." and below). */
 int nm_faults_is_control(nm_slice_t subject);
+/* The control plane is on by default. Off (on = 0): nm_faults_control
+ * answers nothing and "$MOCK." subjects are ordinary subjects, seen by the
+ * rules like any other; the host routes them as usual. */
+void nm_faults_set_control(nm_faults_t *f, int on);
+int nm_faults_control_on(const nm_faults_t *f);
 /* A PUB to a control subject from connection c (NULL: none). The answer
  * goes to `reply` through ops->publish when reply is set. The host routes
- * such publishes nowhere else. */
+ * such publishes nowhere else. Control traffic is apart from the data
+ * plane: the engine's rules never see a control PUB nor the frames its
+ * answer makes, and the answer to a request whose actions would close its
+ * own connection (close without flush, reset, black-hole, restart without
+ * keep_conns) is written before those actions run. */
 void nm_faults_control(nm_faults_t *f, nm_hconn_t *c, nm_slice_t subject,
                        nm_slice_t reply, nm_slice_t payload);
 

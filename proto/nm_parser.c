@@ -488,6 +488,7 @@ ssize_t nm_parser_feed(nm_parser_t *p, const char *buf, size_t len) {
       if (b == 'P') {
         size_t next;
         if (pub_fast(p, buf, len, i, &next)) {
+          p->frame_end = next;
           if ((r = emit(p)) != 0)
             return stopped(p, r, next);
           i = next;
@@ -609,6 +610,7 @@ ssize_t nm_parser_feed(nm_parser_t *p, const char *buf, size_t len) {
           break;
         }
         i = end + 1;
+        p->frame_end = i;
         if ((r = line_done(p, p->scratch, p->line_len, p->arg_start_len,
                            arg_n)) != 0)
           return stopped(p, r, i);

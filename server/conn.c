@@ -538,13 +538,17 @@ void nm__conn_send_simple(nm_conn_t *c, nm_op_t op) {
 }
 
 void nm__conn_send_info(nm_conn_t *c) {
+  nm__conn_send_info_extra(c, NULL);
+}
+
+void nm__conn_send_info_extra(nm_conn_t *c, const char *extra) {
   nm_buf_t *b, json;
   size_t mark;
   nm_frame_t f;
   if (!writable(c))
     return;
   nm_buf_init(&json, NM_INFO_MAX);
-  if (nm__server_info_json(c->srv, c, NULL, &json) < 0) {
+  if (nm__server_info_json(c->srv, c, extra, &json) < 0) {
     nm_buf_free(&json);
     return;
   }

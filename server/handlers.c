@@ -535,6 +535,8 @@ void nm__conn_handle_frame(nm_conn_t *c, const nm_frame_t *f) {
   case NM_OP_PING:
     c->last_ping_ms = nm__now_ms(c->srv);
     nm__conn_send_simple(c, NM_OP_PONG);
+    if (c->flags & NM_CF_CONNECTED)
+      c->flags |= NM_CF_PONGED;
     break;
   case NM_OP_PONG:
     /* Any PONG, asked for or not, gives nats-server a round trip. */

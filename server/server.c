@@ -303,11 +303,13 @@ int nm_server_start(nm_server_t *s) {
   uv_unref((uv_handle_t *)&s->flush_prepare);
   uv_timer_init(s->loop, &s->restart_timer);
   s->restart_timer.data = s;
+  uv_timer_init(s->loop, &s->ldm_timer);
+  s->ldm_timer.data = s;
   uv_timer_init(s->loop, &s->trim_timer);
   s->trim_timer.data = s;
   uv_timer_start(&s->trim_timer, on_trim, NM_OUT_IDLE_MS, NM_OUT_IDLE_MS);
   uv_unref((uv_handle_t *)&s->trim_timer);
-  s->open_handles += 4;
+  s->open_handles += 5;
   s->started = 1;
   r = listen_now(s, s->opts.port < 0 ? 0 : s->opts.port);
   if (r < 0)
@@ -400,7 +402,7 @@ static void on_server_handle_closed(uv_handle_t *h) {
   maybe_stopped(s);
 }
 
-static void close_listener(nm_server_t *s) {
+void nm__server_close_listener(nm_server_t *s) {
   if (!s->listening)
     return;
   s->listening = 0;
@@ -417,7 +419,7 @@ void nm_server_stop(nm_server_t *s, void (*done)(nm_server_t *, void *),
   s->stop_cb = done;
   s->stop_data = data;
   nm_faults_stop(s->faults);
-  close_listener(s);
+  nm__server_close_listener(s);
   for (c = s->head; c; c = n) {
     n = c->next;
     nm__conn_close(c, NM_CLOSE_FIN, "server shutdown");
@@ -427,6 +429,7 @@ void nm_server_stop(nm_server_t *s, void (*done)(nm_server_t *, void *),
     uv_close((uv_handle_t *)&s->flush_check, on_server_handle_closed);
     uv_close((uv_handle_t *)&s->flush_prepare, on_server_handle_closed);
     uv_close((uv_handle_t *)&s->restart_timer, on_server_handle_closed);
+    uv_close((uv_handle_t *)&s->ldm_timer, on_server_handle_closed);
     uv_close((uv_handle_t *)&s->trim_timer, on_server_handle_closed);
   }
   maybe_stopped(s);
@@ -440,6 +443,7 @@ void nm_server_free(nm_server_t *s) {
     nm_faults_free(s->faults);
   nm__sublist_free(&s->subs);
   nm__auth_free(s->auth);
+  nm__ldm_free(s);
   nm__subvec_free(&s->match);
   nm__subvec_free(&s->qgroup);
   nm_buf_free(&s->scratch);
@@ -593,7 +597,7 @@ static void on_restart_timer(uv_timer_t *t) {
   r = listen_now(s, s->port);
   if (r < 0) {
     if (s->listening)
-      close_listener(s);
+      nm__server_close_listener(s);
     if (s->opts.debug)
       nm__trace(s, "listener restart failed: %s", uv_strerror(r));
   }
@@ -602,7 +606,7 @@ static void on_restart_timer(uv_timer_t *t) {
 int nm__server_restart_listener(nm_server_t *s, uint64_t delay_ms) {
   if (s->stopping || !s->started)
     return NM_ESTATE;
-  close_listener(s);
+  nm__server_close_listener(s);
   return uv_timer_start(&s->restart_timer, on_restart_timer, delay_ms, 0);
 }
 

@@ -137,6 +137,14 @@ const char *nm_server_url(const nm_server_t *s, char *out, size_t n);
  * are closed (the loop must keep running until then). */
 void nm_server_stop(nm_server_t *s, void (*done)(nm_server_t *, void *),
                     void *data);
+/* Lame duck mode, as nats-server 2.9.10's (SIGUSR2): stop accepting, send
+ * every client that has had its first PONG an INFO with "ldm":true, wait
+ * opts.lame_duck_grace_ms, then close the clients one by one spread over
+ * lame_duck_duration_ms minus the grace (at most 1 s apart), and call `done`
+ * (on the loop), after which the host stops the server. Once only; returns 0
+ * or NM_ESTATE. */
+int nm_server_lame_duck(nm_server_t *s, void (*done)(nm_server_t *, void *),
+                        void *data);
 /* Frees a stopped server (call from `done` or after it ran). */
 void nm_server_free(nm_server_t *s);
 
