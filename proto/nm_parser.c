@@ -185,7 +185,10 @@ void nm__parser_frame_reset(nm_parser_t *p) {
  * at once. */
 #define NM__STOPPED 1
 
-/* Emits p->frame. Returns 0, NM__STOPPED or the sticky callback error. */
+/* Emits p->frame. Returns 0, NM__STOPPED or the sticky callback error.
+ * Every path that emits (directly or through line_done) sets p->frame_end
+ * first: the proxy recovers each frame's exact bytes from it
+ * (test_proto_frame_end). */
 static int emit(nm_parser_t *p) {
   unsigned gen = p->gen;
   int r;

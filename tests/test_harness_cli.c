@@ -139,7 +139,7 @@ START_TEST(selection_and_list) {
 }
 END_TEST
 
-/* --shard I/N: for several N, the N slices of the real suite's selection
+/* --shard I/N: for N = 1, 2 and 5, the N slices of the real suite's selection
  * together list every scenario exactly once, slice sizes differ by at most
  * one, the same slice twice is the same list, and an unloadable file is
  * reported by exactly one slice. */
@@ -147,7 +147,10 @@ START_TEST(sharding) {
   const char *src = getenv("NM_SOURCE_DIR");
   char cmd[2048];
   ck_assert_ptr_nonnull(src);
-  for (int n = 1; n <= 5; n++) {
+  /* N = 1, 2, 5 (each costs 2N + 3 listings: kept quick under ASan). */
+  static const int ns[] = {1, 2, 5};
+  for (int q = 0; q < 3; q++) {
+    int n = ns[q];
     snprintf(cmd, sizeof(cmd),
              "h='%s'; s='%s/scenarios'; all=$($h --list $s | sort); "
              "union=$(for i in $(seq 1 %d); do $h --list --shard $i/%d $s; "
