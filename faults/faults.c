@@ -18,6 +18,7 @@ nm_faults_t *nm_faults_new(uv_loop_t *loop, const nm_fault_host_t *ops,
     return NULL;
   f->loop = loop;
   f->ops = ops;
+  f->held_cap = NM_FAULT_HELD_TOTAL_DEFAULT;
   f->host = host;
   /* The sync plumbing is optional: without a loop, nm_faults_apply_sync
    * reports NM_ESTATE. */
@@ -58,6 +59,11 @@ void nm_faults_free(nm_faults_t *f) {
   nm__fsync_free(f);
   free(f->trace);
   free(f);
+}
+
+void nm_faults_set_held_cap(nm_faults_t *f, uint64_t bytes) {
+  if (f != NULL)
+    f->held_cap = bytes != 0 ? bytes : NM_FAULT_HELD_TOTAL_DEFAULT;
 }
 
 void nm_faults_set_control(nm_faults_t *f, int on) {
@@ -182,8 +188,10 @@ void nm__frule_free(nm__frule_t *r) {
     return;
   free(r->match.subject);
   free(r->match.sid);
+  free(r->match.name);
   free(r->after.subject);
   free(r->after.sid);
+  free(r->after.name);
   nm__fdirects_free(&r->then);
   free(r->pc);
   free(r);

@@ -525,6 +525,16 @@ int nm_faults_is_control(nm_slice_t subject) {
          memcmp(subject.p, kPrefix, sizeof(kPrefix) - 1) == 0;
 }
 
+void nm_faults_control_deny(nm_faults_t *f, nm_slice_t reply, const char *why) {
+  nm_buf_t out;
+  if (f == NULL || f->stopped || reply.n == 0)
+    return;
+  nm_buf_init(&out, NM_FAULT_RESULT_MAX);
+  reply_error(&out, why);
+  reply_publish(f, reply, &out);
+  nm_buf_free(&out);
+}
+
 void nm_faults_control(nm_faults_t *f, nm_hconn_t *c, nm_slice_t subject,
                        nm_slice_t reply, nm_slice_t payload) {
   char err[512];

@@ -79,16 +79,19 @@ void nm__fheld_free(nm__fheld_t *h) {
 
 int nm__fheld_charge(nm__fconn_t *st, nm__fheld_t *h) {
   if (st->nframes + 1 > NM_FAULT_HELD_FRAMES_MAX ||
-      st->nbytes + h->cost > NM_FAULT_HELD_BYTES_MAX)
+      st->nbytes + h->cost > NM_FAULT_HELD_BYTES_MAX ||
+      h->f->held_total + h->cost > h->f->held_cap)
     return NM_ETOOBIG;
   st->nframes++;
   st->nbytes += h->cost;
+  h->f->held_total += h->cost;
   return 0;
 }
 
 void nm__fheld_uncharge(nm__fconn_t *st, nm__fheld_t *h) {
   st->nframes--;
   st->nbytes -= h->cost;
+  h->f->held_total -= h->cost;
 }
 
 void nm__fheld_append(nm__fheld_list_t *l, nm__fheld_t *h) {
@@ -249,6 +252,7 @@ static void free_list(nm__fheld_list_t *l) {
 }
 
 void nm__fconn_drop_all(nm_faults_t *f, nm__fconn_t *st) {
+  f->held_total -= st->nbytes;
   free_list(&st->held);
   free_list(&st->delayed);
   free_list(&st->stalled);

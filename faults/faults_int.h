@@ -25,6 +25,9 @@
 #define NM_FAULT_DATA_MAX (1024 * 1024) /* send_raw / send / publish data */
 #define NM_FAULT_HELD_FRAMES_MAX 10000  /* held+delayed frames per conn */
 #define NM_FAULT_HELD_BYTES_MAX (16u << 20) /* held+delayed bytes per conn */
+/* held+delayed+stalled+coalesced bytes of all connections together, unless
+ * the host sets another (nm_faults_set_held_cap; natsmock --max_held). */
+#define NM_FAULT_HELD_TOTAL_DEFAULT ((uint64_t)128 << 20)
 #define NM_FAULT_DELAY_MAX_MS (3600 * 1000) /* delay, restart */
 #define NM_FAULT_PUBLISH_COUNT_MAX 1000000  /* phantom publish count */
 #define NM_FAULT_PUBLISH_BYTES_MAX                                             \
@@ -83,6 +86,7 @@ typedef struct {
   char *subject;  /* NATS pattern, or NULL */
   char *sid;      /* exact sid, or NULL */
   uint64_t conn;  /* connection id, or 0 */
+  char *name;     /* the client's CONNECT "name", exact, or NULL */
 } nm__fmatch_t;
 
 /* One direct action, parsed and checked. Strings are owned. */
@@ -218,6 +222,8 @@ struct nm_faults_s {
   uint64_t trace_seq;  /* events recorded so far */
   int replying;        /* answering a control request: rules stand aside */
   nm__fdefer_t *deferred; /* request actions waiting for their answer */
+  uint64_t held_total;    /* bytes kept on all connections */
+  uint64_t held_cap;      /* their cap (NM_FAULT_HELD_TOTAL_DEFAULT) */
   int control_off; /* $MOCK. subjects are ordinary (nm_faults_set_control) */
 };
 
@@ -328,8 +334,8 @@ void nm__femit(nm_faults_t *f, nm_hconn_t *c, const char *p, size_t n,
                const nm_frame_t *fr, const char *rule, const char *action);
 
 /* faults_rules.c */
-int nm__fmatch(const nm__fmatch_t *m, int dir, uint64_t conn_id,
-               const nm_frame_t *fr);
+int nm__fmatch(nm_faults_t *f, nm_hconn_t *c, const nm__fmatch_t *m, int dir,
+               uint64_t conn_id, const nm_frame_t *fr);
 
 /* faults_json.c (a rule), faults_json_do.c (an action list). `err` gets a
  * message naming the offending field. */

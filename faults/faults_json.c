@@ -80,6 +80,8 @@ static int parse_match(const cJSON *o, nm__fmatch_t *m, const char *where,
       return nm__fj_fail(err, errlen,
                          "%s.conn: must be a connection id (1, 2, ...)", where);
   }
+  if ((r = nm__fj_str(o, "name", 0, &m->name, where, err, errlen)) != 0)
+    return r;
   return 0;
 }
 
@@ -98,11 +100,11 @@ static const struct {
 int nm__fjson_rule(nm_faults_t *f, const void *json, int index,
                    nm__frule_t **out, char *err, size_t errlen) {
   static const char *const keys[] = {
-      "id",    "dir",   "verb",  "subject", "sid",      "conn",
-      "nth",   "every", "limit", "after",   "action",   "ms",
-      "chunk", "cuts",  "seed",  "then",    "per_conn", NULL};
+      "id",    "dir",   "verb",     "subject", "sid", "conn",  "nth",
+      "every", "limit", "after",    "action",  "ms",  "chunk", "cuts",
+      "seed",  "then",  "per_conn", "name",    NULL};
   static const char *const after_keys[] = {"dir",  "verb", "subject", "sid",
-                                           "conn", "nth",  NULL};
+                                           "conn", "nth",  "name",    NULL};
   const cJSON *o = json, *v;
   char where[48], awhere[64];
   nm__frule_t *r;

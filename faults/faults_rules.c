@@ -10,10 +10,17 @@
 #include "faults_int.h"
 #include "nm_subject.h"
 
-int nm__fmatch(const nm__fmatch_t *m, int dir, uint64_t conn_id,
-               const nm_frame_t *fr) {
+int nm__fmatch(nm_faults_t *f, nm_hconn_t *c, const nm__fmatch_t *m, int dir,
+               uint64_t conn_id, const nm_frame_t *fr) {
   if (m->dir != dir)
     return 0;
+  if (m->name != NULL) {
+    /* Asked of the host only for rules that name a client. */
+    const char *name =
+        f->ops->conn_name != NULL ? f->ops->conn_name(f->host, c) : NULL;
+    if (name == NULL || strcmp(name, m->name) != 0)
+      return 0;
+  }
   if (m->verbs != 0 &&
       ((unsigned)fr->op >= 32 || (m->verbs & (1u << (unsigned)fr->op)) == 0))
     return 0;
@@ -275,7 +282,7 @@ int nm_faults_frame(nm_faults_t *f, nm_hconn_t *c, int dir,
       continue; /* per_conn table full: this connection is not counted */
     if (!n->armed) {
       /* The trigger frame itself is not counted by the rule it arms. */
-      if (nm__fmatch(&r->after, dir, id, fr) &&
+      if (nm__fmatch(f, c, &r->after, dir, id, fr) &&
           ++n->after_seen >= r->after_nth) {
         n->armed = 1;
         nm__fobserve(f, NM_OBS_ACTION, id, fr, bytes, r->id, "armed",
@@ -284,7 +291,7 @@ int nm_faults_frame(nm_faults_t *f, nm_hconn_t *c, int dir,
       continue;
     }
     if (taker != NULL || nm__frule_spent(r, n) ||
-        !nm__fmatch(&r->match, dir, id, fr))
+        !nm__fmatch(f, c, &r->match, dir, id, fr))
       continue;
     n->seen++;
     r->seen_total++;

@@ -71,6 +71,7 @@ static void conn_free(nm_conn_t *c) {
   nm_buf_free(&c->inflight);
   nm_buf_free(&c->held_in);
   free(c->user);
+  free(c->client_name);
   free(c->pass);
   free(c->token);
   nm__replies_free(c->replies);

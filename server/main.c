@@ -88,6 +88,8 @@ static void usage(FILE *f) {
           "        --seed <n>                   Seed for queue picks and "
           "splits\n"
           "        --no_mock_control            No $MOCK requests\n"
+          "        --max_held <bytes>           Bytes fault rules may hold, "
+          "all connections (128 MiB)\n"
           "\n"
           "Common Options:\n"
           "    -h, --help                       Show this message\n"
@@ -348,6 +350,13 @@ static void apply_flags(const nm_cli_t *cli, nm_server_opts_t *o, int64_t *port,
       break;
     case NM_F_SEED:
       o->seed = (uint64_t)fs->num;
+      break;
+    /* The fault engine's (faultfix). */
+    case NM_F_NO_MOCK_CONTROL:
+      o->no_mock_control = fs->num != 0;
+      break;
+    case NM_F_MAX_HELD:
+      o->max_held = fs->num;
       break;
     default:
       break;

@@ -149,6 +149,8 @@ struct nm_conn_s {
   /* CONNECT options */
   int verbose, pedantic, echo, headers, no_responders, protocol;
   char *user, *pass, *token; /* kept across CONNECTs, as Go's Unmarshal */
+  char *client_name; /* CONNECT "name" (kept the same way); fault rules */
+  int mock_anon;     /* admitted as no_auth_user: no $MOCK control */
   /* Permissions of the user it authenticated as (NULL: none), and what
    * they need per connection (auth.h). perm_deliver: deliveries must be
    * checked (a deny filter or allow_responses); the hot path tests only it. */

@@ -74,6 +74,12 @@ typedef struct {
   int debug;                  /* -D: debug log on stderr */
   const char *faults_file;    /* --faults FILE: JSON rules loaded at start */
   uint64_t seed; /* queue-group choice and random splits; 0: time */
+  /* The fault engine (docs/faults.md), natsmock's own settings: */
+  int64_t max_held;    /* bytes kept by fault rules (held, delayed,
+                          stalled), all connections together: 128 MiB;
+                          0: the same (--max_held, config max_held) */
+  int no_mock_control; /* 1: $MOCK.> is an ordinary subject, no control
+                          requests (--no_mock_control); 0: answered */
   /* Read from a config file for the natsmock program (the library itself
    * does not use them): nats-server's keys of the same names. */
   const char *log_file;           /* log_file */
