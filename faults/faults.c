@@ -123,7 +123,8 @@ void nm__fconn_maybe_free(nm_faults_t *f, nm__fconn_t *st) {
   nm__fconn_t **pp;
 
   if (st->held.head || st->delayed.head || st->stalled.head ||
-      st->coalesce.head || st->stall || st->blackhole)
+      st->coalesce.head || st->seq[0].head || st->seq[1].head || st->stall ||
+      st->blackhole)
     return;
   for (pp = &f->conns; *pp != NULL; pp = &(*pp)->next) {
     if (*pp == st) {

@@ -73,6 +73,10 @@ static uint64_t held_of(nm_faults_t *f, const char *id) {
       n += strcmp(h->rule, id) == 0;
     for (h = st->coalesce.head; h != NULL; h = h->next)
       n += strcmp(h->rule, id) == 0;
+    for (h = st->seq[0].head; h != NULL; h = h->next)
+      n += h->ordered && !h->ready && strcmp(h->rule, id) == 0;
+    for (h = st->seq[1].head; h != NULL; h = h->next)
+      n += h->ordered && !h->ready && strcmp(h->rule, id) == 0;
   }
   return n;
 }

@@ -141,10 +141,11 @@ struct nm__frule_s {
   nm__fmatch_t after;
   uint64_t after_nth; /* arm on the n-th frame matching `after` (default 1) */
   uint64_t nth, every, limit;
-  nm__fcount_t cnt;                 /* the counters, unless per_conn */
-  int per_conn;                     /* counters per connection, in `pc` */
-  nm__fcount_conn_t *pc;            /* open connections seen, at most */
-  int npc, pccap;                   /* NM_FAULT_PERCONN_MAX */
+  nm__fcount_t cnt;      /* the counters, unless per_conn */
+  int per_conn;          /* counters per connection, in `pc` */
+  int ordered;           /* hold/delay: later frames wait behind the kept one */
+  nm__fcount_conn_t *pc; /* open connections seen, at most */
+  int npc, pccap;        /* NM_FAULT_PERCONN_MAX */
   uint64_t seen_total, acted_total; /* for $MOCK.rules, all connections */
   int removed;                      /* unlinked once no frame walk is running */
   nm__fact_t action;
@@ -172,6 +173,9 @@ struct nm__fheld_s {
   size_t cost;  /* bytes charged to the connection's cap */
   int timer_on; /* delay: timer initialised (closed on cancel) */
   int on_held;  /* the timer's entry is on the hold queue (release_ms) */
+  int ordered;  /* on seq[dir]: blocks what follows until ready */
+  int ready;    /* on seq[dir]: may be delivered (released, timer fired,
+                   or a frame that only waits for those before it) */
   uv_timer_t timer;
 };
 
@@ -190,7 +194,11 @@ struct nm__fconn_s {
   nm__fheld_list_t delayed;  /* frames with a running timer */
   nm__fheld_list_t stalled;  /* inbound frames read after a stall */
   nm__fheld_list_t coalesce; /* out frames waiting for the next write */
-  size_t nframes, nbytes;    /* charged against the caps */
+  /* "ordered" holds and delays, per direction: the kept frame and every
+   * frame after it on that connection and direction, in stream order. */
+  nm__fheld_list_t seq[2];
+  int blocking[2];        /* entries on seq[dir] not ready yet */
+  size_t nframes, nbytes; /* charged against the caps */
   int stall, blackhole;
 };
 
@@ -325,6 +333,11 @@ int nm__fheld_delay(nm_faults_t *f, nm__fconn_t *st, nm__fheld_t *h,
                     uint64_t ms);
 /* A held entry (already on the hold queue) released by itself after ms. */
 int nm__fheld_hold_timer(nm_faults_t *f, nm__fheld_t *h, uint64_t ms);
+/* Marks an ordered entry ready and delivers what can go on its
+ * connection and direction, in order. */
+void nm__fseq_ready(nm_faults_t *f, nm__fheld_t *h);
+/* Delivers the ready entries at the head of seq[dir]. */
+void nm__fseq_flush(nm_faults_t *f, uint64_t conn_id, int dir);
 /* Delivers an entry now: writes (out) or handles (in). */
 void nm__fheld_deliver(nm_faults_t *f, nm_hconn_t *c, nm__fheld_t *h,
                        const char *action);

@@ -100,10 +100,10 @@ static const struct {
 int nm__fjson_rule(nm_faults_t *f, const void *json, int index,
                    nm__frule_t **out, char *err, size_t errlen) {
   static const char *const keys[] = {
-      "id",         "dir",        "verb",  "subject", "sid",      "conn",
-      "nth",        "every",      "limit", "after",   "action",   "ms",
-      "chunk",      "cuts",       "seed",  "then",    "per_conn", "name",
-      "release_ms", "release_on", NULL};
+      "id",         "dir",        "verb",    "subject", "sid",      "conn",
+      "nth",        "every",      "limit",   "after",   "action",   "ms",
+      "chunk",      "cuts",       "seed",    "then",    "per_conn", "name",
+      "release_ms", "release_on", "ordered", NULL};
   static const char *const after_keys[] = {"dir",  "verb", "subject", "sid",
                                            "conn", "nth",  "name",    NULL};
   const cJSON *o = json, *v;
@@ -209,6 +209,13 @@ int nm__fjson_rule(nm_faults_t *f, const void *json, int index,
       goto fail;
   } else if (nm__fj_get(o, "ms") != NULL) {
     rc = nm__fj_fail(err, errlen, "%s.ms: only for \"delay\"", where);
+    goto fail;
+  }
+  if ((rc = nm__fj_bool(o, "ordered", &r->ordered, where, err, errlen)) != 0)
+    goto fail;
+  if (r->ordered && r->action != NM_FACT_HOLD && r->action != NM_FACT_DELAY) {
+    rc = nm__fj_fail(err, errlen, "%s.ordered: only for \"hold\" and \"delay\"",
+                     where);
     goto fail;
   }
   /* A hold can end by itself: after release_ms, or when a frame matching

@@ -149,8 +149,14 @@ static int act(nm_faults_t *f, nm_hconn_t *c, nm__frule_t *r, int dir,
       report(f, id, fr, bytes, r, detail);
       return NM_FAULT_PASS;
     }
+    h->ordered = r->ordered;
     if (r->action == NM_FACT_HOLD) {
-      nm__fheld_append(&st->held, h);
+      if (r->ordered) {
+        nm__fheld_append(&st->seq[dir], h);
+        st->blocking[dir]++;
+      } else {
+        nm__fheld_append(&st->held, h);
+      }
       /* Without a timer the frame stays held until released. */
       if (r->ms != 0 && nm__fheld_hold_timer(f, h, r->ms) != 0)
         report(f, id, fr, bytes, r, "release timer failed: held until release");
@@ -321,6 +327,24 @@ int nm_faults_frame(nm_faults_t *f, nm_hconn_t *c, int dir,
     result = act(f, c, r, dir, fr, bytes);
     if (result == NM_FAULT_TAKEN)
       taker = r;
+  }
+
+  /* A frame that passes while an ordered hold or delay of its connection
+   * and direction waits goes behind it, as TCP would keep it. Over the
+   * caps it passes (out of order; the observer says so). */
+  if (result == NM_FAULT_PASS && (st = nm__fconn_get(f, id, 0)) != NULL &&
+      st->blocking[dir] > 0) {
+    nm__fheld_t *h =
+        nm__fheld_new(f, id, dir, nacted > 0 ? acted[0]->id : "", fr, bytes);
+    if (h != NULL && nm__fheld_charge(st, h) == 0) {
+      h->ready = 1;
+      nm__fheld_append(&st->seq[dir], h);
+      result = NM_FAULT_TAKEN;
+    } else {
+      nm__fheld_free(h);
+      nm__fobserve(f, NM_OBS_ACTION, id, fr, bytes, NULL, "ordered",
+                   "not kept (held-frame cap reached): frame passed ahead");
+    }
   }
 
   /* An out frame that passes is written by the engine itself when

@@ -212,6 +212,34 @@ START_TEST(hold_released_by_time_and_trigger) {
 }
 END_TEST
 
+/* "ordered": a held or delayed PONG keeps everything after it on its
+ * connection and direction behind it, as a TCP stream would. */
+START_TEST(ordered_hold_and_delay_keep_stream_order) {
+  char buf[T_BUF];
+  int fd;
+  srv_start();
+  fd = cli_with_sentinel();
+  fault("{\"rules\":[{\"id\":\"o\",\"dir\":\"out\",\"verb\":\"PONG\","
+        "\"limit\":1,\"action\":\"hold\",\"ordered\":true}]}");
+  nm_test_send_str(fd, "PING\r\n" SENTINEL "PING\r\n");
+  quiet(fd, buf, sizeof(buf));
+  ck_assert_str_eq(buf, "");
+  fault("{\"actions\":[{\"do\":\"release\",\"rule\":\"o\"}]}");
+  want(fd, buf, sizeof(buf), SENTINEL_MSG "PONG\r\n");
+  ck_assert_str_eq(buf, "PONG\r\n" SENTINEL_MSG "PONG\r\n");
+  fault("{\"clear\":true,\"rules\":[{\"dir\":\"out\",\"verb\":\"PONG\","
+        "\"limit\":1,\"action\":\"delay\",\"ms\":150,\"ordered\":true}]}");
+  nm_test_send_str(fd, "PING\r\n" SENTINEL);
+  want(fd, buf, sizeof(buf), SENTINEL_MSG);
+  ck_assert_str_eq(buf, "PONG\r\n" SENTINEL_MSG);
+  fault_bad("{\"rules\":[{\"dir\":\"out\",\"action\":\"drop\","
+            "\"ordered\":true}]}",
+            "rules[0].ordered: only for");
+  close(fd);
+  srv_stop();
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("faults_plane");
   TCase *tc = tcase_create("plane");
@@ -221,6 +249,7 @@ int main(void) {
   tcase_add_test(tc, control_needs_authenticated_user);
   tcase_add_test(tc, rule_selects_by_client_name);
   tcase_add_test(tc, hold_released_by_time_and_trigger);
+  tcase_add_test(tc, ordered_hold_and_delay_keep_stream_order);
   suite_add_tcase(s, tc);
   return nm_test_run_suite(s, CK_NORMAL);
 }
