@@ -192,6 +192,9 @@ void nm__frule_free(nm__frule_t *r) {
   free(r->after.subject);
   free(r->after.sid);
   free(r->after.name);
+  free(r->release_on.subject);
+  free(r->release_on.sid);
+  free(r->release_on.name);
   nm__fdirects_free(&r->then);
   free(r->pc);
   free(r);

@@ -136,14 +136,28 @@ static void on_delay(uv_timer_t *t) {
   nm_hconn_t *c;
 
   if (st != NULL) {
-    nm__fheld_unlink(&st->delayed, h);
+    nm__fheld_unlink(h->on_held ? &st->held : &st->delayed, h);
     nm__fheld_uncharge(st, h);
     nm__fconn_maybe_free(f, st);
   }
   c = nm__fh_find(f, h->conn_id);
   if (c != NULL)
-    nm__fheld_deliver(f, c, h, "delay");
+    nm__fheld_deliver(f, c, h, h->on_held ? "release" : "delay");
+  /* Its timer is the one running this callback: closed by free. */
   nm__fheld_free(h);
+}
+
+int nm__fheld_hold_timer(nm_faults_t *f, nm__fheld_t *h, uint64_t ms) {
+  int r;
+  if (f->loop == NULL)
+    return NM_ESTATE;
+  r = uv_timer_init(f->loop, &h->timer);
+  if (r < 0)
+    return r;
+  h->timer_on = 1;
+  h->on_held = 1;
+  h->timer.data = h;
+  return uv_timer_start(&h->timer, on_delay, ms, 0);
 }
 
 int nm__fheld_delay(nm_faults_t *f, nm__fconn_t *st, nm__fheld_t *h,

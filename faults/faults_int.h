@@ -148,10 +148,13 @@ struct nm__frule_s {
   uint64_t seen_total, acted_total; /* for $MOCK.rules, all connections */
   int removed;                      /* unlinked once no frame walk is running */
   nm__fact_t action;
-  uint64_t ms;    /* delay */
-  uint64_t chunk; /* split: bytes per write */
-  uint64_t cuts;  /* split: random cut points */
-  uint64_t rng;   /* split: xorshift state, from "seed" */
+  uint64_t ms; /* delay; hold: release after ms (0: never) */
+  int has_release_on;
+  nm__fmatch_t release_on; /* hold: a frame that releases the rule's frames
+                              kept on its connection */
+  uint64_t chunk;          /* split: bytes per write */
+  uint64_t cuts;           /* split: random cut points */
+  uint64_t rng;            /* split: xorshift state, from "seed" */
   nm__fdirects_t then;
 };
 
@@ -168,6 +171,7 @@ struct nm__fheld_s {
   nm_slice_t bytes;
   size_t cost;  /* bytes charged to the connection's cap */
   int timer_on; /* delay: timer initialised (closed on cancel) */
+  int on_held;  /* the timer's entry is on the hold queue (release_ms) */
   uv_timer_t timer;
 };
 
@@ -319,6 +323,8 @@ void nm__fheld_unlink(nm__fheld_list_t *l, nm__fheld_t *h);
 void nm__fheld_splice(nm__fheld_list_t *to, nm__fheld_list_t *from);
 int nm__fheld_delay(nm_faults_t *f, nm__fconn_t *st, nm__fheld_t *h,
                     uint64_t ms);
+/* A held entry (already on the hold queue) released by itself after ms. */
+int nm__fheld_hold_timer(nm_faults_t *f, nm__fheld_t *h, uint64_t ms);
 /* Delivers an entry now: writes (out) or handles (in). */
 void nm__fheld_deliver(nm_faults_t *f, nm_hconn_t *c, nm__fheld_t *h,
                        const char *action);

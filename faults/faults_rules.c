@@ -151,6 +151,9 @@ static int act(nm_faults_t *f, nm_hconn_t *c, nm__frule_t *r, int dir,
     }
     if (r->action == NM_FACT_HOLD) {
       nm__fheld_append(&st->held, h);
+      /* Without a timer the frame stays held until released. */
+      if (r->ms != 0 && nm__fheld_hold_timer(f, h, r->ms) != 0)
+        report(f, id, fr, bytes, r, "release timer failed: held until release");
       snprintf(detail, sizeof(detail), "held (%zu kept on conn)", st->nframes);
     } else if (r->action == NM_FACT_COALESCE) {
       nm__fheld_append(&st->coalesce, h);
@@ -252,6 +255,8 @@ static int gate(nm_faults_t *f, nm__fconn_t *st, int dir, uint64_t id,
 int nm_faults_frame(nm_faults_t *f, nm_hconn_t *c, int dir,
                     const nm_frame_t *fr, nm_slice_t bytes) {
   nm__frule_t *acted[NM_FAULT_RULES_MAX];
+  char release[8][NM_FAULT_ID_MAX]; /* hold rules whose release_on matched */
+  int nrelease = 0;
   nm__frule_t *r, *taker = NULL;
   nm__fcount_t *n;
   uint64_t id;
@@ -277,6 +282,9 @@ int nm_faults_frame(nm_faults_t *f, nm_hconn_t *c, int dir,
   for (r = f->rules; r != NULL; r = r->next) {
     if (r->removed)
       continue;
+    if (r->has_release_on && nrelease < 8 &&
+        nm__fmatch(f, c, &r->release_on, dir, id, fr))
+      snprintf(release[nrelease++], NM_FAULT_ID_MAX, "%s", r->id);
     n = nm__frule_count(r, id);
     if (n == NULL)
       continue; /* per_conn table full: this connection is not counted */
@@ -347,6 +355,16 @@ int nm_faults_frame(nm_faults_t *f, nm_hconn_t *c, int dir,
       nm__fdirects_run(f, &acted[i]->then, id, acted[i]->id);
       f->depth--;
     }
+  }
+  /* release_on: the frames the rule holds on this connection go first, as
+   * if released just before the matching frame is handled or written. */
+  for (i = 0; i < nrelease; i++) {
+    char rdetail[96];
+    uint64_t k = nm__fheld_release(f, id, release[i], 0);
+    snprintf(rdetail, sizeof(rdetail), "release_on matched: %llu frame(s)",
+             (unsigned long long)k);
+    nm__fobserve(f, NM_OBS_ACTION, id, fr, bytes, release[i], "release",
+                 rdetail);
   }
   f->walking--;
   nm__frules_reap(f);

@@ -181,6 +181,37 @@ START_TEST(rule_selects_by_client_name) {
 }
 END_TEST
 
+/* A hold that ends by itself: after release_ms, or on a trigger frame. */
+START_TEST(hold_released_by_time_and_trigger) {
+  char buf[T_BUF];
+  long long t0;
+  int fd;
+  srv_start();
+  fd = cli_connect();
+  fault("{\"rules\":[{\"id\":\"t\",\"dir\":\"out\",\"verb\":\"PONG\","
+        "\"limit\":1,\"action\":\"hold\",\"release_ms\":200}]}");
+  t0 = nm_test_now_ms();
+  nm_test_send_str(fd, "PING\r\n");
+  want(fd, buf, sizeof(buf), "PONG\r\n");
+  ck_assert_int_ge(nm_test_now_ms() - t0, 190);
+  ck_assert(obs_wait("rule=t action=release", T_WAIT_MS));
+  fault("{\"clear\":true,\"rules\":[{\"id\":\"g\",\"dir\":\"out\","
+        "\"verb\":\"PONG\",\"action\":\"hold\",\"release_on\":{\"dir\":"
+        "\"in\",\"verb\":\"PUB\",\"subject\":\"go\"}}]}");
+  nm_test_send_str(fd, "PING\r\nPING\r\nPUB other 0\r\n\r\n");
+  quiet(fd, buf, sizeof(buf));
+  ck_assert_str_eq(buf, "");
+  nm_test_send_str(fd, "PUB go 0\r\n\r\n");
+  want(fd, buf, sizeof(buf), "PONG\r\nPONG\r\n");
+  ck_assert(obs_wait("release_on matched: 2 frame(s)", T_WAIT_MS));
+  fault_bad("{\"rules\":[{\"dir\":\"out\",\"action\":\"drop\","
+            "\"release_ms\":5}]}",
+            "only for \"hold\"");
+  close(fd);
+  srv_stop();
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("faults_plane");
   TCase *tc = tcase_create("plane");
@@ -189,6 +220,7 @@ int main(void) {
   tcase_add_test(tc, control_off);
   tcase_add_test(tc, control_needs_authenticated_user);
   tcase_add_test(tc, rule_selects_by_client_name);
+  tcase_add_test(tc, hold_released_by_time_and_trigger);
   suite_add_tcase(s, tc);
   return nm_test_run_suite(s, CK_NORMAL);
 }
