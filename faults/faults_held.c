@@ -141,7 +141,10 @@ void nm__fseq_flush(nm_faults_t *f, uint64_t conn_id, int dir) {
     nm__fconn_maybe_free(f, st);
     c = nm__fh_find(f, conn_id);
     if (c != NULL)
-      nm__fheld_deliver(f, c, h, h->ordered ? "release" : "ordered");
+      nm__fheld_deliver(f, c, h,
+                        !h->ordered                  ? "ordered"
+                        : h->timer_on && !h->on_held ? "delay"
+                                                     : "release");
     nm__fheld_free(h);
   }
 }

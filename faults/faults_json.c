@@ -211,9 +211,13 @@ int nm__fjson_rule(nm_faults_t *f, const void *json, int index,
     rc = nm__fj_fail(err, errlen, "%s.ms: only for \"delay\"", where);
     goto fail;
   }
+  /* By default a held or delayed frame keeps TCP order: what follows it on
+   * its connection and direction waits behind it. */
+  r->ordered = r->action == NM_FACT_HOLD || r->action == NM_FACT_DELAY;
   if ((rc = nm__fj_bool(o, "ordered", &r->ordered, where, err, errlen)) != 0)
     goto fail;
-  if (r->ordered && r->action != NM_FACT_HOLD && r->action != NM_FACT_DELAY) {
+  if (nm__fj_get(o, "ordered") != NULL && r->action != NM_FACT_HOLD &&
+      r->action != NM_FACT_DELAY) {
     rc = nm__fj_fail(err, errlen, "%s.ordered: only for \"hold\" and \"delay\"",
                      where);
     goto fail;
