@@ -223,7 +223,9 @@ function checkT(d) {
     last = e.t;
   }
   ok(mono, `${d.name}: t never goes backwards`);
-  const ids = d.events.filter((e) => e.id !== undefined).map((e) => e.id);
+  // A result is an ok or err line; an on_msg action's "action" event carries
+  // the id its result will have (DRIVER-PROTOCOL.md, handler actions).
+  const ids = d.events.filter((e) => e.id !== undefined && (e.ev === "ok" || e.ev === "err")).map((e) => e.id);
   ok(new Set(ids).size === ids.length, `${d.name}: each command has exactly one reply`);
 }
 
