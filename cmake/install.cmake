@@ -62,7 +62,8 @@ foreach(lib natsmock_shared natsmock_static)
     $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
   # natsmock.h includes <uv.h>: libuv is part of the interface.
   target_link_libraries(${lib} PUBLIC PkgConfig::LIBUV
-                        PRIVATE PkgConfig::CJSON Threads::Threads)
+                        PRIVATE PkgConfig::CJSON PkgConfig::SODIUM
+                                Threads::Threads)
 endforeach()
 set_target_properties(natsmock_shared PROPERTIES
   OUTPUT_NAME natsmock VERSION ${PROJECT_VERSION}
@@ -157,7 +158,8 @@ package and pkg-config file.")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEBIAN_PACKAGE_SECTION devel)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
-# Library dependencies (libuv1, libcjson1, libnats3.x) from dpkg-shlibdeps.
+# Library dependencies (libuv1, libcjson1, libsodium23, libnats3.x) from
+# dpkg-shlibdeps.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "nats-server, nodejs")

@@ -18,6 +18,7 @@ nm_faults_t *nm_faults_new(uv_loop_t *loop, const nm_fault_host_t *ops,
     return NULL;
   f->loop = loop;
   f->ops = ops;
+  f->held_cap = NM_FAULT_HELD_TOTAL_DEFAULT;
   f->host = host;
   /* The sync plumbing is optional: without a loop, nm_faults_apply_sync
    * reports NM_ESTATE. */
@@ -33,6 +34,7 @@ void nm_faults_stop(nm_faults_t *f) {
     return;
   f->stopped = 1;
   nm__fsync_stop(f);
+  nm__fdefer_stop(f);
   while (f->conns != NULL) {
     nm__fconn_t *st = f->conns;
     nm__fconn_drop_all(f, st);
@@ -57,6 +59,20 @@ void nm_faults_free(nm_faults_t *f) {
   nm__fsync_free(f);
   free(f->trace);
   free(f);
+}
+
+void nm_faults_set_held_cap(nm_faults_t *f, uint64_t bytes) {
+  if (f != NULL)
+    f->held_cap = bytes != 0 ? bytes : NM_FAULT_HELD_TOTAL_DEFAULT;
+}
+
+void nm_faults_set_control(nm_faults_t *f, int on) {
+  if (f != NULL)
+    f->control_off = !on;
+}
+
+int nm_faults_control_on(const nm_faults_t *f) {
+  return f != NULL && !f->control_off;
 }
 
 int nm_faults_active(const nm_faults_t *f) {
@@ -107,7 +123,8 @@ void nm__fconn_maybe_free(nm_faults_t *f, nm__fconn_t *st) {
   nm__fconn_t **pp;
 
   if (st->held.head || st->delayed.head || st->stalled.head ||
-      st->coalesce.head || st->stall || st->blackhole)
+      st->coalesce.head || st->seq[0].head || st->seq[1].head || st->stall ||
+      st->blackhole)
     return;
   for (pp = &f->conns; *pp != NULL; pp = &(*pp)->next) {
     if (*pp == st) {
@@ -172,8 +189,13 @@ void nm__frule_free(nm__frule_t *r) {
     return;
   free(r->match.subject);
   free(r->match.sid);
+  free(r->match.name);
   free(r->after.subject);
   free(r->after.sid);
+  free(r->after.name);
+  free(r->release_on.subject);
+  free(r->release_on.sid);
+  free(r->release_on.name);
   nm__fdirects_free(&r->then);
   free(r->pc);
   free(r);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "faults_int.h"
+#include "faults_json.h"
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -51,6 +52,125 @@ static int id_taken(nm_faults_t *f, const char *id, int clear,
   return 1;
 }
 
+/* Answers a control request. The answer is control traffic: no rule sees
+ * the frames it makes (a rule dropping every MSG must not drop the reply
+ * that confirms it). */
+static void reply_publish(nm_faults_t *f, nm_slice_t reply,
+                          const nm_buf_t *out) {
+  f->replying++;
+  nm__fh_publish(f, reply, (nm_slice_t){NULL, 0}, 0,
+                 (nm_slice_t){out->base, out->len});
+  f->replying--;
+}
+
+/* Frames of rule `id` kept (held or waiting to coalesce) on any connection. */
+static uint64_t held_of(nm_faults_t *f, const char *id) {
+  nm__fconn_t *st;
+  nm__fheld_t *h;
+  uint64_t n = 0;
+  for (st = f->conns; st != NULL; st = st->next) {
+    for (h = st->held.head; h != NULL; h = h->next)
+      n += strcmp(h->rule, id) == 0;
+    for (h = st->coalesce.head; h != NULL; h = h->next)
+      n += strcmp(h->rule, id) == 0;
+    for (h = st->seq[0].head; h != NULL; h = h->next)
+      n += h->ordered && !h->ready && strcmp(h->rule, id) == 0;
+    for (h = st->seq[1].head; h != NULL; h = h->next)
+      n += h->ordered && !h->ready && strcmp(h->rule, id) == 0;
+  }
+  return n;
+}
+
+/* Actions that end the requester's connection, or throw its queued output
+ * away, before the answer could be written: close without flush, reset,
+ * black-hole, restart without keep_conns. */
+static int ends_output(const nm__fdirects_t *d) {
+  int i;
+  for (i = 0; i < d->n; i++) {
+    const nm__fdirect_t *a = &d->v[i];
+    if ((a->kind == NM_FDO_CLOSE && !a->flag) || a->kind == NM_FDO_RESET ||
+        a->kind == NM_FDO_BLACKHOLE || (a->kind == NM_FDO_RESTART && !a->flag))
+      return 1;
+  }
+  return 0;
+}
+
+/* A $MOCK.fault request's actions that would destroy its own answer run
+ * once the answer is on its way: on a zero-delay timer, which fires after
+ * the host wrote what this loop turn queued. */
+typedef struct nm__fdefer_s {
+  uv_timer_t timer;
+  nm_faults_t *f;
+  nm__fdirects_t actions;
+  uint64_t this_conn;
+  struct nm__fdefer_s *next;
+} nm__fdefer_t;
+
+static void defer_closed(uv_handle_t *h) {
+  nm__fdefer_t *d = h->data;
+  d->f->pending_closes--;
+  nm__fdirects_free(&d->actions);
+  free(d);
+}
+
+static void defer_unlink(nm__fdefer_t *d) {
+  nm__fdefer_t **pp;
+  for (pp = &d->f->deferred; *pp != NULL; pp = &(*pp)->next)
+    if (*pp == d) {
+      *pp = d->next;
+      break;
+    }
+}
+
+static void defer_fire(uv_timer_t *t) {
+  nm__fdefer_t *d = t->data;
+  nm_faults_t *f = d->f;
+  defer_unlink(d);
+  if (!f->stopped) {
+    f->walking++;
+    nm__fdirects_run(f, &d->actions, d->this_conn, NULL);
+    f->walking--;
+    nm__frules_reap(f);
+  }
+  f->pending_closes++;
+  uv_close((uv_handle_t *)&d->timer, defer_closed);
+}
+
+void nm__fdefer_stop(nm_faults_t *f) {
+  nm__fdefer_t *d;
+  while ((d = f->deferred) != NULL) {
+    f->deferred = d->next;
+    f->pending_closes++;
+    uv_close((uv_handle_t *)&d->timer, defer_closed);
+  }
+}
+
+/* Runs a document's actions now, or (see above) after its answer left. */
+static void run_or_defer(nm_faults_t *f, nm__fdirects_t *actions,
+                         uint64_t this_conn, nm_slice_t reply) {
+  nm__fdefer_t *d;
+  if (reply.n > 0 && f->loop != NULL && ends_output(actions) &&
+      (d = calloc(1, sizeof(*d))) != NULL) {
+    if (uv_timer_init(f->loop, &d->timer) == 0) {
+      d->f = f;
+      d->actions = *actions;
+      actions->v = NULL;
+      actions->n = 0;
+      d->this_conn = this_conn;
+      d->timer.data = d;
+      d->next = f->deferred;
+      f->deferred = d;
+      (void)uv_timer_start(&d->timer, defer_fire, 0, 0);
+      return;
+    }
+    free(d);
+  }
+  f->walking++;
+  nm__fdirects_run(f, actions, this_conn, NULL);
+  f->walking--;
+  nm__frules_reap(f);
+}
+
 /* With `reply` set (a $MOCK.fault request), the result is published there
  * before the actions run, so a request whose actions close the requesting
  * connection (close, reset, restart) still gets its answer first. */
@@ -64,6 +184,7 @@ static int apply_doc(nm_faults_t *f, const char *json, uint64_t this_conn,
   cJSON *doc = NULL;
   const cJSON *rules, *remove, *clear, *acts, *it;
   int nadd = 0, do_clear = 0, nremove = 0, i, rc = 0, keep;
+  const char *end = NULL;
   size_t n;
 
   if (f->stopped)
@@ -73,12 +194,22 @@ static int apply_doc(nm_faults_t *f, const char *json, uint64_t this_conn,
     return fail(err, errlen, "empty document");
   if (n > NM_FAULT_DOC_MAX)
     return fail(err, errlen, "document over %d bytes", NM_FAULT_DOC_MAX);
-  doc = cJSON_ParseWithLength(json, n);
+  doc = cJSON_ParseWithLengthOpts(json, n, &end, 0);
   if (doc == NULL) {
     const char *at = cJSON_GetErrorPtr();
     return fail(err, errlen, "not valid JSON (at byte %ld)",
                 at != NULL && at >= json && at <= json + n ? (long)(at - json)
                                                            : -1L);
+  }
+  /* One document, nothing after it but blanks: `{...}x` is a typo. */
+  while (end != NULL && end < json + n &&
+         (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+    end++;
+  if (end == NULL || end != json + n) {
+    rc = fail(err, errlen,
+              "not valid JSON (text after the document at byte %ld)",
+              end != NULL ? (long)(end - json) : -1L);
+    goto done;
   }
   if (!cJSON_IsObject(doc)) {
     rc = fail(err, errlen, "the document must be a JSON object");
@@ -165,6 +296,22 @@ static int apply_doc(nm_faults_t *f, const char *json, uint64_t this_conn,
   if (acts != NULL &&
       (rc = nm__fjson_directs(acts, "actions", 0, &actions, err, errlen)) != 0)
     goto done;
+  /* A release names a rule this document adds, an installed one, or one
+   * whose frames are still kept: anything else is a typo, answered as
+   * `remove` answers an unknown id. */
+  for (i = 0; i < actions.n; i++) {
+    const char *id = actions.v[i].rule;
+    if (actions.v[i].kind != NM_FDO_RELEASE || id[0] == '\0')
+      continue;
+    if (!id_in_list(id, add, nadd) && nm__frule_find(f, id) == NULL &&
+        held_of(f, id) == 0) {
+      rc = fail(err, errlen,
+                "actions[%d].rule: no rule \"%s\" is installed or holds "
+                "frames",
+                i, id);
+      goto done;
+    }
+  }
 
   /* Checked: now change things. */
   if (do_clear) {
@@ -214,14 +361,9 @@ static int apply_doc(nm_faults_t *f, const char *json, uint64_t this_conn,
   }
   nadd = 0; /* installed: owned by the engine now */
   if (reply.n > 0 && result != NULL)
-    nm__fh_publish(f, reply, (nm_slice_t){NULL, 0}, 0,
-                   (nm_slice_t){result->base, result->len});
-  if (actions.n > 0) {
-    f->walking++;
-    nm__fdirects_run(f, &actions, this_conn, NULL);
-    f->walking--;
-    nm__frules_reap(f);
-  }
+    reply_publish(f, reply, result);
+  if (actions.n > 0)
+    run_or_defer(f, &actions, this_conn, reply);
 done:
   for (i = 0; i < nadd; i++)
     nm__frule_free(add[i]);
@@ -250,7 +392,6 @@ int nm_faults_apply(nm_faults_t *f, const char *json, nm_buf_t *result,
 static int list_rules(nm_faults_t *f, nm_buf_t *out) {
   cJSON *root = cJSON_CreateObject(), *arr;
   nm__frule_t *r;
-  nm__fconn_t *st;
   char *text;
   int rc;
 
@@ -264,11 +405,7 @@ static int list_rules(nm_faults_t *f, nm_buf_t *out) {
     int armed, i;
     if (r->removed)
       continue;
-    for (st = f->conns; st != NULL; st = st->next) {
-      nm__fheld_t *h;
-      for (h = st->held.head; h != NULL; h = h->next)
-        held += strcmp(h->rule, r->id) == 0;
-    }
+    held = (double)held_of(f, r->id);
     o = cJSON_CreateObject();
     if (o == NULL)
       break;
@@ -304,14 +441,27 @@ static int list_trace(nm_faults_t *f, nm_slice_t payload, nm_buf_t *out) {
   char *text;
   int rc;
 
-  if (payload.n > 0 && payload.n < 256) {
-    req = cJSON_ParseWithLength(payload.p, payload.n);
-    if (req != NULL) {
-      const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, "since");
-      if (cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble < 1e18)
-        since = (uint64_t)v->valuedouble;
-      cJSON_Delete(req);
+  if (payload.n > 0) {
+    const char *end = NULL;
+    const cJSON *v = NULL, *it;
+    int bad = payload.n >= 256;
+    req = bad ? NULL : cJSON_ParseWithLengthOpts(payload.p, payload.n, &end, 0);
+    while (req != NULL && end < payload.p + payload.n &&
+           (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+      end++;
+    bad = req == NULL || end != payload.p + payload.n || !cJSON_IsObject(req);
+    if (!bad) {
+      cJSON_ArrayForEach(it, req) {
+        if (strcmp(it->string, "since") != 0)
+          bad = 1;
+      }
     }
+    v = bad ? NULL : cJSON_GetObjectItemCaseSensitive(req, "since");
+    if (v != NULL && !nm__fj_as_uint(v, &since))
+      bad = 1;
+    cJSON_Delete(req);
+    if (bad)
+      return NM_EINVAL;
   }
   root = cJSON_CreateObject();
   if (root == NULL)
@@ -379,6 +529,16 @@ int nm_faults_is_control(nm_slice_t subject) {
          memcmp(subject.p, kPrefix, sizeof(kPrefix) - 1) == 0;
 }
 
+void nm_faults_control_deny(nm_faults_t *f, nm_slice_t reply, const char *why) {
+  nm_buf_t out;
+  if (f == NULL || f->stopped || reply.n == 0)
+    return;
+  nm_buf_init(&out, NM_FAULT_RESULT_MAX);
+  reply_error(&out, why);
+  reply_publish(f, reply, &out);
+  nm_buf_free(&out);
+}
+
 void nm_faults_control(nm_faults_t *f, nm_hconn_t *c, nm_slice_t subject,
                        nm_slice_t reply, nm_slice_t payload) {
   char err[512];
@@ -388,7 +548,7 @@ void nm_faults_control(nm_faults_t *f, nm_hconn_t *c, nm_slice_t subject,
   size_t vn;
   int rc = 0, answered = 0;
 
-  if (f == NULL || !nm_faults_is_control(subject))
+  if (f == NULL || f->control_off || !nm_faults_is_control(subject))
     return;
   verb = subject.p + sizeof(kPrefix) - 1;
   vn = subject.n - (sizeof(kPrefix) - 1);
@@ -419,7 +579,11 @@ void nm_faults_control(nm_faults_t *f, nm_hconn_t *c, nm_slice_t subject,
       snprintf(err, sizeof(err), "rule list too large");
   } else if (vn == 5 && memcmp(verb, "trace", 5) == 0) {
     rc = list_trace(f, payload, &out);
-    if (rc != 0)
+    if (rc == NM_EINVAL)
+      snprintf(err, sizeof(err),
+               "$MOCK.trace: the payload must be empty or {\"since\": N} "
+               "with N a whole number");
+    else if (rc != 0)
       snprintf(err, sizeof(err), "trace too large");
   } else if (vn == 5 && memcmp(verb, "clear", 5) == 0) {
     clear_rules(f);
@@ -437,8 +601,7 @@ void nm_faults_control(nm_faults_t *f, nm_hconn_t *c, nm_slice_t subject,
   if (rc != 0)
     reply_error(&out, err[0] ? err : "failed");
   if (reply.n > 0 && !answered && !f->stopped)
-    nm__fh_publish(f, reply, (nm_slice_t){NULL, 0}, 0,
-                   (nm_slice_t){out.base, out.len});
+    reply_publish(f, reply, &out);
   nm_buf_free(&out);
   free(doc);
 }

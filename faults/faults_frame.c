@@ -1,6 +1,5 @@
 /* Frames the engine makes up for the "send" action, encoded exactly as the
- * core encodes its own (proto/nm_encode.h), and a base64 decoder for the
- * "data_b64" fields. */
+ * core encodes its own (proto/nm_encode.h). */
 #include <string.h>
 
 #include "faults_int.h"
@@ -90,43 +89,4 @@ int nm__fframe_build(nm_faults_t *f, nm_hconn_t *c, const nm__fdirect_t *a,
       fr->line.n--;
   }
   return rc;
-}
-
-static int b64_value(unsigned char ch) {
-  if (ch >= 'A' && ch <= 'Z')
-    return ch - 'A';
-  if (ch >= 'a' && ch <= 'z')
-    return ch - 'a' + 26;
-  if (ch >= '0' && ch <= '9')
-    return ch - '0' + 52;
-  if (ch == '+' || ch == '-')
-    return 62;
-  if (ch == '/' || ch == '_')
-    return 63;
-  return -1;
-}
-
-long nm__fb64_decode(const char *in, size_t n, char *out) {
-  unsigned long acc = 0;
-  int bits = 0, v;
-  size_t i;
-  long len = 0;
-
-  while (n > 0 && in[n - 1] == '=')
-    n--;
-  for (i = 0; i < n; i++) {
-    v = b64_value((unsigned char)in[i]);
-    if (v < 0)
-      return -1;
-    acc = (acc << 6) | (unsigned long)v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[len++] = (char)((acc >> bits) & 0xff);
-    }
-  }
-  /* A single leftover sextet cannot encode a byte. */
-  if (n % 4 == 1)
-    return -1;
-  return len;
 }

@@ -79,16 +79,19 @@ void nm__fheld_free(nm__fheld_t *h) {
 
 int nm__fheld_charge(nm__fconn_t *st, nm__fheld_t *h) {
   if (st->nframes + 1 > NM_FAULT_HELD_FRAMES_MAX ||
-      st->nbytes + h->cost > NM_FAULT_HELD_BYTES_MAX)
+      st->nbytes + h->cost > NM_FAULT_HELD_BYTES_MAX ||
+      h->f->held_total + h->cost > h->f->held_cap)
     return NM_ETOOBIG;
   st->nframes++;
   st->nbytes += h->cost;
+  h->f->held_total += h->cost;
   return 0;
 }
 
 void nm__fheld_uncharge(nm__fconn_t *st, nm__fheld_t *h) {
   st->nframes--;
   st->nbytes -= h->cost;
+  h->f->held_total -= h->cost;
 }
 
 void nm__fheld_append(nm__fheld_list_t *l, nm__fheld_t *h) {
@@ -126,21 +129,70 @@ void nm__fheld_splice(nm__fheld_list_t *to, nm__fheld_list_t *from) {
   from->head = from->tail = NULL;
 }
 
+void nm__fseq_flush(nm_faults_t *f, uint64_t conn_id, int dir) {
+  for (;;) {
+    nm__fconn_t *st = nm__fconn_get(f, conn_id, 0);
+    nm__fheld_t *h = st != NULL ? st->seq[dir].head : NULL;
+    nm_hconn_t *c;
+    if (h == NULL || !h->ready)
+      return;
+    nm__fheld_unlink(&st->seq[dir], h);
+    nm__fheld_uncharge(st, h);
+    nm__fconn_maybe_free(f, st);
+    c = nm__fh_find(f, conn_id);
+    if (c != NULL)
+      nm__fheld_deliver(f, c, h,
+                        !h->ordered                  ? "ordered"
+                        : h->timer_on && !h->on_held ? "delay"
+                                                     : "release");
+    nm__fheld_free(h);
+  }
+}
+
+void nm__fseq_ready(nm_faults_t *f, nm__fheld_t *h) {
+  nm__fconn_t *st = nm__fconn_get(f, h->conn_id, 0);
+  if (h->ready)
+    return;
+  h->ready = 1;
+  if (st != NULL)
+    st->blocking[h->dir]--;
+  nm__fseq_flush(f, h->conn_id, h->dir);
+}
+
 static void on_delay(uv_timer_t *t) {
   nm__fheld_t *h = t->data;
   nm_faults_t *f = h->f;
   nm__fconn_t *st = nm__fconn_get(f, h->conn_id, 0);
   nm_hconn_t *c;
 
+  if (h->ordered) {
+    /* Its timer is closed when the entry is freed, after delivery. */
+    nm__fseq_ready(f, h);
+    return;
+  }
   if (st != NULL) {
-    nm__fheld_unlink(&st->delayed, h);
+    nm__fheld_unlink(h->on_held ? &st->held : &st->delayed, h);
     nm__fheld_uncharge(st, h);
     nm__fconn_maybe_free(f, st);
   }
   c = nm__fh_find(f, h->conn_id);
   if (c != NULL)
-    nm__fheld_deliver(f, c, h, "delay");
+    nm__fheld_deliver(f, c, h, h->on_held ? "release" : "delay");
+  /* Its timer is the one running this callback: closed by free. */
   nm__fheld_free(h);
+}
+
+int nm__fheld_hold_timer(nm_faults_t *f, nm__fheld_t *h, uint64_t ms) {
+  int r;
+  if (f->loop == NULL)
+    return NM_ESTATE;
+  r = uv_timer_init(f->loop, &h->timer);
+  if (r < 0)
+    return r;
+  h->timer_on = 1;
+  h->on_held = 1;
+  h->timer.data = h;
+  return uv_timer_start(&h->timer, on_delay, ms, 0);
 }
 
 int nm__fheld_delay(nm_faults_t *f, nm__fconn_t *st, nm__fheld_t *h,
@@ -156,7 +208,12 @@ int nm__fheld_delay(nm_faults_t *f, nm__fconn_t *st, nm__fheld_t *h,
   r = uv_timer_start(&h->timer, on_delay, ms, 0);
   if (r < 0)
     return r;
-  nm__fheld_append(&st->delayed, h);
+  if (h->ordered) {
+    nm__fheld_append(&st->seq[h->dir], h);
+    st->blocking[h->dir]++;
+  } else {
+    nm__fheld_append(&st->delayed, h);
+  }
   return 0;
 }
 
@@ -219,6 +276,22 @@ uint64_t nm__fheld_release(nm_faults_t *f, uint64_t conn_id, const char *rule,
       n++;
     }
   }
+  /* Ordered holds stay in place: they become ready, and go out with what
+   * waited behind them once nothing before them is held. */
+  {
+    int d;
+    for (d = 0; d < 2; d++) {
+      for (h = st->seq[d].head; h != NULL && (max == 0 || n < max);
+           h = h->next) {
+        if (h->ordered && !h->ready && (!h->timer_on || h->on_held) &&
+            (rule[0] == '\0' || strcmp(h->rule, rule) == 0)) {
+          h->ready = 1;
+          st->blocking[d]--;
+          n++;
+        }
+      }
+    }
+  }
   /* Frames waiting to be coalesced are released too (written alone). */
   for (h = st->coalesce.head; h != NULL; h = next) {
     next = h->next;
@@ -230,6 +303,8 @@ uint64_t nm__fheld_release(nm_faults_t *f, uint64_t conn_id, const char *rule,
     }
   }
   nm__fconn_maybe_free(f, st);
+  nm__fseq_flush(f, conn_id, NM_DIR_IN);
+  nm__fseq_flush(f, conn_id, NM_DIR_OUT);
   while ((h = take.head) != NULL) {
     nm_hconn_t *c = nm__fh_find(f, conn_id);
     nm__fheld_unlink(&take, h);
@@ -249,10 +324,14 @@ static void free_list(nm__fheld_list_t *l) {
 }
 
 void nm__fconn_drop_all(nm_faults_t *f, nm__fconn_t *st) {
+  f->held_total -= st->nbytes;
   free_list(&st->held);
   free_list(&st->delayed);
   free_list(&st->stalled);
   free_list(&st->coalesce);
+  free_list(&st->seq[0]);
+  free_list(&st->seq[1]);
+  st->blocking[0] = st->blocking[1] = 0;
   st->nframes = 0;
   st->nbytes = 0;
 }

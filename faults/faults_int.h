@@ -25,6 +25,9 @@
 #define NM_FAULT_DATA_MAX (1024 * 1024) /* send_raw / send / publish data */
 #define NM_FAULT_HELD_FRAMES_MAX 10000  /* held+delayed frames per conn */
 #define NM_FAULT_HELD_BYTES_MAX (16u << 20) /* held+delayed bytes per conn */
+/* held+delayed+stalled+coalesced bytes of all connections together, unless
+ * the host sets another (nm_faults_set_held_cap; natsmock --max_held). */
+#define NM_FAULT_HELD_TOTAL_DEFAULT ((uint64_t)128 << 20)
 #define NM_FAULT_DELAY_MAX_MS (3600 * 1000) /* delay, restart */
 #define NM_FAULT_PUBLISH_COUNT_MAX 1000000  /* phantom publish count */
 #define NM_FAULT_PUBLISH_BYTES_MAX                                             \
@@ -37,6 +40,8 @@
 #define NM_FAULT_RESULT_MAX (1024 * 1024) /* JSON result / reply text */
 #define NM_FAULT_PERCONN_MAX 4096 /* connections a per_conn rule counts */
 #define NM_FAULT_TRACE_MAX 256    /* ACTION events kept for $MOCK.trace */
+#define NM_FAULT_REFUSE_MAX 1000  /* refuse: connections (then it ends) */
+#define NM_FAULT_RESTART_MAX_MS (60 * 1000) /* restart: listener away */
 
 typedef enum {
   NM_FACT_PASS = 0,
@@ -81,6 +86,7 @@ typedef struct {
   char *subject;  /* NATS pattern, or NULL */
   char *sid;      /* exact sid, or NULL */
   uint64_t conn;  /* connection id, or 0 */
+  char *name;     /* the client's CONNECT "name", exact, or NULL */
 } nm__fmatch_t;
 
 /* One direct action, parsed and checked. Strings are owned. */
@@ -135,17 +141,21 @@ struct nm__frule_s {
   nm__fmatch_t after;
   uint64_t after_nth; /* arm on the n-th frame matching `after` (default 1) */
   uint64_t nth, every, limit;
-  nm__fcount_t cnt;                 /* the counters, unless per_conn */
-  int per_conn;                     /* counters per connection, in `pc` */
-  nm__fcount_conn_t *pc;            /* open connections seen, at most */
-  int npc, pccap;                   /* NM_FAULT_PERCONN_MAX */
+  nm__fcount_t cnt;      /* the counters, unless per_conn */
+  int per_conn;          /* counters per connection, in `pc` */
+  int ordered;           /* hold/delay: later frames wait behind the kept one */
+  nm__fcount_conn_t *pc; /* open connections seen, at most */
+  int npc, pccap;        /* NM_FAULT_PERCONN_MAX */
   uint64_t seen_total, acted_total; /* for $MOCK.rules, all connections */
   int removed;                      /* unlinked once no frame walk is running */
   nm__fact_t action;
-  uint64_t ms;    /* delay */
-  uint64_t chunk; /* split: bytes per write */
-  uint64_t cuts;  /* split: random cut points */
-  uint64_t rng;   /* split: xorshift state, from "seed" */
+  uint64_t ms; /* delay; hold: release after ms (0: never) */
+  int has_release_on;
+  nm__fmatch_t release_on; /* hold: a frame that releases the rule's frames
+                              kept on its connection */
+  uint64_t chunk;          /* split: bytes per write */
+  uint64_t cuts;           /* split: random cut points */
+  uint64_t rng;            /* split: xorshift state, from "seed" */
   nm__fdirects_t then;
 };
 
@@ -162,6 +172,10 @@ struct nm__fheld_s {
   nm_slice_t bytes;
   size_t cost;  /* bytes charged to the connection's cap */
   int timer_on; /* delay: timer initialised (closed on cancel) */
+  int on_held;  /* the timer's entry is on the hold queue (release_ms) */
+  int ordered;  /* on seq[dir]: blocks what follows until ready */
+  int ready;    /* on seq[dir]: may be delivered (released, timer fired,
+                   or a frame that only waits for those before it) */
   uv_timer_t timer;
 };
 
@@ -180,11 +194,16 @@ struct nm__fconn_s {
   nm__fheld_list_t delayed;  /* frames with a running timer */
   nm__fheld_list_t stalled;  /* inbound frames read after a stall */
   nm__fheld_list_t coalesce; /* out frames waiting for the next write */
-  size_t nframes, nbytes;    /* charged against the caps */
+  /* "ordered" holds and delays, per direction: the kept frame and every
+   * frame after it on that connection and direction, in stream order. */
+  nm__fheld_list_t seq[2];
+  int blocking[2];        /* entries on seq[dir] not ready yet */
+  size_t nframes, nbytes; /* charged against the caps */
   int stall, blackhole;
 };
 
 typedef struct nm__fsync_s nm__fsync_t;
+typedef struct nm__fdefer_s nm__fdefer_t;
 
 /* One ACTION event, kept for $MOCK.trace (text fields truncated). */
 typedef struct {
@@ -213,6 +232,11 @@ struct nm_faults_s {
   nm__fsync_t *sync;   /* nm_faults_apply_sync plumbing, or NULL */
   nm__ftrace_t *trace; /* ring of NM_FAULT_TRACE_MAX, allocated on first use */
   uint64_t trace_seq;  /* events recorded so far */
+  int replying;        /* answering a control request: rules stand aside */
+  nm__fdefer_t *deferred; /* request actions waiting for their answer */
+  uint64_t held_total;    /* bytes kept on all connections */
+  uint64_t held_cap;      /* their cap (NM_FAULT_HELD_TOTAL_DEFAULT) */
+  int control_off; /* $MOCK. subjects are ordinary (nm_faults_set_control) */
 };
 
 /* The host's operations, one call each (nm_faults.h describes them). */
@@ -307,6 +331,13 @@ void nm__fheld_unlink(nm__fheld_list_t *l, nm__fheld_t *h);
 void nm__fheld_splice(nm__fheld_list_t *to, nm__fheld_list_t *from);
 int nm__fheld_delay(nm_faults_t *f, nm__fconn_t *st, nm__fheld_t *h,
                     uint64_t ms);
+/* A held entry (already on the hold queue) released by itself after ms. */
+int nm__fheld_hold_timer(nm_faults_t *f, nm__fheld_t *h, uint64_t ms);
+/* Marks an ordered entry ready and delivers what can go on its
+ * connection and direction, in order. */
+void nm__fseq_ready(nm_faults_t *f, nm__fheld_t *h);
+/* Delivers the ready entries at the head of seq[dir]. */
+void nm__fseq_flush(nm_faults_t *f, uint64_t conn_id, int dir);
 /* Delivers an entry now: writes (out) or handles (in). */
 void nm__fheld_deliver(nm_faults_t *f, nm_hconn_t *c, nm__fheld_t *h,
                        const char *action);
@@ -322,8 +353,8 @@ void nm__femit(nm_faults_t *f, nm_hconn_t *c, const char *p, size_t n,
                const nm_frame_t *fr, const char *rule, const char *action);
 
 /* faults_rules.c */
-int nm__fmatch(const nm__fmatch_t *m, int dir, uint64_t conn_id,
-               const nm_frame_t *fr);
+int nm__fmatch(nm_faults_t *f, nm_hconn_t *c, const nm__fmatch_t *m, int dir,
+               uint64_t conn_id, const nm_frame_t *fr);
 
 /* faults_json.c (a rule), faults_json_do.c (an action list). `err` gets a
  * message naming the offending field. */
@@ -343,9 +374,9 @@ void nm__fdirects_run(nm_faults_t *f, const nm__fdirects_t *d,
  * frame description for the observer points into the action and `out`. */
 int nm__fframe_build(nm_faults_t *f, nm_hconn_t *c, const nm__fdirect_t *a,
                      nm_buf_t *out, nm_frame_t *fr);
-/* Decodes base64 (standard alphabet, padding optional). Returns the
- * length or -1. out must hold (n / 4 + 1) * 3 bytes. */
-long nm__fb64_decode(const char *in, size_t n, char *out);
+
+/* faults_control.c: cancels actions still waiting for their answer. */
+void nm__fdefer_stop(nm_faults_t *f);
 
 /* faults_sync.c */
 int nm__fsync_init(nm_faults_t *f, uv_loop_t *loop);

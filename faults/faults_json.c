@@ -80,6 +80,8 @@ static int parse_match(const cJSON *o, nm__fmatch_t *m, const char *where,
       return nm__fj_fail(err, errlen,
                          "%s.conn: must be a connection id (1, 2, ...)", where);
   }
+  if ((r = nm__fj_str(o, "name", 0, &m->name, where, err, errlen)) != 0)
+    return r;
   return 0;
 }
 
@@ -98,11 +100,12 @@ static const struct {
 int nm__fjson_rule(nm_faults_t *f, const void *json, int index,
                    nm__frule_t **out, char *err, size_t errlen) {
   static const char *const keys[] = {
-      "id",    "dir",   "verb",  "subject", "sid",      "conn",
-      "nth",   "every", "limit", "after",   "action",   "ms",
-      "chunk", "cuts",  "seed",  "then",    "per_conn", NULL};
+      "id",         "dir",        "verb",    "subject", "sid",      "conn",
+      "nth",        "every",      "limit",   "after",   "action",   "ms",
+      "chunk",      "cuts",       "seed",    "then",    "per_conn", "name",
+      "release_ms", "release_on", "ordered", NULL};
   static const char *const after_keys[] = {"dir",  "verb", "subject", "sid",
-                                           "conn", "nth",  NULL};
+                                           "conn", "nth",  "name",    NULL};
   const cJSON *o = json, *v;
   char where[48], awhere[64];
   nm__frule_t *r;
@@ -207,6 +210,44 @@ int nm__fjson_rule(nm_faults_t *f, const void *json, int index,
   } else if (nm__fj_get(o, "ms") != NULL) {
     rc = nm__fj_fail(err, errlen, "%s.ms: only for \"delay\"", where);
     goto fail;
+  }
+  /* By default a held or delayed frame keeps TCP order: what follows it on
+   * its connection and direction waits behind it. */
+  r->ordered = r->action == NM_FACT_HOLD || r->action == NM_FACT_DELAY;
+  if ((rc = nm__fj_bool(o, "ordered", &r->ordered, where, err, errlen)) != 0)
+    goto fail;
+  if (nm__fj_get(o, "ordered") != NULL && r->action != NM_FACT_HOLD &&
+      r->action != NM_FACT_DELAY) {
+    rc = nm__fj_fail(err, errlen, "%s.ordered: only for \"hold\" and \"delay\"",
+                     where);
+    goto fail;
+  }
+  /* A hold can end by itself: after release_ms, or when a frame matching
+   * release_on is seen on the connection. */
+  if ((nm__fj_get(o, "release_ms") != NULL ||
+       nm__fj_get(o, "release_on") != NULL) &&
+      r->action != NM_FACT_HOLD) {
+    rc = nm__fj_fail(err, errlen,
+                     "%s: \"release_ms\" and \"release_on\" only for \"hold\"",
+                     where);
+    goto fail;
+  }
+  if ((rc = nm__fj_uint(o, "release_ms", 1, NM_FAULT_DELAY_MAX_MS, &r->ms,
+                        where, err, errlen)) != 0)
+    goto fail;
+  v = nm__fj_get(o, "release_on");
+  if (v != NULL) {
+    static const char *const rel_keys[] = {"dir",  "verb", "subject", "sid",
+                                           "conn", "name", NULL};
+    snprintf(awhere, sizeof(awhere), "%s.release_on", where);
+    if (!cJSON_IsObject(v)) {
+      rc = nm__fj_fail(err, errlen, "%s: must be an object", awhere);
+      goto fail;
+    }
+    if ((rc = nm__fj_check_keys(v, rel_keys, awhere, err, errlen)) != 0 ||
+        (rc = parse_match(v, &r->release_on, awhere, err, errlen)) != 0)
+      goto fail;
+    r->has_release_on = 1;
   }
   if (r->action == NM_FACT_SPLIT) {
     if ((nm__fj_get(o, "chunk") == NULL) == (nm__fj_get(o, "cuts") == NULL)) {

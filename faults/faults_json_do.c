@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "faults_json.h"
+#include "nm_b64.h"
 #include "nm_encode.h"
 #include "nm_subject.h"
 
@@ -69,17 +70,17 @@ static int get_data(const cJSON *o, nm__fdirect_t *a, int required,
     memcpy(a->data, t->valuestring, a->len + 1);
   } else {
     size_t n;
-    long got;
+    ssize_t got;
     if (!cJSON_IsString(b))
       return nm__fj_fail(err, errlen, "%s.data_b64: must be a string", where);
     n = strlen(b->valuestring);
     if (n / 4 * 3 > NM_FAULT_DATA_MAX)
       return nm__fj_fail(err, errlen, "%s.data_b64: over %d bytes", where,
                          NM_FAULT_DATA_MAX);
-    a->data = malloc((n / 4 + 1) * 3 + 1);
+    a->data = malloc(nm_b64_dec_max(n) + 1);
     if (a->data == NULL)
       return NM_ENOMEM;
-    got = nm__fb64_decode(b->valuestring, n, a->data);
+    got = nm_b64_decode(b->valuestring, n, a->data, nm_b64_dec_max(n));
     if (got < 0)
       return nm__fj_fail(err, errlen, "%s.data_b64: not valid base64", where);
     a->len = (size_t)got;
@@ -363,8 +364,8 @@ static int parse_direct(const cJSON *o, nm__fdirect_t *a, const char *where,
                        errlen);
   case NM_FDO_RESTART:
     if ((rc = nm__fj_check_keys(o, k_restart, where, err, errlen)) ||
-        (rc = nm__fj_uint(o, "ms", 0, NM_FAULT_DELAY_MAX_MS, &a->ms, where, err,
-                          errlen)))
+        (rc = nm__fj_uint(o, "ms", 0, NM_FAULT_RESTART_MAX_MS, &a->ms, where,
+                          err, errlen)))
       return rc;
     return nm__fj_bool(o, "keep_conns", &a->flag, where, err, errlen);
   case NM_FDO_REFUSE:
@@ -372,7 +373,10 @@ static int parse_direct(const cJSON *o, nm__fdirect_t *a, const char *where,
       return rc;
     if (nm__fj_get(o, "count") == NULL)
       return nm__fj_fail(err, errlen, "%s.count: required", where);
-    return nm__fj_uint(o, "count", 1, INT32_MAX, &a->count, where, err, errlen);
+    /* Bounded: a refusal that never ends leaves a server only a restart
+     * repairs. */
+    return nm__fj_uint(o, "count", 1, NM_FAULT_REFUSE_MAX, &a->count, where,
+                       err, errlen);
   }
   return NM_EINVAL;
 }

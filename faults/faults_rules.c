@@ -10,10 +10,17 @@
 #include "faults_int.h"
 #include "nm_subject.h"
 
-int nm__fmatch(const nm__fmatch_t *m, int dir, uint64_t conn_id,
-               const nm_frame_t *fr) {
+int nm__fmatch(nm_faults_t *f, nm_hconn_t *c, const nm__fmatch_t *m, int dir,
+               uint64_t conn_id, const nm_frame_t *fr) {
   if (m->dir != dir)
     return 0;
+  if (m->name != NULL) {
+    /* Asked of the host only for rules that name a client. */
+    const char *name =
+        f->ops->conn_name != NULL ? f->ops->conn_name(f->host, c) : NULL;
+    if (name == NULL || strcmp(name, m->name) != 0)
+      return 0;
+  }
   if (m->verbs != 0 &&
       ((unsigned)fr->op >= 32 || (m->verbs & (1u << (unsigned)fr->op)) == 0))
     return 0;
@@ -142,8 +149,17 @@ static int act(nm_faults_t *f, nm_hconn_t *c, nm__frule_t *r, int dir,
       report(f, id, fr, bytes, r, detail);
       return NM_FAULT_PASS;
     }
+    h->ordered = r->ordered;
     if (r->action == NM_FACT_HOLD) {
-      nm__fheld_append(&st->held, h);
+      if (r->ordered) {
+        nm__fheld_append(&st->seq[dir], h);
+        st->blocking[dir]++;
+      } else {
+        nm__fheld_append(&st->held, h);
+      }
+      /* Without a timer the frame stays held until released. */
+      if (r->ms != 0 && nm__fheld_hold_timer(f, h, r->ms) != 0)
+        report(f, id, fr, bytes, r, "release timer failed: held until release");
       snprintf(detail, sizeof(detail), "held (%zu kept on conn)", st->nframes);
     } else if (r->action == NM_FACT_COALESCE) {
       nm__fheld_append(&st->coalesce, h);
@@ -245,13 +261,20 @@ static int gate(nm_faults_t *f, nm__fconn_t *st, int dir, uint64_t id,
 int nm_faults_frame(nm_faults_t *f, nm_hconn_t *c, int dir,
                     const nm_frame_t *fr, nm_slice_t bytes) {
   nm__frule_t *acted[NM_FAULT_RULES_MAX];
+  char release[8][NM_FAULT_ID_MAX]; /* hold rules whose release_on matched */
+  int nrelease = 0;
   nm__frule_t *r, *taker = NULL;
   nm__fcount_t *n;
   uint64_t id;
   nm__fconn_t *st;
   int nacted = 0, result = NM_FAULT_PASS, has_then = 0, i;
 
-  if (f == NULL || f->stopped)
+  if (f == NULL || f->stopped || f->replying)
+    return NM_FAULT_PASS;
+  /* Control requests are not data: no rule may hold, drop or count them,
+   * or the control plane could lock itself out. */
+  if (dir == NM_DIR_IN && (fr->op == NM_OP_PUB || fr->op == NM_OP_HPUB) &&
+      !f->control_off && nm_faults_is_control(fr->subject))
     return NM_FAULT_PASS;
   id = nm__fh_id(f, c);
   st = nm__fconn_get(f, id, 0);
@@ -265,12 +288,15 @@ int nm_faults_frame(nm_faults_t *f, nm_hconn_t *c, int dir,
   for (r = f->rules; r != NULL; r = r->next) {
     if (r->removed)
       continue;
+    if (r->has_release_on && nrelease < 8 &&
+        nm__fmatch(f, c, &r->release_on, dir, id, fr))
+      snprintf(release[nrelease++], NM_FAULT_ID_MAX, "%s", r->id);
     n = nm__frule_count(r, id);
     if (n == NULL)
       continue; /* per_conn table full: this connection is not counted */
     if (!n->armed) {
       /* The trigger frame itself is not counted by the rule it arms. */
-      if (nm__fmatch(&r->after, dir, id, fr) &&
+      if (nm__fmatch(f, c, &r->after, dir, id, fr) &&
           ++n->after_seen >= r->after_nth) {
         n->armed = 1;
         nm__fobserve(f, NM_OBS_ACTION, id, fr, bytes, r->id, "armed",
@@ -279,7 +305,7 @@ int nm_faults_frame(nm_faults_t *f, nm_hconn_t *c, int dir,
       continue;
     }
     if (taker != NULL || nm__frule_spent(r, n) ||
-        !nm__fmatch(&r->match, dir, id, fr))
+        !nm__fmatch(f, c, &r->match, dir, id, fr))
       continue;
     n->seen++;
     r->seen_total++;
@@ -301,6 +327,24 @@ int nm_faults_frame(nm_faults_t *f, nm_hconn_t *c, int dir,
     result = act(f, c, r, dir, fr, bytes);
     if (result == NM_FAULT_TAKEN)
       taker = r;
+  }
+
+  /* A frame that passes while an ordered hold or delay of its connection
+   * and direction waits goes behind it, as TCP would keep it. Over the
+   * caps it passes (out of order; the observer says so). */
+  if (result == NM_FAULT_PASS && (st = nm__fconn_get(f, id, 0)) != NULL &&
+      st->blocking[dir] > 0) {
+    nm__fheld_t *h =
+        nm__fheld_new(f, id, dir, nacted > 0 ? acted[0]->id : "", fr, bytes);
+    if (h != NULL && nm__fheld_charge(st, h) == 0) {
+      h->ready = 1;
+      nm__fheld_append(&st->seq[dir], h);
+      result = NM_FAULT_TAKEN;
+    } else {
+      nm__fheld_free(h);
+      nm__fobserve(f, NM_OBS_ACTION, id, fr, bytes, NULL, "ordered",
+                   "not kept (held-frame cap reached): frame passed ahead");
+    }
   }
 
   /* An out frame that passes is written by the engine itself when
@@ -335,6 +379,16 @@ int nm_faults_frame(nm_faults_t *f, nm_hconn_t *c, int dir,
       nm__fdirects_run(f, &acted[i]->then, id, acted[i]->id);
       f->depth--;
     }
+  }
+  /* release_on: the frames the rule holds on this connection go first, as
+   * if released just before the matching frame is handled or written. */
+  for (i = 0; i < nrelease; i++) {
+    char rdetail[96];
+    uint64_t k = nm__fheld_release(f, id, release[i], 0);
+    snprintf(rdetail, sizeof(rdetail), "release_on matched: %llu frame(s)",
+             (unsigned long long)k);
+    nm__fobserve(f, NM_OBS_ACTION, id, fr, bytes, release[i], "release",
+                 rdetail);
   }
   f->walking--;
   nm__frules_reap(f);

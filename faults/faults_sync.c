@@ -29,6 +29,7 @@ struct nm__fsync_s {
   sync_req_t *queue;
   int closed;
   int handle_on;
+  int orphaned; /* freed by the engine while the handle was closing */
   nm_faults_t *f;
   uv_thread_t loop_thread;
   int loop_thread_known;
@@ -109,6 +110,10 @@ int nm__fsync_init(nm_faults_t *f, uv_loop_t *loop) {
 static void on_async_closed(uv_handle_t *h) {
   nm__fsync_t *s = h->data;
   s->handle_on = 0;
+  if (s->orphaned) {
+    uv_mutex_destroy(&s->mu);
+    free(s);
+  }
 }
 
 void nm__fsync_stop(nm_faults_t *f) {
@@ -134,9 +139,14 @@ void nm__fsync_free(nm_faults_t *f) {
   nm__fsync_t *s = f->sync;
   if (s == NULL)
     return;
+  f->sync = NULL;
+  if (s->handle_on && uv_is_closing((uv_handle_t *)&s->async)) {
+    /* Freed before the loop ran the close: the close callback frees it. */
+    s->orphaned = 1;
+    return;
+  }
   uv_mutex_destroy(&s->mu);
   free(s);
-  f->sync = NULL;
 }
 
 int nm_faults_apply_sync(nm_faults_t *f, const char *json, nm_buf_t *result,

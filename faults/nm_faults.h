@@ -94,6 +94,9 @@ typedef struct {
    * queued for c's socket that were not reported yet, so that the next
    * event the engine reports (a split frame) follows them, as on the wire. */
   void (*observe_pending)(void *host, nm_hconn_t *c);
+  /* Optional (NULL: rules with "name" match no connection): the "name"
+   * the client gave in its CONNECT, or NULL. */
+  const char *(*conn_name)(void *host, const nm_hconn_t *c);
 } nm_fault_host_t;
 
 /* A new engine on `loop` (timers for delays; NULL: no delays and no
@@ -117,9 +120,27 @@ void nm_faults_conn_close(nm_faults_t *f, nm_hconn_t *c);
 
 /* 1 when a PUB subject is for the control plane ("$MOCK." and below). */
 int nm_faults_is_control(nm_slice_t subject);
+/* The cap on bytes the engine keeps (held, delayed, stalled, coalesced
+ * frames, copies included) over all connections together; 0: the default,
+ * 128 MiB. Each connection has its own cap too (16 MiB, 10000 frames). A
+ * frame over either cap is not kept: it passes (a stalled one is
+ * discarded), and an ACTION event says so. */
+void nm_faults_set_held_cap(nm_faults_t *f, uint64_t bytes);
+/* The control plane is on by default. Off (on = 0): nm_faults_control
+ * answers nothing and "$MOCK." subjects are ordinary subjects, seen by the
+ * rules like any other; the host routes them as usual. */
+void nm_faults_set_control(nm_faults_t *f, int on);
+int nm_faults_control_on(const nm_faults_t *f);
+/* Answers a control request the host does not let through (e.g. from an
+ * unauthenticated connection) with {"ok":false,"error":why} on `reply`. */
+void nm_faults_control_deny(nm_faults_t *f, nm_slice_t reply, const char *why);
 /* A PUB to a control subject from connection c (NULL: none). The answer
  * goes to `reply` through ops->publish when reply is set. The host routes
- * such publishes nowhere else. */
+ * such publishes nowhere else. Control traffic is apart from the data
+ * plane: the engine's rules never see a control PUB nor the frames its
+ * answer makes, and the answer to a request whose actions would close its
+ * own connection (close without flush, reset, black-hole, restart without
+ * keep_conns) is written before those actions run. */
 void nm_faults_control(nm_faults_t *f, nm_hconn_t *c, nm_slice_t subject,
                        nm_slice_t reply, nm_slice_t payload);
 

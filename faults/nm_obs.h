@@ -37,7 +37,8 @@ typedef struct {
   const nm_frame_t *frame; /* IN and OUT: the parsed frame */
   nm_slice_t bytes;        /* IN and OUT: the raw bytes of the frame */
   const char *rule;        /* the rule that touched it, or NULL */
-  const char *action;      /* what it did ("hold", "drop", ...), or NULL */
+  const char *action;      /* what it did ("hold", "drop", ...), or NULL;
+                              CLOSE: how the socket ended, "fin" or "reset" */
   const char *detail;      /* CLOSE: reason; ACTION: free text */
   nm_obs_leg_t leg;        /* NM_OBS_LEG_CLIENT unless a proxy says so */
 } nm_obs_event_t;

@@ -335,7 +335,7 @@ int nm_explore_main(int argc, char **argv) {
   nm_scenario_t **sc = NULL;
   cJSON *xf = NULL;
   char *ref = NULL, err[1024];
-  int nsc = 0, rc = 2, excluded = 0;
+  int nsc = 0, rc = 2, excluded = 0, load_errors = 0;
 
   signal(SIGPIPE, SIG_IGN);
   memset(&o, 0, sizeof(o));
@@ -395,8 +395,10 @@ int nm_explore_main(int argc, char **argv) {
     char lerr[1024];
     nm_scenario_t *s;
     if (nm_scenario_load(c.files[i], &s, lerr, sizeof(lerr)) != 0) {
-      fprintf(stderr, "natsmock-harness: %s\n", lerr);
-      goto out;
+      /* Reported and left out; the rest is explored (exit status 1). */
+      fprintf(stderr, "natsmock-harness: %s (not explored)\n", lerr);
+      load_errors++;
+      continue;
     }
     if (!selected(&c, s)) {
       nm_scenario_free(s);
@@ -430,6 +432,14 @@ int nm_explore_main(int argc, char **argv) {
     printf("explore: %d scenario(s) of the expected-failures list left out\n",
            excluded);
   rc = nm__explore_run(&o);
+  if (load_errors) {
+    fprintf(stderr,
+            "natsmock-harness: %d scenario file(s) could not be loaded and "
+            "were not explored\n",
+            load_errors);
+    if (rc == 0)
+      rc = 1;
+  }
 
 out:
   for (int i = 0; sc && i < nsc; i++)

@@ -526,6 +526,10 @@ cJSON *nm_pert_rule(const nm_pert_t *p, int k) {
   case NM_PC_PONG_DELAY:
     cJSON_AddStringToObject(r, "action", "delay");
     cJSON_AddNumberToObject(r, "ms", p->ms);
+    /* As docs/exploration.md describes them: later frames are not held
+     * back (delays are "ordered" by default since the engine keeps TCP
+     * order). */
+    cJSON_AddFalseToObject(r, "ordered");
     break;
   case NM_PC_PONG_DROP:
     cJSON_AddStringToObject(r, "action", "drop");

@@ -319,10 +319,10 @@ static int add_msgs(nm_inv_ctx_t *cx, size_t ci) {
       m->len = strlen(data);
       m->payload = strdup(data);
     } else if (b64) {
-      size_t cap = strlen(b64) / 4 * 3 + 3;
-      long n;
+      size_t cap = nm_b64_dec_max(strlen(b64));
+      ssize_t n;
       m->payload = malloc(cap);
-      n = m->payload ? nm__b64_decode(b64, strlen(b64), m->payload, cap) : 0;
+      n = m->payload ? nm_b64_decode(b64, strlen(b64), m->payload, cap) : 0;
       m->len = n > 0 ? (size_t)n : 0;
     } else {
       size_t cap = (size_t)size + 24;

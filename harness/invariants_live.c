@@ -9,7 +9,9 @@
  * PING first-in first-out on the connection (nm__inv_pong_for), whether the
  * server meant it as the answer or not. A dropped PONG therefore shifts the
  * pairing, and no later flush is owed success until the client has
- * resynchronised (a new connection pairs afresh). */
+ * resynchronised (a new connection pairs afresh). Only a PING on the
+ * connection that was open when the flush was sent counts: after a
+ * reconnect the next PING may be the handshake's. */
 #include <string.h>
 
 #include "nm_invariants.h"
@@ -54,6 +56,11 @@ void nm__inv_flush_liveness(const nm_inv_ctx_t *cx, const cJSON *params,
       last_ping = ping;
       if (tmo <= 0)
         continue; /* no timeout known: nothing is owed by a deadline */
+      /* A PING on another connection than the one open when the flush was
+       * sent may be a reconnect's handshake PING, not the flush's: the
+       * pairing is not knowable, so nothing is owed. */
+      if (tl->v[ping].conn != nm__inv_open_conn_at(cx, c, fl[k]))
+        continue;
       pong = nm__inv_pong_for(cx, ping);
       /* Owed success only when the answer left the server with at least
        * the tolerance to spare (the client still has to read it). */

@@ -293,6 +293,20 @@ static void conn_facts(const nm_inv_ctx_t *cx, const nm_inv_sub_t *s,
 /* delivered_all: every MSG the server sent for a subscription has its msg
  * event, except those in flight after the UNSUB, on connections that went
  * away, or of a subscription the client reported as a slow consumer. */
+/* Did the client run an unsubscribe command without max for s? */
+static int unsubscribed(const nm_inv_ctx_t *cx, const nm_inv_sub_t *s) {
+  const nm_tl_t *tl = cx->tl;
+  for (size_t i = 0; i < tl->n; i++) {
+    const nm_tl_ev_t *e = &tl->v[i];
+    const char *tag = nm_tl_str(e, "sub");
+    if (e->kind == NM_TL_CMD && e->client == s->client &&
+        !strcmp(e->ev, "unsubscribe") && nm_tl_int(e, "max", 0) <= 0 && tag &&
+        !strcmp(tag, s->tag))
+      return 1;
+  }
+  return 0;
+}
+
 void nm__inv_delivered_all(const nm_inv_ctx_t *cx, const cJSON *params,
                            const char *what, nm_fails_t *out) {
   const nm_tl_t *tl = cx->tl;
@@ -305,6 +319,11 @@ void nm__inv_delivered_all(const nm_inv_ctx_t *cx, const cJSON *params,
     char *used;
     size_t ptr = 0;
     if (!sub_wanted(cx, params, s))
+      continue;
+    /* Unsubscribed by the application (no max): what the client had
+     * received but not handed to the handler yet may be dropped (nats.go
+     * discards its pending queue), so nothing of it is owed. */
+    if (unsubscribed(cx, s))
       continue;
     server_msgs(cx, s, tl->n, &fr);
     client_events(cx, s, "msg", &ev);

@@ -43,6 +43,8 @@ typedef struct {
   char name_hit[NM_MAX_PATTERNS], tag_hit[NM_MAX_PATTERNS];
   cJSON *loaded; /* every scenario name loaded: {"name": true} */
   const char *driver, *server, *junit, *json, *trace, *html, *xfail;
+  const char *record; /* --record DIR: every run's whole timeline */
+  int proxy; /* --proxy: faults through natsmock's proxy (with --server) */
   int list, repeat, jobs, verbose;
   int shard_i, shard_n; /* --shard I/N: 1 <= I <= N; 0/0 when not given */
   const char *shard;    /* the --shard text, for the reports */
@@ -89,7 +91,15 @@ static void usage(FILE *f) {
           "I\"],\"cause\":TEXT}]\n"
           "  --server CMD             run fault-free scenarios against a "
           "real server (e.g. nats-server)\n"
+          "  --proxy                  with --server: run fault scenarios too, "
+          "through\n"
+          "                           natsmock's proxy in front of it "
+          "(docs/proxy.md)\n"
           "  --junit FILE, --json FILE, --html FILE, --trace DIR   reports\n"
+          "  --record DIR             every run's whole timeline (client "
+          "events, frames,\n"
+          "                           opens and closes), and with --html "
+          "every run drawn\n"
           "  --time-scale F           multiply latency bounds and tolerances "
           "by F >= 1\n"
           "                           (default: $NM_HARNESS_TIME_SCALE, else "
@@ -221,8 +231,12 @@ static int selected(const cli_t *c, const nm_scenario_t *sc) {
   return 0;
 }
 
-/* Why a scenario cannot run against a real server, or NULL. */
-static const char *real_skip(const nm_scenario_t *sc) {
+/* Why a scenario cannot run against a real server, or NULL. Through the
+ * proxy (--proxy) fault steps and awaited server frames work: the proxy
+ * hosts the fault engine and reports both directions. */
+static const char *real_skip(const nm_scenario_t *sc, int proxy) {
+  if (proxy)
+    return sc->real_server ? NULL : "marked real_server: false";
   if (sc->has_fault)
     return "uses fault steps (needs the mock)";
   if (sc->server_await)
@@ -311,20 +325,25 @@ static void *worker(void *arg) {
       nm_progress_start(p->progress, j, label);
     }
     res->wall_start_us = wall_now_us();
-    if (p->cli->server && real_skip(p->sc[j])) {
+    if (p->cli->server && real_skip(p->sc[j], p->cli->proxy)) {
       res->sc = p->sc[j];
       res->rep = p->rep[j];
       res->status = NM_ST_SKIP;
-      res->reason = strdup(real_skip(p->sc[j]));
+      res->reason = strdup(real_skip(p->sc[j], p->cli->proxy));
     } else {
       nm_run_scenario(p->sc[j], &p->ro, p->rep[j], res);
     }
+    res->repeated = p->cli->repeat > 1;
     nm_baseline_apply(p->xfail, res);
+    if (p->cli->record && res->tl && nm_report_record(res, p->cli->record) != 0)
+      fprintf(stderr, "natsmock-harness: writing records to %s: %s\n",
+              p->cli->record, strerror(errno));
     if (p->cli->trace && res->tl && nm_report_trace(res, p->cli->trace) != 0)
       fprintf(stderr, "natsmock-harness: writing traces to %s: %s\n",
               p->cli->trace, strerror(errno));
     /* Keep timelines only for what the HTML report draws. */
-    if (res->tl && (!p->cli->html || res->status != NM_ST_FAIL)) {
+    if (res->tl &&
+        (!p->cli->html || (res->status != NM_ST_FAIL && !p->cli->record))) {
       nm_tl_free(res->tl);
       free(res->tl);
       res->tl = NULL;
@@ -351,10 +370,12 @@ static int parse_args(cli_t *c, int argc, char **argv) {
       {"seed", required_argument, 0, 's'},
       {"expected-failures", required_argument, 0, 'x'},
       {"server", required_argument, 0, 'S'},
+      {"proxy", no_argument, 0, 'P'},
       {"junit", required_argument, 0, 'J'},
       {"json", required_argument, 0, 'O'},
       {"trace", required_argument, 0, 'T'},
       {"html", required_argument, 0, 'H'},
+      {"record", required_argument, 0, 'R'},
       {"time-scale", required_argument, 0, 'X'},
       {"shard", required_argument, 0, 'K'},
       {"version", no_argument, 0, 'V'},
@@ -408,6 +429,9 @@ static int parse_args(cli_t *c, int argc, char **argv) {
     case 'S':
       c->server = optarg;
       break;
+    case 'P':
+      c->proxy = 1;
+      break;
     case 'J':
       c->junit = optarg;
       break;
@@ -419,6 +443,9 @@ static int parse_args(cli_t *c, int argc, char **argv) {
       break;
     case 'H':
       c->html = optarg;
+      break;
+    case 'R':
+      c->record = optarg;
       break;
     case 'X':
       c->time_scale = strtod(optarg, &end);
@@ -575,6 +602,11 @@ int main(int argc, char **argv) {
     exit_code = 2;
     goto out;
   }
+  if (cli.record && mkdir(cli.record, 0777) != 0 && errno != EEXIST) {
+    fprintf(stderr, "natsmock-harness: %s: %s\n", cli.record, strerror(errno));
+    exit_code = 2;
+    goto out;
+  }
   pool.cli = &cli;
   if (cli.xfail && check_baseline(&cli, &pool) != 0) {
     exit_code = 2;
@@ -582,8 +614,9 @@ int main(int argc, char **argv) {
   }
   pool.ro.driver_cmd = cli.driver;
   pool.ro.server_cmd = cli.server;
+  pool.ro.proxy = cli.proxy;
   pool.ro.seed = cli.seed;
-  pool.ro.keep_timeline = cli.trace || cli.html;
+  pool.ro.keep_timeline = cli.trace || cli.html || cli.record;
   pool.ro.time_scale = cli.time_scale;
   nsel = nall * (size_t)cli.repeat;
   pool.njobs = nsel;

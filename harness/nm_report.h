@@ -35,6 +35,9 @@ int nm_report_html(const nm_report_t *rep, const char *path);
 /* Writes DIR/<name>[.r<rep>]-<conn>.expanded.json for every connection of
  * one run (needs the result's timeline). */
 int nm_report_trace(const nm_result_t *r, const char *dir);
+/* --record: writes DIR/<name>[.r<rep>].timeline.jsonl, the run's whole
+ * timeline (needs the result's timeline). */
+int nm_report_record(const nm_result_t *r, const char *dir);
 
 /* Helpers shared by the reporters. */
 /* "2026-12-04T10:29:09Z" (ISO 8601, UTC, seconds) into buf. */

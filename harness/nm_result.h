@@ -60,8 +60,10 @@ struct nm_scenario_s;
 
 typedef struct {
   const struct nm_scenario_s *sc;
-  int rep;  /* 1-based repetition */
-  int seed; /* the seed the mock used */
+  int rep;      /* 1-based repetition */
+  int repeated; /* the run is one of several (--repeat N > 1): names get .r<k>
+                 */
+  int seed;     /* the seed the mock used */
   nm_status_t status;
   char *reason;   /* SKIP / ERROR reason, or the expected-failure cause */
   char *inv_skip; /* invariants not checked (no server view), or NULL */

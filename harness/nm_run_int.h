@@ -7,6 +7,7 @@
 
 #include "natsmock.h"
 #include "nm_driver.h"
+#include "nm_proxy.h"
 #include "nm_runner.h"
 
 /* Messages of fatal conditions (driver died, run timed out). */
@@ -25,6 +26,8 @@ typedef struct {
   int watching;
   char dir[NM_RUN_PATH_MAX];
   int port;
+  nm_proxy_t *proxy; /* --proxy: in front of the real server, or NULL */
+  int proxy_done;
 } nm_realsrv_t;
 
 typedef struct nm_run_s {
@@ -78,6 +81,8 @@ int nm__run_steps(nm_run_t *r);
 
 /* Real server (realserver.c). */
 int nm__realsrv_start(nm_run_t *r, const char *cmd, const cJSON *opts);
+/* The runner's observer (the timeline), for the proxy. */
+void nm__run_on_obs(void *data, const nm_obs_event_t *ev);
 void nm__realsrv_stop(nm_run_t *r);
 
 #endif

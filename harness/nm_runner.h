@@ -28,6 +28,8 @@ typedef struct {
   uint64_t seed;          /* 0: a seed per run, reported */
   int keep_timeline;      /* keep the timeline in the result (reports) */
   double time_scale;      /* latency bounds x this (0 or 1: as written) */
+  int proxy; /* with server_cmd: natsmock's proxy in front of the real
+                server, so fault steps run there too (realserver.c) */
 } nm_run_opts_t;
 
 /* Runs sc once (repetition `rep`, 1-based) and fills res (initialised by

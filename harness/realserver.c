@@ -1,5 +1,8 @@
 /* --server CMD: a real server (nats-server 2.9.10) as a child process on an
- * ephemeral port, for scenarios without fault steps. It is started as
+ * ephemeral port, for scenarios without fault steps. With --proxy, natsmock's
+ * proxy (proxy/) runs in-process on the run's loop in front of it: the
+ * drivers connect to the proxy, fault steps go to the proxy's engine, and its
+ * observer feeds the timeline as the mock's does. It is started as
  * CMD -a 127.0.0.1 -p -1 --ports_file_dir DIR [-c DIR/server.conf] and its
  * port is read from the ports file it writes (DIR/<name>_<pid>.ports). */
 #define _GNU_SOURCE
@@ -144,6 +147,36 @@ static int write_config(nm_run_t *r, const cJSON *opts, char *path,
   return 1;
 }
 
+static int start_proxy(nm_run_t *r) {
+  nm_proxy_opts_t o;
+  char err[512];
+  int e;
+
+  nm_proxy_opts_init(&o);
+  o.upstream = r->url;
+  o.port = 0;
+  o.seed = (uint64_t)r->res->seed;
+  if (nm_proxy_new(&r->loop, &o, &r->real.proxy, err, sizeof(err)) != 0) {
+    nm__run_fatal(r, "proxy: %s", err);
+    return -1;
+  }
+  nm_proxy_set_observer(r->real.proxy, nm__run_on_obs, r, 0);
+  if ((e = nm_proxy_start(r->real.proxy)) < 0) {
+    nm__run_fatal(r, "proxy: listen: %s", uv_strerror(e));
+    return -1;
+  }
+  nm_proxy_url(r->real.proxy, r->url, sizeof(r->url));
+  return 0;
+}
+
+static void on_proxy_stopped(nm_proxy_t *p, void *data) {
+  ((nm_run_t *)data)->real.proxy_done = 1;
+}
+
+static int proxy_stopped(nm_run_t *r, void *arg) {
+  return r->real.proxy_done;
+}
+
 int nm__realsrv_start(nm_run_t *r, const char *cmd, const cJSON *opts) {
   char conf[NM_RUN_PATH_MAX + 32], *script;
   uv_stdio_container_t stdio[3];
@@ -183,7 +216,7 @@ int nm__realsrv_start(nm_run_t *r, const char *cmd, const cJSON *opts) {
     return -1;
   }
   snprintf(r->url, sizeof(r->url), "nats://127.0.0.1:%d", r->real.port);
-  return 0;
+  return r->o->proxy ? start_proxy(r) : 0;
 }
 
 static int real_exited(nm_run_t *r, void *arg) {
@@ -207,6 +240,16 @@ static void rm_dir(const char *dir) {
 }
 
 void nm__realsrv_stop(nm_run_t *r) {
+  if (r->real.proxy) {
+    nm_proxy_stop(r->real.proxy, on_proxy_stopped, r);
+    nm__run_wait(r, proxy_stopped, NULL,
+                 nm__run_now(r) + NM_RUN_EXIT_MS * 1000);
+    /* Freed only once its handles closed; else left to close_loop's walk
+     * (a leak beats a use after free). */
+    if (r->real.proxy_done)
+      nm_proxy_free(r->real.proxy);
+    r->real.proxy = NULL;
+  }
   if (r->real.watching) {
     uv_fs_event_stop(&r->real.watch);
     uv_close((uv_handle_t *)&r->real.watch, NULL);

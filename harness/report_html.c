@@ -620,10 +620,10 @@ int nm_report_html(const nm_report_t *rep, const char *path) {
     fprintf(f, "<tr class=\"r r-%s\"><td class=%s>%s</td><td>",
             nm_status_name(r->status), nm_status_name(r->status),
             nm_status_name(r->status));
-    if (r->status == NM_ST_FAIL && r->tl)
+    if (r->tl)
       fprintf(f, "<a href=\"#run%zu\">", i);
     esc(f, r->sc ? r->sc->name : (r->file ? r->file : "?"));
-    if (r->status == NM_ST_FAIL && r->tl)
+    if (r->tl)
       fprintf(f, "</a>");
     fprintf(f, "</td><td>%.2f s</td><td>", (double)r->duration_us / 1e6);
     if (r->fails.n && (r->status == NM_ST_FAIL || r->status == NM_ST_XFAIL)) {
@@ -639,7 +639,7 @@ int nm_report_html(const nm_report_t *rep, const char *path) {
   fprintf(f, "</table>\n</div>\n");
   for (size_t i = 0; i < rep->n; i++) {
     const nm_result_t *r = &rep->v[i];
-    if (r->status != NM_ST_FAIL || !r->tl)
+    if (!r->tl) /* failing runs, and every run with --record */
       continue;
     fprintf(f, "<section class=run id=run%zu><h2>", i);
     esc(f, r->sc->name);

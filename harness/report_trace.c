@@ -67,9 +67,9 @@ static void add_payload(cJSON *o, const nm_tl_ev_t *e) {
   size_t cap;
   if (!e->payload || blen == 0)
     return;
-  cap = nm__b64_enc_len(blen) + 1;
+  cap = nm_b64_enc_len(blen) + 1;
   enc = malloc(cap);
-  if (enc && nm__b64_encode(b, blen, enc, cap))
+  if (enc && nm_b64_encode(b, blen, enc, cap) >= 0)
     cJSON_AddStringToObject(o, "payload", enc);
   free(enc);
 }
@@ -97,7 +97,7 @@ static int write_conn(const nm_result_t *r, const char *dir, uint64_t conn) {
   for (char *p = name; *p; p++)
     if (*p == '/' || *p == ' ')
       *p = '_';
-  if (r->rep > 1)
+  if (r->rep > 1 || r->repeated)
     snprintf(cuuid, sizeof(cuuid), "%s.r%d-%llu", name, r->rep,
              (unsigned long long)conn);
   else

@@ -100,6 +100,8 @@ static void on_obs(void *data, const nm_obs_event_t *ev) {
     break;
   case NM_OBS_CLOSE:
     e = nm_tl_append(r->tl, NM_TL_CLOSE, t);
+    if (e && ev->action)
+      e->action = strdup(ev->action); /* "fin" or "reset" */
     break;
   case NM_OBS_ACTION:
     /* With the frame the rule took, if any. */
@@ -112,6 +114,10 @@ static void on_obs(void *data, const nm_obs_event_t *ev) {
   e->conn = ev->conn_id;
   if (ev->detail && !e->detail)
     e->detail = strdup(ev->detail);
+}
+
+void nm__run_on_obs(void *data, const nm_obs_event_t *ev) {
+  on_obs(data, ev);
 }
 
 /* ---- drivers ---- */

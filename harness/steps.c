@@ -412,7 +412,7 @@ static int run_fault(nm_run_t *r, int i, const cJSON *step) {
   cJSON *n = cJSON_CreateObject();
   int e;
 
-  if (!r->srv) {
+  if (!r->srv && !r->real.proxy) {
     cJSON_free(text);
     cJSON_Delete(n);
     cJSON_Delete(doc);
@@ -420,7 +420,8 @@ static int run_fault(nm_run_t *r, int i, const cJSON *step) {
     return -1;
   }
   nm_buf_init(&result, NM_STEP_FAULT_RESULT_MAX);
-  e = nm_server_fault(r->srv, text, &result, err, sizeof(err));
+  e = r->srv ? nm_server_fault(r->srv, text, &result, err, sizeof(err))
+             : nm_proxy_fault(r->real.proxy, text, &result, err, sizeof(err));
   cJSON_AddItemToObject(n, "fault", cJSON_Duplicate(doc, 1));
   if (result.len) {
     cJSON *rj = cJSON_ParseWithLength(result.base, result.len);

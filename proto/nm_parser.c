@@ -173,6 +173,7 @@ void nm__parser_frame_reset(nm_parser_t *p) {
   p->line_len = 0;
   p->pbuf_len = 0;
   p->drop_cr = 0;
+  p->arg_cut = 0;
   if (p->pbuf_cap > NM_PARSER_PBUF_KEEP) {
     free(p->pbuf);
     p->pbuf = NULL;
@@ -184,7 +185,10 @@ void nm__parser_frame_reset(nm_parser_t *p) {
  * at once. */
 #define NM__STOPPED 1
 
-/* Emits p->frame. Returns 0, NM__STOPPED or the sticky callback error. */
+/* Emits p->frame. Returns 0, NM__STOPPED or the sticky callback error.
+ * Every path that emits (directly or through line_done) sets p->frame_end
+ * first: the proxy recovers each frame's exact bytes from it
+ * (test_proto_frame_end). */
 static int emit(nm_parser_t *p) {
   unsigned gen = p->gen;
   int r;
@@ -491,9 +495,11 @@ ssize_t nm_parser_feed(nm_parser_t *p, const char *buf, size_t len) {
       p->oplen = 0;
       p->opmask = ~0u;
       p->drop_cr = 0;
+      p->arg_cut = 0;
       if (b == 'P') {
         size_t next;
         if (pub_fast(p, buf, len, i, &next)) {
+          p->frame_end = next;
           if ((r = emit(p)) != 0)
             return stopped(p, r, next);
           i = next;
@@ -597,6 +603,28 @@ ssize_t nm_parser_feed(nm_parser_t *p, const char *buf, size_t len) {
               return fail(p, NM_PERR_NONE, r, NULL, 0);
           }
         }
+      } else if (p->arg_cut) {
+        /* nats-server appends a split argument's later pieces without
+         * their CRs and drops nothing before the LF. */
+        size_t k, crs = 0;
+        for (k = i; k < end; k++)
+          crs += buf[k] == '\r';
+        arg_n = (p->line_len - p->arg_start_len) + (end - i) - crs;
+        if ((int64_t)arg_n > p->max_control_line)
+          return fail(p, NM_PERR_CONTROL_LINE, 0, p->scratch + p->arg_start_len,
+                      p->line_len - p->arg_start_len);
+        for (k = i; k < end; k++)
+          if (buf[k] != '\r' && (r = scratch_put(p, buf + k, 1)) != 0)
+            return fail(p, NM_PERR_NONE, r, NULL, 0);
+        if (lf == NULL) {
+          i = len;
+          break;
+        }
+        i = end + 1;
+        p->frame_end = i;
+        if ((r = line_done(p, p->scratch, p->line_len, p->arg_start_len,
+                           arg_n)) != 0)
+          return stopped(p, r, i);
       } else {
         arg_n =
             (p->line_len - p->arg_start_len) + (end - i) - (size_t)p->drop_cr;
@@ -687,6 +715,14 @@ ssize_t nm_parser_feed(nm_parser_t *p, const char *buf, size_t len) {
        p->state == ST_BLANKS || p->state == ST_ARG || p->state == ST_SKIP)) {
     if ((r = save_partial_line(p, buf, ls, as, len)) != 0)
       return fail(p, NM_PERR_NONE, r, NULL, 0);
+  }
+  if (p->state == ST_ARG && (p->flags & NM_PARSER_READ_SPLIT_ARGS) &&
+      !p->arg_cut) {
+    /* The read ends inside the argument: nats-server keeps what it read of
+     * it, less the last byte when a CR was among it (its `drop`). */
+    if (p->drop_cr && p->line_len > p->arg_start_len)
+      p->line_len--;
+    p->arg_cut = 1;
   }
   p->bytes += len;
   return (ssize_t)len;

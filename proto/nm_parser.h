@@ -105,6 +105,15 @@ enum {
   /* Auth is required and CONNECT has not been processed: the first byte of
    * any op other than C/c is NM_PERR_AUTH. */
   NM_PARSER_EXPECT_CONNECT = 1u << 1,
+  /* Each feed is one read, and a control line whose argument part a feed
+   * cut takes its argument as nats-server 2.9.10 assembles a split one: the
+   * first piece without its last byte when it held a CR, later pieces
+   * without their CRs, and no byte dropped before the LF. (Unset, a CR
+   * anywhere in the argument drops the byte before the LF however the line
+   * was cut, as 2.9.10 does for a line read whole, and the parser is
+   * split-invariant.) The server sets it; the fuzzer and the split tests do
+   * not. */
+  NM_PARSER_READ_SPLIT_ARGS = 1u << 2,
 };
 
 /* Private: the fields below are public only so that the struct can be
@@ -125,6 +134,7 @@ struct nm_parser_s {
   int err;              /* sticky nm_ error code, 0 when healthy */
   nm_perr_t why;        /* sticky classification */
   int drop_cr;          /* a CR was seen inside the argument part */
+  int arg_cut;          /* READ_SPLIT_ARGS: a feed ended inside the argument */
   int in_scratch;       /* the current line lives in scratch */
   int in_pbuf;          /* the current payload is gathered in pbuf */
   size_t arg_start_len; /* scratch offset of the argument part */

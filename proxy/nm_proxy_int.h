@@ -48,6 +48,7 @@ typedef struct {
   nm_buf_t out;     /* queued for this socket */
   size_t inflight;  /* bytes in uv_write requests */
   unsigned nwrites; /* uv_write requests not completed */
+  int close_after;  /* closing: 1 FIN, 2 RST once nwrites reaches 0 */
 } nm__pleg_t;
 
 struct nm__pconn_s {
@@ -58,12 +59,14 @@ struct nm__pconn_s {
   nm__pleg_t cl, up;
   uv_connect_t creq;
   int up_connected;
-  int dirty;           /* on px->dirty */
-  int closing;         /* no longer open: no reads, no new frames */
-  int flush_close;     /* close the client once its output is written */
-  int stalled;         /* the engine stopped reading the client */
-  int blackhole;       /* the engine black-holed the client */
-  int verbose;         /* the client's CONNECT asked for +OK */
+  int dirty;        /* on px->dirty */
+  int closing;      /* no longer open: no reads, no new frames */
+  int flush_close;  /* close the client once its output is written */
+  int stalled;      /* the engine stopped reading the client */
+  int blackhole;    /* the engine black-holed the client */
+  int verbose;      /* the client's CONNECT asked for +OK */
+  int cl_eof;       /* the client half-closed: passed on, answers still flow */
+  int reset_client; /* the server reset: the client gets its bytes, then RST */
   uint64_t swallow_ok; /* +OK owed for injected publishes (verbose) */
   int handles;         /* uv handles still to close before freeing */
   char *info;          /* the upstream's last INFO JSON as sent to the client */

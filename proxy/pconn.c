@@ -50,6 +50,20 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
   leg_close(leg, 0);
 }
 
+static void on_half_shutdown(uv_shutdown_t *req, int status) {
+  free(req);
+}
+
+/* Passes a client's half-close on: FIN to the server once what is queued
+ * is written; the socket stays open for the server's answers. */
+static void leg_shutdown_write(nm__pleg_t *leg) {
+  uv_shutdown_t *req = malloc(sizeof(*req));
+  if (req == NULL)
+    return;
+  if (uv_shutdown(req, (uv_stream_t *)&leg->tcp, on_half_shutdown) != 0)
+    free(req);
+}
+
 /* Writes what is queued, then FIN. */
 static void leg_shutdown(nm__pleg_t *leg) {
   uv_shutdown_t *req = malloc(sizeof(*req));
@@ -73,8 +87,8 @@ static void set_reading(nm__pleg_t *leg, int want);
 void nm__pconn_update_reading(nm__pconn_t *pc) {
   int up_busy = pending(&pc->up) > NM_PROXY_PENDING_MAX;
   int cl_busy = pending(&pc->cl) > NM_PROXY_PENDING_MAX;
-  set_reading(&pc->cl,
-              !pc->closing && !pc->stalled && !pc->blackhole && !up_busy);
+  set_reading(&pc->cl, !pc->closing && !pc->cl_eof && !pc->stalled &&
+                           !pc->blackhole && !up_busy);
   set_reading(&pc->up, !pc->closing && pc->up_connected && !cl_busy);
 }
 
@@ -86,8 +100,11 @@ static void on_write(uv_write_t *req, int status) {
   leg->inflight -= w->n;
   leg->nwrites--;
   free(w);
-  if (pc->closing)
+  if (pc->closing) {
+    if (leg->nwrites == 0 && leg->close_after)
+      leg_close(leg, leg->close_after == 2);
     return;
+  }
   if (status < 0) {
     nm__pconn_close(pc, NM_CLOSE_FIN,
                     leg->side == NM_PSIDE_CLIENT ? "client write error"
@@ -224,7 +241,14 @@ void nm__pconn_close(nm__pconn_t *pc, nm_close_how_t how, const char *reason) {
     leg_close(&pc->up, 0); /* cancels the connect */
   }
   unlink_dirty(pc);
-  if (how == NM_CLOSE_FLUSH && !pc->blackhole) {
+  if (how == NM_CLOSE_FLUSH && pc->reset_client) {
+    /* What the server wrote before its reset, then the reset. */
+    leg_flush(&pc->cl);
+    if (pc->cl.nwrites == 0)
+      leg_close(&pc->cl, 1);
+    else
+      pc->cl.close_after = 2;
+  } else if (how == NM_CLOSE_FLUSH && !pc->blackhole) {
     leg_flush(&pc->cl);
     leg_shutdown(&pc->cl);
   } else {
@@ -436,13 +460,25 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   if (nread == 0 || pc->closing)
     return;
   if (nread < 0) {
-    if (leg->side == NM_PSIDE_CLIENT)
+    if (leg->side == NM_PSIDE_CLIENT && nread == UV_EOF && pc->up_connected) {
+      /* A half-close: the server gets it too and may still answer. */
+      pc->cl_eof = 1;
+      nm__pconn_update_reading(pc);
+      leg_flush(&pc->up);
+      leg_shutdown_write(&pc->up);
+      return;
+    }
+    if (leg->side == NM_PSIDE_CLIENT) {
       nm__pconn_close(pc, NM_CLOSE_FIN,
                       nread == UV_EOF ? "client closed" : "client read error");
-    else
+    } else {
+      /* The client sees what the server did: FIN, or RST. */
+      pc->reset_client = nread == UV_ECONNRESET;
       nm__pconn_close(pc, NM_CLOSE_FLUSH,
-                      nread == UV_EOF ? "upstream closed"
-                                      : "upstream read error");
+                      nread == UV_EOF    ? "upstream closed"
+                      : pc->reset_client ? "upstream reset"
+                                         : "upstream read error");
+    }
     return;
   }
   px->in_read++;

@@ -82,6 +82,7 @@ const nm_flag_def_t nm_cli_flags[] = {
     {"faults", NM_FLAG_STRING, NM_F_FAULTS, NULL},
     {"seed", NM_FLAG_INT, NM_F_SEED, NULL},
     {"no_mock_control", NM_FLAG_BOOL, NM_F_NO_MOCK_CONTROL, NULL},
+    {"max_held", NM_FLAG_INT, NM_F_MAX_HELD, NULL},
     {NULL, 0, 0, NULL}};
 
 static int is_digit_in(char ch, int base) {

@@ -72,6 +72,7 @@ enum {
   NM_F_FAULTS,
   NM_F_SEED,
   NM_F_NO_MOCK_CONTROL,
+  NM_F_MAX_HELD,
 };
 
 /* One flag as given. */

@@ -798,6 +798,9 @@ static void top_key(ap_t *a, const nm_cv_t *m) {
     o->max_pending = int_or(a, m, o->max_pending);
   } else if (!strcmp(k, "max_connections") || !strcmp(k, "max_conn")) {
     o->max_connections = clamp_int(int_or(a, m, o->max_connections));
+  } else if (!strcmp(k, "max_held")) {
+    /* natsmock's own (the fault engine's cap, docs/faults.md). */
+    o->max_held = int_or(a, m, o->max_held);
   } else if (!strcmp(k, "max_traced_msg_len")) {
     o->max_traced_msg_len = int_or(a, m, o->max_traced_msg_len);
   } else if (!strcmp(k, "max_subscriptions") || !strcmp(k, "max_subs")) {

@@ -28,8 +28,12 @@ nm_conn_t *nm__conn_new(nm_server_t *s) {
   }
   nm_parser_set_limits(&c->parser, s->opts.max_control_line,
                        s->opts.max_payload);
-  if (s->opts.user || s->opts.token)
-    nm_parser_set_flags(&c->parser, NM_PARSER_EXPECT_CONNECT);
+  /* One feed per read, so split control lines take their arguments as
+   * nats-server's reads do. */
+  nm_parser_set_flags(&c->parser, NM_PARSER_READ_SPLIT_ARGS |
+                                      (s->opts.user || s->opts.token
+                                           ? (unsigned)NM_PARSER_EXPECT_CONNECT
+                                           : 0u));
   /* Past max_pending the connection is closed as a slow consumer; the
    * buffer limit is the hard backstop of the same rule. */
   nm_buf_init(&c->out, (size_t)s->opts.max_pending);
@@ -67,6 +71,7 @@ static void conn_free(nm_conn_t *c) {
   nm_buf_free(&c->inflight);
   nm_buf_free(&c->held_in);
   free(c->user);
+  free(c->client_name);
   free(c->pass);
   free(c->token);
   nm__replies_free(c->replies);
@@ -226,8 +231,8 @@ static void close_handles(nm_conn_t *c, nm_close_how_t how) {
     return;
   c->flags |= NM_CF_DEAD;
   if (c->srv->obs)
-    observe(c, NM_OBS_CLOSE, NULL, (nm_slice_t){NULL, 0}, NULL, NULL,
-            c->close_reason);
+    observe(c, NM_OBS_CLOSE, NULL, (nm_slice_t){NULL, 0}, NULL,
+            how == NM_CLOSE_RST ? "reset" : "fin", c->close_reason);
   if (how != NM_CLOSE_RST || uv_tcp_close_reset(&c->tcp, on_close) != 0)
     uv_close((uv_handle_t *)&c->tcp, on_close);
   uv_close((uv_handle_t *)&c->ping_timer, on_close);
@@ -534,13 +539,17 @@ void nm__conn_send_simple(nm_conn_t *c, nm_op_t op) {
 }
 
 void nm__conn_send_info(nm_conn_t *c) {
+  nm__conn_send_info_extra(c, NULL);
+}
+
+void nm__conn_send_info_extra(nm_conn_t *c, const char *extra) {
   nm_buf_t *b, json;
   size_t mark;
   nm_frame_t f;
   if (!writable(c))
     return;
   nm_buf_init(&json, NM_INFO_MAX);
-  if (nm__server_info_json(c->srv, c, NULL, &json) < 0) {
+  if (nm__server_info_json(c->srv, c, extra, &json) < 0) {
     nm_buf_free(&json);
     return;
   }

@@ -78,6 +78,10 @@ static void h_observe(void *host, const nm_obs_event_t *ev) {
   nm__server_observe(host, ev);
 }
 
+static const char *h_conn_name(void *host, const nm_hconn_t *c) {
+  return ((const nm_conn_t *)c)->client_name;
+}
+
 static uint64_t h_seed(void *host) {
   return ((nm_server_t *)host)->opts.seed;
 }
@@ -97,5 +101,6 @@ const nm_fault_host_t nm__server_fault_host = {
     .info_json = h_info_json,
     .observe = h_observe,
     .seed = h_seed,
+    .conn_name = h_conn_name,
     .observe_pending = h_observe_pending,
 };

@@ -208,10 +208,13 @@ static int authenticate(nm_conn_t *c) {
   int r;
   c->perms = NULL;
   c->perm_deliver = 0;
+  c->mock_anon = 0;
   if (!s->opts.user && !s->opts.token && !nm__auth_has_users(s->auth))
     return 1;
   if (nm__auth_has_users(s->auth) && s->opts.no_auth_user && empty(c->user) &&
       empty(c->pass) && empty(c->token)) {
+    /* Let in without credentials: not an authenticated user for $MOCK. */
+    c->mock_anon = 1;
     const char *pw = nm__auth_password(s->auth, s->opts.no_auth_user);
     if (pw && (keep_cred(&c->user, s->opts.no_auth_user) < 0 ||
                keep_cred(&c->pass, pw) < 0))
@@ -258,6 +261,7 @@ static void handle_connect(nm_conn_t *c, const nm_frame_t *f) {
   int headers = c->headers, nr = c->no_responders;
   int64_t proto = c->protocol;
   const char *user = NULL, *pass = NULL, *token = NULL, *acc = NULL;
+  const char *name = NULL;
   int acc_new = 0, first = !(c->flags & NM_CF_CONNECTED);
   unsigned pf;
 
@@ -280,7 +284,7 @@ static void handle_connect(nm_conn_t *c, const nm_frame_t *f) {
        get_int64(o, f->json, "protocol", &proto) < 0 ||
        get_str(o, "user", &user) < 0 || get_str(o, "pass", &pass) < 0 ||
        get_str(o, "auth_token", &token) < 0 ||
-       get_str(o, "account", &acc) < 0 ||
+       get_str(o, "account", &acc) < 0 || get_str(o, "name", &name) < 0 ||
        get_bool(o, "new_account", &acc_new) < 0 || other_fields_bad(o))) {
     cJSON_Delete(o);
     close_silent(c, "invalid CONNECT field");
@@ -301,7 +305,7 @@ static void handle_connect(nm_conn_t *c, const nm_frame_t *f) {
    * from the previous one (nats-server decodes each CONNECT over the
    * connection's current options). */
   if (keep_cred(&c->user, user) < 0 || keep_cred(&c->pass, pass) < 0 ||
-      keep_cred(&c->token, token) < 0) {
+      keep_cred(&c->token, token) < 0 || keep_cred(&c->client_name, name) < 0) {
     cJSON_Delete(o);
     nm__conn_close(c, NM_CLOSE_FIN, "out of memory");
     return;
@@ -404,9 +408,17 @@ static void handle_pub(nm_conn_t *c, const nm_frame_t *f) {
   }
   if (c->verbose)
     nm__conn_send_simple(c, NM_OP_OK);
-  if (nm_faults_is_control(f->subject)) {
-    nm_faults_control(s->faults, (nm_hconn_t *)c, f->subject, f->reply,
-                      f->payload);
+  /* The control plane (docs/faults.md): off with --no_mock_control (then
+   * $MOCK.> is routed like any subject); with auth configured, only for a
+   * connection that authenticated with credentials of its own. */
+  if (nm_faults_control_on(s->faults) && nm_faults_is_control(f->subject)) {
+    if (c->mock_anon)
+      nm_faults_control_deny(s->faults, f->reply,
+                             "$MOCK requests need an authenticated user (a "
+                             "connection let in as no_auth_user is not one)");
+    else
+      nm_faults_control(s->faults, (nm_hconn_t *)c, f->subject, f->reply,
+                        f->payload);
     return;
   }
   {
@@ -535,6 +547,8 @@ void nm__conn_handle_frame(nm_conn_t *c, const nm_frame_t *f) {
   case NM_OP_PING:
     c->last_ping_ms = nm__now_ms(c->srv);
     nm__conn_send_simple(c, NM_OP_PONG);
+    if (c->flags & NM_CF_CONNECTED)
+      c->flags |= NM_CF_PONGED;
     break;
   case NM_OP_PONG:
     /* Any PONG, asked for or not, gives nats-server a round trip. */

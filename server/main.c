@@ -29,10 +29,11 @@
 
 typedef struct {
   nm_server_t *srv;
-  uv_signal_t sigint, sigterm, sigusr1;
+  uv_signal_t sigint, sigterm, sigusr1, sigusr2, sighup;
   int trace;
   int debug;
   int exit_code;
+  int in_ldm;
   int64_t max_traced;
   char ports_file[NM_PATH_MAX];
 } app_t;
@@ -87,6 +88,8 @@ static void usage(FILE *f) {
           "        --seed <n>                   Seed for queue picks and "
           "splits\n"
           "        --no_mock_control            No $MOCK requests\n"
+          "        --max_held <bytes>           Bytes fault rules may hold, "
+          "all connections (128 MiB)\n"
           "\n"
           "Common Options:\n"
           "    -h, --help                       Show this message\n"
@@ -166,6 +169,45 @@ static void on_stopped(nm_server_t *s, void *data) {
   uv_close((uv_handle_t *)&a->sigint, NULL);
   uv_close((uv_handle_t *)&a->sigterm, NULL);
   uv_close((uv_handle_t *)&a->sigusr1, NULL);
+  uv_close((uv_handle_t *)&a->sigusr2, NULL);
+  uv_close((uv_handle_t *)&a->sighup, NULL);
+}
+
+static void stop_all(app_t *a) {
+  uv_signal_stop(&a->sigint);
+  uv_signal_stop(&a->sigterm);
+  uv_signal_stop(&a->sigusr2);
+  uv_signal_stop(&a->sighup);
+  log_line("INF", "Initiating Shutdown...");
+  nm_server_stop(a->srv, on_stopped, a);
+}
+
+/* Lame duck mode is over (every client closed): shut down, exit 0. */
+static void on_ldm_done(nm_server_t *s, void *data) {
+  (void)s;
+  stop_all(data);
+}
+
+/* SIGUSR2 (or --signal ldm): lame duck mode, as nats-server. */
+static void on_ldm(uv_signal_t *h, int signum) {
+  app_t *a = h->data;
+  (void)signum;
+  if (a->debug)
+    log_line("DBG", "Trapped \"user defined signal 2\" signal");
+  if (a->in_ldm)
+    return;
+  a->in_ldm = 1;
+  log_line("INF", "Entering lame duck mode, stop accepting new clients");
+  nm_server_lame_duck(a->srv, on_ldm_done, a);
+}
+
+/* SIGHUP (or --signal reload): nats-server reloads its config; natsmock
+ * cannot yet, and says so in nats-server's words instead of dying. */
+static void on_reload(uv_signal_t *h, int signum) {
+  (void)h;
+  (void)signum;
+  log_line("ERR", "Failed to reload server configuration: natsmock does not "
+                  "support config reload");
 }
 
 static void on_signal(uv_signal_t *h, int signum) {
@@ -173,12 +215,12 @@ static void on_signal(uv_signal_t *h, int signum) {
   if (a->debug)
     log_line("DBG", "Trapped \"%s\" signal",
              signum == SIGINT ? "interrupt" : "terminated");
-  uv_signal_stop(&a->sigint);
-  uv_signal_stop(&a->sigterm);
-  /* nats-server exits 1 on SIGTERM, 0 on SIGINT. */
+  /* nats-server ignores SIGTERM in lame duck mode (it is shutting down
+   * already), exits 1 on it otherwise, 0 on SIGINT. */
+  if (signum == SIGTERM && a->in_ldm)
+    return;
   a->exit_code = signum == SIGTERM ? 1 : 0;
-  log_line("INF", "Initiating Shutdown...");
-  nm_server_stop(a->srv, on_stopped, a);
+  stop_all(a);
 }
 
 /* SIGUSR1: reopen the -l file (log rotation). */
@@ -308,6 +350,13 @@ static void apply_flags(const nm_cli_t *cli, nm_server_opts_t *o, int64_t *port,
       break;
     case NM_F_SEED:
       o->seed = (uint64_t)fs->num;
+      break;
+    /* The fault engine's (faultfix). */
+    case NM_F_NO_MOCK_CONTROL:
+      o->no_mock_control = fs->num != 0;
+      break;
+    case NM_F_MAX_HELD:
+      o->max_held = fs->num;
       break;
     default:
       break;
@@ -492,10 +541,15 @@ int main(int argc, char **argv) {
   uv_signal_init(uv_default_loop(), &a.sigint);
   uv_signal_init(uv_default_loop(), &a.sigterm);
   uv_signal_init(uv_default_loop(), &a.sigusr1);
+  uv_signal_init(uv_default_loop(), &a.sigusr2);
+  uv_signal_init(uv_default_loop(), &a.sighup);
   a.sigint.data = a.sigterm.data = a.sigusr1.data = &a;
+  a.sigusr2.data = a.sighup.data = &a;
   uv_signal_start(&a.sigint, on_signal, SIGINT);
   uv_signal_start(&a.sigterm, on_signal, SIGTERM);
   uv_signal_start(&a.sigusr1, on_reopen, SIGUSR1);
+  uv_signal_start(&a.sigusr2, on_ldm, SIGUSR2);
+  uv_signal_start(&a.sighup, on_reload, SIGHUP);
   uv_run(uv_default_loop(), UV_RUN_DEFAULT);
   nm_server_free(a.srv);
   if (a.ports_file[0])

@@ -123,6 +123,8 @@ enum {
   NM_CF_HANDLES = 1u << 10,    /* handles initialised: close them */
   NM_CF_DEAD = 1u << 11,       /* uv_close called on every handle */
   NM_CF_STALLED = 1u << 12,    /* a fast producer, not read for a while */
+  NM_CF_PONGED = 1u << 13,     /* answered the client's first PING after
+                                * CONNECT (nats-server's firstPongSent) */
 };
 
 struct nm_conn_s {
@@ -147,6 +149,8 @@ struct nm_conn_s {
   /* CONNECT options */
   int verbose, pedantic, echo, headers, no_responders, protocol;
   char *user, *pass, *token; /* kept across CONNECTs, as Go's Unmarshal */
+  char *client_name; /* CONNECT "name" (kept the same way); fault rules */
+  int mock_anon;     /* admitted as no_auth_user: no $MOCK control */
   /* Permissions of the user it authenticated as (NULL: none), and what
    * they need per connection (auth.h). perm_deliver: deliveries must be
    * checked (a deny filter or allow_responses); the hot path tests only it. */
@@ -190,6 +194,15 @@ struct nm_server_s {
   int listener_closing; /* uv_close on the listener not yet called back */
   int stop_done;
   uv_timer_t restart_timer;
+  /* lame duck mode (lame_duck.c) */
+  uv_timer_t ldm_timer;
+  int ldm;           /* entered */
+  uint64_t *ldm_ids; /* the connections to close, in order */
+  size_t ldm_n, ldm_next;
+  uint64_t ldm_si_ms; /* interval between closes */
+  size_t ldm_batch;   /* closes per interval */
+  void (*ldm_done)(nm_server_t *, void *);
+  void *ldm_data;
   uv_timer_t trim_timer; /* idle output buffers give memory back */
   int open_handles;      /* server handles not yet closed */
   int stopping;
@@ -230,8 +243,13 @@ uint64_t nm__rand(nm_server_t *s);
 void nm__server_mark_dirty(nm_server_t *s, nm_conn_t *c);
 void nm__server_conn_closed(nm_server_t *s, nm_conn_t *c); /* freeing c */
 void nm__server_free_dead(nm_server_t *s);
+/* Stops accepting (the listener is closed). */
+void nm__server_close_listener(nm_server_t *s);
 void nm__trace(nm_server_t *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* ---- lame_duck.c ---- */
+void nm__ldm_free(nm_server_t *s);
 
 /* ---- conn.c ---- */
 nm_conn_t *nm__conn_new(nm_server_t *s);
@@ -246,6 +264,8 @@ void nm__conn_trim_idle(nm_conn_t *c);
 int nm__conn_send_err(nm_conn_t *c, const char *text);
 void nm__conn_send_simple(nm_conn_t *c, nm_op_t op); /* PING PONG +OK */
 void nm__conn_send_info(nm_conn_t *c);
+/* INFO with more fields (a JSON object's members, e.g. {"ldm":true}). */
+void nm__conn_send_info_extra(nm_conn_t *c, const char *extra);
 
 size_t nm__conn_pending(const nm_conn_t *c);
 void nm__conn_update_reading(nm_conn_t *c);

@@ -31,6 +31,7 @@ void nm_server_opts_init(nm_server_opts_t *o) {
   o->logtime = 1;
   o->lame_duck_duration_ms = 120000;
   o->lame_duck_grace_ms = 10000;
+  o->max_held = (int64_t)128 << 20;
 }
 
 uint64_t nm__now_ms(nm_server_t *s) {
@@ -187,6 +188,11 @@ int nm_server_new(uv_loop_t *loop, const nm_server_opts_t *o,
   nm_buf_init(&s->scratch, in_limit);
   nm_buf_init(&s->in_scratch, in_limit);
   s->faults = nm_faults_new(s->loop, &nm__server_fault_host, s);
+  if (s->faults != NULL) {
+    nm_faults_set_held_cap(
+        s->faults, s->opts.max_held > 0 ? (uint64_t)s->opts.max_held : 0);
+    nm_faults_set_control(s->faults, !s->opts.no_mock_control);
+  }
   if (s->faults == NULL) {
     nm_server_free(s);
     return NM_ENOMEM;
@@ -303,11 +309,13 @@ int nm_server_start(nm_server_t *s) {
   uv_unref((uv_handle_t *)&s->flush_prepare);
   uv_timer_init(s->loop, &s->restart_timer);
   s->restart_timer.data = s;
+  uv_timer_init(s->loop, &s->ldm_timer);
+  s->ldm_timer.data = s;
   uv_timer_init(s->loop, &s->trim_timer);
   s->trim_timer.data = s;
   uv_timer_start(&s->trim_timer, on_trim, NM_OUT_IDLE_MS, NM_OUT_IDLE_MS);
   uv_unref((uv_handle_t *)&s->trim_timer);
-  s->open_handles += 4;
+  s->open_handles += 5;
   s->started = 1;
   r = listen_now(s, s->opts.port < 0 ? 0 : s->opts.port);
   if (r < 0)
@@ -400,7 +408,7 @@ static void on_server_handle_closed(uv_handle_t *h) {
   maybe_stopped(s);
 }
 
-static void close_listener(nm_server_t *s) {
+void nm__server_close_listener(nm_server_t *s) {
   if (!s->listening)
     return;
   s->listening = 0;
@@ -417,7 +425,7 @@ void nm_server_stop(nm_server_t *s, void (*done)(nm_server_t *, void *),
   s->stop_cb = done;
   s->stop_data = data;
   nm_faults_stop(s->faults);
-  close_listener(s);
+  nm__server_close_listener(s);
   for (c = s->head; c; c = n) {
     n = c->next;
     nm__conn_close(c, NM_CLOSE_FIN, "server shutdown");
@@ -427,6 +435,7 @@ void nm_server_stop(nm_server_t *s, void (*done)(nm_server_t *, void *),
     uv_close((uv_handle_t *)&s->flush_check, on_server_handle_closed);
     uv_close((uv_handle_t *)&s->flush_prepare, on_server_handle_closed);
     uv_close((uv_handle_t *)&s->restart_timer, on_server_handle_closed);
+    uv_close((uv_handle_t *)&s->ldm_timer, on_server_handle_closed);
     uv_close((uv_handle_t *)&s->trim_timer, on_server_handle_closed);
   }
   maybe_stopped(s);
@@ -440,6 +449,7 @@ void nm_server_free(nm_server_t *s) {
     nm_faults_free(s->faults);
   nm__sublist_free(&s->subs);
   nm__auth_free(s->auth);
+  nm__ldm_free(s);
   nm__subvec_free(&s->match);
   nm__subvec_free(&s->qgroup);
   nm_buf_free(&s->scratch);
@@ -593,7 +603,7 @@ static void on_restart_timer(uv_timer_t *t) {
   r = listen_now(s, s->port);
   if (r < 0) {
     if (s->listening)
-      close_listener(s);
+      nm__server_close_listener(s);
     if (s->opts.debug)
       nm__trace(s, "listener restart failed: %s", uv_strerror(r));
   }
@@ -602,7 +612,7 @@ static void on_restart_timer(uv_timer_t *t) {
 int nm__server_restart_listener(nm_server_t *s, uint64_t delay_ms) {
   if (s->stopping || !s->started)
     return NM_ESTATE;
-  close_listener(s);
+  nm__server_close_listener(s);
   return uv_timer_start(&s->restart_timer, on_restart_timer, delay_ms, 0);
 }
 

@@ -449,6 +449,8 @@ int nm__sublist_match(nm__sublist_t *l, nm_slice_t subject, nm__subvec_t *out) {
     return 0;
   if (match_level(&l->root, l->toks, (size_t)nt, out) < 0)
     return NM_ENOMEM;
-  cache_store(l, subject, h, out->v + start, out->n - start);
+  /* No match leaves out->v NULL: no pointer arithmetic on it (UB). */
+  cache_store(l, subject, h, out->n > start ? out->v + start : NULL,
+              out->n - start);
   return 0;
 }

@@ -10,7 +10,7 @@ START_TEST(hold_pong_then_release) {
   int fd;
   fd = start_with_fault(
       "{\"rules\":[{\"id\":\"hp\",\"dir\":\"out\",\"verb\":\"PONG\","
-      "\"limit\":1,\"action\":\"hold\"}]}");
+      "\"limit\":1,\"action\":\"hold\",\"ordered\":false}]}");
   /* The PONG is held while later frames (the sentinel MSG) still flow. */
   nm_test_send_str(fd, "PING\r\n" SENTINEL);
   want(fd, buf, sizeof(buf), SENTINEL_MSG);
@@ -35,7 +35,7 @@ START_TEST(hold_in_order_and_dropped_on_close) {
   int fd, fd2;
   fd = start_with_fault(
       "{\"rules\":[{\"id\":\"hm\",\"dir\":\"out\",\"verb\":\"MSG\","
-      "\"subject\":\"h\",\"action\":\"hold\"}]}");
+      "\"subject\":\"h\",\"action\":\"hold\",\"ordered\":false}]}");
   nm_test_send_str(fd, "SUB h 1\r\nPUB h 1\r\na\r\nPUB h 1\r\nb\r\n"
                        "PUB h 1\r\nc\r\n" SENTINEL);
   want(fd, buf, sizeof(buf), SENTINEL_MSG);
@@ -152,7 +152,7 @@ START_TEST(delay_later_frames_overtake) {
   int fd;
   fd = start_with_fault(
       "{\"rules\":[{\"dir\":\"out\",\"verb\":\"PONG\",\"limit\":1,"
-      "\"action\":\"delay\",\"ms\":300}]}");
+      "\"action\":\"delay\",\"ordered\":false,\"ms\":300}]}");
   t0 = nm_test_now_ms();
   nm_test_send_str(fd, "PING\r\n" SENTINEL);
   want(fd, buf, sizeof(buf), SENTINEL_MSG);
@@ -336,7 +336,7 @@ START_TEST(after_trigger_hold_inbound_unsub) {
   fd = cli_with_sentinel();
   /* Armed by the SUB of sid 5; then holds its UNSUB, so delivery goes on. */
   fault("{\"rules\":[{\"id\":\"hu\",\"dir\":\"in\",\"verb\":\"UNSUB\","
-        "\"sid\":\"5\",\"action\":\"hold\","
+        "\"sid\":\"5\",\"action\":\"hold\",\"ordered\":false,"
         "\"after\":{\"dir\":\"in\",\"verb\":\"SUB\",\"sid\":5}}]}");
   nm_test_send_str(fd, "SUB u 5\r\nUNSUB 5\r\nPUB u 1\r\nm\r\n" SENTINEL);
   want(fd, buf, sizeof(buf), SENTINEL_MSG);

@@ -126,9 +126,12 @@ START_TEST(delay_zero_and_release_count) {
   int fd;
   fd = start_with_fault(
       "{\"rules\":[{\"dir\":\"out\",\"verb\":\"PONG\",\"limit\":1,"
-      "\"action\":\"delay\",\"ms\":0},{\"id\":\"h\",\"dir\":\"out\","
-      "\"verb\":\"MSG\",\"subject\":\"q\",\"action\":\"hold\"}]}");
-  /* A 0 ms delay still lets the frames after it overtake. */
+      "\"action\":\"delay\",\"ordered\":false,\"ms\":0},{\"id\":\"h\",\"dir\":"
+      "\"out\","
+      "\"verb\":\"MSG\",\"subject\":\"q\",\"action\":\"hold\",\"ordered\":"
+      "false}]}");
+  /* A 0 ms delay that is not ordered still lets the frames after it
+   * overtake. */
   nm_test_send_str(fd, "PING\r\n" SENTINEL);
   want(fd, buf, sizeof(buf), "PONG\r\n");
   ck_assert_str_eq(buf, SENTINEL_MSG "PONG\r\n");

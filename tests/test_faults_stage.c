@@ -108,6 +108,7 @@ static const nm_fault_host_t t_ops = {
     o_conn_id,   o_find,   o_each,    o_write,   o_close,  o_reading,
     o_blackhole, o_handle, o_publish, o_restart, o_refuse, o_info,
     o_observe,   o_seed,   NULL, /* observe_pending: optional */
+    NULL,                        /* conn_name: optional */
 };
 
 static uv_loop_t g_loop;

@@ -98,6 +98,7 @@ static const nm_fault_host_t s_ops = {
     o_conn_id,   o_find,   o_each,    o_write,   o_close,  o_reading,
     o_blackhole, o_handle, o_publish, o_restart, o_refuse, o_info,
     o_observe,   o_seed,   NULL, /* observe_pending: optional */
+    NULL,                        /* conn_name: optional */
 };
 
 static uv_loop_t g_loop;
@@ -168,6 +169,9 @@ END_TEST
  * passes because the queue is long), then a release writes them all, in
  * order per connection. Before appends were O(1) this took minutes. */
 START_TEST(hold_at_the_cap_on_many_conns) {
+  /* Every connection at its own cap: about 110 MB kept in all, under a
+   * server-wide cap raised for the case (the default is 128 MiB). */
+  nm_faults_set_held_cap(g_f, (uint64_t)1 << 30);
   apply("{\"rules\":[{\"id\":\"h\",\"dir\":\"out\",\"verb\":\"MSG\","
         "\"action\":\"hold\"}]}");
   for (uint64_t m = 1; m <= S_HOLD_FRAMES; m++)

@@ -10,7 +10,7 @@ START_TEST(delay_inbound_ping) {
   int fd;
   fd = start_with_fault(
       "{\"rules\":[{\"dir\":\"in\",\"verb\":\"PING\",\"limit\":1,"
-      "\"action\":\"delay\",\"ms\":200}]}");
+      "\"action\":\"delay\",\"ordered\":false,\"ms\":200}]}");
   t0 = nm_test_now_ms();
   /* The PING is handled 200 ms late; the PUB after it overtakes. */
   nm_test_send_str(fd, "PING\r\n" SENTINEL);
@@ -30,8 +30,10 @@ START_TEST(delayed_frames_dropped_on_close_and_stop) {
   fd = cli_with_sentinel();
   fd2 = cli_with_sentinel();
   fault("{\"rules\":[{\"dir\":\"out\",\"verb\":\"PONG\","
-        "\"action\":\"delay\",\"ms\":400},{\"dir\":\"in\",\"verb\":\"PUB\","
-        "\"subject\":\"never\",\"action\":\"delay\",\"ms\":60000}]}");
+        "\"action\":\"delay\",\"ordered\":false,\"ms\":400},{\"dir\":\"in\","
+        "\"verb\":\"PUB\","
+        "\"subject\":\"never\",\"action\":\"delay\",\"ordered\":false,\"ms\":"
+        "60000}]}");
   nm_test_send_str(fd, "PING\r\nPING\r\nPUB never 1\r\nq\r\n" SENTINEL);
   want(fd, buf, sizeof(buf), SENTINEL_MSG);
   close(fd);
@@ -52,7 +54,7 @@ START_TEST(hold_inbound_ping_until_release) {
   int fd;
   fd = start_with_fault(
       "{\"rules\":[{\"id\":\"hp\",\"dir\":\"in\",\"verb\":\"PING\","
-      "\"action\":\"hold\"}]}");
+      "\"action\":\"hold\",\"ordered\":false}]}");
   nm_test_send_str(fd, "PING\r\nPING\r\n" SENTINEL);
   want(fd, buf, sizeof(buf), SENTINEL_MSG);
   ck_assert_str_eq(buf, SENTINEL_MSG);

@@ -384,6 +384,22 @@ START_TEST(flush_liveness_fair_after_drop_and_late) {
       check_inv("{\"name\":\"flush_liveness\",\"tolerance_ms\":50}"), 1);
   tlb_free();
 
+  /* The client reconnects: the first PING after the flush is the new
+   * connection's handshake PING, answered at once; the flush (failed as
+   * disconnected) is owed nothing. */
+  connected();
+  at(10);
+  cmd(0, 1, "\"op\":\"flush\",\"timeout_ms\":1000");
+  at(20);
+  srv(NM_TL_CLOSE, 1);
+  srv(NM_TL_OPEN, 2);
+  in(2, "CONNECT {\"name\":\"a\"}\r\nPING\r\n");
+  out(2, "PONG\r\n");
+  at(30);
+  line(0, "{\"id\":1,\"ev\":\"err\",\"code\":\"disconnected\"}");
+  ck_assert_int_eq(check_inv("\"flush_liveness\""), 0);
+  tlb_free();
+
   connected();
   cmd(0, 1, "\"op\":\"flush\"");
   in(1, "PING\r\n");

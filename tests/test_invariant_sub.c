@@ -89,6 +89,26 @@ START_TEST(delivered_all_fail_and_excuses) {
   line(0, "{\"ev\":\"slow_consumer\",\"sub\":\"s\"}");
   ck_assert_int_eq(check_inv("\"delivered_all\""), 0);
   tlb_free();
+
+  /* Sent before the UNSUB reached the server, but the application had
+   * unsubscribed: the client may drop what it had not handed over yet. */
+  subscribed("");
+  out(1, "MSG x 1 1\r\n1\r\nMSG x 1 1\r\n2\r\n");
+  msg(1);
+  cmd(0, 2, "\"op\":\"unsubscribe\",\"sub\":\"s\"");
+  ok(0, 2);
+  in(1, "UNSUB 1\r\n");
+  ck_assert_int_eq(check_inv("\"delivered_all\""), 0);
+  tlb_free();
+
+  /* An unsubscribe with a max is not one. */
+  subscribed("");
+  out(1, "MSG x 1 1\r\n1\r\nMSG x 1 1\r\n2\r\n");
+  msg(1);
+  cmd(0, 2, "\"op\":\"unsubscribe\",\"sub\":\"s\",\"max\":5");
+  ok(0, 2);
+  ck_assert_int_eq(check_inv("\"delivered_all\""), 1);
+  tlb_free();
 }
 END_TEST
 

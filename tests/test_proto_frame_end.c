@@ -86,11 +86,15 @@ static void check_all_splits(nm_parse_mode_t mode, const char *in,
 START_TEST(client_ops_exact_bytes) {
   check_all_splits(NM_PARSE_CLIENT_OPS,
                    "CONNECT {\"verbose\":false}\r\nPING\r\n"
+                   "PUB foo 5\r\nhello\r\nPUB foo.bar _INBOX.1 2\r\nhi\r\n"
+                   "PUB a\r 1\r\nx\r\n"
                    "pub   foo  bar 5\r\nhello\r\nSUB a.* q 1\nUNSUB 1 5\r\n"
                    "HPUB h 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"
                    "PING and some words after it that nats-server ignores\r\n"
                    "PONG\n",
                    "CONNECT {\"verbose\":false}\r\n|PING\r\n|"
+                   "PUB foo 5\r\nhello\r\n|PUB foo.bar _INBOX.1 2\r\nhi\r\n|"
+                   "PUB a\r 1\r\nx\r\n|"
                    "pub   foo  bar 5\r\nhello\r\n|SUB a.* q 1\n|UNSUB 1 5\r\n|"
                    "HPUB h 12 14\r\nNATS/1.0\r\n\r\nhi\r\n|"
                    "PING and some words after it that nats-server ignores\r\n|"

@@ -1,10 +1,11 @@
 /* The small proto modules: nm_buf (limits, growth, consume, shrink), nm_seq
- * (sequenced payloads) and nm_errname. */
+ * (sequenced payloads), nm_b64 (the one base64) and nm_errname. */
 #include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "nm_b64.h"
 #include "nm_buf.h"
 #include "nm_errors.h"
 #include "nm_seq.h"
@@ -142,6 +143,74 @@ START_TEST(test_errname) {
 }
 END_TEST
 
+/* RFC 4648 section 10's vectors, both ways. */
+START_TEST(test_b64_rfc4648_vectors) {
+  static const char *const plain[] = {"",     "f",     "fo",    "foo",
+                                      "foob", "fooba", "foobar"};
+  static const char *const enc[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                    "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+  for (int i = 0; i < 7; i++) {
+    char out[16], back[16];
+    size_t n = strlen(plain[i]);
+    ck_assert_uint_eq(nm_b64_enc_len(n), strlen(enc[i]));
+    ck_assert_int_eq(nm_b64_encode(plain[i], n, out, sizeof(out)),
+                     (ssize_t)strlen(enc[i]));
+    ck_assert_str_eq(out, enc[i]);
+    ck_assert_int_eq(nm_b64_decode(enc[i], strlen(enc[i]), back, sizeof(back)),
+                     (ssize_t)n);
+    ck_assert(memcmp(back, plain[i], n) == 0);
+    ck_assert_uint_ge(nm_b64_dec_max(strlen(enc[i])), n);
+  }
+}
+END_TEST
+
+/* Every byte value survives a round trip, at every length mod 3. */
+START_TEST(test_b64_round_trip_binary) {
+  unsigned char in[256], back[256];
+  char enc[400];
+  for (int i = 0; i < 256; i++)
+    in[i] = (unsigned char)(255 - i);
+  for (size_t n = 0; n <= 256; n += 37) {
+    ssize_t e = nm_b64_encode(in, n, enc, sizeof(enc));
+    ck_assert_int_eq(e, (ssize_t)nm_b64_enc_len(n));
+    ck_assert_int_eq(nm_b64_decode(enc, (size_t)e, back, sizeof(back)),
+                     (ssize_t)n);
+    ck_assert(memcmp(in, back, n) == 0);
+  }
+}
+END_TEST
+
+/* Strict: anything but canonical, padded, standard base64 is refused, and
+ * a short buffer is an error, never an overflow or an abort. */
+START_TEST(test_b64_strict_and_bounded) {
+  char out[8];
+  static const char *const bad[] = {
+      "Zg",       /* no padding */
+      "Zg=",      /* short padding */
+      "Zm9v\n",   /* whitespace */
+      " Zm9v",    /* whitespace */
+      "Zm9-",     /* URL-safe alphabet */
+      "Zm9_",     /* URL-safe alphabet */
+      "Zh==",     /* unused bits set */
+      "Zg==Zg==", /* data after the padding */
+      "Z===",     /* one sextet cannot make a byte */
+      "!!!!",     /* not the alphabet */
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+    ck_assert_msg(nm_b64_decode(bad[i], strlen(bad[i]), out, sizeof(out)) == -1,
+                  "accepted %s", bad[i]);
+  ck_assert_int_eq(nm_b64_decode("Zm9vYmFy", 8, out, 5), -1);
+  ck_assert_int_eq(nm_b64_decode("Zm9vYmFy", 8, out, 6), 6);
+  memset(out, 'x', sizeof(out));
+  ck_assert_int_eq(nm_b64_encode("foo", 3, out, 4), -1); /* needs 5 */
+  ck_assert_int_eq(out[0], 'x');
+  ck_assert_int_eq(nm_b64_encode("foo", 3, out, 5), 4);
+  ck_assert_int_eq(nm_b64_encode("", 0, out, 1), 0);
+  ck_assert_str_eq(out, "");
+  ck_assert_int_eq(nm_b64_encode("", 0, out, 0), -1);
+}
+END_TEST
+
 static Suite *misc_suite(void) {
   Suite *s = suite_create("proto_misc");
   TCase *tc = tcase_create("misc");
@@ -152,6 +221,9 @@ static Suite *misc_suite(void) {
   tcase_add_test(tc, test_seq_payload);
   tcase_add_test(tc, test_seq_round_trip);
   tcase_add_test(tc, test_errname);
+  tcase_add_test(tc, test_b64_rfc4648_vectors);
+  tcase_add_test(tc, test_b64_round_trip_binary);
+  tcase_add_test(tc, test_b64_strict_and_bounded);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -31,8 +31,9 @@ static int start_with_fault(const char *doc) {
 
 START_TEST(hold_out_then_release) {
   char buf[T_BUF];
-  int fd = start_with_fault("{\"rules\":[{\"id\":\"h\",\"dir\":\"out\","
-                            "\"verb\":\"PONG\",\"action\":\"hold\"}]}");
+  int fd = start_with_fault(
+      "{\"rules\":[{\"id\":\"h\",\"dir\":\"out\","
+      "\"verb\":\"PONG\",\"action\":\"hold\",\"ordered\":false}]}");
   nm_test_send_str(fd, "PING\r\n" SENTINEL);
   want(fd, buf, sizeof(buf), SENTINEL_MSG);
   ck_assert_str_eq(buf, SENTINEL_MSG); /* the PONG is held */
@@ -46,8 +47,9 @@ END_TEST
 
 START_TEST(hold_in_reaches_server_on_release) {
   char buf[T_BUF];
-  int fd = start_with_fault("{\"rules\":[{\"id\":\"h\",\"dir\":\"in\","
-                            "\"verb\":\"SUB\",\"action\":\"hold\"}]}");
+  int fd = start_with_fault(
+      "{\"rules\":[{\"id\":\"h\",\"dir\":\"in\","
+      "\"verb\":\"SUB\",\"action\":\"hold\",\"ordered\":false}]}");
   nm_test_send_str(fd, "SUB late 5\r\nPUB late 1\r\na\r\n" SENTINEL);
   want(fd, buf, sizeof(buf), SENTINEL_MSG);
   ck_assert_str_eq(buf, SENTINEL_MSG); /* the server had no SUB late */
@@ -62,8 +64,9 @@ END_TEST
 START_TEST(delay_out) {
   char buf[T_BUF];
   long long t0;
-  int fd = start_with_fault("{\"rules\":[{\"dir\":\"out\",\"verb\":\"PONG\","
-                            "\"action\":\"delay\",\"ms\":250}]}");
+  int fd =
+      start_with_fault("{\"rules\":[{\"dir\":\"out\",\"verb\":\"PONG\","
+                       "\"action\":\"delay\",\"ordered\":false,\"ms\":250}]}");
   t0 = nm_test_now_ms();
   nm_test_send_str(fd, "PING\r\n" SENTINEL);
   want(fd, buf, sizeof(buf), "PONG\r\n");

@@ -420,6 +420,83 @@ START_TEST(test_pid_file_and_signal_quit) {
 }
 END_TEST
 
+/* Lame duck mode, the same test against both servers: --signal ldm=PID
+ * (SIGUSR2); a client with protocol 1 that had its first PONG gets an INFO
+ * with "ldm":true, a protocol-0 one does not; no new connection is accepted;
+ * both are closed after the grace period; the process exits 0. */
+static void lame_duck_on(const char *bin) {
+  nm_natsserver_t ns;
+  char buf[8192], cmd[2048];
+  nm_peer_state_t st;
+  int a, b, status, fd;
+  long long t0, t1;
+  ck_assert_int_eq(nm_server_proc_start(&ns, bin,
+                                        "lame_duck_duration: \"30s\"\n"
+                                        "lame_duck_grace_period: \"500ms\"\n",
+                                        NULL),
+                   0);
+  a = nm_test_connect(ns.port);
+  b = nm_test_connect(ns.port);
+  ck_assert_int_ge(a, 0);
+  ck_assert_int_ge(b, 0);
+  nm_test_send_str(a, "CONNECT {\"verbose\":false,\"protocol\":1}\r\nPING\r\n");
+  nm_test_send_str(b, "CONNECT {\"verbose\":false,\"protocol\":0}\r\nPING\r\n");
+  nm_test_read(a, buf, sizeof(buf), "PONG\r\n", 3000, 0, &st);
+  nm_test_read(b, buf, sizeof(buf), "PONG\r\n", 3000, 0, &st);
+  snprintf(cmd, sizeof(cmd), "%s --signal ldm=%d", bin, (int)ns.pid);
+  t0 = nm_test_now_ms();
+  ck_assert_int_eq(nm_test_shell(cmd, buf, sizeof(buf)), 0);
+  nm_test_read(a, buf, sizeof(buf), "\r\n", 3000, 0, &st);
+  ck_assert_msg(strstr(buf, "INFO {") == buf && strstr(buf, ",\"ldm\":true} "),
+                "%s: %s", bin, buf);
+  /* Closed after the grace period (0.5 s), well before the duration. */
+  nm_test_read(a, buf, sizeof(buf), NULL, 8000, 0, &st);
+  t1 = nm_test_now_ms();
+  ck_assert_msg(st != NM_PEER_OPEN, "%s: still open", bin);
+  ck_assert_msg(t1 - t0 >= 450 && t1 - t0 < 5000, "%s: closed after %lld ms",
+                bin, t1 - t0);
+  nm_test_read(b, buf, sizeof(buf), NULL, 8000, 0, &st);
+  ck_assert_msg(st != NM_PEER_OPEN, "%s: b still open", bin);
+  ck_assert_msg(strstr(buf, "ldm") == NULL, "%s: protocol 0 got %s", bin, buf);
+  fd = nm_test_connect(ns.port);
+  ck_assert_msg(fd < 0, "%s: accepted a connection in lame duck mode", bin);
+  ck_assert_int_eq(waitpid(ns.pid, &status, 0), ns.pid);
+  ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: status %d",
+                bin, status);
+  ns.pid = 0;
+  close(a);
+  close(b);
+  nm_natsserver_stop(&ns);
+}
+
+START_TEST(test_lame_duck_as_nats_server) {
+  if (nm_natsserver_available())
+    lame_duck_on("nats-server");
+  lame_duck_on(natsmock_bin());
+}
+END_TEST
+
+/* SIGHUP (--signal reload) does not kill it: reload is refused with an
+ * error line, the server keeps serving. */
+START_TEST(test_reload_refused_not_fatal) {
+  nm_natsserver_t ns;
+  char cmd[2048], out[4096];
+  nm_peer_state_t st;
+  int fd;
+  ck_assert_int_eq(nm_server_proc_start(&ns, natsmock_bin(), NULL, NULL), 0);
+  snprintf(cmd, sizeof(cmd), "%s --signal reload=%d", natsmock_bin(),
+           (int)ns.pid);
+  ck_assert_int_eq(nm_test_shell(cmd, out, sizeof(out)), 0);
+  fd = nm_test_connect(ns.port);
+  ck_assert_int_ge(fd, 0);
+  nm_test_send_str(fd, "CONNECT {}\r\nPING\r\n");
+  nm_test_read(fd, out, sizeof(out), "PONG\r\n", 3000, 0, &st);
+  ck_assert_ptr_nonnull(strstr(out, "PONG\r\n"));
+  close(fd);
+  nm_natsserver_stop(&ns);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *su = suite_create("server_cli");
   TCase *tc = tcase_create("cli");
@@ -434,6 +511,8 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_natsc_suite_refused_lines);
   tcase_add_test(tc, test_default_port_4222);
   tcase_add_test(tc, test_pid_file_and_signal_quit);
+  tcase_add_test(tc, test_lame_duck_as_nats_server);
+  tcase_add_test(tc, test_reload_refused_not_fatal);
   suite_add_tcase(su, tc);
   return su;
 }

@@ -74,6 +74,12 @@ typedef struct {
   int debug;                  /* -D: debug log on stderr */
   const char *faults_file;    /* --faults FILE: JSON rules loaded at start */
   uint64_t seed; /* queue-group choice and random splits; 0: time */
+  /* The fault engine (docs/faults.md), natsmock's own settings: */
+  int64_t max_held;    /* bytes kept by fault rules (held, delayed,
+                          stalled), all connections together: 128 MiB;
+                          0: the same (--max_held, config max_held) */
+  int no_mock_control; /* 1: $MOCK.> is an ordinary subject, no control
+                          requests (--no_mock_control); 0: answered */
   /* Read from a config file for the natsmock program (the library itself
    * does not use them): nats-server's keys of the same names. */
   const char *log_file;           /* log_file */
@@ -137,6 +143,14 @@ const char *nm_server_url(const nm_server_t *s, char *out, size_t n);
  * are closed (the loop must keep running until then). */
 void nm_server_stop(nm_server_t *s, void (*done)(nm_server_t *, void *),
                     void *data);
+/* Lame duck mode, as nats-server 2.9.10's (SIGUSR2): stop accepting, send
+ * every client that has had its first PONG an INFO with "ldm":true, wait
+ * opts.lame_duck_grace_ms, then close the clients one by one spread over
+ * lame_duck_duration_ms minus the grace (at most 1 s apart), and call `done`
+ * (on the loop), after which the host stops the server. Once only; returns 0
+ * or NM_ESTATE. */
+int nm_server_lame_duck(nm_server_t *s, void (*done)(nm_server_t *, void *),
+                        void *data);
 /* Frees a stopped server (call from `done` or after it ran). */
 void nm_server_free(nm_server_t *s);
 

@@ -14,7 +14,7 @@
 
 #define NM_DIFF_MAX_CASES 512
 #define NM_DIFF_MAX_STEPS 96
-#define NM_DIFF_MAX_CONNS 4 /* connections A..D */
+#define NM_DIFF_MAX_CONNS 5 /* connections A..E */
 #define NM_DIFF_MAX_NAME 64
 #define NM_DIFF_MAX_ARGS 16         /* extra command-line arguments */
 #define NM_DIFF_MAX_TEXT (4 << 20)  /* one send/expect after expansion */

@@ -223,7 +223,9 @@ function checkT(d) {
     last = e.t;
   }
   ok(mono, `${d.name}: t never goes backwards`);
-  const ids = d.events.filter((e) => e.id !== undefined).map((e) => e.id);
+  // A result is an ok or err line; an on_msg action's "action" event carries
+  // the id its result will have (DRIVER-PROTOCOL.md, handler actions).
+  const ids = d.events.filter((e) => e.id !== undefined && (e.ev === "ok" || e.ev === "err")).map((e) => e.id);
   ok(new Set(ids).size === ids.length, `${d.name}: each command has exactly one reply`);
 }
 
@@ -325,6 +327,43 @@ async function mainRun(url, argv) {
   ok(d.count(msgOf("u")) === 1, "no message after unsubscribe");
   const bu = await d.run("unsubscribe", { sub: "never-subscribed" });
   ok(isErr(bu), `unsubscribe of an unknown tag fails (${show(bu)})`);
+
+  // protocol 2: batch, on_msg handler actions, info (when the driver has them)
+  const feats = d.events[0].features || [];
+  if (feats.includes("batch")) {
+    await d.run("subscribe", { sub: "bt", subject: "bt" });
+    await d.run("flush", { timeout_ms: 2000 });
+    const bid = d.nextId;
+    const b = await d.run("batch", { commands: [
+      { id: bid + 1, op: "publish", subject: "bt", count: 3 },
+      { id: bid + 2, op: "flush", timeout_ms: 2000 }] });
+    d.nextId = bid + 3;
+    ok(isOk(b), `batch ends ok (${show(b)})`);
+    ok(isOk(await d.reply(bid + 1)) && isOk(await d.reply(bid + 2)), "each batch entry ends with its own ok");
+    ok(await d.waitFor(() => d.count(msgOf("bt")) >= 3) !== null, "batch publishes delivered");
+  }
+  if (feats.includes("on_msg")) {
+    const sid = d.nextId;
+    const r = await d.run("subscribe", { sub: "om", subject: "om", on_msg: [
+      { at: 1, id: sid + 1, op: "flush", timeout_ms: 2000 }] });
+    d.nextId = sid + 2;
+    ok(isOk(r), "subscribe with on_msg");
+    await d.run("flush", { timeout_ms: 2000 });
+    await d.run("publish", { subject: "om", count: 2 });
+    await d.waitFor(() => d.count(msgOf("om")) >= 2);
+    await d.reply(sid + 1);
+    const at = (pred) => d.events.findIndex(pred);
+    const m1 = at((e) => e.ev === "msg" && e.sub === "om" && e.seq === 1);
+    const m2 = at((e) => e.ev === "msg" && e.sub === "om" && e.seq === 2);
+    const ax = at((e) => e.ev === "action" && e.id === sid + 1);
+    const rx = at((e) => e.id === sid + 1 && (e.ev === "ok" || e.ev === "err"));
+    ok(m1 < ax && ax < rx && rx < m2 && d.events[rx].ev === "ok",
+       `handler flush: msg 1, action, its ok, then msg 2 (lines ${m1} ${ax} ${rx} ${m2}): a driver that re-orders fails here`);
+  }
+  if (feats.includes("info")) {
+    const r = await d.run("info", {});
+    ok(isOk(r) && typeof r.status === "string" && Array.isArray(r.subs), `info: status and subs (${show(r)})`);
+  }
 
   // handler modes: every mode the driver offers keeps msg/msg_done serial
   const h = d.events[0];

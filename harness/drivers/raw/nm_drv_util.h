@@ -1,6 +1,6 @@
 /* Helpers shared by natsmock's C drivers (raw, nats-c) and the driver
  * checker: the JSON-lines output of DRIVER-PROTOCOL.md (one object a line,
- * written whole under a lock and flushed), base64, and the payload rules of
+ * written whole under a lock and flushed), and the payload rules of
  * the protocol (sequenced payloads, "data" versus "data_b64"). libc + cJSON
  * only; no I/O besides the output stream. */
 #ifndef NM_DRV_UTIL_H
@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+
+#include "nm_b64.h"
 
 /* The longest command line a driver accepts: a max_payload (1 MiB) message
  * in base64 with headers fits with room to spare. */
@@ -38,12 +40,7 @@ cJSON *nm_drv_ok(int64_t id);
  * (a line whose id could not be read). */
 cJSON *nm_drv_err(int64_t id, const char *code, const char *text);
 
-/* Base64 (RFC 4648, with padding). encode writes a NUL-terminated string and
- * returns its length, or -1 when `cap` is too small. decode ignores nothing:
- * any byte outside the alphabet is an error (-1); returns the decoded length,
- * or -1 when `cap` is too small. */
-ssize_t nm_b64_encode(const void *src, size_t n, char *out, size_t cap);
-ssize_t nm_b64_decode(const char *src, size_t n, void *out, size_t cap);
+/* Base64: nm_b64_encode / nm_b64_decode of proto/nm_b64.h. */
 
 /* 1 when p[0..n) is valid UTF-8 with no NUL byte. */
 int nm_drv_is_text(const char *p, size_t n);
