@@ -72,6 +72,9 @@ typedef struct {
   size_t hdr_len;
   nm_slice_t hdr_txt, size_txt; /* as the publisher wrote them */
   nm_slice_t body_txt;          /* size of the body alone */
+  /* Fixed for the whole fan-out, so computed once: */
+  int faults;   /* the fault engine has rules (else it costs nothing) */
+  uint64_t now; /* the loop's time */
 } pubmsg_t;
 
 /* Writes the message to the sub's connection. Returns 1 when delivered. */
@@ -97,13 +100,13 @@ static int deliver(nm_server_t *s, const pubmsg_t *m, nm__sub_t *sub) {
   sub->delivered++;
   /* A delivery is activity that postpones the receiver's keepalive PINGs
    * (nats-server's flushClients sets its `last`). */
-  c->last_in_ms = nm__now_ms(s);
+  c->last_in_ms = m->now;
   hmsg = m->hdr_len > 0 && c->headers;
   /* Header-less subscribers get the body only, as a plain MSG. */
   if (m->hdr_len > 0 && !hmsg)
     payload =
         (nm_slice_t){m->payload.p + m->hdr_len, m->payload.n - m->hdr_len};
-  b = nm__conn_out_begin(c);
+  b = m->faults ? nm__conn_out_begin(c) : &c->out;
   mark = b->len;
   r = encode_msg(b, hmsg, m->subject, sub->sid, m->reply, m->hdr_txt,
                  (m->hdr_len > 0 && !hmsg) ? m->body_txt : m->size_txt,
@@ -130,8 +133,10 @@ static int deliver(nm_server_t *s, const pubmsg_t *m, nm__sub_t *sub) {
   }
   /* allow_responses: the subscriber may now publish to the reply. */
   if (c->perm_deliver && m->reply.n)
-    nm__perm_note_reply(c->perms, &c->replies, m->reply, nm__now_ms(s));
-  if (m->from)
+    nm__perm_note_reply(c->perms, &c->replies, m->reply, m->now);
+  /* nm__stall_check acts only past half of max_pending: tested here first,
+   * the common case is one comparison. */
+  if (m->from && (int64_t)nm__conn_pending(c) > s->opts.max_pending / 2)
     nm__stall_check(m->from, c);
   /* At exactly max the message goes out and the sub goes away. */
   if (sub->max && sub->delivered >= sub->max && sub->conn)
@@ -194,6 +199,15 @@ void nm__route(nm_server_t *s, nm_conn_t *from, nm_slice_t subject,
   char hbuf[NM_SIZE_DIGITS], sbuf[NM_SIZE_DIGITS], bbuf[NM_SIZE_DIGITS];
   pubmsg_t pm;
 
+  /* Routing can nest (a fault hook publishing while we deliver), so each
+   * level works on its own part of the match vector. */
+  s->route_depth++;
+  start = m->n;
+  if (nm__sublist_match(&s->subs, subject, m) < 0)
+    goto done;
+  /* Nobody subscribed (publish-only traffic): nothing to prepare. */
+  if (m->n == start)
+    goto none;
   if (hdr_len > payload.n)
     hdr_len = payload.n;
   pm.from = from;
@@ -204,12 +218,8 @@ void nm__route(nm_server_t *s, nm_conn_t *from, nm_slice_t subject,
   pm.hdr_txt = (hdr_txt.n || !hdr_len) ? hdr_txt : fmt_size(hbuf, hdr_len);
   pm.size_txt = size_txt.n ? size_txt : fmt_size(sbuf, payload.n);
   pm.body_txt = hdr_len ? fmt_size(bbuf, payload.n - hdr_len) : pm.size_txt;
-  /* Routing can nest (a fault hook publishing while we deliver), so each
-   * level works on its own part of the match vector. */
-  s->route_depth++;
-  start = m->n;
-  if (nm__sublist_match(&s->subs, subject, m) < 0)
-    goto done;
+  pm.faults = nm_faults_active(s->faults);
+  pm.now = nm__now_ms(s);
   for (i = start; i < m->n; i++)
     if (m->v[i]->queue.n == 0)
       delivered |= deliver(s, &pm, m->v[i]);
@@ -238,12 +248,13 @@ void nm__route(nm_server_t *s, nm_conn_t *from, nm_slice_t subject,
     }
     q->n = qstart;
   }
+none:
   m->n = start;
   if (!delivered && from && reply.n > 0 && from->no_responders &&
       !(from->flags & NM_CF_CLOSING))
     no_responders(s, from, reply);
 done:
   m->n = start;
-  if (--s->route_depth == 0)
+  if (--s->route_depth == 0 && s->dead)
     nm__server_free_dead(s);
 }
