@@ -190,6 +190,14 @@ START_TEST(rule_cap) {
 }
 END_TEST
 
+/* Removes the server's keepalive PINGs from a read: the first one comes about
+ * 2 s after CONNECT (as nats-server's), which a slow run can reach. */
+static void strip_server_pings(char *buf) {
+  char *p;
+  while ((p = strstr(buf, "PING\r\n")) != NULL)
+    memmove(p, p + 6, strlen(p + 6) + 1);
+}
+
 START_TEST(held_frame_cap) {
   static char buf[1 << 20];
   int fd;
@@ -203,6 +211,7 @@ START_TEST(held_frame_cap) {
         "\"action\":\"hold\"}],\"actions\":[{\"do\":\"publish\","
         "\"subject\":\"c\",\"count\":10005}]}");
   want(fd, buf, sizeof(buf), "MSG c 1 5\r\n10005\r\n");
+  strip_server_pings(buf);
   ck_assert_str_eq(buf, "MSG c 1 5\r\n10001\r\nMSG c 1 5\r\n10002\r\n"
                         "MSG c 1 5\r\n10003\r\nMSG c 1 5\r\n10004\r\n"
                         "MSG c 1 5\r\n10005\r\n");
@@ -210,6 +219,7 @@ START_TEST(held_frame_cap) {
   /* Release writes the 10000 held ones, in order. */
   fault("{\"clear\":true,\"actions\":[{\"do\":\"release\",\"rule\":\"all\"}]}");
   want(fd, buf, sizeof(buf), "MSG c 1 5\r\n10000\r\n");
+  strip_server_pings(buf);
   ck_assert_msg(strncmp(buf, "MSG c 1 1\r\n1\r\nMSG c 1 1\r\n2\r\n", 28) == 0,
                 "%.60s", buf);
   close(fd);
