@@ -3,13 +3,18 @@
 #include "nm_driver.h"
 #include "nm_spawn.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Bytes read from a driver pipe at a time. */
 #define NM_DRV_READ_CHUNK (64 * 1024)
+/* Reads one nm__drv_drain may do: it runs on the server's read path, so it
+ * takes what is already in the pipe and no more than this. */
+#define NM_DRV_DRAIN_MAX_READS 16
 
 typedef struct {
   uv_write_t req;
@@ -61,6 +66,25 @@ static void on_read_out(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     d->eof = 1;
   }
   free(buf->base);
+}
+
+void nm__drv_drain(nm_drv_t *d) {
+  static char chunk[NM_DRV_READ_CHUNK];
+  uv_os_fd_t fd;
+  if (!d->spawned || d->eof || uv_is_closing((uv_handle_t *)&d->out) ||
+      uv_fileno((uv_handle_t *)&d->out, &fd) != 0)
+    return;
+  /* libuv keeps the pipe non-blocking and holds no bytes of its own, so a
+   * read here only takes what its next read would have taken; at the end of
+   * the pipe it stops and leaves EOF to libuv. */
+  for (int i = 0; i < NM_DRV_DRAIN_MAX_READS; i++) {
+    ssize_t n = read(fd, chunk, sizeof(chunk));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return;
+    feed_stdout(d, chunk, (size_t)n);
+  }
 }
 
 static void on_read_err(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {

@@ -40,6 +40,11 @@ struct nm_drv_s {
 /* Spawns `cmd` on `loop`. Returns 0 or a negative libuv code. */
 int nm__drv_start(nm_drv_t *d, uv_loop_t *loop, const char *cmd, int client,
                   nm_drv_line_cb on_line, nm_drv_exit_cb on_exit, void *data);
+/* Takes the lines already waiting in the driver's stdout, now, ahead of
+ * libuv's next read. The harness calls it before it records bytes a client
+ * sent: a driver prints what it is about to do before doing it, so this keeps
+ * every line printed before those bytes ahead of them in the timeline. */
+void nm__drv_drain(nm_drv_t *d);
 /* Writes one command line (cJSON printed unformatted + "\n"). */
 int nm__drv_send(nm_drv_t *d, const cJSON *cmd);
 void nm__drv_close_stdin(nm_drv_t *d);

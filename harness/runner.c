@@ -78,6 +78,19 @@ static void on_obs(void *data, const nm_obs_event_t *ev) {
   uint64_t t = ev->t_us > base ? ev->t_us - base : 0;
   nm_tl_ev_t *e = NULL;
 
+  if (ev->kind == NM_OBS_OPEN || ev->kind == NM_OBS_IN ||
+      ev->kind == NM_OBS_CLOSE) {
+    /* What a client did reaches us on two channels: its driver's stdout and
+     * its socket. libuv may serve the socket first in a turn of the loop,
+     * so the lines its driver printed before sending are taken now: an
+     * on_msg action's `action` line then precedes the PUB and PING it
+     * caused (see nm__drv_drain). */
+    for (int i = 0; i < r->ndrv; i++)
+      nm__drv_drain(&r->drv[i]);
+    if (r->tl->n && r->tl->v[r->tl->n - 1].t_us > t)
+      t = r->tl->v[r->tl->n - 1].t_us;
+  }
+
   switch (ev->kind) {
   case NM_OBS_OPEN:
     e = nm_tl_append(r->tl, NM_TL_OPEN, t);
