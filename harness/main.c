@@ -54,7 +54,7 @@ typedef struct {
   nm_result_t *res;
   nm_scenario_t **sc; /* per job */
   int *rep;           /* per job */
-  size_t njobs, next, done;
+  size_t njobs, next;
   cJSON *xfail;
   nm_progress_t *progress;
   pthread_mutex_t mu;
@@ -253,10 +253,7 @@ static void *worker(void *arg) {
       free(res->tl);
       res->tl = NULL;
     }
-    pthread_mutex_lock(&p->mu);
-    p->done++;
-    pthread_mutex_unlock(&p->mu);
-    nm_progress_done(p->progress, j, res);
+    nm_progress_done(p->progress, j, res); /* counts and prints it */
   }
 }
 
