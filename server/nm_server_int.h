@@ -107,6 +107,8 @@ typedef struct {
   nm__cent_t **cache; /* NM_SUBLIST_CACHE_BUCKETS chains */
   nm__cent_t *oldest, *newest;
   size_t ncache;
+  /* nats-server's sublist stats (/subsz). */
+  uint64_t inserts, removes, matches, cache_hits;
 } nm__sublist_t;
 
 /* Connection flags. */
