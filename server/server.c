@@ -666,19 +666,15 @@ int nm__server_info_json(nm_server_t *s, nm_conn_t *c, const char *extra,
       cJSON_Delete(o);
       return NM_EINVAL;
     }
+    /* Each member moves with its own key: ReplaceItemViaPointer and
+     * AddItemToArray keep it (the by-name calls would copy it). */
     while ((it = x->child) != NULL) {
-      /* Replace frees the item's own key: work on a copy. */
-      char *key = strdup(it->string ? it->string : "");
+      cJSON *old = cJSON_GetObjectItemCaseSensitive(o, it->string);
       cJSON_DetachItemViaPointer(x, it);
-      if (key == NULL) {
-        cJSON_Delete(it);
-        continue;
-      }
-      if (cJSON_GetObjectItemCaseSensitive(o, key))
-        cJSON_ReplaceItemInObjectCaseSensitive(o, key, it);
+      if (old != NULL)
+        cJSON_ReplaceItemViaPointer(o, old, it);
       else
-        cJSON_AddItemToObject(o, key, it);
-      free(key);
+        cJSON_AddItemToArray(o, it);
     }
     cJSON_Delete(x);
   }
