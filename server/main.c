@@ -20,6 +20,7 @@
 #include "nm_monitor.h"
 #include "nm_proxy.h"
 #include "nm_redact.h"
+#include "nm_stdfds.h"
 
 #define log_line nm_log
 
@@ -385,6 +386,11 @@ int main(int argc, char **argv) {
   int64_t port = 0;
   int r;
 
+  /* Before the -l file, the pid file or a socket can take 0-2. */
+  if ((r = nm_hold_std_fds()) < 0) {
+    fprintf(stderr, "natsmock: open /dev/null: %s\n", strerror(-r));
+    return 1;
+  }
   if (wants_proxy(argc, argv))
     return nm_proxy_main(argc, argv);
   memset(&a, 0, sizeof(a));

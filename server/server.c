@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "nm_server_int.h"
+#include "nm_stdfds.h"
 
 static char *dup_or_null(const char *s) {
   return s ? strdup(s) : NULL;
@@ -295,6 +296,9 @@ int nm_server_start(nm_server_t *s) {
   struct sigaction sa;
   int r;
 
+  /* The listener must not become descriptor 0-2 (nm_stdfds.h). */
+  if ((r = nm_hold_std_fds()) < 0)
+    return r;
   /* libuv writes with write(2): a peer that has gone would kill the host
    * process with SIGPIPE. Ignore it unless the host chose a handler. */
   if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
@@ -517,6 +521,11 @@ int nm_server_start_thread(const nm_server_opts_t *o, nm_server_t **out) {
 
   if (loop == NULL)
     return NM_ENOMEM;
+  /* Nor the loop's own descriptors, which it closes with uv__close. */
+  if ((r = nm_hold_std_fds()) < 0) {
+    free(loop);
+    return r;
+  }
   r = uv_loop_init(loop);
   if (r < 0) {
     free(loop);
@@ -657,19 +666,15 @@ int nm__server_info_json(nm_server_t *s, nm_conn_t *c, const char *extra,
       cJSON_Delete(o);
       return NM_EINVAL;
     }
+    /* Each member moves with its own key: ReplaceItemViaPointer and
+     * AddItemToArray keep it (the by-name calls would copy it). */
     while ((it = x->child) != NULL) {
-      /* Replace frees the item's own key: work on a copy. */
-      char *key = strdup(it->string ? it->string : "");
+      cJSON *old = cJSON_GetObjectItemCaseSensitive(o, it->string);
       cJSON_DetachItemViaPointer(x, it);
-      if (key == NULL) {
-        cJSON_Delete(it);
-        continue;
-      }
-      if (cJSON_GetObjectItemCaseSensitive(o, key))
-        cJSON_ReplaceItemInObjectCaseSensitive(o, key, it);
+      if (old != NULL)
+        cJSON_ReplaceItemViaPointer(o, old, it);
       else
-        cJSON_AddItemToObject(o, key, it);
-      free(key);
+        cJSON_AddItemToArray(o, it);
     }
     cJSON_Delete(x);
   }
