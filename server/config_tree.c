@@ -475,10 +475,17 @@ static void set_dir(lx_t *lx, const char *path) {
 }
 
 /* How reading a config file ended. */
-typedef enum { READ_OK = 0, READ_OPEN, READ_TOO_BIG, READ_NOMEM } read_end_t;
+typedef enum {
+  READ_OK = 0,
+  READ_OPEN,
+  READ_READ,
+  READ_TOO_BIG,
+  READ_NOMEM
+} read_end_t;
 
 /* A whole file of at most NM_CONFIG_MAX bytes into *buf (malloc'd; the
- * caller frees it). On READ_OPEN, *eno is fopen's errno. */
+ * caller frees it). On READ_OPEN and READ_READ, *eno is the errno (a folder
+ * opens, and fails to read with EISDIR, as Go's os.ReadFile says). */
 static read_end_t read_config_file(const char *path, char **buf, size_t *n,
                                    int *eno) {
   FILE *f = fopen(path, "rb");
@@ -492,11 +499,12 @@ static read_end_t read_config_file(const char *path, char **buf, size_t *n,
     return READ_NOMEM;
   }
   *n = fread(*buf, 1, NM_CONFIG_MAX + 1, f);
+  *eno = ferror(f) ? errno : 0;
   fclose(f);
-  if (*n > NM_CONFIG_MAX) {
+  if (*eno != 0 || *n > NM_CONFIG_MAX) {
     free(*buf);
     *buf = NULL;
-    return READ_TOO_BIG;
+    return *eno != 0 ? READ_READ : READ_TOO_BIG;
   }
   return READ_OK;
 }
@@ -542,6 +550,11 @@ static int do_include(lx_t *lx, nm_cv_t *map, frame_t *up) {
   case READ_OPEN:
     snprintf(lx->err, lx->errlen,
              "error parsing include file '%s', open %s: %s", path, full,
+             nm_go_strerror(eno, eb, sizeof(eb)));
+    return -1;
+  case READ_READ:
+    snprintf(lx->err, lx->errlen,
+             "error parsing include file '%s', read %s: %s", path, full,
              nm_go_strerror(eno, eb, sizeof(eb)));
     return -1;
   case READ_TOO_BIG:
@@ -692,6 +705,10 @@ int nm_cv_parse_file(const char *path, nm_cv_doc_t **doc, char *err,
     break;
   case READ_OPEN:
     snprintf(err, errlen, "open %s: %s", path,
+             nm_go_strerror(eno, eb, sizeof(eb)));
+    return -1;
+  case READ_READ:
+    snprintf(err, errlen, "read %s: %s", path,
              nm_go_strerror(eno, eb, sizeof(eb)));
     return -1;
   case READ_TOO_BIG:
