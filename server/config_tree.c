@@ -474,6 +474,47 @@ static void set_dir(lx_t *lx, const char *path) {
     snprintf(lx->dir, sizeof(lx->dir), ".");
 }
 
+/* Go's filepath.Clean of p[0..n) into out (at least n + 2 bytes): one
+ * slash between names, no "." names, a ".." taking out the name before it,
+ * "." for nothing. */
+static void go_clean(const char *p, size_t n, char *out) {
+  size_t r = 0, w = 0, dotdot = 0;
+  int rooted = n > 0 && p[0] == '/';
+  if (rooted) {
+    out[w++] = '/';
+    r = dotdot = 1;
+  }
+  while (r < n) {
+    if (p[r] == '/') {
+      r++;
+    } else if (p[r] == '.' && (r + 1 == n || p[r + 1] == '/')) {
+      r++;
+    } else if (p[r] == '.' && p[r + 1] == '.' &&
+               (r + 2 == n || p[r + 2] == '/')) {
+      r += 2;
+      if (w > dotdot) {
+        w--;
+        while (w > dotdot && out[w] != '/')
+          w--;
+      } else if (!rooted) {
+        if (w > 0)
+          out[w++] = '/';
+        out[w++] = '.';
+        out[w++] = '.';
+        dotdot = w;
+      }
+    } else {
+      if (w != (rooted ? 1u : 0u))
+        out[w++] = '/';
+      for (; r < n && p[r] != '/'; r++)
+        out[w++] = p[r];
+    }
+  }
+  if (w == 0)
+    out[w++] = '.';
+  out[w] = 0;
+}
+
 /* How reading a config file ended. */
 typedef enum {
   READ_OK = 0,
@@ -510,8 +551,8 @@ static read_end_t read_config_file(const char *path, char **buf, size_t *n,
 }
 
 static int do_include(lx_t *lx, nm_cv_t *map, frame_t *up) {
-  char path[NM_CONFIG_TOKEN_MAX], full[2 * NM_CONFIG_TOKEN_MAX], eb[128];
-  const char *rel;
+  char path[NM_CONFIG_TOKEN_MAX], joined[2 * NM_CONFIG_TOKEN_MAX + 2],
+      full[sizeof(joined) + 2], eb[128];
   size_t n = 0;
   char *buf;
   lx_t sub;
@@ -536,14 +577,11 @@ static int do_include(lx_t *lx, nm_cv_t *map, frame_t *up) {
              path, NM_CONFIG_INCLUDE_MAX);
     return -1;
   }
-  /* filepath.Join(dir of this file, path), "./" dropped as Go cleans it. */
-  rel = path;
-  while (rel[0] == '.' && rel[1] == '/')
-    rel += 2;
-  if (path[0] == '/' || !strcmp(lx->dir, "."))
-    snprintf(full, sizeof(full), "%s", path[0] == '/' ? path : rel);
-  else
-    snprintf(full, sizeof(full), "%s/%s", lx->dir, rel);
+  /* nats-server opens filepath.Join(dir of this file, path): under that
+   * folder even when path starts with '/'. */
+  /* Both parts are shorter than NM_CONFIG_TOKEN_MAX: joined holds them. */
+  snprintf(joined, sizeof(joined), "%s/%s", lx->dir, path);
+  go_clean(joined, strlen(joined), full);
   switch (read_config_file(full, &buf, &n, &eno)) {
   case READ_OK:
     break;

@@ -128,6 +128,8 @@ static const struct {
 } kConfigs[] = {
     {"foo: 1\n", 1},
     {"include \".\"\n", 1},
+    {"include \"/nm-missing-abs.conf\"\n", 1},
+    {"include \"a/../b//./nm-missing.conf\"\n", 1},
     {"port: 1\nfoo: 1\nbar { x: 1 }\n", 1},
     {"  port: 1\n  bogus: 2\n", 1},
     {"include ./nm-missing-include.conf\n", 1},
