@@ -17,6 +17,7 @@
 #include "cli_signal.h"
 #include "natsmock.h"
 #include "nm_buf.h"
+#include "nm_monitor.h"
 #include "nm_proxy.h"
 #include "nm_redact.h"
 #include "nm_stdfds.h"
@@ -30,6 +31,7 @@
 
 typedef struct {
   nm_server_t *srv;
+  nm_monitor_t *mon; /* -m / http: monitoring (monitor/) */
   uv_signal_t sigint, sigterm, sigusr1, sigusr2, sighup;
   int trace;
   int debug;
@@ -182,6 +184,8 @@ static void stop_all(app_t *a) {
   uv_signal_stop(&a->sigusr2);
   uv_signal_stop(&a->sighup);
   log_line("INF", "Initiating Shutdown...");
+  nm_monitor_stop(a->mon, NULL, NULL);
+  a->mon = NULL;
   nm_server_stop(a->srv, on_stopped, a);
 }
 
@@ -237,10 +241,12 @@ static void on_reopen(uv_signal_t *h, int signum) {
     log_line("INF", "File log re-opened");
 }
 
-/* nats-server's ports file: {"nats":["nats://HOST:PORT"]}, written whole
+/* nats-server's ports file: {"nats":["nats://HOST:PORT"]}, with
+ * "monitoring":["http://HOST:PORT"] when monitoring is on, written whole
  * (temp file + rename) so a reader never sees half of it. */
 static int write_ports_file(app_t *a, const char *dir, const char *prog,
-                            const char *url, char *err, size_t errlen) {
+                            const char *url, const char *mon_url, char *err,
+                            size_t errlen) {
   char tmp[NM_PATH_MAX + 8], eb[128];
   FILE *f;
   snprintf(a->ports_file, sizeof(a->ports_file), "%s/%s_%d.ports", dir, prog,
@@ -252,7 +258,10 @@ static int write_ports_file(app_t *a, const char *dir, const char *prog,
              nm_go_strerror(errno, eb, sizeof(eb)));
     return -1;
   }
-  fprintf(f, "{\"nats\":[\"%s\"]}", url);
+  if (mon_url)
+    fprintf(f, "{\"nats\":[\"%s\"],\"monitoring\":[\"%s\"]}", url, mon_url);
+  else
+    fprintf(f, "{\"nats\":[\"%s\"]}", url);
   if (fclose(f) != 0 || rename(tmp, a->ports_file) != 0) {
     snprintf(err, errlen, "write %s: %s", a->ports_file,
              nm_go_strerror(errno, eb, sizeof(eb)));
@@ -392,7 +401,7 @@ int main(int argc, char **argv) {
   app_t a;
   const nm_flag_set_t *fs;
   const char *config = NULL;
-  char err[NM_PATH_MAX + 512], progbuf[NM_PATH_MAX], url[300];
+  char err[NM_PATH_MAX + 512], progbuf[NM_PATH_MAX], url[300], mon_url[300];
   const char *prog;
   int64_t port = 0;
   int r, check;
@@ -515,10 +524,6 @@ int main(int argc, char **argv) {
     return fail(&a, &o);
   }
   o.port = (int)port;
-  if (o.http_port != 0) {
-    log_line("FTL", "natsmock does not support http monitoring yet");
-    return fail(&a, &o);
-  }
   r = nm_server_new(uv_default_loop(), &o, &a.srv);
   if (r == 0)
     r = nm_server_start(a.srv);
@@ -534,11 +539,37 @@ int main(int argc, char **argv) {
     log_line("FTL", "Could not write pidfile: %s", err);
     return fail(&a, &o);
   }
+  if (o.http_port != 0) {
+    /* nats-server: the http host defaults to the client host; -1 asks for
+     * a random port. */
+    nm_monitor_opts_t mo = {o.http_host, o.http_port, o.http_port,
+                            !o.no_mock_control};
+    const char *mhost = o.http_host && o.http_host[0] ? o.http_host : o.host;
+    int bad_port = o.http_port < -1 || o.http_port > 65535;
+    r = bad_port ? UV_EINVAL : nm_monitor_start(a.srv, &mo, &a.mon);
+    if (r < 0) {
+      if (bad_port)
+        log_line("FTL",
+                 "Can't start monitoring: can't listen to the monitor port: "
+                 "listen tcp: address %d: invalid port",
+                 o.http_port);
+      else
+        log_line("FTL",
+                 "Can't start monitoring: can't listen to the monitor port: "
+                 "listen tcp %s:%d: bind: %s",
+                 mhost, o.http_port,
+                 nm_errname(r) ? nm_errname(r) : uv_strerror(r));
+      return fail(&a, &o);
+    }
+    nm_monitor_url(a.mon, mon_url, sizeof(mon_url));
+    log_line("INF", "Starting http monitor on %s", mon_url + 7);
+  }
   nm_server_url(a.srv, url, sizeof(url));
   log_line("INF", "Listening for client connections on %s", url + 7);
   log_line("INF", "Server is ready");
   if (o.ports_file_dir && o.ports_file_dir[0] &&
-      write_ports_file(&a, o.ports_file_dir, prog, url, err, sizeof(err)) < 0) {
+      write_ports_file(&a, o.ports_file_dir, prog, url, a.mon ? mon_url : NULL,
+                       err, sizeof(err)) < 0) {
     log_line("ERR", "Error writing ports file (%s): %s", a.ports_file, err);
     a.ports_file[0] = 0;
   }
