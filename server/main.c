@@ -133,21 +133,23 @@ static void trace_obs(void *data, const nm_obs_event_t *ev) {
   }
   if (ev->frame) {
     const nm_frame_t *f = ev->frame;
-    nm_buf_t line;
-    /* A CONNECT's password and token are written [REDACTED]. */
-    nm_buf_init(&line, 0);
-    if (f->op == NM_OP_CONNECT &&
-        nm_redact_append(&line, f->line.p, f->line.n) == 0 && line.base)
+    nm_slice_t text = f->line;
+    nm_buf_t red;
+    /* A CONNECT's password and token are written [REDACTED] (and the line
+     * is left out when that fails). */
+    nm_buf_init(&red, 0);
+    if (f->op == NM_OP_CONNECT) {
+      if (nm_redact_append(&red, f->line.p, f->line.n) == 0 && red.base)
+        text = (nm_slice_t){red.base, red.len};
+      else
+        text.p = NULL;
+    }
+    if (text.p)
       log_line("TRC", "cid:%llu - %s [%.*s]%s%s",
                (unsigned long long)ev->conn_id, dir,
-               (int)(line.len > 1024 ? 1024 : line.len), line.base,
+               (int)(text.n > 1024 ? 1024 : text.n), text.p,
                ev->action ? " " : "", ev->action ? ev->action : "");
-    else if (f->op != NM_OP_CONNECT)
-      log_line("TRC", "cid:%llu - %s [%.*s]%s%s",
-               (unsigned long long)ev->conn_id, dir,
-               (int)(f->line.n > 1024 ? 1024 : f->line.n), f->line.p,
-               ev->action ? " " : "", ev->action ? ev->action : "");
-    nm_buf_free(&line);
+    nm_buf_free(&red);
     if (f->op == NM_OP_PUB || f->op == NM_OP_HPUB || f->op == NM_OP_MSG ||
         f->op == NM_OP_HMSG) {
       /* Whole payloads, as nats-server, unless --max_traced_msg_len. */
@@ -303,8 +305,8 @@ static int flag_enables(const nm_flag_set_t *fs) {
 }
 
 /* Flags over the config file's settings, as nats-server's second pass. */
-static void apply_flags(const nm_cli_t *cli, nm_server_opts_t *o, int64_t *port,
-                        app_t *a) {
+static void apply_flags(const nm_cli_t *cli, nm_server_opts_t *o,
+                        int64_t *port) {
   for (int i = 0; i < cli->nset; i++) {
     const nm_flag_set_t *fs = &cli->set[i];
     switch (fs->def->id) {
@@ -372,7 +374,25 @@ static void apply_flags(const nm_cli_t *cli, nm_server_opts_t *o, int64_t *port,
       break;
     }
   }
-  (void)a;
+}
+
+/* A boolean flag given and true. */
+static int flag_on(const nm_cli_t *cli, int id) {
+  const nm_flag_set_t *fs = nm_cli_last(cli, id);
+  return fs != NULL && fs->num != 0;
+}
+
+/* Exit 1 once the options are read: what was made so far is undone (the
+ * server stopped and freed, the options' strings, the -l file). */
+static int fail(app_t *a, nm_server_opts_t *o) {
+  if (a->srv) {
+    nm_server_stop(a->srv, NULL, NULL);
+    uv_run(uv_default_loop(), UV_RUN_DEFAULT);
+    nm_server_free(a->srv);
+  }
+  nm_server_opts_free(o);
+  nm_log_close();
+  return 1;
 }
 
 int main(int argc, char **argv) {
@@ -384,7 +404,7 @@ int main(int argc, char **argv) {
   char err[NM_PATH_MAX + 512], progbuf[NM_PATH_MAX], url[300], mon_url[300];
   const char *prog;
   int64_t port = 0;
-  int r;
+  int r, check;
 
   /* Before the -l file, the pid file or a socket can take 0-2. */
   if ((r = nm_hold_std_fds()) < 0) {
@@ -403,11 +423,11 @@ int main(int argc, char **argv) {
     usage(stdout);
     return 0;
   }
-  if (nm_cli_last(&cli, NM_F_VERSION) && nm_cli_last(&cli, NM_F_VERSION)->num) {
+  if (flag_on(&cli, NM_F_VERSION)) {
     print_version();
     return 0;
   }
-  if (nm_cli_last(&cli, NM_F_HELP) && nm_cli_last(&cli, NM_F_HELP)->num) {
+  if (flag_on(&cli, NM_F_HELP)) {
     usage(stdout);
     return 0;
   }
@@ -438,27 +458,25 @@ int main(int argc, char **argv) {
     }
 
   nm_server_opts_init(&o);
+  check = flag_on(&cli, NM_F_CHECK_CONFIG);
   if ((fs = nm_cli_last(&cli, NM_F_CONFIG)) != NULL && fs->value[0])
     config = fs->value;
   if (config && nm_server_opts_load(&o, config, err, sizeof(err)) < 0) {
     /* nats-server prints its list of config errors (each ending in a new
      * line) after its name, then one more new line. */
     fprintf(stderr, "natsmock: %s\n", err);
-    nm_server_opts_free(&o);
-    return 1;
+    return fail(&a, &o);
   }
   /* Warnings only: nats-server prints them and goes on, except with -t,
    * where they fail the check like errors. */
-  if (o.config_warnings &&
-      (fs = nm_cli_last(&cli, NM_F_CHECK_CONFIG)) != NULL && fs->num) {
+  if (o.config_warnings && check) {
     fprintf(stderr, "natsmock: %s\n", o.config_warnings);
-    nm_server_opts_free(&o);
-    return 1;
+    return fail(&a, &o);
   }
   if (o.config_warnings)
     fputs(o.config_warnings, stderr);
   port = o.port;
-  if ((fs = nm_cli_last(&cli, NM_F_CHECK_CONFIG)) != NULL && fs->num) {
+  if (check) {
     if (config == NULL)
       fprintf(stderr, "natsmock: must specify [-c, --config] option to check "
                       "configuration file syntax\n");
@@ -467,11 +485,10 @@ int main(int argc, char **argv) {
     nm_server_opts_free(&o);
     return config ? 0 : 1;
   }
-  apply_flags(&cli, &o, &port, &a);
+  apply_flags(&cli, &o, &port);
   if (nm_server_opts_validate(&o, err, sizeof(err)) < 0) {
     fprintf(stderr, "natsmock: %s\n", err);
-    nm_server_opts_free(&o);
-    return 1;
+    return fail(&a, &o);
   }
 
   nm_log_set_time(o.logtime);
@@ -484,8 +501,7 @@ int main(int argc, char **argv) {
     localtime_r(&now, &tm);
     strftime(ts, sizeof(ts), "%Y/%m/%d %H:%M:%S", &tm);
     fprintf(stderr, "%s error opening file: %s\n", ts, err);
-    nm_server_opts_free(&o);
-    return 1;
+    return fail(&a, &o);
   }
   a.trace = o.trace;
   a.max_traced = o.max_traced_msg_len;
@@ -505,38 +521,23 @@ int main(int argc, char **argv) {
              "Error listening on port: %s:%lld, \"listen tcp: address %lld: "
              "invalid port\"",
              o.host, (long long)port, (long long)port);
-    nm_server_opts_free(&o);
-    nm_log_close();
-    return 1;
+    return fail(&a, &o);
   }
   o.port = (int)port;
-  signal(SIGPIPE, SIG_IGN);
   r = nm_server_new(uv_default_loop(), &o, &a.srv);
   if (r == 0)
     r = nm_server_start(a.srv);
   if (r < 0) {
     log_line("FTL", "Error listening on port: %s:%d, \"%s\"", o.host, o.port,
              nm_errname(r) ? nm_errname(r) : uv_strerror(r));
-    if (a.srv) {
-      nm_server_stop(a.srv, NULL, NULL);
-      uv_run(uv_default_loop(), UV_RUN_DEFAULT);
-      nm_server_free(a.srv);
-    }
-    nm_server_opts_free(&o);
-    nm_log_close();
-    return 1;
+    return fail(&a, &o);
   }
   if (a.trace || a.debug)
     nm_server_set_observer(a.srv, trace_obs, &a);
   if (o.pid_file && o.pid_file[0] &&
       write_pid_file(o.pid_file, err, sizeof(err)) < 0) {
     log_line("FTL", "Could not write pidfile: %s", err);
-    nm_server_stop(a.srv, NULL, NULL);
-    uv_run(uv_default_loop(), UV_RUN_DEFAULT);
-    nm_server_free(a.srv);
-    nm_server_opts_free(&o);
-    nm_log_close();
-    return 1;
+    return fail(&a, &o);
   }
   if (o.http_port != 0) {
     /* nats-server: the http host defaults to the client host; -1 asks for
@@ -558,12 +559,7 @@ int main(int argc, char **argv) {
                  "listen tcp %s:%d: bind: %s",
                  mhost, o.http_port,
                  nm_errname(r) ? nm_errname(r) : uv_strerror(r));
-      nm_server_stop(a.srv, NULL, NULL);
-      uv_run(uv_default_loop(), UV_RUN_DEFAULT);
-      nm_server_free(a.srv);
-      nm_server_opts_free(&o);
-      nm_log_close();
-      return 1;
+      return fail(&a, &o);
     }
     nm_monitor_url(a.mon, mon_url, sizeof(mon_url));
     log_line("INF", "Starting http monitor on %s", mon_url + 7);
