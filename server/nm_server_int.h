@@ -14,7 +14,9 @@
 #include "nm_parser.h"
 
 /* One read buffer per server, handed to every read: the parser copies what
- * must outlive a read, so reads never need their own buffers. */
+ * must outlive a read, so reads never need their own buffers. Allocated on
+ * the first read (conn.c), not zeroed: a server is up sooner when start-up
+ * does not page in 64 KiB it has not read into yet. */
 #define NM_READ_BUF_SIZE (64 * 1024)
 /* nats-server's read sizes (client.go startBufSize, minBufSize, and
  * maxBufSize = NM_READ_BUF_SIZE): each connection reads as much as nats-server
@@ -228,7 +230,7 @@ struct nm_server_s {
   nm_faults_t *faults;
   nm_obs_cb obs;
   void *obs_data;
-  char rbuf[NM_READ_BUF_SIZE];
+  char *rbuf; /* NM_READ_BUF_SIZE bytes, from the first read on */
   /* nm_server_start_thread */
   uv_thread_t thread;
   uv_loop_t *own_loop;
