@@ -658,7 +658,7 @@ static void cmd_publish(long long id, const cJSON *cmd) {
   }
   if (cJSON_IsObject(hj))
     hdr = build_headers(hj, &hlen);
-  if (!data && (count > 1 || size > 0))
+  if (!data) /* the k-th message's payload is k (docs/DRIVER-PROTOCOL.md) */
     seqbuf = malloc(size + 32);
   for (k = 1; k <= count && r == 0; k++) {
     const char *p = data ? data : "";

@@ -434,11 +434,24 @@ static void handle_failure(xctx_t *x, uint64_t i, nm_finding_t *fs, int *nf,
 
   {
     oracle_arg_t oa = {x, base, path, r->seed, r->key};
-    nsteps = droppable(base, o->wl[r->wl].root == NULL, steps,
-                       (int)(sizeof(steps) / sizeof(steps[0])));
-    f->shrink_runs =
-        nm_shrink(&c, steps, nsteps, NM_SHRINK_MAX_TRIES, oracle, &oa);
-    f->shrunk = 1;
+    /* How often does it fail? A real client's own timing can make a run
+     * fail only sometimes: then each shrink candidate gets several runs
+     * (nm_shrink_kofn), else a candidate that kept the cause but happened
+     * to pass would be taken for one that lost it. */
+    f->confirm_runs = NM_SHRINK_CONFIRM_RUNS;
+    for (int k = 0; k < f->confirm_runs; k++)
+      f->confirm_fails += oracle(&c, &oa) == 1;
+    f->per_candidate =
+        nm_shrink_runs_per_candidate(f->confirm_fails, f->confirm_runs);
+    if (f->per_candidate > 0) {
+      nm_kofn_t kofn = {oracle, &oa, f->per_candidate, NM_SHRINK_MAX_TRIES * 2,
+                        0};
+      nsteps = droppable(base, o->wl[r->wl].root == NULL, steps,
+                         (int)(sizeof(steps) / sizeof(steps[0])));
+      nm_shrink(&c, steps, nsteps, NM_SHRINK_MAX_TRIES, nm_shrink_kofn, &kofn);
+      f->shrink_runs = kofn.runs;
+      f->shrunk = 1;
+    }
   }
   cause_of(&c, f->cause, sizeof(f->cause));
   labels_of(&c, f->labels, sizeof(f->labels));
@@ -558,6 +571,9 @@ static cJSON *summary_json(const xctx_t *x, const nm_finding_t *fs, int nf,
     cJSON_AddNumberToObject(e, "hits", f->hits);
     cJSON_AddBoolToObject(e, "shrunk", f->shrunk);
     cJSON_AddNumberToObject(e, "shrink_runs", f->shrink_runs);
+    cJSON_AddNumberToObject(e, "confirm_runs", f->confirm_runs);
+    cJSON_AddNumberToObject(e, "confirm_failures", f->confirm_fails);
+    cJSON_AddNumberToObject(e, "runs_per_candidate", f->per_candidate);
     cJSON_AddNumberToObject(e, "replays", f->replays);
     cJSON_AddNumberToObject(e, "replay_failures", f->replay_fails);
     if (f->ref_fails >= 0)
@@ -644,6 +660,14 @@ int nm__explore_run(const nm_explore_opts_t *o) {
     if (f->res.fails.n)
       printf("      %s: %s\n", f->res.fails.v[0].what,
              f->res.fails.v[0].message);
+    if (f->confirm_runs)
+      printf("      confirmed: %d of %d runs fail%s; shrunk: %s (%d runs, %d "
+             "per candidate)\n",
+             f->confirm_fails, f->confirm_runs,
+             f->confirm_fails && f->confirm_fails < f->confirm_runs ? " (flaky)"
+                                                                    : "",
+             f->shrunk ? "yes" : "no, it did not fail again", f->shrink_runs,
+             f->per_candidate);
     printf("      replays: %d of %d fail%s; %s%s%s\n", f->replay_fails,
            f->replays,
            f->replay_fails && f->replay_fails < f->replays ? " (flaky)" : "",

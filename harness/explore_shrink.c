@@ -63,3 +63,36 @@ int nm_shrink(nm_candidate_t *c, const int *steps, int nsteps, int max_tries,
   }
   return tries;
 }
+
+int nm_shrink_kofn(const nm_candidate_t *c, void *kofn) {
+  nm_kofn_t *k = kofn;
+  int per = k->per_candidate < 1 ? 1 : k->per_candidate;
+  if (k->runs_left <= 0)
+    return -1;
+  for (int i = 0; i < per && k->runs_left > 0; i++) {
+    int r;
+    k->runs_left--;
+    k->runs++;
+    r = k->one(c, k->arg);
+    if (r != 0)
+      return r; /* 1: still fails; -1: stop */
+  }
+  return 0;
+}
+
+int nm_shrink_runs_per_candidate(int fails, int runs) {
+  double pass, all_pass = 1.0;
+  int m = 0;
+  if (fails <= 0 || runs <= 0)
+    return 0;
+  if (fails >= runs)
+    return 1;
+  /* The least m with (1 - p)^m <= 5%: a candidate that still has the
+   * cause passes all its m runs at most that often. */
+  pass = 1.0 - (double)fails / (double)runs;
+  while (all_pass > 0.05 && m < NM_SHRINK_MAX_PER_CANDIDATE) {
+    all_pass *= pass;
+    m++;
+  }
+  return m < 2 ? 2 : m;
+}

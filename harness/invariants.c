@@ -131,6 +131,18 @@ void nm__inv_absent(const nm_inv_ctx_t *cx, nm_fails_t *out, const char *what,
   nm_fails_add(out, what, cx->tl, idx, nidx, "%s", msg);
 }
 
+void nm__inv_not_blamed(const nm_inv_ctx_t *cx, const char *what,
+                        const size_t *idx, size_t nidx, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  if (!cx->not_evaluated)
+    return;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  nm_fails_add(cx->not_evaluated, what, cx->tl, idx, nidx, "%s", msg);
+}
+
 /* ---- parameters ---- */
 
 int64_t nm__inv_param_int(const cJSON *params, const char *name, int64_t dflt) {
@@ -215,10 +227,50 @@ const nm_inv_sub_t *nm__inv_sub_by_tag(const nm_inv_ctx_t *cx, int client,
   return NULL;
 }
 
-size_t nm__inv_pong_for(const nm_inv_ctx_t *cx, size_t ping) {
+/* Does `client` have, at timeline index `at`, a flush pending (called
+ * before `at`, no result before it) whose PING the server has not read yet
+ * on connection `conn`? Its PING may then be on its way, and a PONG that
+ * arrives now is, for the client, the answer to it. The flush's PING is the
+ * one pong_fifo assigns: the first PING after the flush and after the
+ * previous flush's PING. */
+static int flush_ping_in_flight(const nm_inv_ctx_t *cx, int client,
+                                uint64_t conn, size_t at) {
+  const nm_tl_t *tl = cx->tl;
+  size_t last_ping = 0;
+  for (size_t f = 0; f < at; f++) {
+    const nm_tl_ev_t *e = &tl->v[f];
+    size_t from, r, ping = NM_TL_NONE;
+    if (e->kind != NM_TL_CMD || e->client != client ||
+        strcmp(e->ev, "flush") != 0)
+      continue;
+    from = f > last_ping ? f : last_ping;
+    for (size_t i = from + 1; i < tl->n; i++)
+      if (tl->v[i].kind == NM_TL_IN && tl->v[i].op == NM_OP_PING &&
+          nm__inv_on_client(cx, i, client)) {
+        ping = i;
+        break;
+      }
+    if (ping != NM_TL_NONE)
+      last_ping = ping;
+    r = nm__inv_result(cx, f);
+    if (r != NM_TL_NONE && r < at)
+      continue; /* ended before the PONG */
+    if (ping == NM_TL_NONE || (ping > at && tl->v[ping].conn == conn))
+      return 1;
+  }
+  return 0;
+}
+
+/* Spare PONGs (sent when no PING was outstanding) that may answer a PING on
+ * its way, at most this many at once per connection. */
+#define NM_INV_MAX_SPARE 64
+
+static size_t pong_pairing(const nm_inv_ctx_t *cx, size_t ping, int lenient) {
   const nm_tl_t *tl = cx->tl;
   uint64_t conn = tl->v[ping].conn;
+  int client = nm_tl_owner(tl, conn);
   size_t ahead = 0; /* PINGs outstanding before ours */
+  size_t spare[NM_INV_MAX_SPARE], nspare = 0, first = 0;
   int ours = 0;
 
   /* Walk the connection in order, pairing PONGs with outstanding PINGs
@@ -228,19 +280,36 @@ size_t nm__inv_pong_for(const nm_inv_ctx_t *cx, size_t ping) {
     if (e->conn != conn || (e->kind != NM_TL_IN && e->kind != NM_TL_OUT))
       continue;
     if (e->kind == NM_TL_IN && e->op == NM_OP_PING) {
-      if (i == ping)
+      if (nspare > first) {
+        /* Answered, as the client saw it, by a PONG already sent. */
+        if (i == ping)
+          return spare[first];
+        first++;
+      } else if (i == ping) {
         ours = 1;
-      else if (!ours)
+      } else if (!ours) {
         ahead++;
+      }
     } else if (e->op == NM_OP_PONG && nm_tl_sent(e)) {
       if (ahead > 0) {
         ahead--;
       } else if (ours) {
         return i;
+      } else if (lenient && nspare < NM_INV_MAX_SPARE &&
+                 flush_ping_in_flight(cx, client, conn, i)) {
+        spare[nspare++] = i;
       }
     }
   }
   return NM_TL_NONE;
+}
+
+size_t nm__inv_pong_for(const nm_inv_ctx_t *cx, size_t ping) {
+  return pong_pairing(cx, ping, 0);
+}
+
+size_t nm__inv_pong_may_answer(const nm_inv_ctx_t *cx, size_t ping) {
+  return pong_pairing(cx, ping, 1);
 }
 
 /* ---- message identity ---- */

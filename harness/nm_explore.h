@@ -153,6 +153,30 @@ typedef int (*nm_shrink_oracle_t)(const nm_candidate_t *c, void *arg);
 int nm_shrink(nm_candidate_t *c, const int *steps, int nsteps, int max_tries,
               nm_shrink_oracle_t oracle, void *arg);
 
+/* Shrinking a flaky failure: each candidate is run up to `per_candidate`
+ * times and still fails when any run fails the same way (a candidate that
+ * lost the cause passes every time; one that did not fails at the failure's
+ * own rate). `runs_left` bounds the runs over the whole shrink: at 0 the
+ * oracle answers -1 (stop). Use nm_shrink_kofn as the oracle with a
+ * pointer to this as its argument. */
+typedef struct {
+  nm_shrink_oracle_t one; /* one run: 1 fails the same way, 0 otherwise */
+  void *arg;
+  int per_candidate;
+  int runs_left;
+  int runs; /* made so far */
+} nm_kofn_t;
+
+int nm_shrink_kofn(const nm_candidate_t *c, void *kofn);
+/* Runs per candidate for a failure seen `fails` times in `runs` runs: 1
+ * when it always failed, else enough that a candidate that still has the
+ * cause fails at least once with probability >= 95% (at most
+ * NM_SHRINK_MAX_PER_CANDIDATE); 0 when it never failed (nothing to shrink). */
+int nm_shrink_runs_per_candidate(int fails, int runs);
+#define NM_SHRINK_MAX_PER_CANDIDATE 8
+/* Runs that measure a failure's rate before it is shrunk. */
+#define NM_SHRINK_CONFIRM_RUNS 3
+
 /* The workload with a candidate's steps removed and its perturbations in
  * place as fault steps (a new document; the caller deletes it). */
 cJSON *nm_candidate_doc(const cJSON *root, const nm_candidate_t *c);

@@ -60,8 +60,10 @@ typedef struct {
   char file[NM_EXPLORE_PATH_MAX]; /* the shrunk scenario written */
   uint64_t seed;
   uint64_t run;
-  int hits;        /* failing runs it accounts for */
-  int shrink_runs; /* runs the shrinker made */
+  int hits;                        /* failing runs it accounts for */
+  int shrink_runs;                 /* runs the shrinker made */
+  int confirm_runs, confirm_fails; /* the failing run again, before shrinking */
+  int per_candidate; /* runs per shrink candidate (flaky: more than 1) */
   int replays, replay_fails;
   int ref_fails; /* -1: not checked */
   int shrunk;    /* 0: not shrunk (reference failed too, or budget) */

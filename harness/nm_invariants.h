@@ -110,6 +110,14 @@ const nm_inv_sub_t *nm__inv_sub_by_tag(const nm_inv_ctx_t *cx, int client,
  * sent that answers the PING IN at timeline index `ping`, or NM_TL_NONE. A
  * PONG sent while no PING is outstanding answers nothing. */
 size_t nm__inv_pong_for(const nm_inv_ctx_t *cx, size_t ping);
+/* The PONG a client may fairly have taken as the answer to the PING at
+ * `ping` (docs/design.md, Fairness): nm__inv_pong_for's pairing, except that
+ * a PONG sent when no PING was outstanding, while a flush of the client had
+ * its PING still on the way, answers the next PING the server reads on that
+ * connection (every later pairing shifts with it). Such an answer precedes
+ * its PING in the timeline. For checks of what a client MAY do; what it
+ * MUST do (flush_liveness) keeps nm__inv_pong_for. */
+size_t nm__inv_pong_may_answer(const nm_inv_ctx_t *cx, size_t ping);
 /* Does the frame at i carry message m (same subject and body)? */
 int nm__inv_frame_is_msg(const nm_tl_ev_t *e, const nm_inv_msg_t *m);
 /* Does a msg event match the MSG frame f (subject, then seq / data /
@@ -124,6 +132,12 @@ size_t nm__inv_result(const nm_inv_ctx_t *cx, size_t cmd);
 void nm__inv_absent(const nm_inv_ctx_t *cx, nm_fails_t *out, const char *what,
                     const size_t *idx, size_t nidx, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
+/* A check not made because a fault no client can detect (docs/design.md,
+ * Fairness) decided the outcome: recorded with the run's "not evaluated"
+ * notes, never a failure. */
+void nm__inv_not_blamed(const nm_inv_ctx_t *cx, const char *what,
+                        const size_t *idx, size_t nidx, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 /* Client name for messages. */
 const char *nm__inv_cname(const nm_inv_ctx_t *cx, int client);
 

@@ -44,7 +44,9 @@ void nm_report_console(FILE *f, const nm_result_t *r, size_t k, size_t n,
   if (r->inv_skip)
     fprintf(f, "      not checked without the mock's view: %s\n", r->inv_skip);
   if (r->not_evaluated)
-    fprintf(f, "      not evaluated (the steps ended early): %s\n",
+    fprintf(f,
+            "      not evaluated (the steps ended early, or an "
+            "undetectable fault decided it): %s\n",
             r->not_evaluated);
   if (r->status != NM_ST_FAIL && r->status != NM_ST_XFAIL &&
       r->status != NM_ST_ERROR)

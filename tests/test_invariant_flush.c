@@ -311,6 +311,57 @@ START_TEST(pong_before_any_ping_answers_nothing) {
 }
 END_TEST
 
+START_TEST(pong_sent_before_its_ping_was_read_is_not_blamed) {
+  /* An injected PONG reaches the client after it sent the flush's PUB and
+   * PING but before the server read them: every FIFO client takes it as the
+   * answer and no client can tell (docs/design.md, Fairness). Recorded
+   * ("not evaluated"), not blamed; the real PONG that follows answers the
+   * next flush's PING, which was on its way too. */
+  connected();
+  cmd(0, 1, "\"op\":\"publish\",\"subject\":\"x\",\"data\":\"m\"");
+  cmd(0, 2, "\"op\":\"flush\",\"timeout_ms\":500");
+  ok(0, 1);
+  out(1, "PONG\r\n"); /* injected */
+  ok(0, 2);
+  cmd(0, 3, "\"op\":\"flush\",\"timeout_ms\":500");
+  in(1, "PUB x 1\r\nm\r\nPING\r\n");
+  out(1, "PONG\r\n"); /* the answer to flush 2's PING */
+  ok(0, 3);
+  in(1, "PING\r\n");
+  out(1, "PONG\r\n");
+  ck_assert_int_eq(check_inv("\"flush_fence\""), 0);
+  ck_assert_uint_eq(not_evaluated_n, 2); /* both flushes: recorded */
+  ck_assert_int_eq(check_inv("\"pong_fifo\""), 0);
+  ck_assert_int_eq(check_inv("\"flush_timeout\""), 0);
+  /* What a client MUST do keeps the server's pairing: flush 2 was owed
+   * success by its own PONG, and got it. */
+  ck_assert_int_eq(check_inv("\"flush_liveness\""), 0);
+  tlb_free();
+}
+END_TEST
+
+START_TEST(stale_pong_after_the_ping_was_answered_is_blamed) {
+  /* The flush's PING was read and answered; a PONG injected before the
+   * client reported the ok arrives when no PING is outstanding. A client
+   * that takes it as the next flush's answer is wrong, and detectably so. */
+  connected();
+  cmd(0, 1, "\"op\":\"flush\"");
+  in(1, "PING\r\n");
+  out(1, "PONG\r\n");
+  out(1, "PONG\r\n"); /* injected: answers nothing */
+  ok(0, 1);
+  cmd(0, 2, "\"op\":\"publish\",\"subject\":\"x\",\"data\":\"m\"");
+  cmd(0, 3, "\"op\":\"flush\"");
+  ok(0, 2);
+  ok(0, 3); /* released by the stale PONG */
+  in(1, "PUB x 1\r\nm\r\nPING\r\n");
+  out(1, "PONG\r\n");
+  ck_assert_int_eq(check_inv("\"pong_fifo\""), 1);
+  ck_assert_int_eq(check_inv("\"flush_fence\""), 1);
+  tlb_free();
+}
+END_TEST
+
 /* ---- flush_liveness ---- */
 
 /* Answered in time, ended ok: holds. */
@@ -566,6 +617,8 @@ int main(void) {
   tcase_add_test(tc, pong_fifo_fail_dropped_pong_overtakes);
   tcase_add_test(tc, pong_fifo_unsolicited_pong_is_fair);
   tcase_add_test(tc, pong_before_any_ping_answers_nothing);
+  tcase_add_test(tc, pong_sent_before_its_ping_was_read_is_not_blamed);
+  tcase_add_test(tc, stale_pong_after_the_ping_was_answered_is_blamed);
   tcase_add_test(tc, flush_liveness_pass);
   tcase_add_test(tc, flush_liveness_fail_timed_out_with_answer);
   tcase_add_test(tc, flush_liveness_fair_after_drop_and_late);
