@@ -129,7 +129,8 @@ static int queue_response(nm__hconn_t *c, const nm_http_req_t *req,
   if (rc == 0 && r->content_type == NULL && r->sniffed)
     rc = nm_buf_append_str(&c->out,
                            "Content-Type: text/plain; charset=utf-8\r\n");
-  if (rc == 0 && !keep_alive)
+  /* Go says so to an HTTP/1.1 client; an HTTP/1.0 one expects the close. */
+  if (rc == 0 && !keep_alive && c->parser.http_minor >= 1)
     rc = nm_buf_append_str(&c->out, "Connection: close\r\n");
   if (rc == 0)
     rc = nm_buf_append(&c->out, "\r\n", 2);
