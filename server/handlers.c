@@ -209,8 +209,9 @@ static void keep_str_field(const cJSON *o, const char *name, char **slot) {
 
 /* processClientOrLeafAuthentication: the users list first (a CONNECT with
  * no credentials at all is no_auth_user, for this and later CONNECTs), then
- * the single token or user/password. Sets c->perms. */
-static int authenticate(nm_conn_t *c) {
+ * the single token or user/password. Sets c->perms. Also used by a config
+ * reload (reload.c) to re-check a connected client. */
+int nm__conn_authenticate(nm_conn_t *c) {
   nm_server_t *s = c->srv;
   const nm__perm_t *perms = NULL;
   int r;
@@ -320,7 +321,7 @@ static void handle_connect(nm_conn_t *c, const nm_frame_t *f) {
     nm__conn_close(c, NM_CLOSE_FIN, "out of memory");
     return;
   }
-  if (!authenticate(c) || acc_new || (acc && acc[0])) {
+  if (!nm__conn_authenticate(c) || acc_new || (acc && acc[0])) {
     cJSON_Delete(o);
     close_err(c, "Authorization Violation");
     return;

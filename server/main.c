@@ -21,6 +21,7 @@
 #include "nm_proxy.h"
 #include "nm_redact.h"
 #include "nm_stdfds.h"
+#include "reload.h"
 
 #define log_line nm_log
 
@@ -39,6 +40,14 @@ typedef struct {
   int in_ldm;
   int64_t max_traced;
   char ports_file[NM_PATH_MAX];
+  /* For a config reload (SIGHUP): the command line, the -c file, and the
+   * options the server runs with (nm_server_opts_baseline'd, the bound
+   * port). */
+  nm_cli_t cli;
+  const char *config;
+  const char *prog;
+  nm_server_opts_t opts;
+  char url[300], mon_url[300];
 } app_t;
 
 static void usage(FILE *f) {
@@ -206,15 +215,6 @@ static void on_ldm(uv_signal_t *h, int signum) {
   a->in_ldm = 1;
   log_line("INF", "Entering lame duck mode, stop accepting new clients");
   nm_server_lame_duck(a->srv, on_ldm_done, a);
-}
-
-/* SIGHUP (or --signal reload): nats-server reloads its config; natsmock
- * cannot yet, and says so in nats-server's words instead of dying. */
-static void on_reload(uv_signal_t *h, int signum) {
-  (void)h;
-  (void)signum;
-  log_line("ERR", "Failed to reload server configuration: natsmock does not "
-                  "support config reload");
 }
 
 static void on_signal(uv_signal_t *h, int signum) {
@@ -395,6 +395,109 @@ static int fail(app_t *a, nm_server_opts_t *o) {
   return 1;
 }
 
+/* nats-server's port: 0 means its default, -1 a random one (0 here). */
+static int64_t baseline_port(int64_t port) {
+  return port == 0 ? NM_DEFAULT_PORT : port == -1 ? 0 : port;
+}
+
+/* The options as nats-server reads them, at start and on a reload: its
+ * defaults, then the -c file (errors in err: -1). The flags go over them
+ * next (apply_flags). */
+static int read_config(const char *config, nm_server_opts_t *o, char *err,
+                       size_t errlen) {
+  nm_server_opts_init(o);
+  return config && nm_server_opts_load(o, config, err, errlen) < 0 ? -1 : 0;
+}
+
+static void reload_log(void *data, const char *level, const char *line) {
+  (void)data;
+  log_line(level, "%s", line);
+}
+
+/* What the program itself runs after a reload: trace and debug, log time,
+ * the log file, the pid file, the ports file (nats-server's Apply of the
+ * same options). */
+static void reload_program(app_t *a, const nm_server_opts_t *n) {
+  const nm_server_opts_t *o = &a->opts;
+  char err[NM_PATH_MAX + 512];
+  a->trace = n->trace;
+  a->debug = n->debug;
+  a->max_traced = n->max_traced_msg_len;
+  nm_server_set_observer(a->srv, a->trace || a->debug ? trace_obs : NULL,
+                         a->trace || a->debug ? a : NULL);
+  nm_log_set_time(n->logtime);
+  if (strcmp(o->log_file ? o->log_file : "", n->log_file ? n->log_file : "")) {
+    if (n->log_file == NULL || n->log_file[0] == 0)
+      nm_log_close();
+    else if (nm_log_open(n->log_file, err, sizeof(err)) < 0)
+      log_line("ERR", "Error opening log file: %s", err);
+  }
+  if (n->pid_file && n->pid_file[0] &&
+      strcmp(o->pid_file ? o->pid_file : "", n->pid_file) &&
+      write_pid_file(n->pid_file, err, sizeof(err)) < 0)
+    log_line("ERR", "Failed to write pidfile: %s", err);
+  if (strcmp(o->ports_file_dir ? o->ports_file_dir : "",
+             n->ports_file_dir ? n->ports_file_dir : "")) {
+    if (a->ports_file[0])
+      unlink(a->ports_file);
+    a->ports_file[0] = 0;
+    if (n->ports_file_dir && n->ports_file_dir[0] &&
+        write_ports_file(a, n->ports_file_dir, a->prog, a->url,
+                         a->mon ? a->mon_url : NULL, err, sizeof(err)) < 0) {
+      log_line("ERR", "Error writing ports file (%s): %s", a->ports_file, err);
+      a->ports_file[0] = 0;
+    }
+  }
+}
+
+/* A config reload, as nats-server's: the file and the flags read as at
+ * start, then the server compares and applies them (reload.c), then the
+ * program its own parts. A failure changes nothing. */
+static int reload(app_t *a, char *err, size_t errlen) {
+  nm_server_opts_t next;
+  int64_t port;
+  if (a->config == NULL) {
+    snprintf(err, errlen,
+             "can only reload config when a file is provided "
+             "using -c or --config");
+    return -1;
+  }
+  if (read_config(a->config, &next, err, errlen) < 0)
+    goto fail;
+  /* The file's warnings (a duration given as a number) do not stop a
+   * reload, and nats-server does not log them then. */
+  port = next.port;
+  apply_flags(&a->cli, &next, &port);
+  port = baseline_port(port);
+  next.port = port > 65535 || port < 0 ? -1 : (int)port;
+  nm_server_opts_baseline(&next);
+  if (nm_server_reload(a->srv, &a->opts, &next, reload_log, a, err, errlen) < 0)
+    goto fail;
+  reload_program(a, &next);
+  next.port = a->opts.port;
+  nm_server_opts_free(&a->opts);
+  a->opts = next;
+  log_line("INF", "Reloaded server configuration");
+  return 0;
+fail:
+  /* Messages end with a new line; the log line adds its own. */
+  for (size_t n = strlen(err); n > 0 && err[n - 1] == '\n'; n--)
+    err[n - 1] = 0;
+  nm_server_opts_free(&next);
+  return -1;
+}
+
+/* SIGHUP (or --signal reload). */
+static void on_reload(uv_signal_t *h, int signum) {
+  app_t *a = h->data;
+  char err[NM_PATH_MAX + 512];
+  (void)signum;
+  if (a->debug)
+    log_line("DBG", "Trapped \"hangup\" signal");
+  if (reload(a, err, sizeof(err)) < 0)
+    log_line("ERR", "Failed to reload server configuration: %s", err);
+}
+
 int main(int argc, char **argv) {
   nm_cli_t cli;
   nm_server_opts_t o;
@@ -457,11 +560,10 @@ int main(int argc, char **argv) {
       return 1;
     }
 
-  nm_server_opts_init(&o);
   check = flag_on(&cli, NM_F_CHECK_CONFIG);
   if ((fs = nm_cli_last(&cli, NM_F_CONFIG)) != NULL && fs->value[0])
     config = fs->value;
-  if (config && nm_server_opts_load(&o, config, err, sizeof(err)) < 0) {
+  if (read_config(config, &o, err, sizeof(err)) < 0) {
     /* nats-server prints its list of config errors (each ending in a new
      * line) after its name, then one more new line. */
     fprintf(stderr, "natsmock: %s\n", err);
@@ -505,17 +607,10 @@ int main(int argc, char **argv) {
   }
   a.trace = o.trace;
   a.max_traced = o.max_traced_msg_len;
-  /* The program logs through its observer, in nats-server's format; the
-   * library's own debug lines would repeat it. */
   a.debug = o.debug;
-  o.debug = 0;
   log_line("INF", "Starting natsmock v%s (emulating nats-server 2.9.10)",
            NM_VERSION);
-  /* nats-server: port 0 means its default, -1 a random one. */
-  if (port == 0)
-    port = NM_DEFAULT_PORT;
-  else if (port == -1)
-    port = 0;
+  port = baseline_port(port);
   if (port < 0 || port > 65535) {
     log_line("FTL",
              "Error listening on port: %s:%lld, \"listen tcp: address %lld: "
@@ -524,7 +619,13 @@ int main(int argc, char **argv) {
     return fail(&a, &o);
   }
   o.port = (int)port;
-  r = nm_server_new(uv_default_loop(), &o, &a.srv);
+  {
+    nm_server_opts_t lib = o;
+    /* The program logs through its observer, in nats-server's format; the
+     * library's own debug lines would repeat it. */
+    lib.debug = 0;
+    r = nm_server_new(uv_default_loop(), &lib, &a.srv);
+  }
   if (r == 0)
     r = nm_server_start(a.srv);
   if (r < 0) {
@@ -573,7 +674,15 @@ int main(int argc, char **argv) {
     log_line("ERR", "Error writing ports file (%s): %s", a.ports_file, err);
     a.ports_file[0] = 0;
   }
-  nm_server_opts_free(&o);
+  /* Kept for a reload: the options as running. */
+  a.cli = cli;
+  a.config = config;
+  a.prog = prog;
+  snprintf(a.url, sizeof(a.url), "%s", url);
+  snprintf(a.mon_url, sizeof(a.mon_url), "%s", a.mon ? mon_url : "");
+  a.opts = o;
+  nm_server_opts_baseline(&a.opts);
+  a.opts.port = nm_server_port(a.srv);
   uv_signal_init(uv_default_loop(), &a.sigint);
   uv_signal_init(uv_default_loop(), &a.sigterm);
   uv_signal_init(uv_default_loop(), &a.sigusr1);
@@ -591,6 +700,7 @@ int main(int argc, char **argv) {
   if (a.ports_file[0])
     unlink(a.ports_file);
   log_line("INF", "Server Exiting..");
+  nm_server_opts_free(&a.opts);
   nm_log_close();
   uv_loop_close(uv_default_loop());
   return a.exit_code;

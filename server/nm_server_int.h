@@ -39,6 +39,11 @@
 /* Scratch for re-encoding one inbound frame for the observer and the fault
  * engine: a control line plus the largest payload. */
 #define NM_IN_SCRATCH_SLACK (NM_PARSER_SCRATCH_MAX + 16)
+/* The limit of those scratch buffers for a max_payload. */
+static inline size_t nm__frame_scratch_limit(int64_t max_payload) {
+  return (size_t)(max_payload > 0 ? max_payload : NM_PARSER_HARD_MAX_PAYLOAD) +
+         NM_IN_SCRATCH_SLACK;
+}
 
 typedef struct nm__sub_s nm__sub_t;
 typedef struct nm__snode_s nm__snode_t;
@@ -300,6 +305,10 @@ void nm__stall_release(nm_conn_t *consumer, int closing);
 void nm__stall_forget(nm_conn_t *producer);
 
 /* ---- handlers.c ---- */
+/* processClientOrLeafAuthentication for c's CONNECT credentials (kept from
+ * its last CONNECT): 1 when they pass the server's auth, 0 when not; sets
+ * c->perms (and takes no_auth_user for a CONNECT without credentials). */
+int nm__conn_authenticate(nm_conn_t *c);
 int nm__conn_on_frame(nm_parser_t *p, const nm_frame_t *f);
 /* End of a read: nats-server's quirks for a PUB whose payload is pending. */
 void nm__conn_read_done(nm_conn_t *c);

@@ -12,6 +12,7 @@
 
 #include "nm_server_int.h"
 #include "nm_stdfds.h"
+#include "reload.h"
 
 static char *dup_or_null(const char *s) {
   return s ? strdup(s) : NULL;
@@ -142,29 +143,10 @@ int nm_server_new(uv_loop_t *loop, const nm_server_opts_t *o,
   s->opts.server_name = s->s_name;
   s->opts.user = s->s_user;
   s->opts.pass = s->s_pass;
-  s->opts.token = s->s_token && s->s_token[0] ? s->s_token : NULL;
+  s->opts.token = s->s_token;
   s->opts.faults_file = s->s_faults;
-  if (s->opts.user == NULL || s->opts.user[0] == 0)
-    s->opts.user = NULL;
-  if (s->opts.max_control_line == 0)
-    s->opts.max_control_line = NM_DEFAULT_MAX_CONTROL_LINE;
-  if (s->opts.max_control_line > NM_PARSER_SCRATCH_MAX)
-    s->opts.max_control_line = NM_PARSER_SCRATCH_MAX;
-  /* A negative max_control_line stays: nats-server then refuses every
-   * operation with arguments. max_payload -1 is no limit there (here up to
-   * NM_PARSER_HARD_MAX_PAYLOAD), and below -1 no payload fits; INFO shows it
-   * as given. */
-  if (s->opts.max_payload == 0)
-    s->opts.max_payload = NM_DEFAULT_MAX_PAYLOAD;
+  nm_server_opts_baseline(&s->opts);
   s->info_max_payload = s->opts.max_payload;
-  if (s->opts.max_pending <= 0)
-    s->opts.max_pending = 64 * 1024 * 1024;
-  if (s->opts.max_connections <= 0)
-    s->opts.max_connections = 65536;
-  if (s->opts.ping_max <= 0)
-    s->opts.ping_max = 2;
-  if (s->opts.auth_timeout_ms == 0)
-    s->opts.auth_timeout_ms = 2000;
   s->rng = o->seed ? o->seed : uv_hrtime() ^ (uintptr_t)s;
   if (s->rng == 0)
     s->rng = 0x9E3779B97F4A7C15ULL;
@@ -183,9 +165,7 @@ int nm_server_new(uv_loop_t *loop, const nm_server_opts_t *o,
     return NM_ENOMEM;
   }
   nm__server_id_gen(s);
-  in_limit = (size_t)(s->opts.max_payload > 0 ? s->opts.max_payload
-                                              : NM_PARSER_HARD_MAX_PAYLOAD) +
-             NM_IN_SCRATCH_SLACK;
+  in_limit = nm__frame_scratch_limit(s->opts.max_payload);
   nm_buf_init(&s->scratch, in_limit);
   nm_buf_init(&s->in_scratch, in_limit);
   s->faults = nm_faults_new(s->loop, &nm__server_fault_host, s);
