@@ -158,8 +158,8 @@ package and pkg-config file.")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEBIAN_PACKAGE_SECTION devel)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
-# Library dependencies (libuv1, libcjson1, libsodium23, libnats3.x) from
-# dpkg-shlibdeps.
+# Library dependencies (libuv1, libcjson1, libsodium23, libnats3.x, and
+# libhttp-parser2.9 for natsmock's monitoring) from dpkg-shlibdeps.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "nats-server, nodejs")

@@ -539,20 +539,18 @@ void nm_faults_control_deny(nm_faults_t *f, nm_slice_t reply, const char *why) {
   nm_buf_free(&out);
 }
 
-void nm_faults_control(nm_faults_t *f, nm_hconn_t *c, nm_slice_t subject,
-                       nm_slice_t reply, nm_slice_t payload) {
+/* The answer to the control request on `subject` into out. Returns 1 when
+ * apply_doc already published it on `reply`. */
+static int control_answer(nm_faults_t *f, nm_hconn_t *c, nm_slice_t subject,
+                          nm_slice_t reply, nm_slice_t payload, nm_buf_t *out) {
   char err[512];
   char *doc = NULL;
-  nm_buf_t out;
   const char *verb;
   size_t vn;
   int rc = 0, answered = 0;
 
-  if (f == NULL || f->control_off || !nm_faults_is_control(subject))
-    return;
   verb = subject.p + sizeof(kPrefix) - 1;
   vn = subject.n - (sizeof(kPrefix) - 1);
-  nm_buf_init(&out, NM_FAULT_RESULT_MAX);
   err[0] = '\0';
   if (vn == 5 && memcmp(verb, "fault", 5) == 0) {
     doc = malloc(payload.n + 1);
@@ -567,18 +565,18 @@ void nm_faults_control(nm_faults_t *f, nm_hconn_t *c, nm_slice_t subject,
         rc = NM_EINVAL;
         snprintf(err, sizeof(err), "the document contains a NUL byte");
       } else {
-        rc = apply_doc(f, doc, c != NULL ? nm__fh_id(f, c) : 0, reply, &out,
-                       err, sizeof(err));
+        rc = apply_doc(f, doc, c != NULL ? nm__fh_id(f, c) : 0, reply, out, err,
+                       sizeof(err));
         if (rc == 0)
           answered = 1; /* apply_doc published the answer */
       }
     }
   } else if (vn == 5 && memcmp(verb, "rules", 5) == 0) {
-    rc = list_rules(f, &out);
+    rc = list_rules(f, out);
     if (rc != 0)
       snprintf(err, sizeof(err), "rule list too large");
   } else if (vn == 5 && memcmp(verb, "trace", 5) == 0) {
-    rc = list_trace(f, payload, &out);
+    rc = list_trace(f, payload, out);
     if (rc == NM_EINVAL)
       snprintf(err, sizeof(err),
                "$MOCK.trace: the payload must be empty or {\"since\": N} "
@@ -590,7 +588,7 @@ void nm_faults_control(nm_faults_t *f, nm_hconn_t *c, nm_slice_t subject,
     nm__frules_reap(f);
     nm__fobserve(f, NM_OBS_ACTION, c != NULL ? nm__fh_id(f, c) : 0, NULL,
                  (nm_slice_t){NULL, 0}, NULL, "clear", "every rule removed");
-    rc = nm_buf_append_str(&out, "{\"ok\":true,\"rules\":[]}");
+    rc = nm_buf_append_str(out, "{\"ok\":true,\"rules\":[]}");
   } else {
     rc = NM_EINVAL;
     snprintf(err, sizeof(err),
@@ -598,10 +596,37 @@ void nm_faults_control(nm_faults_t *f, nm_hconn_t *c, nm_slice_t subject,
              "$MOCK.clear, $MOCK.trace)",
              (int)(subject.n > 100 ? 100 : subject.n), subject.p);
   }
-  if (rc != 0)
-    reply_error(&out, err[0] ? err : "failed");
+  if (rc != 0) {
+    reply_error(out, err[0] ? err : "failed");
+    answered = 0;
+  }
+  free(doc);
+  return answered;
+}
+
+void nm_faults_control(nm_faults_t *f, nm_hconn_t *c, nm_slice_t subject,
+                       nm_slice_t reply, nm_slice_t payload) {
+  nm_buf_t out;
+  int answered;
+  if (f == NULL || f->control_off || !nm_faults_is_control(subject))
+    return;
+  nm_buf_init(&out, NM_FAULT_RESULT_MAX);
+  answered = control_answer(f, c, subject, reply, payload, &out);
   if (reply.n > 0 && !answered && !f->stopped)
     reply_publish(f, reply, &out);
   nm_buf_free(&out);
-  free(doc);
+}
+
+int nm_faults_control_local(nm_faults_t *f, const char *verb,
+                            nm_slice_t payload, nm_buf_t *out) {
+  char subject[64];
+  int n;
+  if (f == NULL || f->control_off)
+    return NM_ESTATE;
+  n = snprintf(subject, sizeof(subject), "%s%s", kPrefix, verb);
+  if (n < 0 || (size_t)n >= sizeof(subject))
+    return NM_EINVAL;
+  (void)control_answer(f, NULL, (nm_slice_t){subject, (size_t)n},
+                       (nm_slice_t){NULL, 0}, payload, out);
+  return 0;
 }

@@ -144,6 +144,15 @@ void nm_faults_control_deny(nm_faults_t *f, nm_slice_t reply, const char *why);
 void nm_faults_control(nm_faults_t *f, nm_hconn_t *c, nm_slice_t subject,
                        nm_slice_t reply, nm_slice_t payload);
 
+/* The answer a request on "$MOCK.<verb>" would get ("fault", "rules",
+ * "clear", "trace"; the same JSON, errors included), appended to `out`
+ * instead of published: for hosts that take control requests another way
+ * (the mock's HTTP /mock endpoints). A "fault" document's actions run at
+ * once (no requesting NATS connection waits for its answer). Returns 0, or
+ * NM_ESTATE when the control plane is off. On the loop thread. */
+int nm_faults_control_local(nm_faults_t *f, const char *verb,
+                            nm_slice_t payload, nm_buf_t *out);
+
 /* Applies a fault command document (rules to add or remove, direct
  * actions). A JSON result is appended to `result` when not NULL. Returns 0
  * or NM_EINVAL with a message in err. On the loop thread. */

@@ -1,6 +1,5 @@
 #include "cli_log.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -17,13 +16,6 @@
 static FILE *log_file;
 static char log_path[NM_LOG_PATH_MAX];
 static int log_time = 1;
-
-const char *nm_go_strerror(int e, char *buf, size_t n) {
-  snprintf(buf, n, "%s", strerror(e));
-  if (buf[0])
-    buf[0] = (char)tolower((unsigned char)buf[0]);
-  return buf;
-}
 
 static FILE *open_append(const char *path, char *err, size_t errlen) {
   int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0660);

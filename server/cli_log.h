@@ -6,6 +6,8 @@
 
 #include <stddef.h>
 
+#include "go_duration.h" /* nm_go_strerror */
+
 /* Logs to path (appending, created 0660 as nats-server does) from now on.
  * Returns 0, or -1 with Go's "open PATH: no such file or directory" in err. */
 int nm_log_open(const char *path, char *err, size_t errlen);
@@ -15,7 +17,5 @@ void nm_log_set_time(int on);
 void nm_log_close(void);
 void nm_log(const char *level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* strerror(e) as Go spells it ("no such file or directory"). */
-const char *nm_go_strerror(int e, char *buf, size_t n);
 
 #endif

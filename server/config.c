@@ -16,6 +16,8 @@
 #include "config_tree.h"
 #include "go_duration.h"
 #include "natsmock.h"
+#include "nm_parser.h"
+#include "reload.h"
 
 /* Room for all the messages of one file. */
 #define NM_CONFIG_MSGS_MAX 8192
@@ -912,6 +914,31 @@ int nm_server_opts_parse(nm_server_opts_t *o, const char *text, size_t n,
   r = apply_doc(o, doc, err, errlen);
   nm_cv_free(doc);
   return r;
+}
+
+void nm_server_opts_baseline(nm_server_opts_t *o) {
+  if (o->user && o->user[0] == 0)
+    o->user = NULL;
+  if (o->token && o->token[0] == 0)
+    o->token = NULL;
+  if (o->max_control_line == 0)
+    o->max_control_line = NM_DEFAULT_MAX_CONTROL_LINE;
+  if (o->max_control_line > NM_PARSER_SCRATCH_MAX)
+    o->max_control_line = NM_PARSER_SCRATCH_MAX;
+  /* A negative max_control_line stays: nats-server then refuses every
+   * operation with arguments. max_payload -1 is no limit there (here up to
+   * NM_PARSER_HARD_MAX_PAYLOAD), and below -1 no payload fits; INFO shows it
+   * as given. */
+  if (o->max_payload == 0)
+    o->max_payload = NM_DEFAULT_MAX_PAYLOAD;
+  if (o->max_pending <= 0)
+    o->max_pending = 64 * 1024 * 1024;
+  if (o->max_connections <= 0)
+    o->max_connections = 65536;
+  if (o->ping_max <= 0)
+    o->ping_max = 2;
+  if (o->auth_timeout_ms == 0)
+    o->auth_timeout_ms = 2000;
 }
 
 int nm_server_opts_validate(const nm_server_opts_t *o, char *err,

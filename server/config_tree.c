@@ -12,6 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "go_duration.h"
+
 typedef struct blk_s {
   struct blk_s *next;
   max_align_t align[];
@@ -30,7 +32,7 @@ typedef struct frame_s {
 
 typedef struct {
   nm_cv_doc_t *doc;
-  const char *p, *start, *end;
+  const char *p, *end;
   const char *line_start; /* byte after the last '\n' */
   int line;
   const char *file;
@@ -462,14 +464,99 @@ static void add_member(nm_cv_t *map, nm_cv_t *m) {
   *pp = m;
 }
 
+/* The folder of a file's path ("." when it has none): where its includes
+ * are looked for. */
+static void set_dir(lx_t *lx, const char *path) {
+  const char *slash = strrchr(path, '/');
+  if (slash)
+    snprintf(lx->dir, sizeof(lx->dir), "%.*s", (int)(slash - path), path);
+  else
+    snprintf(lx->dir, sizeof(lx->dir), ".");
+}
+
+/* Go's filepath.Clean of p[0..n) into out (at least n + 2 bytes): one
+ * slash between names, no "." names, a ".." taking out the name before it,
+ * "." for nothing. */
+static void go_clean(const char *p, size_t n, char *out) {
+  size_t r = 0, w = 0, dotdot = 0;
+  int rooted = n > 0 && p[0] == '/';
+  if (rooted) {
+    out[w++] = '/';
+    r = dotdot = 1;
+  }
+  while (r < n) {
+    if (p[r] == '/') {
+      r++;
+    } else if (p[r] == '.' && (r + 1 == n || p[r + 1] == '/')) {
+      r++;
+    } else if (p[r] == '.' && p[r + 1] == '.' &&
+               (r + 2 == n || p[r + 2] == '/')) {
+      r += 2;
+      if (w > dotdot) {
+        w--;
+        while (w > dotdot && out[w] != '/')
+          w--;
+      } else if (!rooted) {
+        if (w > 0)
+          out[w++] = '/';
+        out[w++] = '.';
+        out[w++] = '.';
+        dotdot = w;
+      }
+    } else {
+      if (w != (rooted ? 1u : 0u))
+        out[w++] = '/';
+      for (; r < n && p[r] != '/'; r++)
+        out[w++] = p[r];
+    }
+  }
+  if (w == 0)
+    out[w++] = '.';
+  out[w] = 0;
+}
+
+/* How reading a config file ended. */
+typedef enum {
+  READ_OK = 0,
+  READ_OPEN,
+  READ_READ,
+  READ_TOO_BIG,
+  READ_NOMEM
+} read_end_t;
+
+/* A whole file of at most NM_CONFIG_MAX bytes into *buf (malloc'd; the
+ * caller frees it). On READ_OPEN and READ_READ, *eno is the errno (a folder
+ * opens, and fails to read with EISDIR, as Go's os.ReadFile says). */
+static read_end_t read_config_file(const char *path, char **buf, size_t *n,
+                                   int *eno) {
+  FILE *f = fopen(path, "rb");
+  *buf = NULL;
+  if (f == NULL) {
+    *eno = errno;
+    return READ_OPEN;
+  }
+  if ((*buf = malloc(NM_CONFIG_MAX + 1)) == NULL) {
+    fclose(f);
+    return READ_NOMEM;
+  }
+  *n = fread(*buf, 1, NM_CONFIG_MAX + 1, f);
+  *eno = ferror(f) ? errno : 0;
+  fclose(f);
+  if (*eno != 0 || *n > NM_CONFIG_MAX) {
+    free(*buf);
+    *buf = NULL;
+    return *eno != 0 ? READ_READ : READ_TOO_BIG;
+  }
+  return READ_OK;
+}
+
 static int do_include(lx_t *lx, nm_cv_t *map, frame_t *up) {
-  char path[NM_CONFIG_TOKEN_MAX], full[2 * NM_CONFIG_TOKEN_MAX];
-  const char *rel;
+  char path[NM_CONFIG_TOKEN_MAX], joined[2 * NM_CONFIG_TOKEN_MAX + 2],
+      full[sizeof(joined) + 2], eb[128];
   size_t n = 0;
-  FILE *f;
   char *buf;
   lx_t sub;
-  int r;
+  int r, eno = 0;
   skip(lx, 0);
   if (peek(lx) == '"' || peek(lx) == '\'') {
     if (read_quoted(lx, path, &n) < 0)
@@ -490,35 +577,32 @@ static int do_include(lx_t *lx, nm_cv_t *map, frame_t *up) {
              path, NM_CONFIG_INCLUDE_MAX);
     return -1;
   }
-  /* filepath.Join(dir of this file, path), "./" dropped as Go cleans it. */
-  rel = path;
-  while (rel[0] == '.' && rel[1] == '/')
-    rel += 2;
-  if (path[0] == '/' || !strcmp(lx->dir, "."))
-    snprintf(full, sizeof(full), "%s", path[0] == '/' ? path : rel);
-  else
-    snprintf(full, sizeof(full), "%s/%s", lx->dir, rel);
-  if ((f = fopen(full, "rb")) == NULL) {
-    char eb[128];
-    snprintf(eb, sizeof(eb), "%s", strerror(errno));
-    eb[0] = (char)tolower((unsigned char)eb[0]);
+  /* nats-server opens filepath.Join(dir of this file, path): under that
+   * folder even when path starts with '/'. */
+  /* Both parts are shorter than NM_CONFIG_TOKEN_MAX: joined holds them. */
+  snprintf(joined, sizeof(joined), "%s/%s", lx->dir, path);
+  go_clean(joined, strlen(joined), full);
+  switch (read_config_file(full, &buf, &n, &eno)) {
+  case READ_OK:
+    break;
+  case READ_OPEN:
     snprintf(lx->err, lx->errlen,
-             "error parsing include file '%s', open %s: %s", path, full, eb);
+             "error parsing include file '%s', open %s: %s", path, full,
+             nm_go_strerror(eno, eb, sizeof(eb)));
     return -1;
-  }
-  buf = malloc(NM_CONFIG_MAX + 1);
-  if (buf == NULL) {
-    fclose(f);
+  case READ_READ:
+    snprintf(lx->err, lx->errlen,
+             "error parsing include file '%s', read %s: %s", path, full,
+             nm_go_strerror(eno, eb, sizeof(eb)));
     return -1;
-  }
-  n = fread(buf, 1, NM_CONFIG_MAX + 1, f);
-  fclose(f);
-  if (n > NM_CONFIG_MAX) {
-    free(buf);
+  case READ_TOO_BIG:
     snprintf(lx->err, lx->errlen,
              "error parsing include file '%s', larger "
              "than %d bytes",
              path, NM_CONFIG_MAX);
+    return -1;
+  default:
+    snprintf(lx->err, lx->errlen, "out of memory");
     return -1;
   }
   memset(&sub, 0, sizeof(sub));
@@ -527,13 +611,7 @@ static int do_include(lx_t *lx, nm_cv_t *map, frame_t *up) {
   sub.include_depth = lx->include_depth + 1;
   sub.err = lx->err;
   sub.errlen = lx->errlen;
-  {
-    char *slash = strrchr(full, '/');
-    if (slash)
-      snprintf(sub.dir, sizeof(sub.dir), "%.*s", (int)(slash - full), full);
-    else
-      snprintf(sub.dir, sizeof(sub.dir), ".");
-  }
+  set_dir(&sub, full);
   r = sub.file ? parse_text(&sub, buf, n, map, up) : -1;
   free(buf);
   if (r < 0 && strncmp(lx->err, "error parsing include", 21) != 0) {
@@ -586,7 +664,7 @@ static int parse_map(lx_t *lx, nm_cv_t *map, int depth, int closing,
       }
       key[n] = 0;
       if (!strcmp(key, "include") && (peek(lx) == ' ' || peek(lx) == '\t')) {
-        if (do_include(lx, map, up ? &fr : &fr) < 0)
+        if (do_include(lx, map, &fr) < 0)
           return -1;
         continue;
       }
@@ -621,7 +699,7 @@ static int parse_map(lx_t *lx, nm_cv_t *map, int depth, int closing,
 
 static int parse_text(lx_t *lx, const char *text, size_t n, nm_cv_t *map,
                       frame_t *up) {
-  lx->p = lx->start = lx->line_start = text;
+  lx->p = lx->line_start = text;
   lx->end = text + n;
   lx->line = 1;
   return parse_map(lx, map, 0, 0, up);
@@ -631,7 +709,6 @@ int nm_cv_parse_text(const char *text, size_t n, const char *name,
                      nm_cv_doc_t **out, char *err, size_t errlen) {
   nm_cv_doc_t *doc = calloc(1, sizeof(*doc));
   lx_t lx;
-  const char *slash;
   *out = NULL;
   if (doc == NULL)
     return -1;
@@ -640,11 +717,7 @@ int nm_cv_parse_text(const char *text, size_t n, const char *name,
   lx.err = err;
   lx.errlen = errlen;
   lx.file = doc_strdup(doc, name, strlen(name));
-  slash = strrchr(name, '/');
-  if (slash)
-    snprintf(lx.dir, sizeof(lx.dir), "%.*s", (int)(slash - name), name);
-  else
-    snprintf(lx.dir, sizeof(lx.dir), ".");
+  set_dir(&lx, name);
   doc->root = doc_alloc(doc, sizeof(nm_cv_t));
   if (lx.file == NULL || doc->root == NULL) {
     nm_cv_free(doc);
@@ -661,29 +734,26 @@ int nm_cv_parse_text(const char *text, size_t n, const char *name,
 
 int nm_cv_parse_file(const char *path, nm_cv_doc_t **doc, char *err,
                      size_t errlen) {
-  FILE *f = fopen(path, "rb");
-  char *buf;
-  size_t n;
-  int r;
+  char *buf, eb[128];
+  size_t n = 0;
+  int r, eno = 0;
   *doc = NULL;
-  if (f == NULL) {
-    char eb[128];
-    snprintf(eb, sizeof(eb), "%s", strerror(errno));
-    eb[0] = (char)tolower((unsigned char)eb[0]);
-    snprintf(err, errlen, "open %s: %s", path, eb);
+  switch (read_config_file(path, &buf, &n, &eno)) {
+  case READ_OK:
+    break;
+  case READ_OPEN:
+    snprintf(err, errlen, "open %s: %s", path,
+             nm_go_strerror(eno, eb, sizeof(eb)));
     return -1;
-  }
-  buf = malloc(NM_CONFIG_MAX + 1);
-  if (buf == NULL) {
-    fclose(f);
-    snprintf(err, errlen, "out of memory");
+  case READ_READ:
+    snprintf(err, errlen, "read %s: %s", path,
+             nm_go_strerror(eno, eb, sizeof(eb)));
     return -1;
-  }
-  n = fread(buf, 1, NM_CONFIG_MAX + 1, f);
-  fclose(f);
-  if (n > NM_CONFIG_MAX) {
-    free(buf);
+  case READ_TOO_BIG:
     snprintf(err, errlen, "%s: larger than %d bytes", path, NM_CONFIG_MAX);
+    return -1;
+  default:
+    snprintf(err, errlen, "out of memory");
     return -1;
   }
   r = nm_cv_parse_text(buf, n, path, doc, err, errlen);

@@ -21,6 +21,8 @@ nm_conn_t *nm__conn_new(nm_server_t *s) {
     return NULL;
   c->srv = s;
   c->id = ++s->next_cid;
+  c->start_hr = uv_hrtime();
+  c->start_wall_ns = nm__wall_ns();
   if (nm_parser_init(&c->parser, NM_PARSE_CLIENT_OPS, nm__conn_on_frame, c) <
       0) {
     free(c);
@@ -72,6 +74,8 @@ static void conn_free(nm_conn_t *c) {
   nm_buf_free(&c->held_in);
   free(c->user);
   free(c->client_name);
+  free(c->lang);
+  free(c->version);
   free(c->pass);
   free(c->token);
   nm__replies_free(c->replies);
@@ -148,6 +152,7 @@ static void wd_timer_cb(uv_timer_t *t) {
   if (now - c->write_start_ms >= wd) {
     /* nats-server treats a write stuck past the deadline as a slow
      * consumer: no -ERR, no flush. */
+    c->srv->slow_consumers++;
     nm__conn_close(c, NM_CLOSE_FIN, "slow consumer (write deadline)");
     return;
   }
@@ -446,6 +451,7 @@ nm_buf_t *nm__conn_out_begin(nm_conn_t *c) {
 }
 
 static void slow_consumer(nm_conn_t *c) {
+  c->srv->slow_consumers++;
   /* nats-server sends nothing and skips the flush on a slow consumer. */
   c->out.len = 0;
   c->obs_mark = 0;

@@ -1,5 +1,6 @@
 #include "go_duration.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -202,4 +203,11 @@ const char *nm_go_duration_string(int64_t d, char *out, size_t n) {
     buf[--w] = '-';
   snprintf(out, n, "%.*s", (int)(sizeof(buf) - w), buf + w);
   return out;
+}
+
+const char *nm_go_strerror(int e, char *buf, size_t n) {
+  snprintf(buf, n, "%s", strerror(e));
+  if (buf[0])
+    buf[0] = (char)tolower((unsigned char)buf[0]);
+  return buf;
 }

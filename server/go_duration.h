@@ -1,6 +1,8 @@
-/* Go's time.ParseDuration and Duration.String, as nats-server reads and
- * prints durations ("1m30s", "500ms", "1h"): the same accepted forms, the
- * same limits (about 292 years), the same error messages. */
+/* Go's texts that nats-server's answers carry. time.ParseDuration and
+ * Duration.String, as nats-server reads and prints durations ("1m30s",
+ * "500ms", "1h"): the same accepted forms, the same limits (about 292
+ * years), the same error messages. And an errno as Go's os errors spell
+ * it. */
 #ifndef NM_GO_DURATION_H
 #define NM_GO_DURATION_H
 
@@ -13,5 +15,7 @@
 int nm_go_parse_duration(const char *s, int64_t *ns, char *err, size_t errlen);
 /* Go's Duration.String ("1m0s", "1.5s", "500ms", "0s") into out. */
 const char *nm_go_duration_string(int64_t ns, char *out, size_t n);
+/* strerror(e) as Go spells it ("no such file or directory") into buf. */
+const char *nm_go_strerror(int e, char *buf, size_t n);
 
 #endif

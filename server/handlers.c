@@ -199,10 +199,19 @@ static int empty(const char *s) {
 
 static int keep_cred(char **slot, const char *v);
 
+/* A string option of the CONNECT kept for /connz (lang, version). */
+static void keep_str_field(const cJSON *o, const char *name, char **slot) {
+  const cJSON *v =
+      cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, name) : NULL;
+  if (cJSON_IsString(v))
+    (void)keep_cred(slot, v->valuestring);
+}
+
 /* processClientOrLeafAuthentication: the users list first (a CONNECT with
  * no credentials at all is no_auth_user, for this and later CONNECTs), then
- * the single token or user/password. Sets c->perms. */
-static int authenticate(nm_conn_t *c) {
+ * the single token or user/password. Sets c->perms. Also used by a config
+ * reload (reload.c) to re-check a connected client. */
+int nm__conn_authenticate(nm_conn_t *c) {
   nm_server_t *s = c->srv;
   const nm__perm_t *perms = NULL;
   int r;
@@ -270,6 +279,8 @@ static void handle_connect(nm_conn_t *c, const nm_frame_t *f) {
    * whatever the client does; see keepalive.c). */
   c->last_in_ms = nm__now_ms(c->srv);
   c->flags |= NM_CF_RTT;
+  if (c->rtt_ns == 0)
+    c->rtt_ns = (int64_t)(uv_hrtime() - c->start_hr);
   /* JSON null decodes to nothing in Go: the options stay as they are. */
   if (o == NULL || !(cJSON_IsObject(o) || cJSON_IsNull(o))) {
     cJSON_Delete(o);
@@ -310,11 +321,13 @@ static void handle_connect(nm_conn_t *c, const nm_frame_t *f) {
     nm__conn_close(c, NM_CLOSE_FIN, "out of memory");
     return;
   }
-  if (!authenticate(c) || acc_new || (acc && acc[0])) {
+  if (!nm__conn_authenticate(c) || acc_new || (acc && acc[0])) {
     cJSON_Delete(o);
     close_err(c, "Authorization Violation");
     return;
   }
+  keep_str_field(o, "lang", &c->lang);
+  keep_str_field(o, "version", &c->version);
   cJSON_Delete(o);
   if (first) {
     uv_timer_stop(&c->auth_timer);
@@ -390,6 +403,11 @@ static int reserved_reply(nm_slice_t r) {
 static void handle_pub(nm_conn_t *c, const nm_frame_t *f) {
   nm_server_t *s = c->srv;
   c->last_in_ms = nm__now_ms(s);
+  /* nats-server counts every PUB it reads, before any check (/connz). */
+  c->in_msgs++;
+  c->in_bytes += f->payload.n;
+  s->in_msgs++;
+  s->in_bytes += f->payload.n;
   if (!c->pub_checked_now && c->pedantic &&
       !nm_subject_valid_literal(f->subject))
     nm__conn_send_err(c, "Invalid Publish Subject");
@@ -553,6 +571,8 @@ void nm__conn_handle_frame(nm_conn_t *c, const nm_frame_t *f) {
   case NM_OP_PONG:
     /* Any PONG, asked for or not, gives nats-server a round trip. */
     c->flags |= NM_CF_RTT;
+    if (c->ping_sent_ms)
+      c->rtt_ns = (int64_t)(nm__now_ms(c->srv) - c->ping_sent_ms) * 1000000;
     c->ping_out = 0;
     break;
   case NM_OP_INFO: {

@@ -17,8 +17,11 @@
 #include "cli_signal.h"
 #include "natsmock.h"
 #include "nm_buf.h"
+#include "nm_monitor.h"
 #include "nm_proxy.h"
 #include "nm_redact.h"
+#include "nm_stdfds.h"
+#include "reload.h"
 
 #define log_line nm_log
 
@@ -29,6 +32,7 @@
 
 typedef struct {
   nm_server_t *srv;
+  nm_monitor_t *mon; /* -m / http: monitoring (monitor/) */
   uv_signal_t sigint, sigterm, sigusr1, sigusr2, sighup;
   int trace;
   int debug;
@@ -36,6 +40,14 @@ typedef struct {
   int in_ldm;
   int64_t max_traced;
   char ports_file[NM_PATH_MAX];
+  /* For a config reload (SIGHUP): the command line, the -c file, and the
+   * options the server runs with (nm_server_opts_baseline'd, the bound
+   * port). */
+  nm_cli_t cli;
+  const char *config;
+  const char *prog;
+  nm_server_opts_t opts;
+  char url[300], mon_url[300];
 } app_t;
 
 static void usage(FILE *f) {
@@ -130,21 +142,23 @@ static void trace_obs(void *data, const nm_obs_event_t *ev) {
   }
   if (ev->frame) {
     const nm_frame_t *f = ev->frame;
-    nm_buf_t line;
-    /* A CONNECT's password and token are written [REDACTED]. */
-    nm_buf_init(&line, 0);
-    if (f->op == NM_OP_CONNECT &&
-        nm_redact_append(&line, f->line.p, f->line.n) == 0 && line.base)
+    nm_slice_t text = f->line;
+    nm_buf_t red;
+    /* A CONNECT's password and token are written [REDACTED] (and the line
+     * is left out when that fails). */
+    nm_buf_init(&red, 0);
+    if (f->op == NM_OP_CONNECT) {
+      if (nm_redact_append(&red, f->line.p, f->line.n) == 0 && red.base)
+        text = (nm_slice_t){red.base, red.len};
+      else
+        text.p = NULL;
+    }
+    if (text.p)
       log_line("TRC", "cid:%llu - %s [%.*s]%s%s",
                (unsigned long long)ev->conn_id, dir,
-               (int)(line.len > 1024 ? 1024 : line.len), line.base,
+               (int)(text.n > 1024 ? 1024 : text.n), text.p,
                ev->action ? " " : "", ev->action ? ev->action : "");
-    else if (f->op != NM_OP_CONNECT)
-      log_line("TRC", "cid:%llu - %s [%.*s]%s%s",
-               (unsigned long long)ev->conn_id, dir,
-               (int)(f->line.n > 1024 ? 1024 : f->line.n), f->line.p,
-               ev->action ? " " : "", ev->action ? ev->action : "");
-    nm_buf_free(&line);
+    nm_buf_free(&red);
     if (f->op == NM_OP_PUB || f->op == NM_OP_HPUB || f->op == NM_OP_MSG ||
         f->op == NM_OP_HMSG) {
       /* Whole payloads, as nats-server, unless --max_traced_msg_len. */
@@ -179,6 +193,8 @@ static void stop_all(app_t *a) {
   uv_signal_stop(&a->sigusr2);
   uv_signal_stop(&a->sighup);
   log_line("INF", "Initiating Shutdown...");
+  nm_monitor_stop(a->mon, NULL, NULL);
+  a->mon = NULL;
   nm_server_stop(a->srv, on_stopped, a);
 }
 
@@ -199,15 +215,6 @@ static void on_ldm(uv_signal_t *h, int signum) {
   a->in_ldm = 1;
   log_line("INF", "Entering lame duck mode, stop accepting new clients");
   nm_server_lame_duck(a->srv, on_ldm_done, a);
-}
-
-/* SIGHUP (or --signal reload): nats-server reloads its config; natsmock
- * cannot yet, and says so in nats-server's words instead of dying. */
-static void on_reload(uv_signal_t *h, int signum) {
-  (void)h;
-  (void)signum;
-  log_line("ERR", "Failed to reload server configuration: natsmock does not "
-                  "support config reload");
 }
 
 static void on_signal(uv_signal_t *h, int signum) {
@@ -234,10 +241,12 @@ static void on_reopen(uv_signal_t *h, int signum) {
     log_line("INF", "File log re-opened");
 }
 
-/* nats-server's ports file: {"nats":["nats://HOST:PORT"]}, written whole
+/* nats-server's ports file: {"nats":["nats://HOST:PORT"]}, with
+ * "monitoring":["http://HOST:PORT"] when monitoring is on, written whole
  * (temp file + rename) so a reader never sees half of it. */
 static int write_ports_file(app_t *a, const char *dir, const char *prog,
-                            const char *url, char *err, size_t errlen) {
+                            const char *url, const char *mon_url, char *err,
+                            size_t errlen) {
   char tmp[NM_PATH_MAX + 8], eb[128];
   FILE *f;
   snprintf(a->ports_file, sizeof(a->ports_file), "%s/%s_%d.ports", dir, prog,
@@ -249,7 +258,10 @@ static int write_ports_file(app_t *a, const char *dir, const char *prog,
              nm_go_strerror(errno, eb, sizeof(eb)));
     return -1;
   }
-  fprintf(f, "{\"nats\":[\"%s\"]}", url);
+  if (mon_url)
+    fprintf(f, "{\"nats\":[\"%s\"],\"monitoring\":[\"%s\"]}", url, mon_url);
+  else
+    fprintf(f, "{\"nats\":[\"%s\"]}", url);
   if (fclose(f) != 0 || rename(tmp, a->ports_file) != 0) {
     snprintf(err, errlen, "write %s: %s", a->ports_file,
              nm_go_strerror(errno, eb, sizeof(eb)));
@@ -293,8 +305,8 @@ static int flag_enables(const nm_flag_set_t *fs) {
 }
 
 /* Flags over the config file's settings, as nats-server's second pass. */
-static void apply_flags(const nm_cli_t *cli, nm_server_opts_t *o, int64_t *port,
-                        app_t *a) {
+static void apply_flags(const nm_cli_t *cli, nm_server_opts_t *o,
+                        int64_t *port) {
   for (int i = 0; i < cli->nset; i++) {
     const nm_flag_set_t *fs = &cli->set[i];
     switch (fs->def->id) {
@@ -362,7 +374,128 @@ static void apply_flags(const nm_cli_t *cli, nm_server_opts_t *o, int64_t *port,
       break;
     }
   }
-  (void)a;
+}
+
+/* A boolean flag given and true. */
+static int flag_on(const nm_cli_t *cli, int id) {
+  const nm_flag_set_t *fs = nm_cli_last(cli, id);
+  return fs != NULL && fs->num != 0;
+}
+
+/* Exit 1 once the options are read: what was made so far is undone (the
+ * server stopped and freed, the options' strings, the -l file). */
+static int fail(app_t *a, nm_server_opts_t *o) {
+  if (a->srv) {
+    nm_server_stop(a->srv, NULL, NULL);
+    uv_run(uv_default_loop(), UV_RUN_DEFAULT);
+    nm_server_free(a->srv);
+  }
+  nm_server_opts_free(o);
+  nm_log_close();
+  return 1;
+}
+
+/* nats-server's port: 0 means its default, -1 a random one (0 here). */
+static int64_t baseline_port(int64_t port) {
+  return port == 0 ? NM_DEFAULT_PORT : port == -1 ? 0 : port;
+}
+
+/* The options as nats-server reads them, at start and on a reload: its
+ * defaults, then the -c file (errors in err: -1). The flags go over them
+ * next (apply_flags). */
+static int read_config(const char *config, nm_server_opts_t *o, char *err,
+                       size_t errlen) {
+  nm_server_opts_init(o);
+  return config && nm_server_opts_load(o, config, err, errlen) < 0 ? -1 : 0;
+}
+
+static void reload_log(void *data, const char *level, const char *line) {
+  (void)data;
+  log_line(level, "%s", line);
+}
+
+/* What the program itself runs after a reload: trace and debug, log time,
+ * the log file, the pid file, the ports file (nats-server's Apply of the
+ * same options). */
+static void reload_program(app_t *a, const nm_server_opts_t *n) {
+  const nm_server_opts_t *o = &a->opts;
+  char err[NM_PATH_MAX + 512];
+  a->trace = n->trace;
+  a->debug = n->debug;
+  a->max_traced = n->max_traced_msg_len;
+  nm_server_set_observer(a->srv, a->trace || a->debug ? trace_obs : NULL,
+                         a->trace || a->debug ? a : NULL);
+  nm_log_set_time(n->logtime);
+  if (strcmp(o->log_file ? o->log_file : "", n->log_file ? n->log_file : "")) {
+    if (n->log_file == NULL || n->log_file[0] == 0)
+      nm_log_close();
+    else if (nm_log_open(n->log_file, err, sizeof(err)) < 0)
+      log_line("ERR", "Error opening log file: %s", err);
+  }
+  if (n->pid_file && n->pid_file[0] &&
+      strcmp(o->pid_file ? o->pid_file : "", n->pid_file) &&
+      write_pid_file(n->pid_file, err, sizeof(err)) < 0)
+    log_line("ERR", "Failed to write pidfile: %s", err);
+  if (strcmp(o->ports_file_dir ? o->ports_file_dir : "",
+             n->ports_file_dir ? n->ports_file_dir : "")) {
+    if (a->ports_file[0])
+      unlink(a->ports_file);
+    a->ports_file[0] = 0;
+    if (n->ports_file_dir && n->ports_file_dir[0] &&
+        write_ports_file(a, n->ports_file_dir, a->prog, a->url,
+                         a->mon ? a->mon_url : NULL, err, sizeof(err)) < 0) {
+      log_line("ERR", "Error writing ports file (%s): %s", a->ports_file, err);
+      a->ports_file[0] = 0;
+    }
+  }
+}
+
+/* A config reload, as nats-server's: the file and the flags read as at
+ * start, then the server compares and applies them (reload.c), then the
+ * program its own parts. A failure changes nothing. */
+static int reload(app_t *a, char *err, size_t errlen) {
+  nm_server_opts_t next;
+  int64_t port;
+  if (a->config == NULL) {
+    snprintf(err, errlen,
+             "can only reload config when a file is provided "
+             "using -c or --config");
+    return -1;
+  }
+  if (read_config(a->config, &next, err, errlen) < 0)
+    goto fail;
+  /* The file's warnings (a duration given as a number) do not stop a
+   * reload, and nats-server does not log them then. */
+  port = next.port;
+  apply_flags(&a->cli, &next, &port);
+  port = baseline_port(port);
+  next.port = port > 65535 || port < 0 ? -1 : (int)port;
+  nm_server_opts_baseline(&next);
+  if (nm_server_reload(a->srv, &a->opts, &next, reload_log, a, err, errlen) < 0)
+    goto fail;
+  reload_program(a, &next);
+  next.port = a->opts.port;
+  nm_server_opts_free(&a->opts);
+  a->opts = next;
+  log_line("INF", "Reloaded server configuration");
+  return 0;
+fail:
+  /* Messages end with a new line; the log line adds its own. */
+  for (size_t n = strlen(err); n > 0 && err[n - 1] == '\n'; n--)
+    err[n - 1] = 0;
+  nm_server_opts_free(&next);
+  return -1;
+}
+
+/* SIGHUP (or --signal reload). */
+static void on_reload(uv_signal_t *h, int signum) {
+  app_t *a = h->data;
+  char err[NM_PATH_MAX + 512];
+  (void)signum;
+  if (a->debug)
+    log_line("DBG", "Trapped \"hangup\" signal");
+  if (reload(a, err, sizeof(err)) < 0)
+    log_line("ERR", "Failed to reload server configuration: %s", err);
 }
 
 int main(int argc, char **argv) {
@@ -371,11 +504,16 @@ int main(int argc, char **argv) {
   app_t a;
   const nm_flag_set_t *fs;
   const char *config = NULL;
-  char err[NM_PATH_MAX + 512], progbuf[NM_PATH_MAX], url[300];
+  char err[NM_PATH_MAX + 512], progbuf[NM_PATH_MAX], url[300], mon_url[300];
   const char *prog;
   int64_t port = 0;
-  int r;
+  int r, check;
 
+  /* Before the -l file, the pid file or a socket can take 0-2. */
+  if ((r = nm_hold_std_fds()) < 0) {
+    fprintf(stderr, "natsmock: open /dev/null: %s\n", strerror(-r));
+    return 1;
+  }
   if (wants_proxy(argc, argv))
     return nm_proxy_main(argc, argv);
   memset(&a, 0, sizeof(a));
@@ -388,11 +526,11 @@ int main(int argc, char **argv) {
     usage(stdout);
     return 0;
   }
-  if (nm_cli_last(&cli, NM_F_VERSION) && nm_cli_last(&cli, NM_F_VERSION)->num) {
+  if (flag_on(&cli, NM_F_VERSION)) {
     print_version();
     return 0;
   }
-  if (nm_cli_last(&cli, NM_F_HELP) && nm_cli_last(&cli, NM_F_HELP)->num) {
+  if (flag_on(&cli, NM_F_HELP)) {
     usage(stdout);
     return 0;
   }
@@ -422,28 +560,25 @@ int main(int argc, char **argv) {
       return 1;
     }
 
-  nm_server_opts_init(&o);
+  check = flag_on(&cli, NM_F_CHECK_CONFIG);
   if ((fs = nm_cli_last(&cli, NM_F_CONFIG)) != NULL && fs->value[0])
     config = fs->value;
-  if (config && nm_server_opts_load(&o, config, err, sizeof(err)) < 0) {
+  if (read_config(config, &o, err, sizeof(err)) < 0) {
     /* nats-server prints its list of config errors (each ending in a new
      * line) after its name, then one more new line. */
     fprintf(stderr, "natsmock: %s\n", err);
-    nm_server_opts_free(&o);
-    return 1;
+    return fail(&a, &o);
   }
   /* Warnings only: nats-server prints them and goes on, except with -t,
    * where they fail the check like errors. */
-  if (o.config_warnings &&
-      (fs = nm_cli_last(&cli, NM_F_CHECK_CONFIG)) != NULL && fs->num) {
+  if (o.config_warnings && check) {
     fprintf(stderr, "natsmock: %s\n", o.config_warnings);
-    nm_server_opts_free(&o);
-    return 1;
+    return fail(&a, &o);
   }
   if (o.config_warnings)
     fputs(o.config_warnings, stderr);
   port = o.port;
-  if ((fs = nm_cli_last(&cli, NM_F_CHECK_CONFIG)) != NULL && fs->num) {
+  if (check) {
     if (config == NULL)
       fprintf(stderr, "natsmock: must specify [-c, --config] option to check "
                       "configuration file syntax\n");
@@ -452,11 +587,10 @@ int main(int argc, char **argv) {
     nm_server_opts_free(&o);
     return config ? 0 : 1;
   }
-  apply_flags(&cli, &o, &port, &a);
+  apply_flags(&cli, &o, &port);
   if (nm_server_opts_validate(&o, err, sizeof(err)) < 0) {
     fprintf(stderr, "natsmock: %s\n", err);
-    nm_server_opts_free(&o);
-    return 1;
+    return fail(&a, &o);
   }
 
   nm_log_set_time(o.logtime);
@@ -469,75 +603,86 @@ int main(int argc, char **argv) {
     localtime_r(&now, &tm);
     strftime(ts, sizeof(ts), "%Y/%m/%d %H:%M:%S", &tm);
     fprintf(stderr, "%s error opening file: %s\n", ts, err);
-    nm_server_opts_free(&o);
-    return 1;
+    return fail(&a, &o);
   }
   a.trace = o.trace;
   a.max_traced = o.max_traced_msg_len;
-  /* The program logs through its observer, in nats-server's format; the
-   * library's own debug lines would repeat it. */
   a.debug = o.debug;
-  o.debug = 0;
   log_line("INF", "Starting natsmock v%s (emulating nats-server 2.9.10)",
            NM_VERSION);
-  /* nats-server: port 0 means its default, -1 a random one. */
-  if (port == 0)
-    port = NM_DEFAULT_PORT;
-  else if (port == -1)
-    port = 0;
+  port = baseline_port(port);
   if (port < 0 || port > 65535) {
     log_line("FTL",
              "Error listening on port: %s:%lld, \"listen tcp: address %lld: "
              "invalid port\"",
              o.host, (long long)port, (long long)port);
-    nm_server_opts_free(&o);
-    nm_log_close();
-    return 1;
+    return fail(&a, &o);
   }
   o.port = (int)port;
-  if (o.http_port != 0) {
-    log_line("FTL", "natsmock does not support http monitoring yet");
-    nm_server_opts_free(&o);
-    nm_log_close();
-    return 1;
+  {
+    nm_server_opts_t lib = o;
+    /* The program logs through its observer, in nats-server's format; the
+     * library's own debug lines would repeat it. */
+    lib.debug = 0;
+    r = nm_server_new(uv_default_loop(), &lib, &a.srv);
   }
-  signal(SIGPIPE, SIG_IGN);
-  r = nm_server_new(uv_default_loop(), &o, &a.srv);
   if (r == 0)
     r = nm_server_start(a.srv);
   if (r < 0) {
     log_line("FTL", "Error listening on port: %s:%d, \"%s\"", o.host, o.port,
              nm_errname(r) ? nm_errname(r) : uv_strerror(r));
-    if (a.srv) {
-      nm_server_stop(a.srv, NULL, NULL);
-      uv_run(uv_default_loop(), UV_RUN_DEFAULT);
-      nm_server_free(a.srv);
-    }
-    nm_server_opts_free(&o);
-    nm_log_close();
-    return 1;
+    return fail(&a, &o);
   }
   if (a.trace || a.debug)
     nm_server_set_observer(a.srv, trace_obs, &a);
   if (o.pid_file && o.pid_file[0] &&
       write_pid_file(o.pid_file, err, sizeof(err)) < 0) {
     log_line("FTL", "Could not write pidfile: %s", err);
-    nm_server_stop(a.srv, NULL, NULL);
-    uv_run(uv_default_loop(), UV_RUN_DEFAULT);
-    nm_server_free(a.srv);
-    nm_server_opts_free(&o);
-    nm_log_close();
-    return 1;
+    return fail(&a, &o);
+  }
+  if (o.http_port != 0) {
+    /* nats-server: the http host defaults to the client host; -1 asks for
+     * a random port. */
+    nm_monitor_opts_t mo = {o.http_host, o.http_port, o.http_port,
+                            !o.no_mock_control};
+    const char *mhost = o.http_host && o.http_host[0] ? o.http_host : o.host;
+    int bad_port = o.http_port < -1 || o.http_port > 65535;
+    r = bad_port ? UV_EINVAL : nm_monitor_start(a.srv, &mo, &a.mon);
+    if (r < 0) {
+      if (bad_port)
+        log_line("FTL",
+                 "Can't start monitoring: can't listen to the monitor port: "
+                 "listen tcp: address %d: invalid port",
+                 o.http_port);
+      else
+        log_line("FTL",
+                 "Can't start monitoring: can't listen to the monitor port: "
+                 "listen tcp %s:%d: bind: %s",
+                 mhost, o.http_port,
+                 nm_errname(r) ? nm_errname(r) : uv_strerror(r));
+      return fail(&a, &o);
+    }
+    nm_monitor_url(a.mon, mon_url, sizeof(mon_url));
+    log_line("INF", "Starting http monitor on %s", mon_url + 7);
   }
   nm_server_url(a.srv, url, sizeof(url));
   log_line("INF", "Listening for client connections on %s", url + 7);
   log_line("INF", "Server is ready");
   if (o.ports_file_dir && o.ports_file_dir[0] &&
-      write_ports_file(&a, o.ports_file_dir, prog, url, err, sizeof(err)) < 0) {
+      write_ports_file(&a, o.ports_file_dir, prog, url, a.mon ? mon_url : NULL,
+                       err, sizeof(err)) < 0) {
     log_line("ERR", "Error writing ports file (%s): %s", a.ports_file, err);
     a.ports_file[0] = 0;
   }
-  nm_server_opts_free(&o);
+  /* Kept for a reload: the options as running. */
+  a.cli = cli;
+  a.config = config;
+  a.prog = prog;
+  snprintf(a.url, sizeof(a.url), "%s", url);
+  snprintf(a.mon_url, sizeof(a.mon_url), "%s", a.mon ? mon_url : "");
+  a.opts = o;
+  nm_server_opts_baseline(&a.opts);
+  a.opts.port = nm_server_port(a.srv);
   uv_signal_init(uv_default_loop(), &a.sigint);
   uv_signal_init(uv_default_loop(), &a.sigterm);
   uv_signal_init(uv_default_loop(), &a.sigusr1);
@@ -555,6 +700,7 @@ int main(int argc, char **argv) {
   if (a.ports_file[0])
     unlink(a.ports_file);
   log_line("INF", "Server Exiting..");
+  nm_server_opts_free(&a.opts);
   nm_log_close();
   uv_loop_close(uv_default_loop());
   return a.exit_code;

@@ -5,6 +5,7 @@
 #define NM_SERVER_INT_H
 
 #include <stdint.h>
+#include <time.h>
 #include <uv.h>
 
 #include "auth.h"
@@ -38,6 +39,11 @@
 /* Scratch for re-encoding one inbound frame for the observer and the fault
  * engine: a control line plus the largest payload. */
 #define NM_IN_SCRATCH_SLACK (NM_PARSER_SCRATCH_MAX + 16)
+/* The limit of those scratch buffers for a max_payload. */
+static inline size_t nm__frame_scratch_limit(int64_t max_payload) {
+  return (size_t)(max_payload > 0 ? max_payload : NM_PARSER_HARD_MAX_PAYLOAD) +
+         NM_IN_SCRATCH_SLACK;
+}
 
 typedef struct nm__sub_s nm__sub_t;
 typedef struct nm__snode_s nm__snode_t;
@@ -106,6 +112,8 @@ typedef struct {
   nm__cent_t **cache; /* NM_SUBLIST_CACHE_BUCKETS chains */
   nm__cent_t *oldest, *newest;
   size_t ncache;
+  /* nats-server's sublist stats (/subsz). */
+  uint64_t inserts, removes, matches, cache_hits;
 } nm__sublist_t;
 
 /* Connection flags. */
@@ -179,6 +187,14 @@ struct nm_conn_s {
   uint64_t stall_on;      /* the consumer it waits for */
   const char *close_reason;
   char ip[64];
+  /* What /connz shows (monitor/): accept time (wall clock and uv_hrtime),
+   * the last round trip (the CONNECT's delay since the accept, then each
+   * PONG after a server PING), nats-server's in/out counters, and the
+   * CONNECT's lang and version. */
+  uint64_t start_wall_ns, start_hr;
+  int64_t rtt_ns;
+  uint64_t in_msgs, in_bytes, out_msgs, out_bytes;
+  char *lang, *version;
 };
 
 struct nm_server_s {
@@ -226,6 +242,9 @@ struct nm_server_s {
   char server_id[NM_SERVER_ID_LEN + 1];
   uint64_t rng; /* xorshift64* state */
   nm_faults_t *faults;
+  /* Totals for /varz (monitor/): messages and payload bytes in and out,
+   * connections closed as slow consumers. */
+  uint64_t in_msgs, in_bytes, out_msgs, out_bytes, slow_consumers;
   nm_obs_cb obs;
   void *obs_data;
   char rbuf[NM_READ_BUF_SIZE];
@@ -239,6 +258,12 @@ struct nm_server_s {
 
 /* ---- server.c ---- */
 uint64_t nm__now_ms(nm_server_t *s);
+/* Wall clock in ns (what /connz and /varz show as times). */
+static inline uint64_t nm__wall_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 uint64_t nm__rand(nm_server_t *s);
 void nm__server_mark_dirty(nm_server_t *s, nm_conn_t *c);
 void nm__server_conn_closed(nm_server_t *s, nm_conn_t *c); /* freeing c */
@@ -280,6 +305,10 @@ void nm__stall_release(nm_conn_t *consumer, int closing);
 void nm__stall_forget(nm_conn_t *producer);
 
 /* ---- handlers.c ---- */
+/* processClientOrLeafAuthentication for c's CONNECT credentials (kept from
+ * its last CONNECT): 1 when they pass the server's auth, 0 when not; sets
+ * c->perms (and takes no_auth_user for a CONNECT without credentials). */
+int nm__conn_authenticate(nm_conn_t *c);
 int nm__conn_on_frame(nm_parser_t *p, const nm_frame_t *f);
 /* End of a read: nats-server's quirks for a PUB whose payload is pending. */
 void nm__conn_read_done(nm_conn_t *c);

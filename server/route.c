@@ -98,6 +98,10 @@ static int deliver(nm_server_t *s, const pubmsg_t *m, nm__sub_t *sub) {
     return 0;
   }
   sub->delivered++;
+  c->out_msgs++;
+  c->out_bytes += m->payload.n;
+  s->out_msgs++;
+  s->out_bytes += m->payload.n;
   /* A delivery is activity that postpones the receiver's keepalive PINGs
    * (nats-server's flushClients sets its `last`). */
   c->last_in_ms = m->now;
@@ -112,8 +116,10 @@ static int deliver(nm_server_t *s, const pubmsg_t *m, nm__sub_t *sub) {
                  (m->hdr_len > 0 && !hmsg) ? m->body_txt : m->size_txt,
                  payload);
   if (r < 0) {
-    if (b == &c->out)
+    if (b == &c->out) {
+      s->slow_consumers++;
       nm__conn_close(c, NM_CLOSE_FIN, "slow consumer");
+    }
     return 1;
   }
   if (b == &c->out) {

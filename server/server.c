@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "nm_server_int.h"
+#include "nm_stdfds.h"
+#include "reload.h"
 
 static char *dup_or_null(const char *s) {
   return s ? strdup(s) : NULL;
@@ -141,29 +143,10 @@ int nm_server_new(uv_loop_t *loop, const nm_server_opts_t *o,
   s->opts.server_name = s->s_name;
   s->opts.user = s->s_user;
   s->opts.pass = s->s_pass;
-  s->opts.token = s->s_token && s->s_token[0] ? s->s_token : NULL;
+  s->opts.token = s->s_token;
   s->opts.faults_file = s->s_faults;
-  if (s->opts.user == NULL || s->opts.user[0] == 0)
-    s->opts.user = NULL;
-  if (s->opts.max_control_line == 0)
-    s->opts.max_control_line = NM_DEFAULT_MAX_CONTROL_LINE;
-  if (s->opts.max_control_line > NM_PARSER_SCRATCH_MAX)
-    s->opts.max_control_line = NM_PARSER_SCRATCH_MAX;
-  /* A negative max_control_line stays: nats-server then refuses every
-   * operation with arguments. max_payload -1 is no limit there (here up to
-   * NM_PARSER_HARD_MAX_PAYLOAD), and below -1 no payload fits; INFO shows it
-   * as given. */
-  if (s->opts.max_payload == 0)
-    s->opts.max_payload = NM_DEFAULT_MAX_PAYLOAD;
+  nm_server_opts_baseline(&s->opts);
   s->info_max_payload = s->opts.max_payload;
-  if (s->opts.max_pending <= 0)
-    s->opts.max_pending = 64 * 1024 * 1024;
-  if (s->opts.max_connections <= 0)
-    s->opts.max_connections = 65536;
-  if (s->opts.ping_max <= 0)
-    s->opts.ping_max = 2;
-  if (s->opts.auth_timeout_ms == 0)
-    s->opts.auth_timeout_ms = 2000;
   s->rng = o->seed ? o->seed : uv_hrtime() ^ (uintptr_t)s;
   if (s->rng == 0)
     s->rng = 0x9E3779B97F4A7C15ULL;
@@ -182,9 +165,7 @@ int nm_server_new(uv_loop_t *loop, const nm_server_opts_t *o,
     return NM_ENOMEM;
   }
   nm__server_id_gen(s);
-  in_limit = (size_t)(s->opts.max_payload > 0 ? s->opts.max_payload
-                                              : NM_PARSER_HARD_MAX_PAYLOAD) +
-             NM_IN_SCRATCH_SLACK;
+  in_limit = nm__frame_scratch_limit(s->opts.max_payload);
   nm_buf_init(&s->scratch, in_limit);
   nm_buf_init(&s->in_scratch, in_limit);
   s->faults = nm_faults_new(s->loop, &nm__server_fault_host, s);
@@ -295,6 +276,9 @@ int nm_server_start(nm_server_t *s) {
   struct sigaction sa;
   int r;
 
+  /* The listener must not become descriptor 0-2 (nm_stdfds.h). */
+  if ((r = nm_hold_std_fds()) < 0)
+    return r;
   /* libuv writes with write(2): a peer that has gone would kill the host
    * process with SIGPIPE. Ignore it unless the host chose a handler. */
   if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
@@ -517,6 +501,11 @@ int nm_server_start_thread(const nm_server_opts_t *o, nm_server_t **out) {
 
   if (loop == NULL)
     return NM_ENOMEM;
+  /* Nor the loop's own descriptors, which it closes with uv__close. */
+  if ((r = nm_hold_std_fds()) < 0) {
+    free(loop);
+    return r;
+  }
   r = uv_loop_init(loop);
   if (r < 0) {
     free(loop);
@@ -657,19 +646,15 @@ int nm__server_info_json(nm_server_t *s, nm_conn_t *c, const char *extra,
       cJSON_Delete(o);
       return NM_EINVAL;
     }
+    /* Each member moves with its own key: ReplaceItemViaPointer and
+     * AddItemToArray keep it (the by-name calls would copy it). */
     while ((it = x->child) != NULL) {
-      /* Replace frees the item's own key: work on a copy. */
-      char *key = strdup(it->string ? it->string : "");
+      cJSON *old = cJSON_GetObjectItemCaseSensitive(o, it->string);
       cJSON_DetachItemViaPointer(x, it);
-      if (key == NULL) {
-        cJSON_Delete(it);
-        continue;
-      }
-      if (cJSON_GetObjectItemCaseSensitive(o, key))
-        cJSON_ReplaceItemInObjectCaseSensitive(o, key, it);
+      if (old != NULL)
+        cJSON_ReplaceItemViaPointer(o, old, it);
       else
-        cJSON_AddItemToObject(o, key, it);
-      free(key);
+        cJSON_AddItemToArray(o, it);
     }
     cJSON_Delete(x);
   }

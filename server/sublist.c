@@ -320,6 +320,7 @@ int nm__sublist_insert(nm__sublist_t *l, nm__sub_t *sub) {
     x->head = sub;
   x->tail = sub;
   l->nsubs++;
+  l->inserts++;
   cache_add_sub(l, sub);
   return 0;
 }
@@ -340,6 +341,7 @@ void nm__sublist_remove(nm__sublist_t *l, nm__sub_t *sub) {
   sub->ix_prev = sub->ix_next = NULL;
   sub->node = NULL;
   l->nsubs--;
+  l->removes++;
   prune(x);
 }
 
@@ -435,7 +437,9 @@ int nm__sublist_match(nm__sublist_t *l, nm_slice_t subject, nm__subvec_t *out) {
   size_t start = out->n, i;
   long nt;
 
+  l->matches++;
   if (e != NULL) {
+    l->cache_hits++;
     /* Copied out: delivering can remove subs, which drops cache entries. */
     for (i = 0; i < e->res.n; i++)
       if (nm__subvec_push(out, e->res.v[i]) < 0)

@@ -94,6 +94,7 @@ static const char *kBad[] = {
     "-sl stop=1=2",
     "-t",
     "-c /nonexistent/nm-cli-test.conf",
+    "-c /tmp",
     "-a 127.0.0.1 -p -1 -l /nonexistent/nm-cli-test.log",
     "-a 127.0.0.1 -p -1 -P /nonexistent/nm-cli-test.pid",
 };
@@ -126,6 +127,9 @@ static const struct {
   int check;
 } kConfigs[] = {
     {"foo: 1\n", 1},
+    {"include \".\"\n", 1},
+    {"include \"/nm-missing-abs.conf\"\n", 1},
+    {"include \"a/../b//./nm-missing.conf\"\n", 1},
     {"port: 1\nfoo: 1\nbar { x: 1 }\n", 1},
     {"  port: 1\n  bogus: 2\n", 1},
     {"include ./nm-missing-include.conf\n", 1},

@@ -1,0 +1,173 @@
+/* /mock/fault, /mock/rules, /mock/clear, /mock/trace: the $MOCK.* control
+ * requests over HTTP, for tools that speak no NATS. The same JSON bodies and
+ * answers (the fault engine's nm_faults_control_local); 200 for
+ * {"ok":true,...}, 400 for {"ok":false,...}.
+ *
+ * Methods: GET reads (rules, trace), POST or PUT changes (fault, clear;
+ * DELETE also clears), anything else 405 with Allow.
+ *
+ * Who may use them: with no auth configured, anyone who reaches the port (as
+ * $MOCK). With auth configured, only a request carrying the credentials of a
+ * user the server would accept (HTTP Basic user:password for user/password
+ * and users lists, "Authorization: Bearer TOKEN" for a token), whose publish
+ * permissions allow $MOCK.<verb>: 401 without valid credentials, 403 when
+ * the user may not publish there. no_auth_user lets nobody in here. */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "monitor_int.h"
+
+/* Longest Authorization value decoded. */
+#define NM_MOCK_AUTH_MAX 1024
+
+static void answer(nm_http_resp_t *resp, int status, const char *json) {
+  resp->status = status;
+  resp->content_type = "application/json";
+  nm_buf_clear(&resp->body);
+  (void)nm_buf_append_str(&resp->body, json);
+}
+
+static void answer_error(nm_http_resp_t *resp, int status, const char *msg) {
+  nm_buf_t b;
+  nm__jw_t w;
+  nm_buf_init(&b, NM_HTTP_MAX_OUT);
+  nm__jw_init(&w, &b, 0);
+  nm__jw_obj(&w, NULL);
+  nm__jw_bool(&w, "ok", 0);
+  nm__jw_str(&w, "error", msg);
+  nm__jw_end_obj(&w);
+  (void)nm_buf_append(&b, "", 1);
+  answer(resp, status, b.base ? b.base : "{}");
+  nm_buf_free(&b);
+}
+
+static int equal(const char *a, const char *b) {
+  return a && b && strcmp(a, b) == 0;
+}
+
+/* 1: allowed; 0: answered 401 or 403 in resp. */
+static int authorized(nm_monitor_t *m, const nm_http_req_t *req,
+                      nm_http_resp_t *resp, const char *verb) {
+  nm_server_t *s = m->srv;
+  const char *h = nm_http_header(req, "Authorization");
+  char dec[NM_MOCK_AUTH_MAX + 1], subject[64];
+  const char *user = NULL, *pass = NULL, *token = NULL;
+  const nm__perm_t *perms = NULL;
+  size_t n = 0;
+  int ok = 0, r;
+
+  if (!s->opts.user && !s->opts.token && !nm__auth_has_users(s->auth))
+    return 1;
+  if (h && strncasecmp(h, "Basic ", 6) == 0 &&
+      sodium_base642bin((unsigned char *)dec, NM_MOCK_AUTH_MAX, h + 6,
+                        strlen(h + 6), NULL, &n, NULL,
+                        sodium_base64_VARIANT_ORIGINAL) == 0) {
+    char *colon;
+    dec[n] = 0;
+    colon = strchr(dec, ':');
+    if (colon && strlen(dec) == n) {
+      *colon = 0;
+      user = dec;
+      pass = colon + 1;
+    }
+  } else if (h && strncasecmp(h, "Bearer ", 7) == 0) {
+    token = h + 7;
+  }
+  if (user || token) {
+    /* As a CONNECT with these credentials: the users list first, then the
+     * single user or token. */
+    r = nm__auth_users(s->auth, user, pass, token, &perms);
+    if (r != 0)
+      ok = r > 0;
+    else if (s->opts.token)
+      ok = equal(token, s->opts.token);
+    else if (s->opts.user)
+      ok = equal(user, s->opts.user) && equal(pass, s->opts.pass);
+  }
+  if (!ok) {
+    snprintf(resp->extra_headers, sizeof(resp->extra_headers),
+             "Www-Authenticate: Basic realm=\"natsmock\"\r\n");
+    answer_error(resp, 401,
+                 "the server requires auth: /mock needs the credentials of "
+                 "a user (Authorization: Basic user:password, or Bearer "
+                 "token)");
+    return 0;
+  }
+  snprintf(subject, sizeof(subject), "$MOCK.%s", verb);
+  if (perms) {
+    nm__replies_t *replies = NULL;
+    ok = nm__perm_pub(perms, &replies, (nm_slice_t){subject, strlen(subject)},
+                      nm__now_ms(s));
+    nm__replies_free(replies);
+  }
+  if (!ok) {
+    char msg[128];
+    snprintf(msg, sizeof(msg), "Permissions Violation for Publish to \"%s\"",
+             subject);
+    answer_error(resp, 403, msg);
+    return 0;
+  }
+  return 1;
+}
+
+static int is(const nm_http_req_t *req, const char *method) {
+  return strcmp(req->method, method) == 0;
+}
+
+void nm__mon_mock(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
+  nm_monitor_t *m = data;
+  const char *verb = req->path + strlen("/mock/");
+  const char *allow;
+  int method_ok;
+  nm_slice_t payload = {NULL, 0};
+  char since[64], doc[96];
+  nm_buf_t out;
+
+  if (strcmp(verb, "rules") == 0) {
+    allow = "GET, HEAD";
+    method_ok = is(req, "GET") || is(req, "HEAD");
+  } else if (strcmp(verb, "trace") == 0) {
+    allow = "GET, HEAD, POST";
+    method_ok = is(req, "GET") || is(req, "HEAD") || is(req, "POST");
+  } else if (strcmp(verb, "clear") == 0) {
+    allow = "POST, PUT, DELETE";
+    method_ok = is(req, "POST") || is(req, "PUT") || is(req, "DELETE");
+  } else {
+    allow = "POST, PUT";
+    method_ok = is(req, "POST") || is(req, "PUT");
+  }
+  if (!method_ok) {
+    snprintf(resp->extra_headers, sizeof(resp->extra_headers), "Allow: %s\r\n",
+             allow);
+    answer_error(resp, 405, "method not allowed");
+    return;
+  }
+  if (!authorized(m, req, resp, verb))
+    return;
+  if (strcmp(verb, "fault") == 0 || is(req, "POST")) {
+    payload = (nm_slice_t){req->body, req->body_len};
+  } else if (strcmp(verb, "trace") == 0 &&
+             nm_http_query_get(req->query, "since", since, sizeof(since))) {
+    /* ?since=N is the payload {"since":N}; anything but digits is passed
+     * as a string, which the engine refuses as $MOCK.trace does. */
+    size_t k = strspn(since, "0123456789");
+    if (since[0] && since[k] == 0)
+      snprintf(doc, sizeof(doc), "{\"since\":%s}", since);
+    else
+      snprintf(doc, sizeof(doc), "{\"since\":\"?\"}");
+    payload = (nm_slice_t){doc, strlen(doc)};
+  }
+  nm_buf_init(&out, NM_HTTP_MAX_OUT);
+  if (nm_faults_control_local(m->srv->faults, verb, payload, &out) != 0) {
+    nm_buf_free(&out);
+    answer_error(resp, 404, "the control plane is off (--no_mock_control)");
+    return;
+  }
+  (void)nm_buf_append(&out, "", 1);
+  answer(resp, strncmp(out.base, "{\"ok\":true", 10) == 0 ? 200 : 400,
+         out.base);
+  nm_buf_free(&out);
+}

@@ -1,0 +1,873 @@
+/* natsmock's HTTP monitoring against nats-server 2.9.10's: both started with
+ * `-m -1`, the same clients connected to each, then /varz, /connz, /subsz,
+ * /healthz and the bad-query answers compared: the same keys in the same
+ * order with the same JSON types, and the same values for what both count
+ * (connections, messages, bytes, subscriptions, options). Ids, times and
+ * ports are compared by type. Then natsmock's own /mock/... endpoints
+ * against the $MOCK.* requests on the same server, their auth, and requests
+ * the HTTP parser must refuse. */
+#define _GNU_SOURCE /* strcasestr */
+#include <check.h>
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nm_test_check.h"
+#include "nm_test_util.h"
+
+/* One HTTP response kept (the largest answer here is a few KiB). */
+#define HTTP_MAX (256 * 1024)
+#define IO_MS 5000
+
+typedef struct {
+  nm_natsserver_t proc;
+  int mport; /* monitoring port from the ports file */
+  char ports_json[1024];
+} srv_t;
+
+typedef struct {
+  int status;
+  char head[4096];
+  char *body; /* into buf */
+  char buf[HTTP_MAX];
+} resp_t;
+
+static const char *natsmock_bin(void) {
+  static char path[1024];
+  const char *b = getenv("NM_BINARY_DIR");
+  snprintf(path, sizeof(path), "%s/server/natsmock", b ? b : ".");
+  return path;
+}
+
+/* The ports file's text and its "monitoring" port. */
+static int read_mport(srv_t *s) {
+  DIR *d = opendir(s->proc.dir);
+  struct dirent *e;
+  int port = -1;
+  if (d == NULL)
+    return -1;
+  while ((e = readdir(d)) != NULL) {
+    char path[600];
+    FILE *f;
+    size_t n;
+    cJSON *j, *m;
+    if (strstr(e->d_name, ".ports") == NULL ||
+        strstr(e->d_name, ".tmp") != NULL)
+      continue;
+    snprintf(path, sizeof(path), "%s/%s", s->proc.dir, e->d_name);
+    f = fopen(path, "r");
+    if (f == NULL)
+      continue;
+    n = fread(s->ports_json, 1, sizeof(s->ports_json) - 1, f);
+    s->ports_json[n] = 0;
+    fclose(f);
+    j = cJSON_Parse(s->ports_json);
+    m = cJSON_GetObjectItemCaseSensitive(j, "monitoring");
+    if (cJSON_IsArray(m) && cJSON_IsString(cJSON_GetArrayItem(m, 0))) {
+      const char *u = cJSON_GetArrayItem(m, 0)->valuestring;
+      const char *c = strrchr(u, ':');
+      port = c ? atoi(c + 1) : -1;
+    }
+    cJSON_Delete(j);
+  }
+  closedir(d);
+  return port;
+}
+
+static void start(srv_t *s, int mock, const char *config,
+                  const char *const *extra) {
+  const char *args[16];
+  int n = 0;
+  args[n++] = "-m";
+  args[n++] = "-1";
+  for (int i = 0; extra && extra[i] && n < 15; i++)
+    args[n++] = extra[i];
+  args[n] = NULL;
+  memset(s, 0, sizeof(*s));
+  ck_assert_int_eq(
+      mock ? nm_server_proc_start(&s->proc, natsmock_bin(), config, args)
+           : nm_natsserver_start(&s->proc, config, args),
+      0);
+  s->mport = read_mport(s);
+  ck_assert_int_gt(s->mport, 0);
+}
+
+/* One request on its own connection (HTTP/1.0: the body ends at the close,
+ * so no chunked decoding is needed for nats-server's larger answers). */
+static void http(int port, const char *method, const char *target,
+                 const char *extra_headers, const char *body, resp_t *r) {
+  char req[8192];
+  nm_peer_state_t st;
+  size_t n;
+  char *sep;
+  int fd = nm_test_connect(port);
+  ck_assert_int_ge(fd, 0);
+  snprintf(req, sizeof(req),
+           "%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\n%sContent-Length: %zu\r\n\r\n"
+           "%s",
+           method, target, extra_headers ? extra_headers : "",
+           body ? strlen(body) : 0, body ? body : "");
+  ck_assert_int_eq(nm_test_send_str(fd, req), 0);
+  n = nm_test_read(fd, r->buf, sizeof(r->buf), NULL, IO_MS, 0, &st);
+  close(fd);
+  ck_assert_msg(st != NM_PEER_OPEN, "%s %s: no close within %d ms", method,
+                target, IO_MS);
+  sep = strstr(r->buf, "\r\n\r\n");
+  ck_assert_msg(sep != NULL, "%s %s: no header end in %zu bytes", method,
+                target, n);
+  snprintf(r->head, sizeof(r->head), "%.*s", (int)(sep - r->buf), r->buf);
+  r->body = sep + 4;
+  r->status = atoi(r->buf + 9);
+}
+
+static cJSON *get_json(int port, const char *target) {
+  static resp_t r;
+  cJSON *j;
+  http(port, "GET", target, NULL, NULL, &r);
+  ck_assert_msg(r.status == 200, "%s: status %d", target, r.status);
+  j = cJSON_Parse(r.body);
+  ck_assert_msg(j != NULL, "%s: not JSON: %.200s", target, r.body);
+  return j;
+}
+
+/* A NATS client: CONNECT with a name, lang and version, then `proto`, then
+ * a PING answered. Returns the fd. */
+static int nats_client(int port, const char *name, const char *proto) {
+  char buf[8192], line[512];
+  nm_peer_state_t st;
+  int fd = nm_test_connect(port);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_gt(nm_test_read_line(fd, buf, sizeof(buf), IO_MS), 0);
+  snprintf(line, sizeof(line),
+           "CONNECT {\"verbose\":false,\"name\":\"%s\",\"lang\":\"C\","
+           "\"version\":\"3.4.1\"}\r\n",
+           name);
+  ck_assert_int_eq(nm_test_send_str(fd, line), 0);
+  ck_assert_int_eq(nm_test_send_str(fd, proto), 0);
+  ck_assert_int_eq(nm_test_send_str(fd, "PING\r\n"), 0);
+  nm_test_read(fd, buf, sizeof(buf), "PONG\r\n", IO_MS, 0, &st);
+  ck_assert_msg(strstr(buf, "PONG\r\n") != NULL, "no PONG: %s", buf);
+  return fd;
+}
+
+/* Same member names in the same order and the same JSON types, all the
+ * way down (arrays: element by element up to the shorter length; their
+ * lengths are compared by the callers where they must agree). `skip`:
+ * names only one side has, checked by the caller. Returns the number of
+ * fields compared. */
+static int same_shape(const cJSON *a, const cJSON *b, const char *path,
+                      const char *const *skip) {
+  int n = 1;
+  ck_assert_msg((a->type & 0xff) == (b->type & 0xff) ||
+                    (cJSON_IsBool(a) && cJSON_IsBool(b)),
+                "%s: type %d (natsmock) vs %d (nats-server)", path,
+                a->type & 0xff, b->type & 0xff);
+  if (cJSON_IsObject(a)) {
+    const cJSON *x = a->child, *y = b->child;
+    for (;;) {
+      char sub[512];
+      while (x && skip) {
+        int k = 0;
+        while (skip[k] && strcmp(skip[k], x->string))
+          k++;
+        if (!skip[k])
+          break;
+        x = x->next;
+      }
+      while (y && skip) {
+        int k = 0;
+        while (skip[k] && strcmp(skip[k], y->string))
+          k++;
+        if (!skip[k])
+          break;
+        y = y->next;
+      }
+      if (!x || !y)
+        break;
+      ck_assert_msg(strcmp(x->string, y->string) == 0,
+                    "%s: member \"%s\" (natsmock) where nats-server has "
+                    "\"%s\"",
+                    path, x->string, y->string);
+      snprintf(sub, sizeof(sub), "%s.%s", path, x->string);
+      n += same_shape(x, y, sub, skip);
+      x = x->next;
+      y = y->next;
+    }
+    ck_assert_msg(x == NULL && y == NULL, "%s: natsmock has %s, nats-server %s",
+                  path, x ? x->string : "nothing more",
+                  y ? y->string : "nothing more");
+  } else if (cJSON_IsArray(a)) {
+    int na = cJSON_GetArraySize(a), nb = cJSON_GetArraySize(b);
+    for (int i = 0; i < na && i < nb; i++) {
+      char sub[512];
+      snprintf(sub, sizeof(sub), "%s[%d]", path, i);
+      n += same_shape(cJSON_GetArrayItem(a, i), cJSON_GetArrayItem(b, i), sub,
+                      skip);
+    }
+  }
+  return n;
+}
+
+static double num(const cJSON *o, const char *k) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+  ck_assert_msg(cJSON_IsNumber(v), "%s is not a number", k);
+  return v->valuedouble;
+}
+
+static const char *str(const cJSON *o, const char *k) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+  ck_assert_msg(cJSON_IsString(v), "%s is not a string", k);
+  return v->valuestring;
+}
+
+/* The values both servers must agree on, member by member. */
+static int same_values(const cJSON *a, const cJSON *b,
+                       const char *const *keys) {
+  int n = 0;
+  for (int i = 0; keys[i]; i++, n++) {
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(a, keys[i]);
+    const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, keys[i]);
+    char *tx, *ty;
+    ck_assert_msg(x && y, "%s missing (natsmock %p, nats-server %p)", keys[i],
+                  (void *)x, (void *)y);
+    tx = cJSON_PrintUnformatted(x);
+    ty = cJSON_PrintUnformatted(y);
+    ck_assert_msg(strcmp(tx, ty) == 0, "%s: natsmock %s, nats-server %s",
+                  keys[i], tx, ty);
+    cJSON_free(tx);
+    cJSON_free(ty);
+  }
+  return n;
+}
+
+/* Both servers with the same two clients: A subscribes foo, bar (queue q)
+ * and foo.*, B publishes to foo twice and to foo.x once. */
+typedef struct {
+  srv_t s[2]; /* 0: natsmock, 1: nats-server */
+  int fd[2][2];
+  double base_subs[2]; /* subscriptions before any client */
+} pair_t;
+
+static void pair_start(pair_t *p) {
+  for (int i = 0; i < 2; i++) {
+    cJSON *v;
+    char buf[4096];
+    nm_peer_state_t st;
+    start(&p->s[i], i == 0, NULL, NULL);
+    v = get_json(p->s[i].mport, "/varz");
+    p->base_subs[i] = num(v, "subscriptions");
+    cJSON_Delete(v);
+    p->fd[i][0] = nats_client(p->s[i].proc.port, "subscriber",
+                              "SUB foo 1\r\nSUB bar q 2\r\nSUB foo.* 3\r\n");
+    p->fd[i][1] =
+        nats_client(p->s[i].proc.port, "publisher",
+                    "PUB foo 5\r\nhello\r\nPUB foo 2\r\nhi\r\nPUB foo.x "
+                    "3\r\nabc\r\n");
+    /* The subscriber got all three before anyone looks. */
+    ck_assert_int_eq(nm_test_send_str(p->fd[i][0], "PING\r\n"), 0);
+    nm_test_read(p->fd[i][0], buf, sizeof(buf), "PONG\r\n", IO_MS, 0, &st);
+    ck_assert_msg(nm_test_count(buf, "MSG ") == 3, "deliveries: %s", buf);
+  }
+}
+
+static void pair_stop(pair_t *p) {
+  for (int i = 0; i < 2; i++) {
+    close(p->fd[i][0]);
+    close(p->fd[i][1]);
+    nm_natsserver_stop(&p->s[i].proc);
+  }
+}
+
+START_TEST(test_varz_as_nats_server) {
+  static const char *const kSkip[] = {"system_account", NULL};
+  static const char *const kValues[] = {"version",        "proto",
+                                        "host",           "max_connections",
+                                        "ping_interval",  "ping_max",
+                                        "http_host",      "http_port",
+                                        "http_base_path", "https_port",
+                                        "auth_timeout",   "max_control_line",
+                                        "max_payload",    "max_pending",
+                                        "cluster",        "gateway",
+                                        "leaf",           "mqtt",
+                                        "websocket",      "jetstream",
+                                        "tls_timeout",    "write_deadline",
+                                        "connections",    "total_connections",
+                                        "routes",         "remotes",
+                                        "leafnodes",      "in_msgs",
+                                        "out_msgs",       "in_bytes",
+                                        "out_bytes",      "slow_consumers",
+                                        "http_req_stats", NULL};
+  pair_t p;
+  cJSON *v[2];
+  int fields, values;
+  if (!nm_natsserver_available())
+    return;
+  pair_start(&p);
+  for (int i = 0; i < 2; i++)
+    v[i] = get_json(p.s[i].mport, "/varz");
+  fields = same_shape(v[0], v[1], "varz", kSkip);
+  values = same_values(v[0], v[1], kValues);
+  /* natsmock counts the clients' subscriptions only. */
+  ck_assert_double_eq(num(v[0], "subscriptions") - p.base_subs[0],
+                      num(v[1], "subscriptions") - p.base_subs[1]);
+  ck_assert_double_eq(p.base_subs[0], 0);
+  ck_assert_int_eq(num(v[0], "port"), p.s[0].proc.port);
+  ck_assert_str_eq(str(v[0], "server_id"), str(v[0], "server_name"));
+  ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(v[0], "system_account"));
+  printf("varz: %d fields of the same name, order and type, %d values equal "
+         "(+ subscriptions over the base)\n",
+         fields, values + 1);
+  cJSON_Delete(v[0]);
+  cJSON_Delete(v[1]);
+  pair_stop(&p);
+}
+END_TEST
+
+/* The connection of a /connz answer with this name. */
+static const cJSON *conn_named(const cJSON *connz, const char *name) {
+  const cJSON *c;
+  cJSON_ArrayForEach(c,
+                     cJSON_GetObjectItemCaseSensitive(connz, "connections")) {
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(c, "name");
+    if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0)
+      return c;
+  }
+  ck_abort_msg("no connection named %s", name);
+  return NULL;
+}
+
+/* The strings of an array, sorted, joined (Go's subscription lists come in
+ * map order). */
+static void sorted_list(const cJSON *arr, const char *member, char *out,
+                        size_t n) {
+  const char *v[64];
+  int k = 0;
+  const cJSON *it;
+  cJSON_ArrayForEach(it, arr) {
+    const cJSON *s = member ? cJSON_GetObjectItemCaseSensitive(it, member) : it;
+    if (k < 64 && cJSON_IsString(s))
+      v[k++] = s->valuestring;
+  }
+  for (int i = 1; i < k; i++)
+    for (int j = i; j > 0 && strcmp(v[j - 1], v[j]) > 0; j--) {
+      const char *t = v[j];
+      v[j] = v[j - 1];
+      v[j - 1] = t;
+    }
+  out[0] = 0;
+  for (int i = 0; i < k; i++)
+    snprintf(out + strlen(out), n - strlen(out), "%s%s", i ? "," : "", v[i]);
+}
+
+/* Sorts every connection's subscription list (plain or detail) by subject:
+ * nats-server lists them in Go map order, which changes from run to run. */
+static void sort_sub_lists(cJSON *connz) {
+  cJSON *c;
+  cJSON_ArrayForEach(c,
+                     cJSON_GetObjectItemCaseSensitive(connz, "connections")) {
+    static const char *const kLists[] = {"subscriptions_list",
+                                         "subscriptions_list_detail"};
+    for (int l = 0; l < 2; l++) {
+      cJSON *arr = cJSON_GetObjectItemCaseSensitive(c, kLists[l]);
+      int n = cJSON_GetArraySize(arr);
+      cJSON *v[64];
+      if (!cJSON_IsArray(arr) || n > 64)
+        continue;
+      for (int i = 0; i < n; i++)
+        v[i] = cJSON_DetachItemFromArray(arr, 0);
+      for (int i = 1; i < n; i++)
+        for (int j = i; j > 0; j--) {
+          const char *a = l ? str(v[j - 1], "subject") : v[j - 1]->valuestring;
+          const char *b = l ? str(v[j], "subject") : v[j]->valuestring;
+          cJSON *t;
+          if (strcmp(a, b) <= 0)
+            break;
+          t = v[j];
+          v[j] = v[j - 1];
+          v[j - 1] = t;
+        }
+      for (int i = 0; i < n; i++)
+        cJSON_AddItemToArray(arr, v[i]);
+    }
+  }
+}
+
+START_TEST(test_connz_as_nats_server) {
+  static const char *const kTop[] = {"num_connections", "total", "offset",
+                                     "limit", NULL};
+  static const char *const kConn[] = {
+      "kind",     "type",     "ip",        "pending_bytes", "in_msgs",
+      "out_msgs", "in_bytes", "out_bytes", "subscriptions", "name",
+      "lang",     "version",  NULL};
+  static const char *const kQueries[] = {"/connz",
+                                         "/connz?subs=1",
+                                         "/connz?subs=detail",
+                                         "/connz?sort=msgs_from",
+                                         "/connz?sort=bytes_to&subs=true",
+                                         "/connz?limit=1&offset=1",
+                                         "/connz?state=all",
+                                         "/connz?auth=1",
+                                         "/connz?sort=subs&limit=1",
+                                         NULL};
+  pair_t p;
+  int fields = 0, values = 0;
+  if (!nm_natsserver_available())
+    return;
+  pair_start(&p);
+  for (int q = 0; kQueries[q]; q++) {
+    cJSON *c[2];
+    const cJSON *a, *b;
+    for (int i = 0; i < 2; i++) {
+      c[i] = get_json(p.s[i].mport, kQueries[q]);
+      sort_sub_lists(c[i]);
+    }
+    fields += same_shape(c[0], c[1], kQueries[q], NULL);
+    values += same_values(c[0], c[1], kTop);
+    ck_assert_int_eq(cJSON_GetArraySize(
+                         cJSON_GetObjectItemCaseSensitive(c[0], "connections")),
+                     cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(
+                         c[1], "connections")));
+    /* The same connections in the same order (sorts by counters). */
+    for (int k = 0; k < cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(
+                            c[0], "connections"));
+         k++) {
+      a = cJSON_GetArrayItem(
+          cJSON_GetObjectItemCaseSensitive(c[0], "connections"), k);
+      b = cJSON_GetArrayItem(
+          cJSON_GetObjectItemCaseSensitive(c[1], "connections"), k);
+      values += same_values(a, b, kConn);
+    }
+    if (strstr(kQueries[q], "subs=")) {
+      char la[512], lb[512];
+      const char *member = strstr(kQueries[q], "detail")
+                               ? "subscriptions_list_detail"
+                               : "subscriptions_list";
+      a = conn_named(c[0], "subscriber");
+      b = conn_named(c[1], "subscriber");
+      sorted_list(cJSON_GetObjectItemCaseSensitive(a, member),
+                  strstr(member, "detail") ? "subject" : NULL, la, sizeof(la));
+      sorted_list(cJSON_GetObjectItemCaseSensitive(b, member),
+                  strstr(member, "detail") ? "subject" : NULL, lb, sizeof(lb));
+      ck_assert_str_eq(la, lb);
+      ck_assert_str_eq(la, "bar,foo,foo.*");
+      values++;
+    }
+    cJSON_Delete(c[0]);
+    cJSON_Delete(c[1]);
+  }
+  /* cid=: the publisher by its own id on each server. */
+  for (int i = 0; i < 2; i++) {
+    char q[64];
+    cJSON *all = get_json(p.s[i].mport, "/connz"), *one;
+    double cid = num(conn_named(all, "publisher"), "cid");
+    snprintf(q, sizeof(q), "/connz?cid=%.0f", cid);
+    one = get_json(p.s[i].mport, q);
+    ck_assert_int_eq(num(one, "num_connections"), 1);
+    ck_assert_int_eq(num(one, "limit"), 1);
+    ck_assert_int_eq(num(one, "total"), 2);
+    ck_assert_str_eq(str(conn_named(one, "publisher"), "name"), "publisher");
+    cJSON_Delete(all);
+    cJSON_Delete(one);
+  }
+  printf("connz: %d fields of the same name, order and type, %d values "
+         "equal, over %d queries\n",
+         fields, values, 9);
+  pair_stop(&p);
+}
+END_TEST
+
+START_TEST(test_subsz_and_healthz_as_nats_server) {
+  static const char *const kPage[] = {"total", "offset", "limit", NULL};
+  static const char *const kSub[] = {"account", "subject", "qgroup",
+                                     "sid",     "msgs",    NULL};
+  static const char *const kHealth[] = {"/healthz",
+                                        "/healthz?js-enabled-only=true",
+                                        "/healthz?js-server-only=1", NULL};
+  pair_t p;
+  cJSON *s[2];
+  resp_t *r = malloc(sizeof(*r));
+  char body[2][64];
+  int fields = 0, values = 0;
+  if (!nm_natsserver_available()) {
+    free(r);
+    return;
+  }
+  pair_start(&p);
+  for (int i = 0; i < 2; i++)
+    s[i] = get_json(p.s[i].mport, "/subsz");
+  fields += same_shape(s[0], s[1], "subsz", NULL);
+  ck_assert_double_eq(num(s[0], "num_subscriptions") - p.base_subs[0],
+                      num(s[1], "num_subscriptions") - p.base_subs[1]);
+  values++;
+  cJSON_Delete(s[0]);
+  cJSON_Delete(s[1]);
+  /* subs=1 with test=: the client subscriptions a publish reaches (the
+   * test subject keeps nats-server's $SYS ones out). */
+  for (int i = 0; i < 2; i++)
+    s[i] = get_json(p.s[i].mport, "/subsz?subs=1&test=foo.x");
+  fields += same_shape(s[0], s[1], "subsz?subs=1", NULL);
+  values += same_values(s[0], s[1], kPage);
+  ck_assert_int_eq(num(s[0], "total"), 1);
+  values += same_values(
+      cJSON_GetArrayItem(
+          cJSON_GetObjectItemCaseSensitive(s[0], "subscriptions_list"), 0),
+      cJSON_GetArrayItem(
+          cJSON_GetObjectItemCaseSensitive(s[1], "subscriptions_list"), 0),
+      (const char *const[]){"account", "subject", "sid", "msgs", NULL});
+  (void)kSub;
+  cJSON_Delete(s[0]);
+  cJSON_Delete(s[1]);
+  for (int h = 0; kHealth[h]; h++) {
+    for (int i = 0; i < 2; i++) {
+      http(p.s[i].mport, "GET", kHealth[h], NULL, NULL, r);
+      ck_assert_int_eq(r->status, 200);
+      snprintf(body[i], sizeof(body[i]), "%s", r->body);
+    }
+    ck_assert_str_eq(body[0], body[1]);
+    values++;
+  }
+  printf("subsz/healthz: %d fields of the same name, order and type, %d "
+         "values equal\n",
+         fields, values);
+  free(r);
+  pair_stop(&p);
+}
+END_TEST
+
+/* Answers to bad queries and unknown paths: status, Content-Type and body
+ * byte for byte. */
+static const char *const kBadQueries[] = {
+    "/connz?sort=foo",
+    "/connz?limit=x",
+    "/connz?offset=1.5",
+    "/connz?limit=99999999999999999999",
+    "/connz?cid=x",
+    "/connz?cid=-1",
+    "/connz?state=x",
+    "/connz?sort=stop",
+    "/connz?sort=reason&state=open",
+    "/connz?auth=maybe",
+    "/connz?subs=2",
+    "/subsz?subs=yes",
+    "/subsz?offset=z",
+    "/subsz?subs=1&test=foo.*",
+    "/healthz?js-enabled=x",
+    "/healthz?js-enabled-only=2",
+    "/routez?subs=x",
+    "/nope",
+    "/varz/",
+    "/mock",
+    "/connz/x",
+};
+
+static void header_value(const char *head, const char *name, char *out,
+                         size_t n) {
+  const char *p = strcasestr(head, name);
+  out[0] = 0;
+  if (p) {
+    const char *e;
+    p += strlen(name);
+    e = strstr(p, "\r\n");
+    snprintf(out, n, "%.*s", (int)(e ? e - p : (long)strlen(p)), p);
+  }
+}
+
+START_TEST(test_bad_queries_as_nats_server) {
+  const char *q = kBadQueries[_i];
+  srv_t s[2];
+  resp_t *r[2];
+  char ct[2][128];
+  if (!nm_natsserver_available())
+    return;
+  for (int i = 0; i < 2; i++) {
+    r[i] = malloc(sizeof(*r[i]));
+    start(&s[i], i == 0, NULL, NULL);
+    http(s[i].mport, "GET", q, NULL, NULL, r[i]);
+    header_value(r[i]->head, "\r\nContent-Type: ", ct[i], sizeof(ct[i]));
+  }
+  ck_assert_msg(r[0]->status == r[1]->status, "%s: status %d vs %d", q,
+                r[0]->status, r[1]->status);
+  ck_assert_msg(strcmp(ct[0], ct[1]) == 0, "%s: type %s vs %s", q, ct[0],
+                ct[1]);
+  ck_assert_msg(strcmp(r[0]->body, r[1]->body) == 0, "%s: body\n%s\nvs\n%s", q,
+                r[0]->body, r[1]->body);
+  for (int i = 0; i < 2; i++) {
+    nm_natsserver_stop(&s[i].proc);
+    free(r[i]);
+  }
+}
+END_TEST
+
+/* The ports file lists the monitoring URL in nats-server's shape, and the
+ * http config keys start monitoring as -m does. */
+START_TEST(test_ports_file_and_config_keys) {
+  static const char *const kConfigs[] = {
+      "http_port: -1\n", "monitor_port: -1\n", "http: \"127.0.0.1:-1\"\n",
+      "http: -1\n"};
+  for (int c = 0; c < 4; c++) {
+    srv_t s;
+    cJSON *j;
+    char url[64];
+    memset(&s, 0, sizeof(s));
+    ck_assert_int_eq(
+        nm_server_proc_start(&s.proc, natsmock_bin(), kConfigs[c], NULL), 0);
+    s.mport = read_mport(&s);
+    ck_assert_msg(s.mport > 0, "%s: ports file %s", kConfigs[c], s.ports_json);
+    snprintf(url, sizeof(url), "{\"nats\":[\"nats://127.0.0.1:%d\"],",
+             s.proc.port);
+    ck_assert_msg(strncmp(s.ports_json, url, strlen(url)) == 0, "%s",
+                  s.ports_json);
+    j = get_json(s.mport, "/varz");
+    ck_assert_int_eq(num(j, "http_port"), -1);
+    cJSON_Delete(j);
+    nm_natsserver_stop(&s.proc);
+  }
+}
+END_TEST
+
+/* A $MOCK.<verb> request on a NATS connection; the answer's payload into
+ * out. */
+static void mock_request(int fd, const char *verb, const char *payload,
+                         char *out, size_t n) {
+  char req[4096], buf[16384];
+  nm_peer_state_t st;
+  const char *p;
+  snprintf(req, sizeof(req), "PUB $MOCK.%s _r.%s %zu\r\n%s\r\nPING\r\n", verb,
+           verb, strlen(payload), payload);
+  ck_assert_int_eq(nm_test_send_str(fd, req), 0);
+  nm_test_read(fd, buf, sizeof(buf), "PONG\r\n", IO_MS, 0, &st);
+  p = strstr(buf, "MSG _r.");
+  ck_assert_msg(p != NULL, "no answer to $MOCK.%s: %s", verb, buf);
+  p = strstr(p, "\r\n") + 2;
+  snprintf(out, n, "%.*s", (int)(strstr(p, "\r\n") - p), p);
+}
+
+START_TEST(test_mock_endpoints_answer_as_mock_requests) {
+  static const char *const kDocs[] = {
+      /* INFO: the control connection is past its INFO already. */
+      "{\"rules\":[{\"id\":\"h1\",\"dir\":\"out\",\"verb\":\"INFO\","
+      "\"action\":\"drop\"}]}",
+      "{\"rules\":[{\"id\":\"h1\",\"action\":\"drop\"}]}", /* id in use */
+      "{\"rules\":[{\"dir\":\"sideways\"}]}",
+      "{\"bogus\":1}",
+      "not json",
+  };
+  srv_t s;
+  resp_t *r = malloc(sizeof(*r));
+  char via_nats[8192];
+  int fd;
+  start(&s, 1, NULL, NULL);
+  fd = nats_client(s.proc.port, "ctl", "SUB _r.> 1\r\n");
+  for (int d = 0; d < 5; d++) {
+    /* The same document over HTTP and over NATS: the same answer (after
+     * the HTTP one, a second install of h1 is refused either way). */
+    http(s.mport, "POST", "/mock/fault", NULL, kDocs[d], r);
+    if (d == 0) {
+      ck_assert_int_eq(r->status, 200);
+      ck_assert_str_eq(r->body, "{\"ok\":true,\"rules\":[\"h1\"]}");
+      mock_request(fd, "fault", kDocs[1], via_nats, sizeof(via_nats));
+      http(s.mport, "PUT", "/mock/fault", NULL, kDocs[1], r);
+    } else {
+      mock_request(fd, "fault", kDocs[d], via_nats, sizeof(via_nats));
+    }
+    ck_assert_int_eq(r->status, 400);
+    ck_assert_str_eq(r->body, via_nats);
+    ck_assert_msg(strstr(r->head, "Content-Type: application/json"), "%s",
+                  r->head);
+  }
+  http(s.mport, "GET", "/mock/rules", NULL, NULL, r);
+  mock_request(fd, "rules", "", via_nats, sizeof(via_nats));
+  ck_assert_int_eq(r->status, 200);
+  ck_assert_str_eq(r->body, via_nats);
+  ck_assert_msg(strstr(r->body, "\"id\":\"h1\""), "%s", r->body);
+  http(s.mport, "GET", "/mock/trace?since=1", NULL, NULL, r);
+  mock_request(fd, "trace", "{\"since\":1}", via_nats, sizeof(via_nats));
+  ck_assert_str_eq(r->body, via_nats);
+  http(s.mport, "POST", "/mock/trace", NULL, "{\"since\":0}", r);
+  mock_request(fd, "trace", "{\"since\":0}", via_nats, sizeof(via_nats));
+  ck_assert_str_eq(r->body, via_nats);
+  http(s.mport, "POST", "/mock/trace", NULL, "{\"until\":0}", r);
+  mock_request(fd, "trace", "{\"until\":0}", via_nats, sizeof(via_nats));
+  ck_assert_int_eq(r->status, 400);
+  ck_assert_str_eq(r->body, via_nats);
+  http(s.mport, "DELETE", "/mock/clear", NULL, NULL, r);
+  ck_assert_int_eq(r->status, 200);
+  mock_request(fd, "clear", "", via_nats, sizeof(via_nats));
+  ck_assert_str_eq(r->body, via_nats);
+  http(s.mport, "GET", "/mock/rules", NULL, NULL, r);
+  ck_assert_str_eq(r->body, "{\"ok\":true,\"rules\":[]}");
+  /* Methods. */
+  http(s.mport, "GET", "/mock/fault", NULL, NULL, r);
+  ck_assert_int_eq(r->status, 405);
+  ck_assert_msg(strstr(r->head, "\r\nAllow: POST, PUT"), "%s", r->head);
+  http(s.mport, "POST", "/mock/rules", NULL, "{}", r);
+  ck_assert_int_eq(r->status, 405);
+  http(s.mport, "GET", "/mock/clear", NULL, NULL, r);
+  ck_assert_int_eq(r->status, 405);
+  close(fd);
+  nm_natsserver_stop(&s.proc);
+  free(r);
+}
+END_TEST
+
+START_TEST(test_mock_endpoints_off_and_auth) {
+  static const char *const kNoMock[] = {"--no_mock_control", NULL};
+  static const char *const kUser[] = {"--user", "u", "--pass", "p", NULL};
+  static const char *const kToken[] = {"--auth", "s3cret", NULL};
+  static const char kUsers[] =
+      "authorization { users = [ {user: a, password: pa},"
+      " {user: b, password: pb, permissions: {publish: {deny: "
+      "\"$MOCK.>\"}}} ] }\nno_auth_user: a\n";
+  srv_t s;
+  resp_t *r = malloc(sizeof(*r));
+  cJSON *v;
+
+  start(&s, 1, NULL, kNoMock);
+  http(s.mport, "GET", "/mock/rules", NULL, NULL, r);
+  ck_assert_int_eq(r->status, 404);
+  http(s.mport, "GET", "/varz", NULL, NULL, r);
+  ck_assert_int_eq(r->status, 200);
+  nm_natsserver_stop(&s.proc);
+
+  start(&s, 1, NULL, kUser);
+  http(s.mport, "GET", "/mock/rules", NULL, NULL, r);
+  ck_assert_int_eq(r->status, 401);
+  ck_assert_msg(strstr(r->head, "Www-Authenticate: Basic realm=\"natsmock\""),
+                "%s", r->head);
+  http(s.mport, "GET", "/mock/rules", "Authorization: Basic dTp4\r\n", NULL,
+       r); /* u:x */
+  ck_assert_int_eq(r->status, 401);
+  http(s.mport, "GET", "/mock/rules", "Authorization: Basic dTpw\r\n", NULL,
+       r); /* u:p */
+  ck_assert_int_eq(r->status, 200);
+  /* Monitoring stays open, as in nats-server; varz says auth_required. */
+  v = get_json(s.mport, "/varz");
+  ck_assert(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "auth_required")));
+  cJSON_Delete(v);
+  nm_natsserver_stop(&s.proc);
+
+  start(&s, 1, NULL, kToken);
+  http(s.mport, "GET", "/mock/rules", "Authorization: Bearer nope\r\n", NULL,
+       r);
+  ck_assert_int_eq(r->status, 401);
+  http(s.mport, "GET", "/mock/rules", "Authorization: Bearer s3cret\r\n", NULL,
+       r);
+  ck_assert_int_eq(r->status, 200);
+  nm_natsserver_stop(&s.proc);
+
+  start(&s, 1, kUsers, NULL);
+  /* no_auth_user lets nobody in here. */
+  http(s.mport, "GET", "/mock/rules", NULL, NULL, r);
+  ck_assert_int_eq(r->status, 401);
+  http(s.mport, "GET", "/mock/rules", "Authorization: Basic YTpwYQ==\r\n", NULL,
+       r); /* a:pa */
+  ck_assert_int_eq(r->status, 200);
+  http(s.mport, "POST", "/mock/clear", "Authorization: Basic YjpwYg==\r\n",
+       NULL, r); /* b:pb, denied $MOCK.> */
+  ck_assert_int_eq(r->status, 403);
+  ck_assert_str_eq(r->body, "{\"ok\":false,\"error\":\"Permissions Violation "
+                            "for Publish to \\\"$MOCK.clear\\\"\"}");
+  nm_natsserver_stop(&s.proc);
+  free(r);
+}
+END_TEST
+
+/* Requests the parser must refuse get Go's answer and a close; the
+ * malformed one byte for byte as nats-server's; the server lives on. */
+START_TEST(test_bad_requests_answered_and_survived) {
+  static const struct {
+    const char *req;
+    int status;
+  } kBad[] = {
+      {"GARBAGE\r\n\r\n", 400},
+      {"GET /varz HTTP/1.1\r\nBad Header\r\n\r\n", 400},
+      {"GET /varz HTTP/2.0\r\n\r\n", 505},
+      {"POST /mock/fault HTTP/1.1\r\nContent-Length: 9999999\r\n\r\n", 413},
+      {"POST /mock/fault HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+       400},
+  };
+  srv_t s[2];
+  char buf[2][4096], big[70000 + 64];
+  nm_peer_state_t st;
+  if (!nm_natsserver_available())
+    return;
+  for (int i = 0; i < 2; i++)
+    start(&s[i], i == 0, NULL, NULL);
+  for (size_t k = 0; k < sizeof(kBad) / sizeof(kBad[0]); k++) {
+    char want[64];
+    int fd = nm_test_connect(s[0].mport);
+    ck_assert_int_eq(nm_test_send_str(fd, kBad[k].req), 0);
+    nm_test_read(fd, buf[0], sizeof(buf[0]), NULL, IO_MS, 0, &st);
+    close(fd);
+    ck_assert_msg(st != NM_PEER_OPEN, "%s: left open", kBad[k].req);
+    snprintf(want, sizeof(want), "HTTP/1.1 %d ", kBad[k].status);
+    ck_assert_msg(strncmp(buf[0], want, strlen(want)) == 0, "%s: %s",
+                  kBad[k].req, buf[0]);
+    if (k == 0) {
+      fd = nm_test_connect(s[1].mport);
+      ck_assert_int_eq(nm_test_send_str(fd, kBad[k].req), 0);
+      nm_test_read(fd, buf[1], sizeof(buf[1]), NULL, IO_MS, 0, &st);
+      close(fd);
+      ck_assert_str_eq(buf[0], buf[1]);
+    }
+  }
+  /* Past 64 KiB of headers: 431 (Go's own limit is 1 MiB). */
+  {
+    int fd = nm_test_connect(s[0].mport);
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = 0;
+    memcpy(big, "GET /varz HTTP/1.1\r\nX: ", 23);
+    ck_assert_int_eq(nm_test_send_str(fd, big), 0);
+    nm_test_read(fd, buf[0], sizeof(buf[0]), NULL, IO_MS, 0, &st);
+    close(fd);
+    ck_assert_msg(strncmp(buf[0], "HTTP/1.1 431 ", 13) == 0, "%s", buf[0]);
+  }
+  /* Pipelined requests on one keep-alive connection, answered in order. */
+  {
+    int fd = nm_test_connect(s[0].mport);
+    ck_assert_int_eq(
+        nm_test_send_str(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                             "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+                             "GET /healthz HTTP/1.1\r\nConnection: close\r\n"
+                             "\r\n"),
+        0);
+    nm_test_read(fd, buf[0], sizeof(buf[0]), NULL, IO_MS, 0, &st);
+    close(fd);
+    ck_assert_int_eq(nm_test_count(buf[0], "HTTP/1.1 200 OK"), 2);
+    ck_assert_int_eq(nm_test_count(buf[0], "HTTP/1.1 404 Not Found"), 1);
+    ck_assert_ptr_nonnull(strstr(buf[0], "404 page not found"));
+  }
+  {
+    resp_t *r = malloc(sizeof(*r));
+    http(s[0].mport, "GET", "/healthz", NULL, NULL, r);
+    ck_assert_int_eq(r->status, 200);
+    free(r);
+  }
+  for (int i = 0; i < 2; i++)
+    nm_natsserver_stop(&s[i].proc);
+}
+END_TEST
+
+static Suite *suite(void) {
+  Suite *su = suite_create("monitor");
+  TCase *tc = tcase_create("monitor");
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, test_varz_as_nats_server);
+  tcase_add_test(tc, test_connz_as_nats_server);
+  tcase_add_test(tc, test_subsz_and_healthz_as_nats_server);
+  tcase_add_loop_test(tc, test_bad_queries_as_nats_server, 0,
+                      (int)(sizeof(kBadQueries) / sizeof(kBadQueries[0])));
+  tcase_add_test(tc, test_ports_file_and_config_keys);
+  tcase_add_test(tc, test_mock_endpoints_answer_as_mock_requests);
+  tcase_add_test(tc, test_mock_endpoints_off_and_auth);
+  tcase_add_test(tc, test_bad_requests_answered_and_survived);
+  suite_add_tcase(su, tc);
+  return su;
+}
+
+int main(void) {
+  return nm_test_run_suite(suite(), CK_NORMAL);
+}
