@@ -483,7 +483,7 @@ int main(int argc, char **argv) {
     goto out;
   }
   if (!cli.driver) {
-    driver = nm_scenario_default_driver();
+    driver = nm_default_driver();
     if (!driver) {
       fprintf(stderr, "natsmock-harness: natsmock-driver not found next to "
                       "the harness (../client/natsmock-driver); use "

@@ -1,5 +1,3 @@
-/* The scenarios a command line names (nm_scenario_files.h). */
-#define _GNU_SOURCE
 #include "nm_scenario_files.h"
 
 #include <dirent.h>
@@ -18,12 +16,16 @@ static int cmp_str(const void *a, const void *b) {
 }
 
 static int add_file(nm_scenario_files_t *f, const char *p) {
-  if (f->n >= NM_SCENARIO_MAX_FILES) {
+  if (f->n >= NM_SCENARIO_FILES_MAX) {
     fprintf(stderr, "natsmock-harness: more than %d files\n",
-            NM_SCENARIO_MAX_FILES);
+            NM_SCENARIO_FILES_MAX);
     return -1;
   }
-  f->v[f->n++] = strdup(p);
+  if (!(f->v[f->n] = strdup(p))) {
+    fprintf(stderr, "natsmock-harness: out of memory\n");
+    return -1;
+  }
+  f->n++;
   return 0;
 }
 
@@ -32,14 +34,14 @@ static int walk(nm_scenario_files_t *f, const char *dir, int depth) {
   struct dirent *e;
   char path[PATH_MAX];
   size_t start = f->n;
+  int rc = 0;
   if (depth > NM_SCENARIO_DIR_DEPTH)
     return 0;
-  d = opendir(dir);
-  if (!d) {
+  if (!(d = opendir(dir))) {
     fprintf(stderr, "natsmock-harness: %s: %s\n", dir, strerror(errno));
     return -1;
   }
-  while ((e = readdir(d)) != NULL) {
+  while (rc == 0 && (e = readdir(d)) != NULL) {
     struct stat st;
     size_t n = strlen(e->d_name);
     if (e->d_name[0] == '.')
@@ -47,21 +49,15 @@ static int walk(nm_scenario_files_t *f, const char *dir, int depth) {
     snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
     if (stat(path, &st) != 0)
       continue;
-    if (S_ISDIR(st.st_mode)) {
-      if (walk(f, path, depth + 1) != 0) {
-        closedir(d);
-        return -1;
-      }
-    } else if (n > 5 && strcmp(e->d_name + n - 5, ".json") == 0) {
-      if (add_file(f, path) != 0) {
-        closedir(d);
-        return -1;
-      }
-    }
+    if (S_ISDIR(st.st_mode))
+      rc = walk(f, path, depth + 1);
+    else if (n > 5 && strcmp(e->d_name + n - 5, ".json") == 0)
+      rc = add_file(f, path);
   }
   closedir(d);
-  qsort(f->v + start, f->n - start, sizeof(char *), cmp_str);
-  return 0;
+  if (rc == 0)
+    qsort(f->v + start, f->n - start, sizeof(char *), cmp_str);
+  return rc;
 }
 
 int nm_scenario_files_add(nm_scenario_files_t *f, const char *p) {
@@ -74,6 +70,7 @@ int nm_scenario_files_add(nm_scenario_files_t *f, const char *p) {
   }
   if (!S_ISDIR(st.st_mode))
     return add_file(f, p);
+  /* "dir/" and "dir" name the same files. */
   snprintf(buf, sizeof(buf), "%.*s",
            (int)(n > 1 && p[n - 1] == '/' ? n - 1 : n), p);
   return walk(f, buf, 0);
@@ -100,7 +97,7 @@ int nm_scenario_selected(const nm_scenario_t *sc, const char *const *names,
   return 0;
 }
 
-char *nm_scenario_default_driver(void) {
+char *nm_default_driver(void) {
   char exe[PATH_MAX], path[PATH_MAX + 64];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
   if (n <= 0)
