@@ -102,8 +102,7 @@ static const char *kBad[] = {
 START_TEST(test_bad_command_lines_as_nats_server) {
   char a[CLI_OUT_MAX], b[CLI_OUT_MAX], aa[CLI_OUT_MAX], ba[CLI_OUT_MAX];
   int ra, rb;
-  if (!nm_natsserver_available())
-    return;
+  ck_assert_msg(nm_natsserver_available(), "nats-server is not installed");
   ra = run_stderr("nats-server", kBad[_i], a, sizeof(a));
   rb = run_stderr(natsmock_bin(), kBad[_i], b, sizeof(b));
   answer_of(a, "nats-server", aa, sizeof(aa));
@@ -207,8 +206,7 @@ START_TEST(test_configs_as_nats_server) {
   char dir[] = "/tmp/nm-cli-conf-XXXXXX", args[512], a[CLI_OUT_MAX],
        b[CLI_OUT_MAX], aa[CLI_OUT_MAX], ba[CLI_OUT_MAX], cmd[2048];
   int ra, rb;
-  if (!nm_natsserver_available())
-    return;
+  ck_assert_msg(nm_natsserver_available(), "nats-server is not installed");
   ck_assert_ptr_nonnull(mkdtemp(dir));
   ck_assert_int_eq(nm_test_write_file(dir, "c.conf", kConfigs[_i].text), 0);
   /* Relative to the file, as both servers print it. */
@@ -494,8 +492,8 @@ static void lame_duck_on(const char *bin) {
 }
 
 START_TEST(test_lame_duck_as_nats_server) {
-  if (nm_natsserver_available())
-    lame_duck_on("nats-server");
+  ck_assert_msg(nm_natsserver_available(), "nats-server is not installed");
+  lame_duck_on("nats-server");
   lame_duck_on(natsmock_bin());
 }
 END_TEST
