@@ -512,17 +512,31 @@ START_TEST(test_lame_duck_as_nats_server) {
 }
 END_TEST
 
-/* SIGHUP (--signal reload) does not kill it: reload is refused with an
- * error line, the server keeps serving. */
+/* SIGHUP (--signal reload) without -c does not kill it: the reload is
+ * refused with nats-server's error line (test_server_reload compares the
+ * line with nats-server's), and only once that line is logged (the signal
+ * was handled) is the server asked to keep serving. */
 START_TEST(test_reload_refused_not_fatal) {
   nm_natsserver_t ns;
-  char cmd[2048], out[4096];
+  char cmd[2048], out[4096], path[320];
   nm_peer_state_t st;
-  int fd;
+  long long deadline;
+  int fd, logged = 0;
   ck_assert_int_eq(nm_server_proc_start(&ns, natsmock_bin(), NULL, NULL), 0);
   snprintf(cmd, sizeof(cmd), "%s --signal reload=%d", natsmock_bin(),
            (int)ns.pid);
   ck_assert_int_eq(nm_test_shell(cmd, out, sizeof(out)), 0);
+  snprintf(path, sizeof(path), "%s/server.log", ns.dir);
+  snprintf(cmd, sizeof(cmd), "cat %s", path);
+  deadline = nm_test_now_ms() + 10000;
+  while (!logged && nm_test_now_ms() < deadline) {
+    nm_test_shell(cmd, out, sizeof(out));
+    logged = strstr(out, "can only reload config when a file is provided") !=
+             NULL;
+    if (!logged)
+      usleep(5000); /* another process's log file: no event to await */
+  }
+  ck_assert_msg(logged, "no reload error logged: %s", out);
   fd = nm_test_connect(ns.port);
   ck_assert_int_ge(fd, 0);
   nm_test_send_str(fd, "CONNECT {}\r\nPING\r\n");
