@@ -531,8 +531,8 @@ START_TEST(test_reload_refused_not_fatal) {
   deadline = nm_test_now_ms() + 10000;
   while (!logged && nm_test_now_ms() < deadline) {
     nm_test_shell(cmd, out, sizeof(out));
-    logged = strstr(out, "can only reload config when a file is provided") !=
-             NULL;
+    logged =
+        strstr(out, "can only reload config when a file is provided") != NULL;
     if (!logged)
       usleep(5000); /* another process's log file: no event to await */
   }
