@@ -29,7 +29,8 @@ static int g_port;
 
 typedef struct {
   uv_mutex_t mu;
-  int ready; /* mu is initialised */
+  uv_cond_t grew; /* signalled on every append: obs_wait's event */
+  int ready;      /* mu and grew are initialised */
   char text[1 << 20];
   size_t len;
 } obs_log_t;
@@ -57,6 +58,7 @@ static const char *obs_kind(nm_obs_kind_t k) {
 static __attribute__((unused)) void obs_reset(void) {
   if (!g_obs.ready) {
     uv_mutex_init(&g_obs.mu);
+    uv_cond_init(&g_obs.grew);
     g_obs.ready = 1;
   }
   uv_mutex_lock(&g_obs.mu);
@@ -65,8 +67,8 @@ static __attribute__((unused)) void obs_reset(void) {
   uv_mutex_unlock(&g_obs.mu);
 }
 
-/* Appends one formatted line (from the loop thread). A line that does not
- * fit is dropped (the log is bounded). */
+/* Appends one formatted line (from the loop thread) and wakes obs_wait. A
+ * line that does not fit is dropped (the log is bounded). */
 static __attribute__((unused)) void obs_append(const char *line, int n) {
   uv_mutex_lock(&g_obs.mu);
   if (n > 0 && g_obs.len + (size_t)n < sizeof(g_obs.text)) {
@@ -74,26 +76,26 @@ static __attribute__((unused)) void obs_append(const char *line, int n) {
     g_obs.len += (size_t)n;
     g_obs.text[g_obs.len] = '\0';
   }
+  uv_cond_broadcast(&g_obs.grew);
   uv_mutex_unlock(&g_obs.mu);
 }
 
-/* Waits (bounded) until the log contains `needle`; returns 1 when it does. */
+/* Waits until the log contains `needle`, at most timeout_ms; returns 1 when
+ * it does. Woken by each append, not by polling. */
 static __attribute__((unused)) int obs_wait(const char *needle,
                                             int timeout_ms) {
   long long deadline = nm_test_now_ms() + timeout_ms;
+  int found;
+  uv_mutex_lock(&g_obs.mu);
   for (;;) {
-    int found;
-    uv_mutex_lock(&g_obs.mu);
+    long long left = deadline - nm_test_now_ms();
     found = strstr(g_obs.text, needle) != NULL;
-    uv_mutex_unlock(&g_obs.mu);
-    if (found)
-      return 1;
-    if (nm_test_now_ms() >= deadline)
-      return 0;
-    /* Polling a log written by another thread: there is no event to wait
-     * on, so look again shortly (bounded by the deadline). */
-    usleep(2000);
+    if (found || left <= 0)
+      break;
+    (void)uv_cond_timedwait(&g_obs.grew, &g_obs.mu, (uint64_t)left * 1000000u);
   }
+  uv_mutex_unlock(&g_obs.mu);
+  return found;
 }
 
 static __attribute__((unused)) int count_of(const char *hay,
