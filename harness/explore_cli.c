@@ -2,11 +2,9 @@
  * (docs/exploration.md). main.c hands the whole argument list over when
  * --explore is among it. */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,14 +17,12 @@
 
 #include "nm_baseline.h"
 #include "nm_explore_int.h"
+#include "nm_scenario_files.h"
 
-#define NM_XCLI_MAX_FILES 10000
 #define NM_XCLI_MAX_PATTERNS 64
-#define NM_XCLI_DIR_DEPTH 16
 
 typedef struct {
-  char *files[NM_XCLI_MAX_FILES];
-  size_t nfiles;
+  nm_scenario_files_t files;
   const char *names[NM_XCLI_MAX_PATTERNS];
   int nnames;
   const char *tags[NM_XCLI_MAX_PATTERNS];
@@ -60,78 +56,6 @@ static void usage(FILE *f) {
           "FILE (skipped),\n"
           "  --junit FILE, --json FILE, --html FILE, --time-scale F, -v    "
           "as for ordinary runs\n");
-}
-
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int add_file(xcli_t *c, const char *p) {
-  if (c->nfiles >= NM_XCLI_MAX_FILES) {
-    fprintf(stderr, "natsmock-harness: more than %d files\n",
-            NM_XCLI_MAX_FILES);
-    return -1;
-  }
-  c->files[c->nfiles++] = strdup(p);
-  return 0;
-}
-
-static int walk(xcli_t *c, const char *dir, int depth) {
-  DIR *d;
-  struct dirent *e;
-  char path[PATH_MAX];
-  size_t start = c->nfiles;
-  if (depth > NM_XCLI_DIR_DEPTH)
-    return 0;
-  if (!(d = opendir(dir))) {
-    fprintf(stderr, "natsmock-harness: %s: %s\n", dir, strerror(errno));
-    return -1;
-  }
-  while ((e = readdir(d)) != NULL) {
-    struct stat st;
-    size_t n = strlen(e->d_name);
-    if (e->d_name[0] == '.')
-      continue;
-    snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-    if (stat(path, &st) != 0)
-      continue;
-    if ((S_ISDIR(st.st_mode) && walk(c, path, depth + 1) != 0) ||
-        (!S_ISDIR(st.st_mode) && n > 5 && !strcmp(e->d_name + n - 5, ".json") &&
-         add_file(c, path) != 0)) {
-      closedir(d);
-      return -1;
-    }
-  }
-  closedir(d);
-  qsort(c->files + start, c->nfiles - start, sizeof(char *), cmp_str);
-  return 0;
-}
-
-static int add_path(xcli_t *c, const char *p) {
-  struct stat st;
-  char buf[PATH_MAX];
-  size_t n = strlen(p);
-  if (stat(p, &st) != 0) {
-    fprintf(stderr, "natsmock-harness: %s: %s\n", p, strerror(errno));
-    return -1;
-  }
-  if (!S_ISDIR(st.st_mode))
-    return add_file(c, p);
-  snprintf(buf, sizeof(buf), "%.*s",
-           (int)(n > 1 && p[n - 1] == '/' ? n - 1 : n), p);
-  return walk(c, buf, 0);
-}
-
-static char *default_driver(void) {
-  char exe[PATH_MAX], path[PATH_MAX + 64];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-  if (n <= 0)
-    return NULL;
-  exe[n] = '\0';
-  snprintf(path, sizeof(path), "%s/../client/natsmock-driver", dirname(exe));
-  if (access(path, X_OK) != 0)
-    return NULL;
-  return realpath(path, NULL);
 }
 
 static int selected(const xcli_t *c, const nm_scenario_t *sc) {
@@ -303,7 +227,7 @@ static int parse_args(xcli_t *c, nm_explore_opts_t *o, int argc, char **argv) {
     }
   }
   for (int i = optind; i < argc; i++)
-    if (add_path(c, argv[i]) != 0)
+    if (nm_scenario_files_add(&c->files, argv[i]) != 0)
       return -1;
   return 0;
 }
@@ -355,7 +279,7 @@ int nm_explore_main(int argc, char **argv) {
     fprintf(stderr, "natsmock-harness: --explore N is required\n");
     goto out;
   }
-  if (c.nfiles == 0 && !c.generate) {
+  if (c.files.n == 0 && !c.generate) {
     fprintf(stderr,
             "natsmock-harness: --explore needs scenario PATHs, --generate, "
             "or both\n");
@@ -373,7 +297,7 @@ int nm_explore_main(int argc, char **argv) {
     fprintf(stderr, "natsmock-harness: %s: %s\n", o.out_dir, strerror(errno));
     goto out;
   }
-  ref = default_driver();
+  ref = nm_default_driver();
   if (!o.driver && !ref) {
     fprintf(stderr, "natsmock-harness: natsmock-driver not found next to the "
                     "harness; use --driver CMD\n");
@@ -387,14 +311,14 @@ int nm_explore_main(int argc, char **argv) {
     o.reference = NULL;
   o.driver_is_reference = o.reference && !strcmp(o.driver, o.reference);
 
-  sc = calloc(c.nfiles + 1, sizeof(*sc));
-  o.wl = calloc(c.nfiles + 1, sizeof(*o.wl));
+  sc = calloc(c.files.n + 1, sizeof(*sc));
+  o.wl = calloc(c.files.n + 1, sizeof(*o.wl));
   if (!sc || !o.wl)
     goto out;
-  for (size_t i = 0; i < c.nfiles; i++) {
+  for (size_t i = 0; i < c.files.n; i++) {
     char lerr[1024];
     nm_scenario_t *s;
-    if (nm_scenario_load(c.files[i], &s, lerr, sizeof(lerr)) != 0) {
+    if (nm_scenario_load(c.files.v[i], &s, lerr, sizeof(lerr)) != 0) {
       /* Reported and left out; the rest is explored (exit status 1). */
       fprintf(stderr, "natsmock-harness: %s (not explored)\n", lerr);
       load_errors++;
@@ -444,8 +368,7 @@ int nm_explore_main(int argc, char **argv) {
 out:
   for (int i = 0; sc && i < nsc; i++)
     nm_scenario_free(sc[i]);
-  for (size_t i = 0; i < c.nfiles; i++)
-    free(c.files[i]);
+  nm_scenario_files_free(&c.files);
   free(sc);
   free(o.wl);
   free(ref);

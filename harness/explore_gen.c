@@ -1,9 +1,13 @@
 /* Generated workloads (--generate): a seeded random scenario over one or two
- * clients. Every step names its client, so that shrinking may remove any
- * command without changing whose the next one is. The commands a correct
- * client always completes expect "ok"; those that may legitimately fail
- * (a request nobody answers, an unsubscribe of a subscription whose max
- * was reached) expect "any" and are judged by the invariants. */
+ * clients (queue groups, headers, reconnect options and requests in flight
+ * at a drain included; no slow handlers: the closing flushes prove that
+ * messages reached the client, not that a slow handler has run them all,
+ * so delivered_all would blame the client for the workload's own end). Every
+ * step names its client, so that shrinking may remove any command without
+ * changing whose the next one is. The commands a correct client always
+ * completes expect "ok"; those that may legitimately fail (a request nobody
+ * answers, an unsubscribe of a subscription whose max was reached) expect "any"
+ * and are judged by the invariants. */
 #include <stdio.h>
 #include <string.h>
 
@@ -28,7 +32,17 @@ typedef struct {
   gen_sub_t subs[GEN_MAX_SUBS];
   int nsubs;
   int used_max, used_drain_sub, used_drain, used_request;
+  int used_queue, used_headers, used_reconnect;
+  int nas;    /* "as" names handed out */
+  int faults; /* fault classes may strike: no command is owed success */
 } gen_t;
+
+/* What a command a correct client completes must end with: "ok", or, when
+ * fault classes are explored (a dropped PONG fails a flush, a reset fails
+ * whatever was pending), "any": the invariants judge instead. */
+static const char *owed(const gen_t *g) {
+  return g->faults ? "any" : "ok";
+}
 
 static cJSON *step(gen_t *g, int client, const char *op) {
   cJSON *s = cJSON_CreateObject();
@@ -39,13 +53,14 @@ static cJSON *step(gen_t *g, int client, const char *op) {
 }
 
 static void await_closed(gen_t *g, int client) {
-  cJSON *s = cJSON_CreateObject(), *m;
+  cJSON *s, *m;
+  g->open[client] = 0;
+  s = cJSON_CreateObject();
   cJSON_AddStringToObject(s, "client", g->names[client]);
   m = cJSON_AddObjectToObject(s, "await");
   cJSON_AddStringToObject(m, "ev", "closed");
   cJSON_AddNumberToObject(s, "within_ms", 5000);
   cJSON_AddItemToArray(g->steps, s);
-  g->open[client] = 0;
 }
 
 static void subject(gen_t *g, char *buf, size_t n) {
@@ -59,6 +74,18 @@ static int pick_sub(gen_t *g, int c) {
     if (g->subs[i].client == c && g->subs[i].active)
       cand[n++] = i;
   return n ? cand[nm_rng_below(&g->rng, (uint32_t)n)] : -1;
+}
+
+/* A step of client c on one of its active subscriptions (op "unsubscribe"
+ * or "drain_sub"), or NULL when it has none; *i is the subscription. */
+static cJSON *sub_step(gen_t *g, int c, const char *op, int *i) {
+  cJSON *st;
+  *i = pick_sub(g, c);
+  if (*i < 0)
+    return NULL;
+  st = step(g, c, op);
+  cJSON_AddStringToObject(st, "sub", g->subs[*i].tag);
+  return st;
 }
 
 static void op_subscribe(gen_t *g, int c) {
@@ -82,12 +109,17 @@ static void op_subscribe(gen_t *g, int c) {
   } else {
     subject(g, subj, sizeof(subj));
     cJSON_AddStringToObject(st, "subject", subj);
+    /* A queue group: the server hands each message to one member. */
+    if (nm_rng_below(&g->rng, 5) == 0) {
+      cJSON_AddStringToObject(st, "queue", "q");
+      g->used_queue = 1;
+    }
   }
   if (s->max) {
     cJSON_AddNumberToObject(st, "max", s->max);
     g->used_max = 1;
   }
-  cJSON_AddStringToObject(st, "expect", "ok");
+  cJSON_AddStringToObject(st, "expect", owed(g));
 }
 
 static void op_publish(gen_t *g, int c) {
@@ -100,23 +132,28 @@ static void op_publish(gen_t *g, int c) {
    * match, a lone message's included. */
   cJSON_AddNumberToObject(st, "count", 1 + nm_rng_below(&g->rng, 20));
   cJSON_AddNumberToObject(st, "size", sizes[nm_rng_below(&g->rng, 4)]);
-  cJSON_AddStringToObject(st, "expect", "ok");
+  if (nm_rng_below(&g->rng, 4) == 0) { /* HPUB */
+    cJSON *h = cJSON_AddObjectToObject(st, "headers"), *v;
+    v = cJSON_AddArrayToObject(h, "X-Gen");
+    cJSON_AddItemToArray(v, cJSON_CreateString("a"));
+    cJSON_AddItemToArray(v, cJSON_CreateString("b"));
+    g->used_headers = 1;
+  }
+  cJSON_AddStringToObject(st, "expect", owed(g));
 }
 
 static void op_flush(gen_t *g, int c) {
   cJSON *st = step(g, c, "flush");
   cJSON_AddNumberToObject(st, "timeout_ms", 3000);
-  cJSON_AddStringToObject(st, "expect", "ok");
+  cJSON_AddStringToObject(st, "expect", owed(g));
   cJSON_AddNumberToObject(st, "within_ms", 5000);
 }
 
 static void op_unsubscribe(gen_t *g, int c) {
-  int i = pick_sub(g, c);
-  cJSON *st;
-  if (i < 0)
+  int i;
+  cJSON *st = sub_step(g, c, "unsubscribe", &i);
+  if (!st)
     return;
-  st = step(g, c, "unsubscribe");
-  cJSON_AddStringToObject(st, "sub", g->subs[i].tag);
   if (nm_rng_below(&g->rng, 5) == 0) {
     int m = 1 + (int)nm_rng_below(&g->rng, 3);
     cJSON_AddNumberToObject(st, "max", m);
@@ -125,18 +162,16 @@ static void op_unsubscribe(gen_t *g, int c) {
   } else {
     g->subs[i].active = 0;
   }
-  cJSON_AddStringToObject(st, "expect", g->subs[i].max ? "any" : "ok");
+  cJSON_AddStringToObject(st, "expect", g->subs[i].max ? "any" : owed(g));
 }
 
 static void op_drain_sub(gen_t *g, int c) {
-  int i = pick_sub(g, c);
-  cJSON *st;
-  if (i < 0)
+  int i;
+  cJSON *st = sub_step(g, c, "drain_sub", &i);
+  if (!st)
     return;
-  st = step(g, c, "drain_sub");
-  cJSON_AddStringToObject(st, "sub", g->subs[i].tag);
   cJSON_AddNumberToObject(st, "timeout_ms", 3000);
-  cJSON_AddStringToObject(st, "expect", g->subs[i].max ? "any" : "ok");
+  cJSON_AddStringToObject(st, "expect", g->subs[i].max ? "any" : owed(g));
   cJSON_AddNumberToObject(st, "within_ms", 5000);
   g->subs[i].active = 0;
   g->used_drain_sub = 1;
@@ -152,32 +187,67 @@ static void op_request(gen_t *g, int c) {
   g->used_request = 1;
 }
 
+/* An await of the command started as `name`. */
+static void await_as(gen_t *g, int client, const char *name, const char *expect,
+                     int within_ms) {
+  cJSON *s = cJSON_CreateObject();
+  cJSON_AddStringToObject(s, "client", g->names[client]);
+  cJSON_AddStringToObject(s, "await", name);
+  cJSON_AddStringToObject(s, "expect", expect);
+  cJSON_AddNumberToObject(s, "within_ms", within_ms);
+  cJSON_AddItemToArray(g->steps, s);
+}
+
 static void op_end(gen_t *g, int c, int drain) {
-  cJSON *st = step(g, c, drain ? "drain" : "close");
+  cJSON *st;
+  char req[16] = "", dr[16];
+  /* A request still in flight when the drain starts: its reply (or its
+   * error) comes before the connection closes. */
+  if (drain && nm_rng_below(&g->rng, 2) == 0) {
+    snprintf(req, sizeof(req), "r%d", ++g->nas);
+    st = step(g, c, "request");
+    cJSON_AddStringToObject(st, "subject", "g.svc");
+    cJSON_AddStringToObject(st, "data", "q");
+    cJSON_AddNumberToObject(st, "timeout_ms", 1000);
+    cJSON_AddStringToObject(st, "as", req);
+    g->used_request = 1;
+  }
+  st = step(g, c, drain ? "drain" : "close");
   if (drain) {
     cJSON_AddNumberToObject(st, "timeout_ms", 5000);
     g->used_drain = 1;
   }
-  cJSON_AddStringToObject(st, "expect", "ok");
-  cJSON_AddNumberToObject(st, "within_ms", 7000);
+  if (req[0]) {
+    snprintf(dr, sizeof(dr), "d%d", ++g->nas);
+    cJSON_AddStringToObject(st, "as", dr);
+    await_as(g, c, req, "any", 3000);
+    await_as(g, c, dr, owed(g), 7000);
+  } else {
+    cJSON_AddStringToObject(st, "expect", owed(g));
+    cJSON_AddNumberToObject(st, "within_ms", 7000);
+  }
   for (int i = 0; i < g->nsubs; i++)
     if (g->subs[i].client == c)
       g->subs[i].active = 0;
   await_closed(g, c);
 }
 
-cJSON *nm_gen_workload(uint64_t seed) {
+cJSON *nm_gen_workload(uint64_t seed, int faults) {
   static const char *const invs[] = {
       "publish_order",  "no_loss",         "flush_fence",
       "flush_timeout",  "pong_fifo",       "delivery_order",
       "delivered_all",  "drain_sub_fence", "drain_conn",
       "auto_unsub_max", "closed_once",     "reconnect_connect_first"};
+  /* Under faults a client owes no delivery: what a reset cut off or a
+   * stalled server never read is lost in any client. */
+  static const char *const not_under_faults[] = {"no_loss", "delivered_all"};
   gen_t g;
   cJSON *doc = cJSON_CreateObject(), *x;
   char buf[96];
   int nops;
 
   memset(&g, 0, sizeof(g));
+  g.faults = faults;
   nm_rng_seed(&g.rng, seed ^ 0x5bd1e995u);
   g.names[0] = "a";
   g.names[1] = "b";
@@ -195,7 +265,17 @@ cJSON *nm_gen_workload(uint64_t seed) {
   cJSON_AddNumberToObject(doc, "timeout_ms", 60000);
   g.steps = cJSON_AddArrayToObject(doc, "steps");
   for (int i = 0; i < g.nclients; i++) {
-    cJSON_AddStringToObject(step(&g, i, "connect"), "expect", "ok");
+    cJSON *st = step(&g, i, "connect");
+    /* Reconnect options: under a close or reset fault the client comes
+     * back (and replays its subscriptions) instead of closing. */
+    if (nm_rng_below(&g.rng, 3) == 0) {
+      cJSON_AddBoolToObject(st, "reconnect", 1);
+      cJSON_AddNumberToObject(st, "max_reconnect", 10);
+      cJSON_AddNumberToObject(st, "reconnect_wait_ms", 50);
+      cJSON_AddNumberToObject(st, "reconnect_jitter_ms", 10);
+      g.used_reconnect = 1;
+    }
+    cJSON_AddStringToObject(st, "expect", owed(&g));
     g.open[i] = 1;
   }
   nops = 3 + (int)nm_rng_below(&g.rng, GEN_MAX_OPS - 2);
@@ -238,8 +318,19 @@ cJSON *nm_gen_workload(uint64_t seed) {
     cJSON_AddItemToArray(x, cJSON_CreateString("drain"));
   if (g.used_request)
     cJSON_AddItemToArray(x, cJSON_CreateString("request"));
+  if (g.used_queue)
+    cJSON_AddItemToArray(x, cJSON_CreateString("queue"));
+  if (g.used_headers)
+    cJSON_AddItemToArray(x, cJSON_CreateString("headers"));
+  if (g.used_reconnect)
+    cJSON_AddItemToArray(x, cJSON_CreateString("reconnect"));
   x = cJSON_AddArrayToObject(doc, "invariants");
-  for (size_t i = 0; i < sizeof(invs) / sizeof(invs[0]); i++)
-    cJSON_AddItemToArray(x, cJSON_CreateString(invs[i]));
+  for (size_t i = 0; i < sizeof(invs) / sizeof(invs[0]); i++) {
+    int skip = 0;
+    for (size_t k = 0; faults && k < 2; k++)
+      skip |= !strcmp(invs[i], not_under_faults[k]);
+    if (!skip)
+      cJSON_AddItemToArray(x, cJSON_CreateString(invs[i]));
+  }
   return doc;
 }

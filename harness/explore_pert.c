@@ -81,6 +81,13 @@ uint32_t nm_pert_default_mask(void) {
   return m;
 }
 
+int nm_pert_has_faults(uint32_t mask) {
+  for (int i = 0; i < NM_PC_COUNT; i++)
+    if ((mask & (1u << i)) && !classes[i].fair)
+      return 1;
+  return 0;
+}
+
 int nm_pert_parse_mask(const char *spec, uint32_t *mask, char *err,
                        size_t errlen) {
   char word[64];

@@ -33,7 +33,7 @@ static uint64_t now_us(void) {
 
 static cJSON *base_doc(const nm_explore_opts_t *o, int wl, uint64_t seed) {
   return o->wl[wl].root ? cJSON_Duplicate(o->wl[wl].root, 1)
-                        : nm_gen_workload(seed);
+                        : nm_gen_workload(seed, nm_pert_has_faults(o->mask));
 }
 
 static const char *base_path(const nm_explore_opts_t *o, int wl, char *buf,

@@ -200,6 +200,14 @@ uint64_t nm__inv_open_conn_at(const nm_inv_ctx_t *cx, int client, size_t at) {
   return conn;
 }
 
+size_t nm__inv_close_of(const nm_inv_ctx_t *cx, uint64_t conn, size_t from) {
+  const nm_tl_t *tl = cx->tl;
+  for (size_t i = from; i < tl->n; i++)
+    if (tl->v[i].kind == NM_TL_CLOSE && tl->v[i].conn == conn)
+      return i;
+  return NM_TL_NONE;
+}
+
 size_t nm__inv_result(const nm_inv_ctx_t *cx, size_t cmd) {
   return cmd < cx->tl->n ? cx->result[cmd] : NM_TL_NONE;
 }

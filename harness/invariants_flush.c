@@ -77,7 +77,7 @@ void nm__inv_flush_fence(const nm_inv_ctx_t *cx, const cJSON *params,
   const nm_tl_t *tl = cx->tl;
   for (size_t f = 0; f < tl->n; f++) {
     const nm_tl_ev_t *e = &tl->v[f];
-    size_t r, last = f, missing = NM_TL_NONE, ping, spare;
+    size_t r, last = f, missing = NM_TL_NONE, ping, spare, lost;
     if (e->kind != NM_TL_CMD || strcmp(e->ev, "flush") ||
         !nm__inv_client_wanted(cx, params, e->client))
       continue;
@@ -94,17 +94,41 @@ void nm__inv_flush_fence(const nm_inv_ctx_t *cx, const cJSON *params,
                          nm__inv_cname(cx, e->client), (long long)e->id);
       continue;
     }
+    lost = NM_TL_NONE;
     for (size_t k = 0; k < cx->nmsgs; k++) {
       const nm_inv_msg_t *m = &cx->msgs[k];
+      uint64_t conn;
       if (m->client != e->client || m->cmd > f || m->excused ||
           !is_ok(cx, m->result) || m->result > r)
         continue;
-      if (m->seen == NM_TL_NONE || m->seen > r) {
-        missing = k;
-        break;
+      if (m->seen != NM_TL_NONE && m->seen < r) {
+        if (m->seen > last)
+          last = m->seen;
+        continue;
       }
-      if (m->seen > last)
-        last = m->seen;
+      /* Published while a connection was open that closed before the ok:
+       * it may have been written and lost with that connection, which no
+       * client can tell (a message published while disconnected is owed:
+       * it waits in the client's reconnect buffer). */
+      conn = nm__inv_open_conn_at(cx, m->client, m->cmd);
+      if (conn && nm__inv_close_of(cx, conn, m->cmd) < r) {
+        if (lost == NM_TL_NONE)
+          lost = k;
+        continue;
+      }
+      missing = k;
+      break;
+    }
+    if (missing == NM_TL_NONE && lost != NM_TL_NONE) {
+      const nm_inv_msg_t *m = &cx->msgs[lost];
+      size_t ev[3] = {m->cmd, f, r};
+      nm__inv_not_blamed(cx, what, ev, 3,
+                         "client %s: flush id %lld: message %llu of publish "
+                         "id %lld (and maybe more) was published on a "
+                         "connection that closed before the flush ended, and "
+                         "may have been lost with it",
+                         nm__inv_cname(cx, e->client), (long long)e->id,
+                         (unsigned long long)m->k, (long long)tl->v[m->cmd].id);
     }
     if (missing != NM_TL_NONE) {
       const nm_inv_msg_t *m = &cx->msgs[missing];

@@ -92,15 +92,6 @@ void nm__inv_flush_liveness(const nm_inv_ctx_t *cx, const cJSON *params,
   }
 }
 
-/* The index of the server's close record of connection conn after `from`,
- * or NM_TL_NONE. */
-static size_t close_of(const nm_tl_t *tl, uint64_t conn, size_t from) {
-  for (size_t i = from; i < tl->n; i++)
-    if (tl->v[i].kind == NM_TL_CLOSE && tl->v[i].conn == conn)
-      return i;
-  return NM_TL_NONE;
-}
-
 /* close_reports: every message of a publish command sent before a close (or
  * drain) and accepted (ok) reached the server on that connection before it
  * closed; otherwise the close (or drain) must end err. A client that says
@@ -122,7 +113,7 @@ void nm__inv_close_reports(const nm_inv_ctx_t *cx, const cJSON *params,
     conn = nm__inv_open_conn_at(cx, e->client, d);
     if (!conn)
       continue; /* nothing open to close */
-    fin = close_of(tl, conn, d);
+    fin = nm__inv_close_of(cx, conn, d);
     for (size_t k = 0; k < cx->nmsgs; k++) {
       const nm_inv_msg_t *m = &cx->msgs[k];
       if (m->client != e->client || m->cmd > d || m->excused ||

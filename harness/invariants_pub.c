@@ -9,13 +9,6 @@
 
 #include "nm_invariants.h"
 
-static size_t conn_close_index(const nm_tl_t *tl, uint64_t conn, size_t from) {
-  for (size_t i = from; i < tl->n; i++)
-    if (tl->v[i].kind == NM_TL_CLOSE && tl->v[i].conn == conn)
-      return i;
-  return NM_TL_NONE;
-}
-
 /* publish_order: per client, the messages of publish commands reach the
  * server in call order, and none twice. */
 void nm__inv_publish_order(const nm_inv_ctx_t *cx, const cJSON *params,
@@ -123,7 +116,7 @@ void nm__inv_lone_publish_latency(const nm_inv_ctx_t *cx, const cJSON *params,
     conn = nm__inv_open_conn_at(cx, m->client, m->cmd);
     if (!conn)
       continue; /* not connected: buffering is allowed */
-    closed = conn_close_index(tl, conn, m->cmd);
+    closed = nm__inv_close_of(cx, conn, m->cmd);
     if (closed != NM_TL_NONE && tl->v[closed].t_us <= deadline)
       continue; /* the connection went away within the bound */
     if (m->seen != NM_TL_NONE && tl->v[m->seen].conn != conn)

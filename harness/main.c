@@ -1,11 +1,9 @@
 /* natsmock-harness: runs scenario files against a client driver (see
  * scenarios/README.md section 7 for the options). Exit status: 0 when every
  * run passed or was expected, 1 otherwise, 2 for a usage or set-up error. */
-#include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -23,19 +21,17 @@
 #include "nm_report.h"
 #include "nm_runner.h"
 #include "nm_scenario.h"
+#include "nm_scenario_files.h"
 #include "nm_version.h"
 
 /* Bounds on what the command line can ask for. */
-#define NM_MAX_FILES 10000
 #define NM_MAX_PATTERNS 64
 #define NM_MAX_JOBS 64
 #define NM_MAX_REPEAT 100000
-#define NM_DIR_DEPTH 16
 #define NM_MAX_SHARDS 1000
 
 typedef struct {
-  char *files[NM_MAX_FILES];
-  size_t nfiles;
+  nm_scenario_files_t files;
   const char *names[NM_MAX_PATTERNS];
   int nnames;
   const char *tags[NM_MAX_PATTERNS];
@@ -116,83 +112,6 @@ static void usage(FILE *f) {
           "  --version                print the version and exit\n"
           "  --explore N ...          explore schedules (--explore --help)\n"
           "  --help                   this text\n");
-}
-
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int add_file(cli_t *c, const char *p) {
-  if (c->nfiles >= NM_MAX_FILES) {
-    fprintf(stderr, "natsmock-harness: more than %d files\n", NM_MAX_FILES);
-    return -1;
-  }
-  c->files[c->nfiles++] = strdup(p);
-  return 0;
-}
-
-static int walk(cli_t *c, const char *dir, int depth) {
-  DIR *d;
-  struct dirent *e;
-  char path[PATH_MAX];
-  size_t start = c->nfiles;
-  if (depth > NM_DIR_DEPTH)
-    return 0;
-  d = opendir(dir);
-  if (!d) {
-    fprintf(stderr, "natsmock-harness: %s: %s\n", dir, strerror(errno));
-    return -1;
-  }
-  while ((e = readdir(d)) != NULL) {
-    struct stat st;
-    size_t n = strlen(e->d_name);
-    if (e->d_name[0] == '.')
-      continue;
-    snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-    if (stat(path, &st) != 0)
-      continue;
-    if (S_ISDIR(st.st_mode)) {
-      if (walk(c, path, depth + 1) != 0) {
-        closedir(d);
-        return -1;
-      }
-    } else if (n > 5 && strcmp(e->d_name + n - 5, ".json") == 0) {
-      if (add_file(c, path) != 0) {
-        closedir(d);
-        return -1;
-      }
-    }
-  }
-  closedir(d);
-  qsort(c->files + start, c->nfiles - start, sizeof(char *), cmp_str);
-  return 0;
-}
-
-static int add_path(cli_t *c, const char *p) {
-  struct stat st;
-  char buf[PATH_MAX];
-  size_t n = strlen(p);
-  if (stat(p, &st) != 0) {
-    fprintf(stderr, "natsmock-harness: %s: %s\n", p, strerror(errno));
-    return -1;
-  }
-  if (!S_ISDIR(st.st_mode))
-    return add_file(c, p);
-  snprintf(buf, sizeof(buf), "%.*s",
-           (int)(n > 1 && p[n - 1] == '/' ? n - 1 : n), p);
-  return walk(c, buf, 0);
-}
-
-static char *default_driver(void) {
-  char exe[PATH_MAX], path[PATH_MAX + 64];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-  if (n <= 0)
-    return NULL;
-  exe[n] = '\0';
-  snprintf(path, sizeof(path), "%s/../client/natsmock-driver", dirname(exe));
-  if (access(path, X_OK) != 0)
-    return NULL;
-  return realpath(path, NULL);
 }
 
 /* Is the first word of a driver or server command an executable (a path,
@@ -485,7 +404,7 @@ static int parse_args(cli_t *c, int argc, char **argv) {
     }
   }
   for (int i = optind; i < argc; i++)
-    if (add_path(c, argv[i]) != 0)
+    if (nm_scenario_files_add(&c->files, argv[i]) != 0)
       return -2;
   return 0;
 }
@@ -514,28 +433,28 @@ int main(int argc, char **argv) {
     exit_code = 2;
     goto out;
   }
-  if (cli.nfiles == 0) {
+  if (cli.files.n == 0) {
     fprintf(stderr, "natsmock-harness: no scenario files given\n");
     usage(stderr);
     exit_code = 2;
     goto out;
   }
-  all = calloc(cli.nfiles, sizeof(*all));
-  errors = calloc(cli.nfiles * 2, sizeof(*errors));
+  all = calloc(cli.files.n, sizeof(*all));
+  errors = calloc(cli.files.n * 2, sizeof(*errors));
   if (!all || !errors) {
     exit_code = 2;
     goto out;
   }
-  for (size_t i = 0; i < cli.nfiles; i++) {
+  for (size_t i = 0; i < cli.files.n; i++) {
     char err[1024];
     nm_scenario_t *sc;
-    if (nm_scenario_load(cli.files[i], &sc, err, sizeof(err)) != 0) {
+    if (nm_scenario_load(cli.files.v[i], &sc, err, sizeof(err)) != 0) {
       if (!in_shard(&cli, i))
         continue; /* another shard reports it */
       nm_result_init(&errors[nerr]);
       errors[nerr].status = NM_ST_ERROR;
       errors[nerr].reason = strdup(err);
-      errors[nerr].file = strdup(cli.files[i]);
+      errors[nerr].file = strdup(cli.files.v[i]);
       errors[nerr].wall_start_us = wall_now_us();
       nerr++;
       fprintf(stderr, "natsmock-harness: %s\n", err);
@@ -552,7 +471,7 @@ int main(int argc, char **argv) {
         nm_result_init(&errors[nerr]);
         errors[nerr].status = NM_ST_ERROR;
         errors[nerr].reason = strdup(msg);
-        errors[nerr].file = strdup(cli.files[i]);
+        errors[nerr].file = strdup(cli.files.v[i]);
         errors[nerr].wall_start_us = wall_now_us();
         nerr++;
         break;
@@ -580,7 +499,7 @@ int main(int argc, char **argv) {
     goto out;
   }
   if (!cli.driver) {
-    driver = default_driver();
+    driver = nm_default_driver();
     if (!driver) {
       fprintf(stderr, "natsmock-harness: natsmock-driver not found next to "
                       "the harness (../client/natsmock-driver); use "
@@ -682,8 +601,7 @@ out:
     nm_result_free(&errors[i]);
   for (size_t i = 0; all && i < nall; i++)
     nm_scenario_free(all[i]);
-  for (size_t i = 0; i < cli.nfiles; i++)
-    free(cli.files[i]);
+  nm_scenario_files_free(&cli.files);
   free(all);
   free(errors);
   free(pool.res);

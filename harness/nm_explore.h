@@ -73,6 +73,8 @@ int nm_pert_class_by_name(const char *name);
 int nm_pert_parse_mask(const char *spec, uint32_t *mask, char *err,
                        size_t errlen);
 uint32_t nm_pert_default_mask(void);
+/* Does the mask choose any fault (not fair) class? */
+int nm_pert_has_faults(uint32_t mask);
 
 typedef struct {
   nm_pert_class_t cls;
@@ -127,9 +129,12 @@ int nm_pert_smaller(const nm_pert_t *p, nm_pert_t *out);
 /* ---- generated workloads ---- */
 
 /* A random scenario document: one or two clients, connect, then a seeded
- * sequence of subscribe (with max), publish, flush, request, unsubscribe,
- * drain_sub, drain and close, with the invariants that apply. */
-cJSON *nm_gen_workload(uint64_t seed);
+ * sequence of subscribe (with max, queue groups), publish (with headers),
+ * flush, request, unsubscribe, drain_sub, drain (with a request in flight)
+ * and close, with the invariants that apply. With `faults` (fault classes
+ * are explored), no command is owed success ("expect": "any") and the
+ * invariants that promise delivery (no_loss, delivered_all) are left out. */
+cJSON *nm_gen_workload(uint64_t seed, int faults);
 
 /* ---- shrinking ---- */
 

@@ -101,6 +101,9 @@ int nm__inv_on_client(const nm_inv_ctx_t *cx, size_t i, int client);
 /* The client's connection that had received CONNECT and was still open at
  * timeline index `at`, or 0. */
 uint64_t nm__inv_open_conn_at(const nm_inv_ctx_t *cx, int client, size_t at);
+/* The server's close record of connection `conn` at or after index `from`,
+ * or NM_TL_NONE. */
+size_t nm__inv_close_of(const nm_inv_ctx_t *cx, uint64_t conn, size_t from);
 /* The subscription a (client, sid) belongs to, or NULL. */
 const nm_inv_sub_t *nm__inv_sub_by_sid(const nm_inv_ctx_t *cx, int client,
                                        const char *sid);

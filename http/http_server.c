@@ -153,10 +153,11 @@ static int head_end(nm__hconn_t *c) {
   return head_add(c, "", 1);
 }
 
+/* The idle timer is not stopped here: a request must be whole within
+ * NM_HTTP_IDLE_MS of the previous answer (or the accept), so a client that
+ * sends a byte now and then cannot hold a connection slot for ever. */
 static int on_message_begin(http_parser *p) {
-  nm__hconn_t *c = p->data;
-  request_reset(c);
-  uv_timer_stop(&c->idle);
+  request_reset(p->data);
   return 0;
 }
 
@@ -332,6 +333,8 @@ static void conn_flush(nm__hconn_t *c) {
   c->out = t;
   b = uv_buf_init(c->inflight.base, (unsigned)c->inflight.len);
   c->writing = 1;
+  /* A reader that never reads is closed after the same time. */
+  uv_timer_start(&c->idle, idle_fired, NM_HTTP_IDLE_MS, 0);
   c->wreq.data = c;
   if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_written) != 0) {
     c->writing = 0;

@@ -29,7 +29,8 @@
 /* Responses queued on one connection and not yet written (pipelined
  * requests); past it the connection is closed. */
 #define NM_HTTP_MAX_OUT (32 * 1024 * 1024)
-/* A connection with no request under way for this long is closed. */
+/* A connection is closed when a request is not whole this long after the
+ * previous answer (or the accept), or an answer not written within it. */
 #define NM_HTTP_IDLE_MS 60000
 /* Routes per server. */
 #define NM_HTTP_MAX_ROUTES 32

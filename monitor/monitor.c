@@ -145,8 +145,19 @@ int nm__mon_uint(const nm_http_req_t *req, nm_http_resp_t *resp,
 }
 
 void nm__mon_json_done(const nm_http_req_t *req, nm_http_resp_t *resp,
-                       nm_buf_t *json) {
+                       nm_buf_t *json, int err) {
   char cb[512];
+  if (err) {
+    resp->status = 500;
+    resp->content_type = NULL;
+    resp->sniffed = 1;
+    nm_buf_clear(&resp->body);
+    (void)nm_buf_appendf(&resp->body,
+                         "natsmock: the answer is over %d bytes; use limit "
+                         "and offset",
+                         NM_HTTP_MAX_OUT);
+    return;
+  }
   if (nm_http_query_get(req->query, "callback", cb, sizeof(cb)) && cb[0]) {
     resp->content_type = "application/javascript";
     (void)nm_buf_appendf(&resp->body, "%s(", cb);
@@ -215,7 +226,7 @@ static void on_healthz(void *data, const nm_http_req_t *req,
   nm__jw_obj(&w, NULL);
   nm__jw_str(&w, "status", "ok");
   nm__jw_end_obj(&w);
-  nm__mon_json_done(req, resp, &b);
+  nm__mon_json_done(req, resp, &b, w.err);
   nm_buf_free(&b);
 }
 
@@ -240,7 +251,7 @@ static void on_routez(void *data, const nm_http_req_t *req,
   nm__jw_arr(&w, "routes");
   nm__jw_end_arr(&w);
   nm__jw_end_obj(&w);
-  nm__mon_json_done(req, resp, &b);
+  nm__mon_json_done(req, resp, &b, w.err);
   nm_buf_free(&b);
 }
 
@@ -262,7 +273,7 @@ static void on_gatewayz(void *data, const nm_http_req_t *req,
   nm__jw_obj(&w, "inbound_gateways");
   nm__jw_end_obj(&w);
   nm__jw_end_obj(&w);
-  nm__mon_json_done(req, resp, &b);
+  nm__mon_json_done(req, resp, &b, w.err);
   nm_buf_free(&b);
 }
 
@@ -283,7 +294,7 @@ static void on_leafz(void *data, const nm_http_req_t *req,
   /* A nil slice in Go: null. */
   nm__jw_raw(&w, "leafs", "null");
   nm__jw_end_obj(&w);
-  nm__mon_json_done(req, resp, &b);
+  nm__mon_json_done(req, resp, &b, w.err);
   nm_buf_free(&b);
 }
 

@@ -258,6 +258,6 @@ void nm__mon_connz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
   }
   nm__jw_end_obj(&w);
   free(rows);
-  nm__mon_json_done(req, resp, &b);
+  nm__mon_json_done(req, resp, &b, w.err);
   nm_buf_free(&b);
 }

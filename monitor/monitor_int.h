@@ -48,9 +48,10 @@ int nm__mon_uint(const nm_http_req_t *req, nm_http_resp_t *resp,
  * w.Write(msg). */
 void nm__mon_bad(nm_http_resp_t *resp, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* ResponseHandler: the JSON, or JSONP with ?callback=. */
+/* ResponseHandler: the JSON, or JSONP with ?callback=. `err`: the JSON
+ * writer hit its limit (NM_HTTP_MAX_OUT): a 500 instead of a cut answer. */
 void nm__mon_json_done(const nm_http_req_t *req, nm_http_resp_t *resp,
-                       nm_buf_t *json);
+                       nm_buf_t *json, int err);
 
 void nm__mon_varz(void *m, const nm_http_req_t *req, nm_http_resp_t *resp);
 void nm__mon_connz(void *m, const nm_http_req_t *req, nm_http_resp_t *resp);

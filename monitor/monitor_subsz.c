@@ -124,6 +124,6 @@ void nm__mon_subsz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
     nm__jw_end_obj(&w);
   }
   free(list);
-  nm__mon_json_done(req, resp, &b);
+  nm__mon_json_done(req, resp, &b, w.err);
   nm_buf_free(&b);
 }

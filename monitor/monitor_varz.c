@@ -113,6 +113,6 @@ void nm__mon_varz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
   nm__go_time(m->start_wall_ns, t, sizeof(t));
   nm__jw_str(&w, "config_load_time", t);
   nm__jw_end_obj(&w);
-  nm__mon_json_done(req, resp, &b);
+  nm__mon_json_done(req, resp, &b, w.err);
   nm_buf_free(&b);
 }

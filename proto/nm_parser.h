@@ -3,14 +3,15 @@
  * One parser serves both directions:
  *  - NM_PARSE_CLIENT_OPS: what a server reads from a client (CONNECT, PUB,
  *    HPUB, SUB, UNSUB, PING, PONG, INFO, +OK, -ERR), exactly as
- *    nats-server 2.9.10 lexes them (docs/design.md, "Lexing and framing", "Ops
- * and their answers"). One quirk is kept: 2.9.10 lexes `HMSG <anything>` from a
- * client, takes no arguments from it and then expects a zero-length payload
- * (`\r\n`); it answers +OK under verbose and delivers nothing. This mode
- * reports it as NM_OP_HMSG with every argument slice empty. (2.9.10 fails
- *    the connection when a read ends between its line and that CRLF; the
- *    parser stays split-invariant and the server does that check at the end
- *    of each read, with nm_parser_pending_payload.)
+ *    nats-server 2.9.10 lexes them (docs/design.md, "Lexing and framing",
+ *    "Ops and their answers"). One quirk is kept: 2.9.10 lexes
+ *    `HMSG <anything>` from a client, takes no arguments from it and then
+ *    expects a zero-length payload (`\r\n`); it answers +OK under verbose
+ *    and delivers nothing. This mode reports it as NM_OP_HMSG with every
+ *    argument slice empty. (2.9.10 fails the connection when a read ends
+ *    between its line and that CRLF; the parser stays split-invariant and
+ *    the server does that check at the end of each read, with
+ *    nm_parser_pending_payload.)
  *  - NM_PARSE_SERVER_OPS: what a client reads from a server (INFO, MSG, HMSG,
  *    PING, PONG, +OK, -ERR).
  *

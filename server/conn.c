@@ -300,8 +300,12 @@ void nm__conn_close(nm_conn_t *c, nm_close_how_t how, const char *reason) {
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
   nm_conn_t *c = h->data;
-  buf->base = c->srv->rbuf;
-  buf->len = c->rsz;
+  nm_server_t *s = c->srv;
+  /* Without memory the read fails with UV_ENOBUFS: on_read closes. */
+  if (s->rbuf == NULL)
+    s->rbuf = malloc(NM_READ_BUF_SIZE);
+  buf->base = s->rbuf;
+  buf->len = s->rbuf ? c->rsz : 0;
 }
 
 /* Grows on a full read, halves after more than NM_READ_SHORTS_TO_SHRINK reads

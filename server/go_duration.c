@@ -6,8 +6,38 @@
 
 #define BIG (UINT64_C(1) << 63)
 
+/* Longest quoted text kept for a message (each byte may take 4). */
+#define NM_GO_QUOTE_MAX 512
+
+/* Go's time.quote of s[0..n): in double quotes, '"' and '\\' escaped with a
+ * backslash, every byte of a control character or of a non-ASCII rune
+ * (valid or not) as \xhh. Cut to fit out (size cap). */
+static const char *go_quote(const char *s, size_t n, char *out, size_t cap) {
+  static const char hex[] = "0123456789abcdef";
+  size_t w = 0;
+  out[w++] = '"';
+  for (size_t i = 0; i < n && w + 6 < cap; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < ' ' || c >= 0x80) {
+      out[w++] = '\\';
+      out[w++] = 'x';
+      out[w++] = hex[c >> 4];
+      out[w++] = hex[c & 0xf];
+    } else {
+      if (c == '"' || c == '\\')
+        out[w++] = '\\';
+      out[w++] = (char)c;
+    }
+  }
+  out[w++] = '"';
+  out[w] = 0;
+  return out;
+}
+
 static int invalid(const char *orig, char *err, size_t errlen) {
-  snprintf(err, errlen, "time: invalid duration \"%s\"", orig);
+  char q[NM_GO_QUOTE_MAX];
+  snprintf(err, errlen, "time: invalid duration %s",
+           go_quote(orig, strlen(orig), q, sizeof(q)));
   return -1;
 }
 
@@ -99,12 +129,16 @@ int nm_go_parse_duration(const char *orig, int64_t *out, char *err,
     while (*s && *s != '.' && !(*s >= '0' && *s <= '9'))
       s++;
     if (s == u) {
-      snprintf(err, errlen, "time: missing unit in duration \"%s\"", orig);
+      char q[NM_GO_QUOTE_MAX];
+      snprintf(err, errlen, "time: missing unit in duration %s",
+               go_quote(orig, strlen(orig), q, sizeof(q)));
       return -1;
     }
     if ((unit = unit_of(u, (size_t)(s - u))) == 0) {
-      snprintf(err, errlen, "time: unknown unit \"%.*s\" in duration \"%s\"",
-               (int)(s - u), u, orig);
+      char qu[NM_GO_QUOTE_MAX], qo[NM_GO_QUOTE_MAX];
+      snprintf(err, errlen, "time: unknown unit %s in duration %s",
+               go_quote(u, (size_t)(s - u), qu, sizeof(qu)),
+               go_quote(orig, strlen(orig), qo, sizeof(qo)));
       return -1;
     }
     if (v > BIG / unit)

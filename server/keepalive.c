@@ -5,11 +5,12 @@
  *  - CONNECT re-arms it with min(ping_interval, 2 s) plus 0-20 % jitter;
  *  - then every ping_interval. A tick is skipped when the client sent
  *    CONNECT, published or (un)subscribed, sent a PING, or was delivered a
- *    message, within the last interval -- but only once nats-server has a round
- * trip to go by (its needRTT): a CONNECT or any PONG received, and a server
- * PING sent less than an hour ago. So after the first PING, answered or not, a
- * client that keeps publishing (or PINGing) gets no more PINGs and never goes
- *    stale, nor does a subscriber that keeps receiving;
+ *    message, within the last interval -- but only once nats-server has a
+ *    round trip to go by (its needRTT): a CONNECT or any PONG received, and
+ *    a server PING sent less than an hour ago. So after the first PING,
+ *    answered or not, a client that keeps publishing (or PINGing) gets no
+ *    more PINGs and never goes stale, nor does a subscriber that keeps
+ *    receiving;
  *  - a tick with ping_out + 1 > ping_max sends -ERR 'Stale Connection' and
  *    closes. Any PONG resets ping_out. */
 #include "nm_server_int.h"

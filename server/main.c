@@ -363,7 +363,7 @@ static void apply_flags(const nm_cli_t *cli, nm_server_opts_t *o,
     case NM_F_SEED:
       o->seed = (uint64_t)fs->num;
       break;
-    /* The fault engine's (faultfix). */
+    /* natsmock's own: the fault engine's settings (docs/faults.md). */
     case NM_F_NO_MOCK_CONTROL:
       o->no_mock_control = fs->num != 0;
       break;

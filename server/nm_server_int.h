@@ -15,7 +15,9 @@
 #include "nm_parser.h"
 
 /* One read buffer per server, handed to every read: the parser copies what
- * must outlive a read, so reads never need their own buffers. */
+ * must outlive a read, so reads never need their own buffers. Allocated on
+ * the first read (conn.c), not zeroed: a server is up sooner when start-up
+ * does not page in 64 KiB it has not read into yet. */
 #define NM_READ_BUF_SIZE (64 * 1024)
 /* nats-server's read sizes (client.go startBufSize, minBufSize, and
  * maxBufSize = NM_READ_BUF_SIZE): each connection reads as much as nats-server
@@ -247,7 +249,7 @@ struct nm_server_s {
   uint64_t in_msgs, in_bytes, out_msgs, out_bytes, slow_consumers;
   nm_obs_cb obs;
   void *obs_data;
-  char rbuf[NM_READ_BUF_SIZE];
+  char *rbuf; /* NM_READ_BUF_SIZE bytes, from the first read on */
   /* nm_server_start_thread */
   uv_thread_t thread;
   uv_loop_t *own_loop;

@@ -189,7 +189,7 @@ static void parses(const cJSON *doc, const char *what) {
 }
 
 START_TEST(a_seed_yields_the_same_perturbations) {
-  cJSON *base = nm_gen_workload(42);
+  cJSON *base = nm_gen_workload(42, 0);
   nm_pert_scope_t scope;
   nm_pert_t a[NM_PERT_MAX], b[NM_PERT_MAX];
   int differ = 0;
@@ -218,7 +218,8 @@ END_TEST
 START_TEST(generated_and_perturbed_documents_are_scenarios) {
   int ops[8] = {0};
   for (uint64_t seed = 1; seed <= 300; seed++) {
-    cJSON *g = nm_gen_workload(seed), *g2 = nm_gen_workload(seed), *doc;
+    cJSON *g = nm_gen_workload(seed, (int)(seed & 1)),
+          *g2 = nm_gen_workload(seed, (int)(seed & 1)), *doc;
     char *t1 = cJSON_PrintUnformatted(g), *t2 = cJSON_PrintUnformatted(g2);
     nm_pert_scope_t scope;
     nm_candidate_t c;
@@ -252,7 +253,7 @@ START_TEST(generated_and_perturbed_documents_are_scenarios) {
 END_TEST
 
 START_TEST(perturbations_go_before_their_step) {
-  cJSON *g = nm_gen_workload(5), *doc;
+  cJSON *g = nm_gen_workload(5, 0), *doc;
   nm_candidate_t c;
   const cJSON *st;
   int i = 0, seen = -1,

@@ -340,6 +340,41 @@ START_TEST(pong_sent_before_its_ping_was_read_is_not_blamed) {
 }
 END_TEST
 
+START_TEST(message_lost_with_its_connection_is_not_blamed) {
+  /* Published while connection 1 was open, which the server then reset:
+   * the message may have died in the socket (no client can tell). One
+   * published while disconnected waits in the reconnect buffer: owed. */
+  connected();
+  cmd(0, 1, "\"op\":\"publish\",\"subject\":\"x\",\"data\":\"m\"");
+  ok(0, 1);
+  srv(NM_TL_CLOSE, 1);
+  srv(NM_TL_OPEN, 2);
+  in(2, "CONNECT {\"name\":\"a\"}\r\nPING\r\n");
+  out(2, "PONG\r\n");
+  cmd(0, 2, "\"op\":\"flush\"");
+  in(2, "PING\r\n");
+  out(2, "PONG\r\n");
+  ok(0, 2);
+  ck_assert_int_eq(check_inv("\"flush_fence\""), 0);
+  ck_assert_uint_eq(not_evaluated_n, 1);
+  tlb_free();
+
+  connected();
+  srv(NM_TL_CLOSE, 1);
+  cmd(0, 1, "\"op\":\"publish\",\"subject\":\"x\",\"data\":\"m\"");
+  ok(0, 1); /* buffered while disconnected */
+  srv(NM_TL_OPEN, 2);
+  in(2, "CONNECT {\"name\":\"a\"}\r\nPING\r\n");
+  out(2, "PONG\r\n");
+  cmd(0, 2, "\"op\":\"flush\"");
+  in(2, "PING\r\n");
+  out(2, "PONG\r\n");
+  ok(0, 2);
+  ck_assert_int_eq(check_inv("\"flush_fence\""), 1);
+  tlb_free();
+}
+END_TEST
+
 START_TEST(stale_pong_after_the_ping_was_answered_is_blamed) {
   /* The flush's PING was read and answered; a PONG injected before the
    * client reported the ok arrives when no PING is outstanding. A client
@@ -619,6 +654,7 @@ int main(void) {
   tcase_add_test(tc, pong_before_any_ping_answers_nothing);
   tcase_add_test(tc, pong_sent_before_its_ping_was_read_is_not_blamed);
   tcase_add_test(tc, stale_pong_after_the_ping_was_answered_is_blamed);
+  tcase_add_test(tc, message_lost_with_its_connection_is_not_blamed);
   tcase_add_test(tc, flush_liveness_pass);
   tcase_add_test(tc, flush_liveness_fail_timed_out_with_answer);
   tcase_add_test(tc, flush_liveness_fair_after_drop_and_late);

@@ -150,6 +150,8 @@ static const struct {
     {"ping_interval: 1e17\n", 1},
     {"ping_interval: \"9999999h\"\n", 1},
     {"ping_interval: \"1e3s\"\n", 1},
+    {"ping_interval: \"5\xc3\xa9\"\n", 1},
+    {"ping_interval: \"x\\\\y\\t\"\n", 1},
     {"ping_interval: 0.5\n", 1},
     {"ping_interval: 5\n", 1},
     {"write_deadline: \"2x\"\n", 1},
@@ -186,19 +188,24 @@ static const struct {
 };
 
 /* Sorts the lines of s in place. nats-server lists several config errors in
- * Go map order, which changes from run to run: the set is compared. */
+ * Go map order, which changes from run to run: the set is compared. The
+ * program's name goes on whichever error comes first, so a leading "BIN: "
+ * is set aside before sorting and put back in front. */
 static int cmp_line(const void *x, const void *y) {
   return strcmp(*(char *const *)x, *(char *const *)y);
 }
 static void sort_lines(char *s) {
   char copy[CLI_OUT_MAX], *lines[256], *p, *save = NULL;
   size_t n = 0, i, len = 0;
-  snprintf(copy, sizeof(copy), "%s", s);
+  int named = strncmp(s, "BIN: ", 5) == 0;
+  snprintf(copy, sizeof(copy), "%s", named ? s + 5 : s);
   for (p = strtok_r(copy, "\n", &save); p && n < 256;
        p = strtok_r(NULL, "\n", &save))
     lines[n++] = p;
   qsort(lines, n, sizeof(lines[0]), cmp_line);
   s[0] = '\0';
+  if (named)
+    len = (size_t)snprintf(s, CLI_OUT_MAX, "BIN: ");
   for (i = 0; i < n; i++)
     len += (size_t)snprintf(s + len, CLI_OUT_MAX - len, "%s\n", lines[i]);
 }

@@ -80,8 +80,9 @@ typedef struct {
                           0: the same (--max_held, config max_held) */
   int no_mock_control; /* 1: $MOCK.> is an ordinary subject, no control
                           requests (--no_mock_control); 0: answered */
-  /* Read from a config file for the natsmock program (the library itself
-   * does not use them): nats-server's keys of the same names. */
+  /* nats-server's keys of the same names. The files, logtime, http and
+   * max_traced_msg_len are the natsmock program's (the library does not
+   * use them); nm_server_lame_duck follows the two lame duck periods. */
   const char *log_file;           /* log_file */
   const char *pid_file;           /* pid_file */
   const char *ports_file_dir;     /* ports_file_dir */
@@ -133,7 +134,9 @@ int nm_parse_duration_ms(const char *v, uint64_t *out);
 int nm_server_new(uv_loop_t *loop, const nm_server_opts_t *o,
                   nm_server_t **out);
 /* Binds and listens. Returns 0 or a negative libuv/nm code. Sets SIGPIPE to
- * SIG_IGN when it is at its default (libuv writes with write(2)). */
+ * SIG_IGN when it is at its default (libuv writes with write(2)), and opens
+ * /dev/null on any of descriptors 0-2 that is closed, so that no socket
+ * takes one of them (libuv aborts closing those). */
 int nm_server_start(nm_server_t *s);
 /* The port it listens on (after start). */
 int nm_server_port(const nm_server_t *s);
@@ -154,8 +157,9 @@ int nm_server_lame_duck(nm_server_t *s, void (*done)(nm_server_t *, void *),
 /* Frees a stopped server (call from `done` or after it ran). */
 void nm_server_free(nm_server_t *s);
 
-/* The same server on a thread with its own loop. nm_server_stop_thread stops
- * it, joins the thread and frees everything. */
+/* The same server on a thread with its own loop (descriptors 0-2 held
+ * before the loop is made). nm_server_stop_thread stops it, joins the
+ * thread and frees everything. */
 int nm_server_start_thread(const nm_server_opts_t *o, nm_server_t **out);
 void nm_server_stop_thread(nm_server_t *s);
 
