@@ -43,7 +43,10 @@ int nm__drv_start(nm_drv_t *d, uv_loop_t *loop, const char *cmd, int client,
 /* Takes the lines already waiting in the driver's stdout, now, ahead of
  * libuv's next read. The harness calls it before it records bytes a client
  * sent: a driver prints what it is about to do before doing it, so this keeps
- * every line printed before those bytes ahead of them in the timeline. */
+ * every line printed before those bytes ahead of them in the timeline. A line
+ * printed just after the bytes (a result, "closed") and waiting by then lands
+ * ahead of them too, so "line before frame" in the timeline does not prove
+ * "printed before sent". Thread-safe (a buffer per thread), not reentrant. */
 void nm__drv_drain(nm_drv_t *d);
 /* Writes one command line (cJSON printed unformatted + "\n"). */
 int nm__drv_send(nm_drv_t *d, const cJSON *cmd);
