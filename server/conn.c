@@ -275,6 +275,8 @@ void nm__conn_close(nm_conn_t *c, nm_close_how_t how, const char *reason) {
     c->flags &= ~NM_CF_READING;
     uv_timer_stop(&c->ping_timer);
     uv_timer_stop(&c->auth_timer);
+    if (s->on_conn_close)
+      s->on_conn_close(s->on_conn_close_data, c, reason);
     /* No more messages are routed to a closing connection. */
     nm__conn_clear_subs(c);
     nm__stall_forget(c);
@@ -406,6 +408,9 @@ void nm__conn_start(nm_conn_t *c) {
       uv_ip4_name((struct sockaddr_in *)&ss, c->ip, sizeof(c->ip));
     else if (ss.ss_family == AF_INET6)
       uv_ip6_name((struct sockaddr_in6 *)&ss, c->ip, sizeof(c->ip));
+    c->port =
+        ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                       : ((struct sockaddr_in *)&ss)->sin_port);
   }
   c->last_in_ms = c->last_ping_ms = nm__now_ms(s);
   nm__conn_send_info(c);

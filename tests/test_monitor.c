@@ -275,7 +275,8 @@ static void pair_start(pair_t *p) {
 
 static void pair_stop(pair_t *p) {
   for (int i = 0; i < 2; i++) {
-    close(p->fd[i][0]);
+    if (p->fd[i][0] >= 0)
+      close(p->fd[i][0]);
     close(p->fd[i][1]);
     nm_natsserver_stop(&p->s[i].proc);
   }
@@ -479,6 +480,79 @@ START_TEST(test_connz_as_nats_server) {
 }
 END_TEST
 
+/* A client that closes (after reading everything: a FIN, not a reset) is
+ * listed by state=closed with nats-server's reason, its counters and its
+ * subscriptions; state=all lists both. */
+START_TEST(test_connz_closed_as_nats_server) {
+  static const char *const kTop[] = {"num_connections", "total", "offset",
+                                     "limit", NULL};
+  /* pending_bytes by type only: nats-server may have queued a keepalive
+   * PING just before it saw the close. */
+  static const char *const kConn[] = {
+      "kind",      "type",          "ip",   "in_msgs", "out_msgs", "in_bytes",
+      "out_bytes", "subscriptions", "name", "lang",    "version",  "reason",
+      NULL};
+  static const char *const kQueries[] = {"/connz?state=closed",
+                                         "/connz?state=closed&subs=detail",
+                                         "/connz?state=all&subs=1",
+                                         "/connz?state=closed&sort=stop",
+                                         "/connz?state=closed&sort=reason",
+                                         NULL};
+  pair_t p;
+  int fields = 0, values = 0;
+  if (!nm_natsserver_available())
+    return;
+  pair_start(&p);
+  for (int i = 0; i < 2; i++) {
+    long long deadline = nm_test_now_ms() + IO_MS;
+    close(p.fd[i][0]);
+    p.fd[i][0] = -1;
+    /* No event tells when the server has seen the close: ask until it
+     * lists it (bounded). */
+    for (;;) {
+      cJSON *c = get_json(p.s[i].mport, "/connz?state=closed");
+      int got = (int)num(c, "num_connections");
+      cJSON_Delete(c);
+      if (got == 1)
+        break;
+      ck_assert_msg(nm_test_now_ms() < deadline, "close not seen");
+      usleep(10000);
+    }
+  }
+  for (int q = 0; kQueries[q]; q++) {
+    cJSON *c[2];
+    int nc;
+    for (int i = 0; i < 2; i++) {
+      c[i] = get_json(p.s[i].mport, kQueries[q]);
+      sort_sub_lists(c[i]);
+    }
+    fields += same_shape(c[0], c[1], kQueries[q], NULL);
+    values += same_values(c[0], c[1], kTop);
+    nc = cJSON_GetArraySize(
+        cJSON_GetObjectItemCaseSensitive(c[0], "connections"));
+    for (int k = 0; k < nc; k++) {
+      const cJSON *a = cJSON_GetArrayItem(
+          cJSON_GetObjectItemCaseSensitive(c[0], "connections"), k);
+      const cJSON *b = cJSON_GetArrayItem(
+          cJSON_GetObjectItemCaseSensitive(c[1], "connections"), k);
+      if (cJSON_GetObjectItemCaseSensitive(b, "reason") == NULL) {
+        /* An open one (state=all). */
+        values += same_values(a, b, (const char *const[]){"name", NULL});
+        continue;
+      }
+      values += same_values(a, b, kConn);
+      ck_assert_str_eq(str(a, "reason"), "Client Closed");
+    }
+    cJSON_Delete(c[0]);
+    cJSON_Delete(c[1]);
+  }
+  printf("connz closed: %d fields of the same name, order and type, %d "
+         "values equal, over 5 queries\n",
+         fields, values);
+  pair_stop(&p);
+}
+END_TEST
+
 START_TEST(test_subsz_and_healthz_as_nats_server) {
   static const char *const kPage[] = {"total", "offset", "limit", NULL};
   static const char *const kSub[] = {"account", "subject", "qgroup",
@@ -529,7 +603,24 @@ START_TEST(test_subsz_and_healthz_as_nats_server) {
     ck_assert_str_eq(body[0], body[1]);
     values++;
   }
-  printf("subsz/healthz: %d fields of the same name, order and type, %d "
+  /* The endpoints of features natsmock has not: nats-server's answers with
+   * them off. */
+  for (int e = 0; e < 3; e++) {
+    static const char *const kOff[] = {"/routez", "/gatewayz", "/leafz"};
+    for (int i = 0; i < 2; i++)
+      s[i] = get_json(p.s[i].mport, kOff[e]);
+    fields += same_shape(s[0], s[1], kOff[e], NULL);
+    cJSON_DeleteItemFromObjectCaseSensitive(s[0], "server_id");
+    cJSON_DeleteItemFromObjectCaseSensitive(s[1], "server_id");
+    cJSON_DeleteItemFromObjectCaseSensitive(s[0], "now");
+    cJSON_DeleteItemFromObjectCaseSensitive(s[1], "now");
+    ck_assert(cJSON_Compare(s[0], s[1], 1));
+    values++;
+    cJSON_Delete(s[0]);
+    cJSON_Delete(s[1]);
+  }
+  printf("subsz/healthz/routez/gatewayz/leafz: %d fields of the same name, "
+         "order and type, %d "
          "values equal\n",
          fields, values);
   free(r);
@@ -857,6 +948,7 @@ static Suite *suite(void) {
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, test_varz_as_nats_server);
   tcase_add_test(tc, test_connz_as_nats_server);
+  tcase_add_test(tc, test_connz_closed_as_nats_server);
   tcase_add_test(tc, test_subsz_and_healthz_as_nats_server);
   tcase_add_loop_test(tc, test_bad_queries_as_nats_server, 0,
                       (int)(sizeof(kBadQueries) / sizeof(kBadQueries[0])));
