@@ -169,15 +169,13 @@ int nm_server_new(uv_loop_t *loop, const nm_server_opts_t *o,
   nm_buf_init(&s->scratch, in_limit);
   nm_buf_init(&s->in_scratch, in_limit);
   s->faults = nm_faults_new(s->loop, &nm__server_fault_host, s);
-  if (s->faults != NULL) {
-    nm_faults_set_held_cap(
-        s->faults, s->opts.max_held > 0 ? (uint64_t)s->opts.max_held : 0);
-    nm_faults_set_control(s->faults, !s->opts.no_mock_control);
-  }
   if (s->faults == NULL) {
     nm_server_free(s);
     return NM_ENOMEM;
   }
+  nm_faults_set_held_cap(s->faults,
+                         s->opts.max_held > 0 ? (uint64_t)s->opts.max_held : 0);
+  nm_faults_set_control(s->faults, !s->opts.no_mock_control);
   *out = s;
   return 0;
 }
