@@ -55,7 +55,8 @@ int nm_lg_scan(nm_lg_conn_t *c, const char *p, size_t n);
 void nm_lg_wait_pongs(nm_lg_conn_t *c, uint64_t pongs);
 
 /* The server process, from /proc (pid 0: none; figures are then 0). */
-double nm_lg_proc_cpu_s(pid_t pid);                    /* utime + stime */
+/* CPU seconds: the threads' schedstat, else utime + stime */
+double nm_lg_proc_cpu_s(pid_t pid);
 long nm_lg_proc_status_kb(pid_t pid, const char *key); /* VmRSS, VmHWM */
 void nm_lg_proc_reset_peak(pid_t pid);                 /* VmHWM := VmRSS */
 

@@ -155,20 +155,27 @@ static void trace_keep(nm_faults_t *f, const nm_obs_event_t *ev) {
   snprintf(t->detail, sizeof(t->detail), "%s", ev->detail ? ev->detail : "");
 }
 
+void nm_obs_event_fill(nm_obs_event_t *ev, nm_obs_kind_t kind, uint64_t conn_id,
+                       const nm_frame_t *frame, nm_slice_t bytes,
+                       const char *rule, const char *action,
+                       const char *detail) {
+  memset(ev, 0, sizeof(*ev));
+  ev->kind = kind;
+  ev->conn_id = conn_id;
+  ev->t_us = uv_hrtime() / 1000;
+  ev->frame = frame;
+  ev->bytes = bytes;
+  ev->rule = rule;
+  ev->action = action;
+  ev->detail = detail;
+}
+
 void nm__fobserve(nm_faults_t *f, nm_obs_kind_t kind, uint64_t conn_id,
                   const nm_frame_t *fr, nm_slice_t bytes, const char *rule,
                   const char *action, const char *detail) {
   nm_obs_event_t ev;
 
-  memset(&ev, 0, sizeof(ev));
-  ev.kind = kind;
-  ev.conn_id = conn_id;
-  ev.t_us = uv_hrtime() / 1000;
-  ev.frame = fr;
-  ev.bytes = bytes;
-  ev.rule = rule;
-  ev.action = action;
-  ev.detail = detail;
+  nm_obs_event_fill(&ev, kind, conn_id, fr, bytes, rule, action, detail);
   if (kind == NM_OBS_ACTION)
     trace_keep(f, &ev);
   nm__fh_observe(f, &ev);

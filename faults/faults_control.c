@@ -392,8 +392,6 @@ int nm_faults_apply(nm_faults_t *f, const char *json, nm_buf_t *result,
 static int list_rules(nm_faults_t *f, nm_buf_t *out) {
   cJSON *root = cJSON_CreateObject(), *arr;
   nm__frule_t *r;
-  char *text;
-  int rc;
 
   if (root == NULL)
     return NM_ENOMEM;
@@ -424,13 +422,7 @@ static int list_rules(nm_faults_t *f, nm_buf_t *out) {
     cJSON_AddNumberToObject(o, "held", held);
     cJSON_AddItemToArray(arr, o);
   }
-  text = cJSON_PrintUnformatted(root);
-  cJSON_Delete(root);
-  if (text == NULL)
-    return NM_ENOMEM;
-  rc = nm_buf_append_str(out, text);
-  cJSON_free(text);
-  return rc;
+  return nm_json_merge_print(root, NULL, out);
 }
 
 /* {"ok":true,"dropped":N,"events":[...]}: the ACTION events kept, oldest
@@ -438,8 +430,6 @@ static int list_rules(nm_faults_t *f, nm_buf_t *out) {
 static int list_trace(nm_faults_t *f, nm_slice_t payload, nm_buf_t *out) {
   cJSON *root, *arr, *req;
   uint64_t since = 0, first, k;
-  char *text;
-  int rc;
 
   if (payload.n > 0) {
     const char *end = NULL;
@@ -497,13 +487,7 @@ static int list_trace(nm_faults_t *f, nm_slice_t payload, nm_buf_t *out) {
       cJSON_AddStringToObject(o, "detail", t->detail);
     cJSON_AddItemToArray(arr, o);
   }
-  text = cJSON_PrintUnformatted(root);
-  cJSON_Delete(root);
-  if (text == NULL)
-    return NM_ENOMEM;
-  rc = nm_buf_append_str(out, text);
-  cJSON_free(text);
-  return rc;
+  return nm_json_merge_print(root, NULL, out);
 }
 
 static void reply_error(nm_buf_t *out, const char *msg) {

@@ -182,7 +182,10 @@ static void on_delay(uv_timer_t *t) {
   nm__fheld_free(h);
 }
 
-int nm__fheld_hold_timer(nm_faults_t *f, nm__fheld_t *h, uint64_t ms) {
+/* Starts h's one-shot timer (on_delay after ms); on_held: the timer ends a
+ * hold (release) rather than a delay. */
+static int start_timer(nm_faults_t *f, nm__fheld_t *h, uint64_t ms,
+                       int on_held) {
   int r;
   if (f->loop == NULL)
     return NM_ESTATE;
@@ -190,22 +193,19 @@ int nm__fheld_hold_timer(nm_faults_t *f, nm__fheld_t *h, uint64_t ms) {
   if (r < 0)
     return r;
   h->timer_on = 1;
-  h->on_held = 1;
+  if (on_held)
+    h->on_held = 1;
   h->timer.data = h;
   return uv_timer_start(&h->timer, on_delay, ms, 0);
 }
 
+int nm__fheld_hold_timer(nm_faults_t *f, nm__fheld_t *h, uint64_t ms) {
+  return start_timer(f, h, ms, 1);
+}
+
 int nm__fheld_delay(nm_faults_t *f, nm__fconn_t *st, nm__fheld_t *h,
                     uint64_t ms) {
-  int r;
-  if (f->loop == NULL)
-    return NM_ESTATE;
-  r = uv_timer_init(f->loop, &h->timer);
-  if (r < 0)
-    return r;
-  h->timer_on = 1;
-  h->timer.data = h;
-  r = uv_timer_start(&h->timer, on_delay, ms, 0);
+  int r = start_timer(f, h, ms, 0);
   if (r < 0)
     return r;
   if (h->ordered) {

@@ -10,6 +10,41 @@
 #include "nm_encode.h"
 #include "nm_subject.h"
 
+int nm_json_merge_print(cJSON *o, const char *extra, nm_buf_t *out) {
+  cJSON *x, *it;
+  char *txt;
+  int r;
+
+  if (extra != NULL) {
+    x = cJSON_Parse(extra);
+    if (x == NULL || !cJSON_IsObject(x)) {
+      cJSON_Delete(x);
+      cJSON_Delete(o);
+      return NM_EINVAL;
+    }
+    /* Each member moves with its own key: ReplaceItemViaPointer and
+     * AddItemToArray keep it (the by-name calls would copy it). */
+    while ((it = x->child) != NULL) {
+      cJSON *old = it->string != NULL
+                       ? cJSON_GetObjectItemCaseSensitive(o, it->string)
+                       : NULL;
+      cJSON_DetachItemViaPointer(x, it);
+      if (old != NULL)
+        cJSON_ReplaceItemViaPointer(o, old, it);
+      else
+        cJSON_AddItemToArray(o, it);
+    }
+    cJSON_Delete(x);
+  }
+  txt = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  if (txt == NULL)
+    return NM_ENOMEM;
+  r = nm_buf_append_str(out, txt);
+  cJSON_free(txt);
+  return r;
+}
+
 int nm__fj_fail(char *err, size_t errlen, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);

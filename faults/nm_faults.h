@@ -163,4 +163,21 @@ int nm_faults_apply(nm_faults_t *f, const char *json, nm_buf_t *result,
 int nm_faults_apply_sync(nm_faults_t *f, const char *json, nm_buf_t *result,
                          char *err, size_t errlen);
 
+/* Small helpers the hosts share with the engine. */
+
+/* Fills *ev (leg: client) stamped now (uv_hrtime()/1000), the one way every
+ * host and the engine build an observer event. */
+void nm_obs_event_fill(nm_obs_event_t *ev, nm_obs_kind_t kind, uint64_t conn_id,
+                       const nm_frame_t *frame, nm_slice_t bytes,
+                       const char *rule, const char *action,
+                       const char *detail);
+
+struct cJSON;
+/* Moves every member of the JSON object text `extra` (NULL: none) into the
+ * object o, replacing a member of the same name in place or appending it,
+ * then appends o's unformatted text to out. Frees o in every case. 0,
+ * NM_EINVAL (extra is not a JSON object) or NM_ENOMEM. The INFO a host
+ * sends with a "send INFO" action's fields merged in. */
+int nm_json_merge_print(struct cJSON *o, const char *extra, nm_buf_t *out);
+
 #endif

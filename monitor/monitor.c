@@ -338,6 +338,8 @@ int nm_monitor_start(nm_server_t *s, const nm_monitor_opts_t *o,
     free(m);
     return rc;
   }
+  s->on_conn_close = nm__mon_conn_closing;
+  s->on_conn_close_data = m;
   *out = m;
   return 0;
 }
@@ -358,6 +360,7 @@ static void http_closed(void *data) {
   nm_monitor_t *m = data;
   void (*done)(void *) = m->done;
   void *dd = m->done_data;
+  nm__mon_closed_free(m);
   free(m);
   if (done)
     done(dd);
@@ -371,5 +374,9 @@ void nm_monitor_stop(nm_monitor_t *m, void (*done)(void *), void *data) {
   }
   m->done = done;
   m->done_data = data;
+  if (m->srv->on_conn_close_data == m) {
+    m->srv->on_conn_close = NULL;
+    m->srv->on_conn_close_data = NULL;
+  }
   nm_http_close(m->http, http_closed, m);
 }

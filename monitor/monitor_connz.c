@@ -1,7 +1,8 @@
-/* /connz: nats-server 2.9.10's Connz for the open client connections, with
- * its options (sort, auth, subs=1|detail, offset, limit, cid, state) and its
- * answers to bad ones. natsmock keeps no closed connections: state=closed
- * lists none, state=all lists the open ones. */
+/* /connz: nats-server 2.9.10's Connz for the client connections, open and
+ * closed (the last NM_MON_MAX_CLOSED, monitor_closed.c), with its options
+ * (sort, auth, subs=1|detail, offset, limit, cid, state) and its answers to
+ * bad ones. */
+#define _GNU_SOURCE /* qsort_r */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,155 +15,213 @@
 
 typedef enum { ST_OPEN, ST_CLOSED, ST_ALL } conn_state_t;
 
-typedef struct {
-  nm_conn_t *c;
-  uint64_t last_wall_ns;
-} row_t;
-
+enum {
+  BY_CID,
+  BY_START,
+  BY_SUBS,
+  BY_PENDING,
+  BY_MSGS_TO,
+  BY_MSGS_FROM,
+  BY_BYTES_TO,
+  BY_BYTES_FROM,
+  BY_LAST,
+  BY_IDLE,
+  BY_UPTIME,
+  BY_STOP,
+  BY_REASON
+};
 static const char *const kSorts[] = {
     "cid",       "start",    "subs",       "pending", "msgs_to",
     "msgs_from", "bytes_to", "bytes_from", "last",    "idle",
     "uptime",    "stop",     "reason",     NULL};
 
-static int sort_key; /* index in kSorts; qsort has no context argument */
+typedef struct {
+  int key;
+  uint64_t now;
+} sort_ctx_t;
 
-static uint64_t field(const row_t *r) {
-  const nm_conn_t *c = r->c;
-  switch (sort_key) {
-  case 2:
+static uint64_t field(const nm__mon_cinfo_t *c, const sort_ctx_t *x) {
+  switch (x->key) {
+  case BY_SUBS:
     return c->nsubs;
-  case 3:
-    return nm__conn_pending(c);
-  case 4:
+  case BY_PENDING:
+    return c->pending;
+  case BY_MSGS_TO:
     return c->out_msgs;
-  case 5:
+  case BY_MSGS_FROM:
     return c->in_msgs;
-  case 6:
+  case BY_BYTES_TO:
     return c->out_bytes;
-  case 7:
+  case BY_BYTES_FROM:
     return c->in_bytes;
-  case 8:
-    return r->last_wall_ns;
-  case 9: /* idle: the oldest activity first */
-    return UINT64_MAX - r->last_wall_ns;
-  case 10: /* uptime: the youngest first (byUptime is ascending) */
-    return c->start_wall_ns;
+  case BY_LAST:
+    return c->last_ns;
+  case BY_IDLE: /* idle (now, or stop, minus last): the longest first */
+    return (c->stop_ns ? c->stop_ns : x->now) - c->last_ns;
+  case BY_UPTIME: /* byUptime is ascending: the youngest first */
+    return UINT64_MAX - ((c->stop_ns ? c->stop_ns : x->now) - c->start_ns);
+  case BY_STOP:
+    return c->stop_ns;
   default:
     return 0;
   }
 }
 
-/* Descending by the key (ascending by cid for cid/start), cid breaking
- * ties so the order is stable. */
-static int cmp_rows(const void *a, const void *b) {
-  const row_t *x = a, *y = b;
-  if (sort_key > 1) {
-    uint64_t fx = field(x), fy = field(y);
+/* Descending by the key (ascending by cid for cid/start, by reason text for
+ * reason), the cid breaking ties so the order is stable. */
+static int cmp_rows(const void *a, const void *b, void *ctx) {
+  const nm__mon_cinfo_t *x = *(nm__mon_cinfo_t *const *)a;
+  const nm__mon_cinfo_t *y = *(nm__mon_cinfo_t *const *)b;
+  const sort_ctx_t *sc = ctx;
+  if (sc->key == BY_REASON) {
+    int r = strcmp(x->reason ? x->reason : "", y->reason ? y->reason : "");
+    if (r)
+      return r;
+  } else if (sc->key != BY_CID && sc->key != BY_START) {
+    uint64_t fx = field(x, sc), fy = field(y, sc);
     if (fx != fy)
       return fx > fy ? -1 : 1;
   }
-  return x->c->id < y->c->id ? -1 : x->c->id > y->c->id;
+  return x->cid < y->cid ? -1 : x->cid > y->cid;
 }
 
-static void sub_list(nm__jw_t *w, const nm_conn_t *c, int detail) {
+static void open_info(nm__mon_cinfo_t *ci, const nm_conn_t *c) {
+  memset(ci, 0, sizeof(*ci));
+  ci->open = c;
+  ci->cid = c->id;
+  memcpy(ci->ip, c->ip, sizeof(ci->ip));
+  ci->port = c->port;
+  ci->start_ns = c->start_wall_ns;
+  ci->last_ns = nm__mon_last_ns(c);
+  ci->rtt_ns = c->rtt_ns;
+  ci->pending = nm__conn_pending(c);
+  ci->in_msgs = c->in_msgs;
+  ci->out_msgs = c->out_msgs;
+  ci->in_bytes = c->in_bytes;
+  ci->out_bytes = c->out_bytes;
+  ci->nsubs = c->nsubs;
+  ci->name = c->client_name;
+  ci->lang = c->lang;
+  ci->version = c->version;
+  ci->user = c->user && c->user[0] ? c->user : c->token;
+}
+
+/* `closed`: nats-server keeps a closed connection's subscriptions with
+ * their account (newSubDetail), an open one's without (newClientSubDetail). */
+static void one_sub(nm__jw_t *w, int detail, int closed, uint64_t cid,
+                    const char *subject, const char *queue, const char *sid,
+                    uint64_t msgs, uint64_t max) {
+  if (!detail) {
+    nm__jw_str(w, NULL, subject);
+    return;
+  }
+  nm__jw_obj(w, NULL);
+  if (closed)
+    nm__jw_str(w, "account", "$G");
+  nm__jw_str(w, "subject", subject);
+  if (queue && queue[0])
+    nm__jw_str(w, "qgroup", queue);
+  nm__jw_str(w, "sid", sid);
+  nm__jw_uint(w, "msgs", msgs);
+  if (max > 0)
+    nm__jw_uint(w, "max", max);
+  nm__jw_uint(w, "cid", cid);
+  nm__jw_end_obj(w);
+}
+
+static void sub_list(nm__jw_t *w, const nm__mon_cinfo_t *ci, int detail) {
   nm__jw_arr(w, detail ? "subscriptions_list_detail" : "subscriptions_list");
-  for (size_t i = 0; i < c->nsid_buckets; i++) {
-    for (const nm__sub_t *s = c->sids[i]; s != NULL; s = s->sid_next) {
-      char subj[NM_PARSER_SCRATCH_MAX > 4096 ? 4096 : 4096];
-      snprintf(subj, sizeof(subj), "%.*s", (int)s->subject.n, s->subject.p);
-      if (!detail) {
-        nm__jw_str(w, NULL, subj);
-        continue;
-      }
-      nm__jw_obj(w, NULL);
-      nm__jw_str(w, "subject", subj);
-      if (s->queue.n > 0) {
-        char q[1024];
+  if (ci->open) {
+    const nm_conn_t *c = ci->open;
+    for (size_t i = 0; i < c->nsid_buckets; i++) {
+      for (const nm__sub_t *s = c->sids[i]; s != NULL; s = s->sid_next) {
+        char subj[4096], q[1024], sid[1024];
+        snprintf(subj, sizeof(subj), "%.*s", (int)s->subject.n, s->subject.p);
         snprintf(q, sizeof(q), "%.*s", (int)s->queue.n, s->queue.p);
-        nm__jw_str(w, "qgroup", q);
-      }
-      {
-        char sid[1024];
         snprintf(sid, sizeof(sid), "%.*s", (int)s->sid.n, s->sid.p);
-        nm__jw_str(w, "sid", sid);
+        one_sub(w, detail, 0, ci->cid, subj, q, sid, s->delivered, s->max);
       }
-      nm__jw_uint(w, "msgs", s->delivered);
-      if (s->max > 0)
-        nm__jw_uint(w, "max", s->max);
-      nm__jw_uint(w, "cid", c->id);
-      nm__jw_end_obj(w);
+    }
+  } else {
+    for (size_t i = 0; i < ci->nkept; i++) {
+      const nm__mon_sub_t *s = &ci->subs[i];
+      one_sub(w, detail, 1, ci->cid, s->subject, s->queue, s->sid, s->msgs,
+              s->max);
     }
   }
   nm__jw_end_arr(w);
 }
 
-static void conn_info(nm__jw_t *w, const row_t *r, uint64_t now, int auth,
+static void conn_info(nm__jw_t *w, nm__mon_cinfo_t *ci, uint64_t now, int auth,
                       int subs, int detail) {
-  const nm_conn_t *c = r->c;
-  struct sockaddr_storage ss;
-  int len = sizeof(ss), port = 0;
+  uint64_t end = ci->stop_ns ? ci->stop_ns : now;
   char t[64];
-
-  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
-    port =
-        ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                       : ((struct sockaddr_in *)&ss)->sin_port);
   nm__jw_obj(w, NULL);
-  nm__jw_uint(w, "cid", c->id);
+  nm__jw_uint(w, "cid", ci->cid);
   nm__jw_str(w, "kind", "Client");
   nm__jw_str(w, "type", "nats");
-  nm__jw_str(w, "ip", c->ip);
-  nm__jw_int(w, "port", port);
-  nm__go_time(c->start_wall_ns, t, sizeof(t));
+  nm__jw_str(w, "ip", ci->ip);
+  nm__jw_int(w, "port", ci->port);
+  nm__go_time(ci->start_ns, t, sizeof(t));
   nm__jw_str(w, "start", t);
-  nm__go_time(r->last_wall_ns, t, sizeof(t));
+  nm__go_time(ci->last_ns, t, sizeof(t));
   nm__jw_str(w, "last_activity", t);
-  nm__go_rtt(c->rtt_ns, t, sizeof(t));
-  nm__jw_str(w, "rtt", t);
-  nm__go_uptime(now - c->start_wall_ns, t, sizeof(t));
-  nm__jw_str(w, "uptime", t);
-  nm__go_uptime(now > r->last_wall_ns ? now - r->last_wall_ns : 0, t,
-                sizeof(t));
-  nm__jw_str(w, "idle", t);
-  nm__jw_uint(w, "pending_bytes", nm__conn_pending(c));
-  nm__jw_uint(w, "in_msgs", c->in_msgs);
-  nm__jw_uint(w, "out_msgs", c->out_msgs);
-  nm__jw_uint(w, "in_bytes", c->in_bytes);
-  nm__jw_uint(w, "out_bytes", c->out_bytes);
-  nm__jw_uint(w, "subscriptions", c->nsubs);
-  if (c->client_name && c->client_name[0])
-    nm__jw_str(w, "name", c->client_name);
-  if (c->lang && c->lang[0])
-    nm__jw_str(w, "lang", c->lang);
-  if (c->version && c->version[0])
-    nm__jw_str(w, "version", c->version);
-  if (auth) {
-    /* getRawAuthUser: the user name, else the token. */
-    const char *u = c->user && c->user[0]     ? c->user
-                    : c->token && c->token[0] ? c->token
-                                              : NULL;
-    if (u)
-      nm__jw_str(w, "authorized_user", u);
+  if (ci->stop_ns) {
+    nm__go_time(ci->stop_ns, t, sizeof(t));
+    nm__jw_str(w, "stop", t);
+    if (ci->reason && ci->reason[0])
+      nm__jw_str(w, "reason", ci->reason);
   }
-  if (c->nsubs > 0 && (subs || detail))
-    sub_list(w, c, detail);
+  nm__go_rtt(ci->rtt_ns, t, sizeof(t));
+  nm__jw_str(w, "rtt", t);
+  nm__go_uptime(end > ci->start_ns ? end - ci->start_ns : 0, t, sizeof(t));
+  nm__jw_str(w, "uptime", t);
+  nm__go_uptime(end > ci->last_ns ? end - ci->last_ns : 0, t, sizeof(t));
+  nm__jw_str(w, "idle", t);
+  nm__jw_uint(w, "pending_bytes", ci->pending);
+  nm__jw_uint(w, "in_msgs", ci->in_msgs);
+  nm__jw_uint(w, "out_msgs", ci->out_msgs);
+  nm__jw_uint(w, "in_bytes", ci->in_bytes);
+  nm__jw_uint(w, "out_bytes", ci->out_bytes);
+  nm__jw_uint(w, "subscriptions", ci->nsubs);
+  if (ci->name && ci->name[0])
+    nm__jw_str(w, "name", ci->name);
+  if (ci->lang && ci->lang[0])
+    nm__jw_str(w, "lang", ci->lang);
+  if (ci->version && ci->version[0])
+    nm__jw_str(w, "version", ci->version);
+  /* getRawAuthUser: the user name, else the token. */
+  if (auth && ci->user && ci->user[0])
+    nm__jw_str(w, "authorized_user", ci->user);
+  if (ci->open == NULL && detail && ci->nkept > 0)
+    ci->detail_stuck = 1;
+  if (ci->nsubs > 0 && subs && !detail)
+    sub_list(w, ci, 0);
+  if (ci->nsubs > 0 && (detail || ci->detail_stuck))
+    sub_list(w, ci, 1);
   nm__jw_end_obj(w);
+}
+
+static void fail_500(nm_http_resp_t *resp) {
+  resp->status = 500;
+  resp->sniffed = 1;
+  (void)nm_buf_append_str(&resp->body, "out of memory");
 }
 
 void nm__mon_connz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
   nm_monitor_t *m = data;
   nm_server_t *s = m->srv;
-  char sort[64], sv[32], st[512];
-  int auth = 0, subs = 0, detail = 0, total;
-  long long offset = 0, limit = 0;
+  char sort[64], sv[32], st[512], t[64];
+  int auth = 0, subs = 0, detail = 0;
+  long long offset = 0, limit = 0, total = 0;
   unsigned long long cid = 0;
   conn_state_t state = ST_OPEN;
-  row_t *rows = NULL;
-  int n = 0;
-  uint64_t now_wall;
+  nm__mon_cinfo_t *open = NULL;
+  nm__mon_cinfo_t **rows = NULL;
+  size_t n = 0, nopen = 0;
+  sort_ctx_t sc = {BY_CID, nm__wall_ns()};
   nm_buf_t b;
   nm__jw_t w;
-  char t[64];
 
   if (!nm_http_query_get(req->query, "sort", sort, sizeof(sort)))
     sort[0] = 0;
@@ -189,21 +248,19 @@ void nm__mon_connz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
     }
   }
   m->req_stats[NM_MON_CONNZ]++;
-  sort_key = 0;
   if (sort[0]) {
-    for (sort_key = 0; kSorts[sort_key] && strcmp(kSorts[sort_key], sort);
-         sort_key++)
+    for (sc.key = 0; kSorts[sc.key] && strcmp(kSorts[sc.key], sort); sc.key++)
       ;
-    if (kSorts[sort_key] == NULL) {
+    if (kSorts[sc.key] == NULL) {
       nm__mon_bad(resp, "invalid sorting option: %s", sort);
       return;
     }
   }
-  if (sort_key == 11 && state != ST_CLOSED) {
+  if (sc.key == BY_STOP && state != ST_CLOSED) {
     nm__mon_bad(resp, "sort by stop only valid on closed connections");
     return;
   }
-  if (sort_key == 12 && state != ST_CLOSED) {
+  if (sc.key == BY_REASON && state != ST_CLOSED) {
     nm__mon_bad(resp, "sort by reason only valid on closed connections");
     return;
   }
@@ -214,50 +271,70 @@ void nm__mon_connz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
   if (cid > 0)
     limit = 1;
 
-  now_wall = nm__wall_ns();
-  total = state == ST_CLOSED ? 0 : s->nconns;
-  if (state != ST_CLOSED && s->nconns > 0) {
-    rows = calloc((size_t)s->nconns, sizeof(*rows));
-    if (rows == NULL) {
-      resp->status = 500;
-      resp->sniffed = 1;
-      (void)nm_buf_append_str(&resp->body, "out of memory");
+  /* total: every connection of the state asked for, even with cid=. */
+  if (state != ST_CLOSED)
+    total += s->nconns;
+  if (state != ST_OPEN)
+    total += (long long)m->nclosed;
+  if (total > 0) {
+    rows = calloc((size_t)total, sizeof(*rows));
+    open = state != ST_CLOSED && s->nconns > 0
+               ? calloc((size_t)s->nconns, sizeof(*open))
+               : NULL;
+    if (rows == NULL || (state != ST_CLOSED && s->nconns > 0 && !open)) {
+      free(rows);
+      free(open);
+      fail_500(resp);
       return;
     }
-    for (nm_conn_t *c = s->head; c != NULL && n < s->nconns; c = c->next) {
+  }
+  /* A cid is looked up as nats-server does: among the open connections for
+   * state=open, among the closed ones for state=closed and state=all. */
+  if (state == ST_OPEN || (state == ST_ALL && cid == 0)) {
+    for (nm_conn_t *c = s->head; c != NULL && nopen < (size_t)s->nconns;
+         c = c->next) {
+      if (c->flags & NM_CF_CLOSING)
+        continue;
       if (cid > 0 && c->id != cid)
         continue;
-      rows[n].c = c;
-      /* The loop time of the last activity (ms), placed on the wall clock
-       * from the accept (the same answer at every request). */
-      rows[n].last_wall_ns = c->start_wall_ns;
-      if (c->last_in_ms * 1000000 > c->start_hr)
-        rows[n].last_wall_ns += c->last_in_ms * 1000000 - c->start_hr;
-      n++;
+      open_info(&open[nopen], c);
+      rows[n++] = &open[nopen++];
     }
-    qsort(rows, (size_t)n, sizeof(*rows), cmp_rows);
   }
+  if (state != ST_OPEN) {
+    for (size_t i = 0; i < m->nclosed && n < (size_t)total; i++) {
+      nm__mon_cinfo_t *ci =
+          &m->closed[(m->closed_head + i) % NM_MON_MAX_CLOSED];
+      if (cid > 0 && ci->cid != cid)
+        continue;
+      rows[n++] = ci;
+    }
+  }
+  if (n > 1)
+    qsort_r(rows, n, sizeof(*rows), cmp_rows, &sc);
 
   nm_buf_init(&b, NM_HTTP_MAX_OUT);
   nm__jw_init(&w, &b, 1);
   nm__jw_obj(&w, NULL);
   nm__jw_str(&w, "server_id", s->server_id);
-  nm__go_time(now_wall, t, sizeof(t));
+  nm__go_time(sc.now, t, sizeof(t));
   nm__jw_str(&w, "now", t);
   {
-    long long lo = offset > n ? n : offset;
-    long long hi = offset + limit > n ? n : offset + limit;
+    long long lo = offset > (long long)n ? (long long)n : offset;
+    long long hi =
+        offset + limit > (long long)n ? (long long)n : offset + limit;
     nm__jw_int(&w, "num_connections", hi - lo);
     nm__jw_int(&w, "total", total);
     nm__jw_int(&w, "offset", offset);
     nm__jw_int(&w, "limit", limit);
     nm__jw_arr(&w, "connections");
     for (long long i = lo; i < hi; i++)
-      conn_info(&w, &rows[i], now_wall, auth, subs, detail);
+      conn_info(&w, rows[i], sc.now, auth, subs, detail);
     nm__jw_end_arr(&w);
   }
   nm__jw_end_obj(&w);
   free(rows);
+  free(open);
   nm__mon_json_done(req, resp, &b, w.err);
   nm_buf_free(&b);
 }

@@ -21,6 +21,39 @@ enum {
   NM_MON_NPATHS
 };
 
+/* Closed connections kept for /connz?state=closed: nats-server's default
+ * max_closed_clients, at most this many subscriptions each, and at most this
+ * many bytes all together (the oldest go first). */
+#define NM_MON_MAX_CLOSED 10000
+#define NM_MON_CLOSED_SUBS_MAX 1024
+#define NM_MON_CLOSED_BYTES (16 * 1024 * 1024)
+
+typedef struct {
+  char *subject, *queue, *sid; /* queue: NULL when none */
+  uint64_t msgs, max;
+} nm__mon_sub_t;
+
+/* One connection as /connz shows it: an open one (strings borrowed, `open`
+ * set, subscriptions read from it) or a closed one (everything owned). */
+typedef struct {
+  const nm_conn_t *open;
+  uint64_t cid;
+  char ip[64];
+  int port;
+  uint64_t start_ns, last_ns, stop_ns; /* stop_ns: 0 while open */
+  const char *reason;                  /* nats-server's words; closed only */
+  int64_t rtt_ns;
+  uint64_t pending, in_msgs, out_msgs, in_bytes, out_bytes, nsubs;
+  char *name, *lang, *version, *user;
+  nm__mon_sub_t *subs; /* closed: up to NM_MON_CLOSED_SUBS_MAX */
+  size_t nkept;
+  size_t bytes; /* memory held (closed) */
+  /* nats-server 2.9.10 quirk: once a closed connection was listed with
+   * subs=detail, its stored record keeps the detail list, and every later
+   * /connz shows it (with subs=1 after the plain list). */
+  int detail_stuck;
+} nm__mon_cinfo_t;
+
 struct nm_monitor_s {
   nm_server_t *srv;
   nm_http_server_t *http;
@@ -29,6 +62,9 @@ struct nm_monitor_s {
   uint64_t start_wall_ns; /* varz start and config_load_time */
   uint64_t start_hr;
   uint64_t req_stats[NM_MON_NPATHS];
+  /* Closed connections, oldest first (a ring). */
+  nm__mon_cinfo_t *closed;
+  size_t closed_head, nclosed, closed_bytes;
   void (*done)(void *);
   void *done_data;
 };
@@ -52,6 +88,12 @@ void nm__mon_bad(nm_http_resp_t *resp, const char *fmt, ...)
  * writer hit its limit (NM_HTTP_MAX_OUT): a 500 instead of a cut answer. */
 void nm__mon_json_done(const nm_http_req_t *req, nm_http_resp_t *resp,
                        nm_buf_t *json, int err);
+
+/* monitor_closed.c: the server's close hook, and freeing the ring. */
+void nm__mon_conn_closing(void *m, nm_conn_t *c, const char *reason);
+void nm__mon_closed_free(nm_monitor_t *m);
+/* The last-activity wall time of an open connection. */
+uint64_t nm__mon_last_ns(const nm_conn_t *c);
 
 void nm__mon_varz(void *m, const nm_http_req_t *req, nm_http_resp_t *resp);
 void nm__mon_connz(void *m, const nm_http_req_t *req, nm_http_resp_t *resp);

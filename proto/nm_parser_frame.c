@@ -107,20 +107,11 @@ nm_perr_t nm__parser_build_frame(nm_parser_t *p, const char *line, size_t n,
   nm_perr_t e;
   int c;
 
-  /* Field by field: a memset of the struct compiles to `rep stos`, which
-   * costs more than the rest of a small PUB's parse; one statement each: a
-   * chained assignment reloads every slice right after storing it (a
-   * store-forwarding stall). */
+  nm__frame_clear_args(f);
   f->subject = kNoSlice;
   f->reply = kNoSlice;
-  f->queue = kNoSlice;
-  f->sid = kNoSlice;
-  f->max = kNoSlice;
-  f->json = kNoSlice;
-  f->text = kNoSlice;
   f->payload = kNoSlice;
   f->size_text = kNoSlice;
-  f->hdr_text = kNoSlice;
   f->hdr_len = 0;
   f->op = p->op;
   /* The line without its terminator; a CR right before the LF is part of

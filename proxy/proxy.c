@@ -336,16 +336,8 @@ void nm__proxy_observe(nm_proxy_t *px, nm_obs_kind_t kind, nm_obs_leg_t leg,
 
   if (px->obs == NULL && !px->opts.trace)
     return;
-  memset(&ev, 0, sizeof(ev));
-  ev.kind = kind;
+  nm_obs_event_fill(&ev, kind, id, f, bytes, rule, action, detail);
   ev.leg = leg;
-  ev.conn_id = id;
-  ev.t_us = uv_hrtime() / 1000;
-  ev.frame = f;
-  ev.bytes = bytes;
-  ev.rule = rule;
-  ev.action = action;
-  ev.detail = detail;
   if (px->opts.trace)
     trace_line(px, &ev);
   if (px->obs != NULL && (leg == NM_OBS_LEG_CLIENT || px->obs_upstream))

@@ -50,9 +50,7 @@ int nm__proxy_info(nm_proxy_t *px, nm_slice_t json, nm_buf_t *out,
 }
 
 int nm__proxy_info_merge(const char *json, const char *extra, nm_buf_t *out) {
-  cJSON *o = cJSON_Parse(json != NULL ? json : "{}"), *x = NULL, *it;
-  char *txt;
-  int r;
+  cJSON *o = cJSON_Parse(json != NULL ? json : "{}");
 
   if (o == NULL || !cJSON_IsObject(o)) {
     cJSON_Delete(o);
@@ -60,33 +58,5 @@ int nm__proxy_info_merge(const char *json, const char *extra, nm_buf_t *out) {
     if (o == NULL)
       return NM_ENOMEM;
   }
-  if (extra != NULL) {
-    x = cJSON_Parse(extra);
-    if (x == NULL || !cJSON_IsObject(x)) {
-      cJSON_Delete(x);
-      cJSON_Delete(o);
-      return NM_EINVAL;
-    }
-    while ((it = x->child) != NULL) {
-      char *key = strdup(it->string ? it->string : "");
-      cJSON_DetachItemViaPointer(x, it);
-      if (key == NULL) {
-        cJSON_Delete(it);
-        continue;
-      }
-      if (cJSON_GetObjectItemCaseSensitive(o, key))
-        cJSON_ReplaceItemInObjectCaseSensitive(o, key, it);
-      else
-        cJSON_AddItemToObject(o, key, it);
-      free(key);
-    }
-    cJSON_Delete(x);
-  }
-  txt = cJSON_PrintUnformatted(o);
-  cJSON_Delete(o);
-  if (txt == NULL)
-    return NM_ENOMEM;
-  r = nm_buf_append_str(out, txt);
-  cJSON_free(txt);
-  return r;
+  return nm_json_merge_print(o, extra, out);
 }

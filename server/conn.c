@@ -275,6 +275,8 @@ void nm__conn_close(nm_conn_t *c, nm_close_how_t how, const char *reason) {
     c->flags &= ~NM_CF_READING;
     uv_timer_stop(&c->ping_timer);
     uv_timer_stop(&c->auth_timer);
+    if (s->on_conn_close)
+      s->on_conn_close(s->on_conn_close_data, c, reason);
     /* No more messages are routed to a closing connection. */
     nm__conn_clear_subs(c);
     nm__stall_forget(c);
@@ -300,8 +302,12 @@ void nm__conn_close(nm_conn_t *c, nm_close_how_t how, const char *reason) {
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
   nm_conn_t *c = h->data;
-  buf->base = c->srv->rbuf;
-  buf->len = c->rsz;
+  nm_server_t *s = c->srv;
+  /* Without memory the read fails with UV_ENOBUFS: on_read closes. */
+  if (s->rbuf == NULL)
+    s->rbuf = malloc(NM_READ_BUF_SIZE);
+  buf->base = s->rbuf;
+  buf->len = s->rbuf ? c->rsz : 0;
 }
 
 /* Grows on a full read, halves after more than NM_READ_SHORTS_TO_SHRINK reads
@@ -402,6 +408,9 @@ void nm__conn_start(nm_conn_t *c) {
       uv_ip4_name((struct sockaddr_in *)&ss, c->ip, sizeof(c->ip));
     else if (ss.ss_family == AF_INET6)
       uv_ip6_name((struct sockaddr_in6 *)&ss, c->ip, sizeof(c->ip));
+    c->port =
+        ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                       : ((struct sockaddr_in *)&ss)->sin_port);
   }
   c->last_in_ms = c->last_ping_ms = nm__now_ms(s);
   nm__conn_send_info(c);

@@ -402,7 +402,8 @@ static int reserved_reply(nm_slice_t r) {
 
 static void handle_pub(nm_conn_t *c, const nm_frame_t *f) {
   nm_server_t *s = c->srv;
-  c->last_in_ms = nm__now_ms(s);
+  uint64_t now = nm__now_ms(s);
+  c->last_in_ms = now;
   /* nats-server counts every PUB it reads, before any check (/connz). */
   c->in_msgs++;
   c->in_bytes += f->payload.n;
@@ -415,8 +416,7 @@ static void handle_pub(nm_conn_t *c, const nm_frame_t *f) {
    * subject, the publish permission, the reserved reply prefixes. A
    * violation gets no +OK and goes nowhere. */
   if ((f->subject.n > 5 && !memcmp(f->subject.p, "_GR_.", 5)) ||
-      (c->perms &&
-       !nm__perm_pub(c->perms, &c->replies, f->subject, nm__now_ms(s)))) {
+      (c->perms && !nm__perm_pub(c->perms, &c->replies, f->subject, now))) {
     pub_violation(c, "Publish to", f->subject);
     return;
   }
@@ -429,7 +429,8 @@ static void handle_pub(nm_conn_t *c, const nm_frame_t *f) {
   /* The control plane (docs/faults.md): off with --no_mock_control (then
    * $MOCK.> is routed like any subject); with auth configured, only for a
    * connection that authenticated with credentials of its own. */
-  if (nm_faults_control_on(s->faults) && nm_faults_is_control(f->subject)) {
+  if (f->subject.n > 0 && f->subject.p[0] == '$' &&
+      nm_faults_control_on(s->faults) && nm_faults_is_control(f->subject)) {
     if (c->mock_anon)
       nm_faults_control_deny(s->faults, f->reply,
                              "$MOCK requests need an authenticated user (a "

@@ -15,7 +15,9 @@
 #include "nm_parser.h"
 
 /* One read buffer per server, handed to every read: the parser copies what
- * must outlive a read, so reads never need their own buffers. */
+ * must outlive a read, so reads never need their own buffers. Allocated on
+ * the first read (conn.c), not zeroed: a server is up sooner when start-up
+ * does not page in 64 KiB it has not read into yet. */
 #define NM_READ_BUF_SIZE (64 * 1024)
 /* nats-server's read sizes (client.go startBufSize, minBufSize, and
  * maxBufSize = NM_READ_BUF_SIZE): each connection reads as much as nats-server
@@ -192,6 +194,7 @@ struct nm_conn_s {
    * PONG after a server PING), nats-server's in/out counters, and the
    * CONNECT's lang and version. */
   uint64_t start_wall_ns, start_hr;
+  int port; /* the client's port */
   int64_t rtt_ns;
   uint64_t in_msgs, in_bytes, out_msgs, out_bytes;
   char *lang, *version;
@@ -245,9 +248,13 @@ struct nm_server_s {
   /* Totals for /varz (monitor/): messages and payload bytes in and out,
    * connections closed as slow consumers. */
   uint64_t in_msgs, in_bytes, out_msgs, out_bytes, slow_consumers;
+  /* Called as a connection starts closing, its subscriptions still there
+   * (the monitor keeps closed connections for /connz?state=closed). */
+  void (*on_conn_close)(void *data, nm_conn_t *c, const char *reason);
+  void *on_conn_close_data;
   nm_obs_cb obs;
   void *obs_data;
-  char rbuf[NM_READ_BUF_SIZE];
+  char *rbuf; /* NM_READ_BUF_SIZE bytes, from the first read on */
   /* nm_server_start_thread */
   uv_thread_t thread;
   uv_loop_t *own_loop;

@@ -436,6 +436,7 @@ void nm_server_free(nm_server_t *s) {
   nm__subvec_free(&s->qgroup);
   nm_buf_free(&s->scratch);
   nm_buf_free(&s->in_scratch);
+  free(s->rbuf);
   free(s->s_host);
   free(s->s_name);
   free(s->s_user);

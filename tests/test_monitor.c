@@ -275,7 +275,8 @@ static void pair_start(pair_t *p) {
 
 static void pair_stop(pair_t *p) {
   for (int i = 0; i < 2; i++) {
-    close(p->fd[i][0]);
+    if (p->fd[i][0] >= 0)
+      close(p->fd[i][0]);
     close(p->fd[i][1]);
     nm_natsserver_stop(&p->s[i].proc);
   }
@@ -475,6 +476,79 @@ START_TEST(test_connz_as_nats_server) {
   printf("connz: %d fields of the same name, order and type, %d values "
          "equal, over %d queries\n",
          fields, values, 9);
+  pair_stop(&p);
+}
+END_TEST
+
+/* A client that closes (after reading everything: a FIN, not a reset) is
+ * listed by state=closed with nats-server's reason, its counters and its
+ * subscriptions; state=all lists both. */
+START_TEST(test_connz_closed_as_nats_server) {
+  static const char *const kTop[] = {"num_connections", "total", "offset",
+                                     "limit", NULL};
+  /* pending_bytes by type only: nats-server may have queued a keepalive
+   * PING just before it saw the close. */
+  static const char *const kConn[] = {
+      "kind",      "type",          "ip",   "in_msgs", "out_msgs", "in_bytes",
+      "out_bytes", "subscriptions", "name", "lang",    "version",  "reason",
+      NULL};
+  static const char *const kQueries[] = {"/connz?state=closed",
+                                         "/connz?state=closed&subs=detail",
+                                         "/connz?state=all&subs=1",
+                                         "/connz?state=closed&sort=stop",
+                                         "/connz?state=closed&sort=reason",
+                                         NULL};
+  pair_t p;
+  int fields = 0, values = 0;
+  if (!nm_natsserver_available())
+    return;
+  pair_start(&p);
+  for (int i = 0; i < 2; i++) {
+    long long deadline = nm_test_now_ms() + IO_MS;
+    close(p.fd[i][0]);
+    p.fd[i][0] = -1;
+    /* No event tells when the server has seen the close: ask until it
+     * lists it (bounded). */
+    for (;;) {
+      cJSON *c = get_json(p.s[i].mport, "/connz?state=closed");
+      int got = (int)num(c, "num_connections");
+      cJSON_Delete(c);
+      if (got == 1)
+        break;
+      ck_assert_msg(nm_test_now_ms() < deadline, "close not seen");
+      usleep(10000);
+    }
+  }
+  for (int q = 0; kQueries[q]; q++) {
+    cJSON *c[2];
+    int nc;
+    for (int i = 0; i < 2; i++) {
+      c[i] = get_json(p.s[i].mport, kQueries[q]);
+      sort_sub_lists(c[i]);
+    }
+    fields += same_shape(c[0], c[1], kQueries[q], NULL);
+    values += same_values(c[0], c[1], kTop);
+    nc = cJSON_GetArraySize(
+        cJSON_GetObjectItemCaseSensitive(c[0], "connections"));
+    for (int k = 0; k < nc; k++) {
+      const cJSON *a = cJSON_GetArrayItem(
+          cJSON_GetObjectItemCaseSensitive(c[0], "connections"), k);
+      const cJSON *b = cJSON_GetArrayItem(
+          cJSON_GetObjectItemCaseSensitive(c[1], "connections"), k);
+      if (cJSON_GetObjectItemCaseSensitive(b, "reason") == NULL) {
+        /* An open one (state=all). */
+        values += same_values(a, b, (const char *const[]){"name", NULL});
+        continue;
+      }
+      values += same_values(a, b, kConn);
+      ck_assert_str_eq(str(a, "reason"), "Client Closed");
+    }
+    cJSON_Delete(c[0]);
+    cJSON_Delete(c[1]);
+  }
+  printf("connz closed: %d fields of the same name, order and type, %d "
+         "values equal, over 5 queries\n",
+         fields, values);
   pair_stop(&p);
 }
 END_TEST
@@ -857,6 +931,7 @@ static Suite *suite(void) {
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, test_varz_as_nats_server);
   tcase_add_test(tc, test_connz_as_nats_server);
+  tcase_add_test(tc, test_connz_closed_as_nats_server);
   tcase_add_test(tc, test_subsz_and_healthz_as_nats_server);
   tcase_add_loop_test(tc, test_bad_queries_as_nats_server, 0,
                       (int)(sizeof(kBadQueries) / sizeof(kBadQueries[0])));
