@@ -609,12 +609,11 @@ void nm__server_refuse_next(nm_server_t *s, int k) {
 }
 
 /* INFO as nats-server 2.9.10 orders it; `extra` fields replace same-named
- * ones in place or are appended. */
+ * ones in place or are appended (nm_json_merge_print, the fault engine's
+ * rule, which the proxy's INFO follows too). */
 int nm__server_info_json(nm_server_t *s, nm_conn_t *c, const char *extra,
                          nm_buf_t *out) {
-  cJSON *o = cJSON_CreateObject(), *x = NULL, *it;
-  char *txt;
-  int r;
+  cJSON *o = cJSON_CreateObject();
 
   if (o == NULL)
     return NM_ENOMEM;
@@ -638,30 +637,5 @@ int nm__server_info_json(nm_server_t *s, nm_conn_t *c, const char *extra,
     cJSON_AddNumberToObject(o, "client_id", (double)c->id);
     cJSON_AddStringToObject(o, "client_ip", c->ip);
   }
-  if (extra) {
-    x = cJSON_Parse(extra);
-    if (x == NULL || !cJSON_IsObject(x)) {
-      cJSON_Delete(x);
-      cJSON_Delete(o);
-      return NM_EINVAL;
-    }
-    /* Each member moves with its own key: ReplaceItemViaPointer and
-     * AddItemToArray keep it (the by-name calls would copy it). */
-    while ((it = x->child) != NULL) {
-      cJSON *old = cJSON_GetObjectItemCaseSensitive(o, it->string);
-      cJSON_DetachItemViaPointer(x, it);
-      if (old != NULL)
-        cJSON_ReplaceItemViaPointer(o, old, it);
-      else
-        cJSON_AddItemToArray(o, it);
-    }
-    cJSON_Delete(x);
-  }
-  txt = cJSON_PrintUnformatted(o);
-  cJSON_Delete(o);
-  if (txt == NULL)
-    return NM_ENOMEM;
-  r = nm_buf_append_str(out, txt);
-  cJSON_free(txt);
-  return r;
+  return nm_json_merge_print(o, extra, out);
 }
