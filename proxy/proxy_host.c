@@ -58,7 +58,7 @@ static void h_set_blackhole(void *host, nm_hconn_t *c, int on) {
 
 static void h_handle_frame(void *host, nm_hconn_t *c, const nm_frame_t *f,
                            nm_slice_t bytes) {
-  nm__pconn_pass_in((nm__pconn_t *)c, f, bytes);
+  nm__pconn_pass_in((nm__pconn_t *)c, f, bytes, 0);
 }
 
 /* A phantom publish is written on the upstream connection of the pair
