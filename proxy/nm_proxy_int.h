@@ -69,6 +69,7 @@ struct nm__pconn_s {
   int stalled;      /* the engine stopped reading the client */
   int blackhole;    /* the engine black-holed the client */
   int verbose;      /* the client's CONNECT asked for +OK */
+  char *name;       /* the client's CONNECT "name" (rules select by it) */
   int cl_eof;       /* the client half-closed: passed on, answers still flow */
   int reset_client; /* the server reset: the client gets its bytes, then RST */
   uint64_t swallow_ok; /* +OK owed for injected publishes (verbose) */

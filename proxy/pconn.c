@@ -28,6 +28,7 @@ static void free_pc(nm__pconn_t *pc) {
   nm_buf_free(&pc->cl.out);
   nm_buf_free(&pc->up.out);
   free(pc->info);
+  free(pc->name);
   free(pc);
   nm__proxy_handle_closed(px);
 }
@@ -271,7 +272,10 @@ nm__pconn_t *nm__pconn_find(nm_proxy_t *px, uint64_t id) {
 static void note_connect(nm__pconn_t *pc, const nm_frame_t *f) {
   cJSON *j = cJSON_ParseWithLength(f->json.p, f->json.n);
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "verbose");
+  const cJSON *name = cJSON_GetObjectItemCaseSensitive(j, "name");
   pc->verbose = cJSON_IsTrue(v);
+  free(pc->name);
+  pc->name = cJSON_IsString(name) ? strdup(name->valuestring) : NULL;
   cJSON_Delete(j);
 }
 

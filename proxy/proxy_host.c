@@ -123,6 +123,10 @@ static void h_observe(void *host, const nm_obs_event_t *ev) {
                     ev->rule, ev->action, ev->detail);
 }
 
+static const char *h_conn_name(void *host, const nm_hconn_t *c) {
+  return ((const nm__pconn_t *)c)->name;
+}
+
 static uint64_t h_seed(void *host) {
   return ((nm_proxy_t *)host)->opts.seed;
 }
@@ -142,4 +146,5 @@ const nm_fault_host_t nm__proxy_fault_host = {
     .info_json = h_info_json,
     .observe = h_observe,
     .seed = h_seed,
+    .conn_name = h_conn_name,
 };
