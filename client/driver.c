@@ -685,6 +685,7 @@ static void cmd_publish(long long id, const cJSON *cmd) {
 static void cmd_subscribe(long long id, const cJSON *cmd) {
   const char *tag = str_field(cmd, "sub"), *subject = str_field(cmd, "subject");
   const char *reply_with = str_field(cmd, "reply_with");
+  const cJSON *actions = cJSON_GetObjectItemCaseSensitive(cmd, "on_msg");
   double max = num_field(cmd, "max", 0);
   drv_sub_t *ds;
   int r;
@@ -710,10 +711,7 @@ static void cmd_subscribe(long long id, const cJSON *cmd) {
   }
   ds->delay_ms = (uint64_t)num_field(cmd, "delay_ms", 0);
   cJSON_Delete(ds->on_msg);
-  ds->on_msg =
-      cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(cmd, "on_msg"))
-          ? cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(cmd, "on_msg"), 1)
-          : NULL;
+  ds->on_msg = cJSON_IsArray(actions) ? cJSON_Duplicate(actions, 1) : NULL;
   ds->nmsgs = 0;
   free(ds->reply_with);
   ds->reply_with = reply_with ? strdup(reply_with) : NULL;

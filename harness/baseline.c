@@ -188,10 +188,11 @@ void nm_baseline_apply(const cJSON *bl, nm_result_t *res) {
   }
   if (res->status != NM_ST_FAIL)
     return;
+  /* fails.kinds holds each kind once (nm_fails_add). */
   for (k = 0; k < res->fails.nkinds; k++) {
     const char *w = res->fails.kinds[k];
     size_t len = strlen(news);
-    if (!listed(e, w) && !strstr(news, w))
+    if (!listed(e, w))
       snprintf(news + len, sizeof(news) - len, "%s%s", len ? ", " : "", w);
   }
   if (news[0] || res->fails.kinds_cut) {

@@ -69,7 +69,10 @@ static void on_read_out(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 }
 
 void nm__drv_drain(nm_drv_t *d) {
-  static char chunk[NM_DRV_READ_CHUNK];
+  /* Per thread: natsmock-harness -j N runs scenarios on N threads, each
+   * draining its own drivers. feed_stdout copies what it keeps, and nothing
+   * it calls drains again, so one buffer per thread is enough. */
+  static _Thread_local char chunk[NM_DRV_READ_CHUNK];
   uv_os_fd_t fd;
   if (!d->spawned || d->eof || uv_is_closing((uv_handle_t *)&d->out) ||
       uv_fileno((uv_handle_t *)&d->out, &fd) != 0)

@@ -666,10 +666,36 @@ static int dropped(const nm_candidate_t *c, int step) {
   return 0;
 }
 
+static const char *step_str(const cJSON *st, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(st, key);
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* Does the await step `st` wait for what a removed step would have done?
+ * A named command ("as") that was removed, or the "closed" event of a
+ * client whose close or drain was removed (`gone_end` lists those clients,
+ * ',' separated). Such an await goes with its command. */
+static int awaits_removed(const cJSON *st, const cJSON *gone_names,
+                          const char *gone_end) {
+  const cJSON *aw = cJSON_GetObjectItemCaseSensitive(st, "await");
+  const char *client = step_str(st, "client"), *ev;
+  char key[64];
+  if (cJSON_IsString(aw))
+    return cJSON_GetObjectItemCaseSensitive(gone_names, aw->valuestring) !=
+           NULL;
+  ev = cJSON_IsObject(aw) ? step_str(aw, "ev") : NULL;
+  if (!ev || strcmp(ev, "closed") || !client)
+    return 0;
+  snprintf(key, sizeof(key), ",%s,", client);
+  return strstr(gone_end, key) != NULL;
+}
+
 cJSON *nm_candidate_doc(const cJSON *root, const nm_candidate_t *c) {
   cJSON *doc = cJSON_Duplicate(root, 1);
   cJSON *old = cJSON_DetachItemFromObjectCaseSensitive(doc, "steps");
   cJSON *steps = cJSON_CreateArray(), *st;
+  cJSON *gone_names = cJSON_CreateObject();
+  char gone_end[256] = ",";
   int nold = cJSON_GetArraySize(old), i = 0;
 
   for (st = old ? old->child : NULL; i <= nold; i++) {
@@ -691,11 +717,22 @@ cJSON *nm_candidate_doc(const cJSON *root, const nm_candidate_t *c) {
     }
     if (i < nold) {
       cJSON *next = st->next;
-      if (!dropped(c, i))
+      if (dropped(c, i)) {
+        const char *as = step_str(st, "as"), *op = step_str(st, "do");
+        const char *client = step_str(st, "client");
+        if (as)
+          cJSON_AddTrueToObject(gone_names, as);
+        if (op && client && (!strcmp(op, "close") || !strcmp(op, "drain")) &&
+            strlen(gone_end) + strlen(client) + 2 < sizeof(gone_end))
+          snprintf(gone_end + strlen(gone_end),
+                   sizeof(gone_end) - strlen(gone_end), "%s,", client);
+      } else if (!awaits_removed(st, gone_names, gone_end)) {
         cJSON_AddItemToArray(steps, cJSON_Duplicate(st, 1));
+      }
       st = next;
     }
   }
+  cJSON_Delete(gone_names);
   cJSON_Delete(old);
   cJSON_AddItemToObject(doc, "steps", steps);
   return doc;

@@ -312,7 +312,7 @@ static int is_op(const cJSON *st, const char *op) {
 }
 
 /* Command steps of a generated workload that the shrinker may remove:
- * every step but the connects and the closing flushes (without them the
+ * every command but the connects and the closing flushes (without them the
  * last messages are still in flight when the steps end, and no_loss or
  * delivered_all would blame the client for the shortened workload).
  * Scenario files keep their steps (their awaits depend on them). */
@@ -324,7 +324,9 @@ static int droppable(const cJSON *base, int generated, int *steps, int max) {
   while (settle > 0 && is_op(cJSON_GetArrayItem(all, settle - 1), "flush"))
     settle--;
   cJSON_ArrayForEach(st, all) {
-    if (i < settle && !is_op(st, "connect") && n < max)
+    /* An await goes with the command it waits for (nm_candidate_doc). */
+    if (i < settle && !is_op(st, "connect") &&
+        cJSON_GetObjectItemCaseSensitive(st, "do") && n < max)
       steps[n++] = i;
     i++;
   }

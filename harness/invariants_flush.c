@@ -69,6 +69,27 @@ static size_t released_by_spare(const nm_inv_ctx_t *cx, int client, size_t f,
   return NM_TL_NONE;
 }
 
+/* Could a message the client published at `from` have been lost with a
+ * connection before `before`? It could when a connection of the client
+ * closed in between (the client may have written it there first, even one
+ * the server had already closed but the client not yet noticed), or when
+ * the connection open at `from` was left for another one (a client that
+ * found it stale reconnects, while a server that stopped reading never
+ * sees the close). */
+static int conn_lost_between(const nm_inv_ctx_t *cx, int client, size_t from,
+                             size_t before) {
+  const nm_tl_t *tl = cx->tl;
+  uint64_t conn = nm__inv_open_conn_at(cx, client, from);
+  for (size_t i = from; i < before && i < tl->n; i++) {
+    const nm_tl_ev_t *e = &tl->v[i];
+    if (!nm__inv_on_client(cx, i, client))
+      continue;
+    if (e->kind == NM_TL_CLOSE || (conn && e->kind == NM_TL_OPEN))
+      return 1;
+  }
+  return 0;
+}
+
 /* flush_fence: a flush that ended ok had every earlier accepted publish
  * received by the server, and a PING received after them answered (FIFO)
  * before the ok. */
@@ -97,7 +118,6 @@ void nm__inv_flush_fence(const nm_inv_ctx_t *cx, const cJSON *params,
     lost = NM_TL_NONE;
     for (size_t k = 0; k < cx->nmsgs; k++) {
       const nm_inv_msg_t *m = &cx->msgs[k];
-      uint64_t conn;
       if (m->client != e->client || m->cmd > f || m->excused ||
           !is_ok(cx, m->result) || m->result > r)
         continue;
@@ -106,12 +126,10 @@ void nm__inv_flush_fence(const nm_inv_ctx_t *cx, const cJSON *params,
           last = m->seen;
         continue;
       }
-      /* Published while a connection was open that closed before the ok:
-       * it may have been written and lost with that connection, which no
-       * client can tell (a message published while disconnected is owed:
-       * it waits in the client's reconnect buffer). */
-      conn = nm__inv_open_conn_at(cx, m->client, m->cmd);
-      if (conn && nm__inv_close_of(cx, conn, m->cmd) < r) {
+      /* Lost with a connection (conn_lost_between): no client can tell.
+       * A message published while disconnected, with no connection lost
+       * since, waits in the reconnect buffer and is owed. */
+      if (conn_lost_between(cx, m->client, m->cmd, r)) {
         if (lost == NM_TL_NONE)
           lost = k;
         continue;
@@ -124,9 +142,9 @@ void nm__inv_flush_fence(const nm_inv_ctx_t *cx, const cJSON *params,
       size_t ev[3] = {m->cmd, f, r};
       nm__inv_not_blamed(cx, what, ev, 3,
                          "client %s: flush id %lld: message %llu of publish "
-                         "id %lld (and maybe more) was published on a "
-                         "connection that closed before the flush ended, and "
-                         "may have been lost with it",
+                         "id %lld (and maybe more) never reached the server, "
+                         "but a connection was lost between its publish and "
+                         "the flush's ok (it may have been lost with it)",
                          nm__inv_cname(cx, e->client), (long long)e->id,
                          (unsigned long long)m->k, (long long)tl->v[m->cmd].id);
     }

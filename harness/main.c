@@ -54,7 +54,7 @@ typedef struct {
   nm_result_t *res;
   nm_scenario_t **sc; /* per job */
   int *rep;           /* per job */
-  size_t njobs, next, done;
+  size_t njobs, next;
   cJSON *xfail;
   nm_progress_t *progress;
   pthread_mutex_t mu;
@@ -133,20 +133,6 @@ static int command_exists(const char *cmd) {
       return 1;
     env += len + (env[len] == ':');
   }
-  return 0;
-}
-
-static int selected(const cli_t *c, const nm_scenario_t *sc) {
-  int ok = c->nnames == 0;
-  for (int i = 0; i < c->nnames && !ok; i++)
-    ok = fnmatch(c->names[i], sc->name, 0) == 0;
-  if (!ok)
-    return 0;
-  if (c->ntags == 0)
-    return 1;
-  for (int i = 0; i < c->ntags; i++)
-    if (nm_scenario_has_tag(sc, c->tags[i]))
-      return 1;
   return 0;
 }
 
@@ -267,10 +253,7 @@ static void *worker(void *arg) {
       free(res->tl);
       res->tl = NULL;
     }
-    pthread_mutex_lock(&p->mu);
-    p->done++;
-    pthread_mutex_unlock(&p->mu);
-    nm_progress_done(p->progress, j, res);
+    nm_progress_done(p->progress, j, res); /* counts and prints it */
   }
 }
 
@@ -477,7 +460,8 @@ int main(int argc, char **argv) {
         break;
       }
     note_names(&cli, sc);
-    if (selected(&cli, sc) && in_shard(&cli, nsel_seen++))
+    if (nm_scenario_selected(sc, cli.names, cli.nnames, cli.tags, cli.ntags) &&
+        in_shard(&cli, nsel_seen++))
       all[nall++] = sc;
     else
       nm_scenario_free(sc);

@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include "nm_scenario.h"
+
 #define NM_SCENARIO_FILES_MAX 10000
 #define NM_SCENARIO_DIR_DEPTH 16 /* deeper folders are not walked */
 
@@ -19,6 +21,12 @@ typedef struct {
  * a one-line error (a path that does not exist, too many files). */
 int nm_scenario_files_add(nm_scenario_files_t *f, const char *path);
 void nm_scenario_files_free(nm_scenario_files_t *f);
+
+/* Whether sc is selected by --name / --tag: its name matches one of the
+ * globs `names` (or there are none) and it has one of `tags` (or there are
+ * none). */
+int nm_scenario_selected(const nm_scenario_t *sc, const char *const *names,
+                         int nnames, const char *const *tags, int ntags);
 
 /* The reference client's driver (../client/natsmock-driver next to the
  * running harness), as a malloc'ed real path, or NULL. */

@@ -88,6 +88,7 @@ static const char *first_message(const nm_result_t *r, const char *dflt) {
 /* JUnit names a test by classname and name. A file that did not load has no
  * scenario: it is named after the file, in the class "load". */
 static void case_names(FILE *f, const nm_result_t *r) {
+  const char *file = r->sc && r->sc->path ? r->sc->path : r->file;
   char theme[128];
   nm__report_theme(r, theme, sizeof(theme));
   fprintf(f, "  <testcase classname=\"");
@@ -100,13 +101,9 @@ static void case_names(FILE *f, const nm_result_t *r) {
   if (r->rep > 1)
     fprintf(f, "#%d", r->rep);
   fputc('"', f);
-  if (r->sc && r->sc->path) {
+  if (file) {
     fputs(" file=\"", f);
-    nm__xml_escape(f, r->sc->path);
-    fputc('"', f);
-  } else if (r->file) {
-    fputs(" file=\"", f);
-    nm__xml_escape(f, r->file);
+    nm__xml_escape(f, file);
     fputc('"', f);
   }
 }

@@ -65,7 +65,8 @@ static int in_list(const char *s, const char *const *list, size_t n) {
   return 0;
 }
 
-#define IN_LIST(s, l) in_list((s), (l), sizeof(l) / sizeof((l)[0]))
+#define NM_COUNT(l) (sizeof(l) / sizeof((l)[0]))
+#define IN_LIST(s, l) in_list((s), (l), NM_COUNT(l))
 
 int nm_scenario_server_opt_known(const char *name) {
   return IN_LIST(name, server_opts);
@@ -266,7 +267,7 @@ static int check_on_msg(lctx_t *l, const cJSON *list, const char *field,
                   "do: \"%s\" cannot be a handler action (publish, request, "
                   "flush, unsubscribe, drain_sub, drain, close)",
                   op->valuestring);
-    if ((r = check_cmd_fields(l, a, f, extra, 2)) != 0 ||
+    if ((r = check_cmd_fields(l, a, f, extra, NM_COUNT(extra))) != 0 ||
         (r = add_name(l, f, cJSON_GetObjectItemCaseSensitive(a, "as"),
                       names)) != 0)
       return r;
@@ -279,15 +280,16 @@ static int check_cmd(lctx_t *l, const cJSON *c, const char *field,
                      const char *const *extra, size_t nextra, cJSON *names,
                      int depth) {
   const cJSON *op = cJSON_GetObjectItemCaseSensitive(c, "do");
+  const cJSON *on_msg = cJSON_GetObjectItemCaseSensitive(c, "on_msg");
   int r;
   if ((r = check_cmd_fields(l, c, field, extra, nextra)) != 0)
     return r;
   l->uses_info |= !strcmp(op->valuestring, "info");
   l->uses_batch |= !strcmp(op->valuestring, "batch");
-  if (!strcmp(op->valuestring, "subscribe") &&
-      cJSON_GetObjectItemCaseSensitive(c, "on_msg") && (l->uses_on_msg = 1))
-    return check_on_msg(l, cJSON_GetObjectItemCaseSensitive(c, "on_msg"), field,
-                        names);
+  if (!strcmp(op->valuestring, "subscribe") && on_msg) {
+    l->uses_on_msg = 1;
+    return check_on_msg(l, on_msg, field, names);
+  }
   if (!strcmp(op->valuestring, "batch")) {
     static const char *const bextra[] = {"as"};
     const cJSON *cmds = cJSON_GetObjectItemCaseSensitive(c, "commands");
@@ -304,7 +306,8 @@ static int check_cmd(lctx_t *l, const cJSON *c, const char *field,
       snprintf(f, sizeof(f), "%s.commands[%d]", field, k++);
       if (!cJSON_IsObject(x))
         return fail(l, f, "a command must be an object");
-      if ((r = check_cmd(l, x, f, bextra, 1, names, depth + 1)) != 0 ||
+      if ((r = check_cmd(l, x, f, bextra, NM_COUNT(bextra), names,
+                         depth + 1)) != 0 ||
           (r = add_name(l, f, cJSON_GetObjectItemCaseSensitive(x, "as"),
                         names)) != 0)
         return r;
@@ -347,7 +350,7 @@ static int check_step(lctx_t *l, nm_scenario_t *sc, int i, cJSON *st,
     static const char *const extra[] = {"client", "as", "expect", "within_ms",
                                         "not_before_ms"};
     sc->kinds[i] = NM_STEP_CMD;
-    if ((r = check_cmd(l, st, field, extra, 5, names, 0)) != 0 ||
+    if ((r = check_cmd(l, st, field, extra, NM_COUNT(extra), names, 0)) != 0 ||
         (r = add_name(l, field, cJSON_GetObjectItemCaseSensitive(st, "as"),
                       names)) != 0)
       return r;

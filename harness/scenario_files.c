@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -79,6 +80,21 @@ void nm_scenario_files_free(nm_scenario_files_t *f) {
   for (size_t i = 0; i < f->n; i++)
     free(f->v[i]);
   f->n = 0;
+}
+
+int nm_scenario_selected(const nm_scenario_t *sc, const char *const *names,
+                         int nnames, const char *const *tags, int ntags) {
+  int ok = nnames == 0;
+  for (int i = 0; i < nnames && !ok; i++)
+    ok = fnmatch(names[i], sc->name, 0) == 0;
+  if (!ok)
+    return 0;
+  if (ntags == 0)
+    return 1;
+  for (int i = 0; i < ntags; i++)
+    if (nm_scenario_has_tag(sc, tags[i]))
+      return 1;
+  return 0;
 }
 
 char *nm_default_driver(void) {

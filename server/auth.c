@@ -186,13 +186,16 @@ oom:
   return NM_ENOMEM;
 }
 
-const char *nm__auth_password(const nm__auth_t *a, const char *user) {
-  if (a == NULL)
-    return NULL;
-  for (int i = 0; i < a->nusers; i++)
+static const user_t *find_user(const nm__auth_t *a, const char *user) {
+  for (int i = 0; a != NULL && i < a->nusers; i++)
     if (!strcmp(a->users[i].user, user))
-      return a->users[i].pass;
+      return &a->users[i];
   return NULL;
+}
+
+const char *nm__auth_password(const nm__auth_t *a, const char *user) {
+  const user_t *u = find_user(a, user);
+  return u ? u->pass : NULL;
 }
 
 int nm__auth_has_users(const nm__auth_t *a) {
@@ -201,18 +204,36 @@ int nm__auth_has_users(const nm__auth_t *a) {
 
 int nm__auth_users(const nm__auth_t *a, const char *user, const char *pass,
                    const char *token, const nm__perm_t **perms) {
+  const user_t *u;
   *perms = NULL;
   if (!nm__auth_has_users(a) || user == NULL || user[0] == 0)
     return 0;
   (void)token;
-  for (int i = 0; i < a->nusers; i++)
-    if (!strcmp(a->users[i].user, user)) {
-      if (strcmp(a->users[i].pass, pass ? pass : ""))
-        return -1;
-      *perms = a->users[i].perm;
-      return 1;
-    }
-  return -1;
+  if ((u = find_user(a, user)) == NULL || strcmp(u->pass, pass ? pass : ""))
+    return -1;
+  *perms = u->perm;
+  return 1;
+}
+
+int nm__auth_required(const nm__auth_t *a, const nm_server_opts_t *o) {
+  return o->user || o->token || nm__auth_has_users(a);
+}
+
+static int str_eq(const char *a, const char *b) {
+  return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+int nm__auth_check(const nm__auth_t *a, const nm_server_opts_t *o,
+                   const char *user, const char *pass, const char *token,
+                   const nm__perm_t **perms) {
+  int r = nm__auth_users(a, user, pass, token, perms);
+  if (r != 0)
+    return r > 0;
+  if (o->token)
+    return token != NULL && strcmp(token, o->token) == 0;
+  if (o->user)
+    return user != NULL && str_eq(user, o->user) && str_eq(pass, o->pass);
+  return 0;
 }
 
 /* ---- subject matching ---- */

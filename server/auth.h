@@ -35,6 +35,15 @@ int nm__auth_has_users(const nm__auth_t *a);
 int nm__auth_users(const nm__auth_t *a, const char *user, const char *pass,
                    const char *token, const nm__perm_t **perms);
 
+/* 1 when o (the single user or token) or the users list asks for auth. */
+int nm__auth_required(const nm__auth_t *a, const nm_server_opts_t *o);
+/* processClientOrLeafAuthentication's answer for one set of credentials: a
+ * user name the users list has decides there (*perms its permissions),
+ * otherwise o's single token, or user and password. 1 authorized, 0 not. */
+int nm__auth_check(const nm__auth_t *a, const nm_server_opts_t *o,
+                   const char *user, const char *pass, const char *token,
+                   const nm__perm_t **perms);
+
 /* The password of a user of the list, NULL when there is no such user. */
 const char *nm__auth_password(const nm__auth_t *a, const char *user);
 

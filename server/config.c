@@ -265,10 +265,18 @@ static int valid_subject(const char *s, size_t n) {
   return tok > 0;
 }
 
+/* The bad subject (its first n bytes), at its place when nats-server gives
+ * one: at NULL for the old permission style (subjects without allow/deny),
+ * where it has none. */
+static void bad_subject(ap_t *a, const nm_cv_t *at, const char *s, int n) {
+  if (at)
+    cerr(a, at, "subject \"%.*s\" is not a valid subject", n, s);
+  else
+    cerr_bare(a, "subject \"%.*s\" is not a valid subject", n, s);
+}
+
 /* checkPermSubjectArray: a subject, or "subject queue". */
 static int check_perm_subject(ap_t *a, const nm_cv_t *at, const char *s) {
-  /* at NULL: nats-server has no position for it (the old permission style,
-   * where the subjects are given without allow/deny). */
   const char *f1, *e1, *f2, *e2;
   if (valid_subject(s, strlen(s)))
     return 0;
@@ -285,20 +293,12 @@ static int check_perm_subject(ap_t *a, const nm_cv_t *at, const char *s) {
     while (isspace((unsigned char)*rest))
       rest++;
     if (e1 == f1 || e2 == f2 || *rest) {
-      if (at)
-        cerr(a, at, "subject \"%s\" is not a valid subject", s);
-      else
-        cerr_bare(a, "subject \"%s\" is not a valid subject", s);
+      bad_subject(a, at, s, (int)strlen(s));
       return -1;
     }
   }
   if (!valid_subject(f1, (size_t)(e1 - f1))) {
-    if (at)
-      cerr(a, at, "subject \"%.*s\" is not a valid subject", (int)(e1 - f1),
-           f1);
-    else
-      cerr_bare(a, "subject \"%.*s\" is not a valid subject", (int)(e1 - f1),
-                f1);
+    bad_subject(a, at, f1, (int)(e1 - f1));
     return -1;
   }
   return 0;

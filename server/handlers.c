@@ -189,10 +189,6 @@ static int other_fields_bad(cJSON *o) {
   return get_bool(o, "tls_required", &bv) < 0;
 }
 
-static int str_eq(const char *a, const char *b) {
-  return strcmp(a ? a : "", b ? b : "") == 0;
-}
-
 static int empty(const char *s) {
   return s == NULL || s[0] == 0;
 }
@@ -218,7 +214,7 @@ int nm__conn_authenticate(nm_conn_t *c) {
   c->perms = NULL;
   c->perm_deliver = 0;
   c->mock_anon = 0;
-  if (!s->opts.user && !s->opts.token && !nm__auth_has_users(s->auth))
+  if (!nm__auth_required(s->auth, &s->opts))
     return 1;
   if (nm__auth_has_users(s->auth) && s->opts.no_auth_user && empty(c->user) &&
       empty(c->pass) && empty(c->token)) {
@@ -229,18 +225,10 @@ int nm__conn_authenticate(nm_conn_t *c) {
                keep_cred(&c->pass, pw) < 0))
       return 0;
   }
-  r = nm__auth_users(s->auth, c->user, c->pass, c->token, &perms);
-  if (r != 0) {
-    c->perms = r > 0 ? perms : NULL;
-    c->perm_deliver = nm__perm_tracks_replies(c->perms) || c->deny_filter;
-    return r > 0;
-  }
-  if (s->opts.token)
-    return c->token != NULL && strcmp(c->token, s->opts.token) == 0;
-  if (s->opts.user)
-    return c->user != NULL && str_eq(c->user, s->opts.user) &&
-           str_eq(c->pass, s->opts.pass);
-  return 0;
+  r = nm__auth_check(s->auth, &s->opts, c->user, c->pass, c->token, &perms);
+  c->perms = r ? perms : NULL;
+  c->perm_deliver = nm__perm_tracks_replies(c->perms) || c->deny_filter;
+  return r;
 }
 
 static int keep_cred(char **slot, const char *v) {

@@ -668,13 +668,10 @@ int main(int argc, char **argv) {
   nm_server_url(a.srv, url, sizeof(url));
   log_line("INF", "Listening for client connections on %s", url + 7);
   log_line("INF", "Server is ready");
-  if (o.ports_file_dir && o.ports_file_dir[0] &&
-      write_ports_file(&a, o.ports_file_dir, prog, url, a.mon ? mon_url : NULL,
-                       err, sizeof(err)) < 0) {
-    log_line("ERR", "Error writing ports file (%s): %s", a.ports_file, err);
-    a.ports_file[0] = 0;
-  }
-  /* Kept for a reload: the options as running. */
+  /* Kept for a reload: the options as running. The signals are caught
+   * before the ports file says the server is ready (a test that signals it
+   * then must not find SIGHUP or SIGUSR2 still at their default, which
+   * ends the process). */
   a.cli = cli;
   a.config = config;
   a.prog = prog;
@@ -695,6 +692,12 @@ int main(int argc, char **argv) {
   uv_signal_start(&a.sigusr1, on_reopen, SIGUSR1);
   uv_signal_start(&a.sigusr2, on_ldm, SIGUSR2);
   uv_signal_start(&a.sighup, on_reload, SIGHUP);
+  if (o.ports_file_dir && o.ports_file_dir[0] &&
+      write_ports_file(&a, o.ports_file_dir, prog, url, a.mon ? mon_url : NULL,
+                       err, sizeof(err)) < 0) {
+    log_line("ERR", "Error writing ports file (%s): %s", a.ports_file, err);
+    a.ports_file[0] = 0;
+  }
   uv_run(uv_default_loop(), UV_RUN_DEFAULT);
   nm_server_free(a.srv);
   if (a.ports_file[0])

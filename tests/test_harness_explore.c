@@ -176,6 +176,31 @@ START_TEST(kofn_respects_its_run_budget) {
 }
 END_TEST
 
+START_TEST(an_await_goes_with_its_removed_command) {
+  static nm_candidate_t c;
+  cJSON *root =
+      cJSON_Parse("{\"name\":\"x\",\"clients\":[\"a\"],\"steps\":["
+                  "{\"client\":\"a\",\"do\":\"connect\"},"
+                  "{\"client\":\"a\",\"do\":\"request\",\"subject\":\"s\","
+                  "\"as\":\"r1\"},"
+                  "{\"client\":\"a\",\"do\":\"drain\",\"as\":\"d2\"},"
+                  "{\"client\":\"a\",\"await\":\"r1\",\"expect\":\"any\"},"
+                  "{\"client\":\"a\",\"await\":\"d2\",\"expect\":\"ok\"},"
+                  "{\"client\":\"a\",\"await\":{\"ev\":\"closed\"}}]}");
+  cJSON *doc;
+  memset(&c, 0, sizeof(c));
+  c.drop_steps[c.ndrop++] = 1; /* the request: its await goes too */
+  doc = nm_candidate_doc(root, &c);
+  ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(doc, "steps")), 4);
+  cJSON_Delete(doc);
+  c.drop_steps[c.ndrop++] = 2; /* and the drain: every await goes */
+  doc = nm_candidate_doc(root, &c);
+  ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(doc, "steps")), 1);
+  cJSON_Delete(doc);
+  cJSON_Delete(root);
+}
+END_TEST
+
 /* ---- determinism and validity ---- */
 
 static void parses(const cJSON *doc, const char *what) {
@@ -440,6 +465,7 @@ int main(void) {
   tcase_add_test(tc, shrinking_respects_its_budget);
   tcase_add_test(tc, shrinks_a_flaky_failure_k_of_n);
   tcase_add_test(tc, kofn_respects_its_run_budget);
+  tcase_add_test(tc, an_await_goes_with_its_removed_command);
   tcase_add_test(tc, a_seed_yields_the_same_perturbations);
   tcase_add_test(tc, generated_and_perturbed_documents_are_scenarios);
   tcase_add_test(tc, perturbations_go_before_their_step);

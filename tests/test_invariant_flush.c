@@ -359,6 +359,22 @@ START_TEST(message_lost_with_its_connection_is_not_blamed) {
   ck_assert_uint_eq(not_evaluated_n, 1);
   tlb_free();
 
+  /* The server stopped reading connection 1 (stall): it never sees the
+   * close, but the client reconnecting shows it left. */
+  connected();
+  cmd(0, 1, "\"op\":\"publish\",\"subject\":\"x\",\"data\":\"m\"");
+  ok(0, 1);
+  srv(NM_TL_OPEN, 2);
+  in(2, "CONNECT {\"name\":\"a\"}\r\nPING\r\n");
+  out(2, "PONG\r\n");
+  cmd(0, 2, "\"op\":\"flush\"");
+  in(2, "PING\r\n");
+  out(2, "PONG\r\n");
+  ok(0, 2);
+  ck_assert_int_eq(check_inv("\"flush_fence\""), 0);
+  ck_assert_uint_eq(not_evaluated_n, 1);
+  tlb_free();
+
   connected();
   srv(NM_TL_CLOSE, 1);
   cmd(0, 1, "\"op\":\"publish\",\"subject\":\"x\",\"data\":\"m\"");
