@@ -280,13 +280,14 @@ static int wants_proxy(int argc, char **argv) {
   return 0;
 }
 
-/* The pid as text, no newline, mode 0660: nats-server's pid file. */
+/* The pid as text, no newline, mode 0660: nats-server's pid file (its
+ * errors as Go's os.WriteFile words them: "open ..." or "write ..."). */
 static int write_pid_file(const char *path, char *err, size_t errlen) {
   char eb[128], txt[32];
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0660);
   int n = snprintf(txt, sizeof(txt), "%d", (int)getpid());
   if (fd < 0 || write(fd, txt, (size_t)n) != n) {
-    snprintf(err, errlen, "open %s: %s", path,
+    snprintf(err, errlen, "%s %s: %s", fd < 0 ? "open" : "write", path,
              nm_go_strerror(errno, eb, sizeof(eb)));
     if (fd >= 0)
       close(fd);
