@@ -109,6 +109,7 @@ static int connect_named(const char *name) {
 
 START_TEST(rule_selects_by_client_name) {
   char buf[T_BUF];
+  nm_peer_state_t st;
   int a, b;
   px_start();
   a = connect_named("alpha");
@@ -120,6 +121,12 @@ START_TEST(rule_selects_by_client_name) {
   nm_test_send_str(b, "PING\r\n");
   quiet(b, buf, sizeof(buf));
   ck_assert_str_eq(buf, "");
+  /* A direct action by name: beta closed, alpha untouched. */
+  fault("{\"actions\":[{\"do\":\"close\",\"conn\":{\"name\":\"beta\"}}]}");
+  nm_test_read(b, buf, sizeof(buf), NULL, T_WAIT_MS, 0, &st);
+  ck_assert_int_eq(st, NM_PEER_EOF);
+  nm_test_send_str(a, "PING\r\n");
+  want(a, buf, sizeof(buf), "PONG\r\n");
   close(a);
   close(b);
   px_stop();
