@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "test_proxy_util.h"
 
@@ -280,6 +281,20 @@ START_TEST(bad_options_are_named) {
 }
 END_TEST
 
+/* An embedding program with standard input closed: the proxy's loop and
+ * listener must not take descriptor 0 (libuv aborts when asked to close a
+ * descriptor below 3). Check runs each test in a child of its own. */
+START_TEST(stdin_closed) {
+  struct stat a, b;
+  ck_assert_int_eq(close(STDIN_FILENO), 0);
+  px_start();
+  ck_assert(fstat(STDIN_FILENO, &a) == 0 && stat("/dev/null", &b) == 0 &&
+            S_ISCHR(a.st_mode) && a.st_rdev == b.st_rdev);
+  same_as_direct("PING\r\n", "PONG\r\n");
+  px_stop(); /* aborted here before the proxy held 0-2 */
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("proxy");
   TCase *tc = tcase_create("pass");
@@ -294,6 +309,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, connect_urls_point_at_the_proxy);
   tcase_add_test(tc, upstream_down_closes_the_client);
   tcase_add_test(tc, bad_options_are_named);
+  tcase_add_test(tc, stdin_closed);
   suite_add_tcase(s, tc);
   return s;
 }
