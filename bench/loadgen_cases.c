@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -302,16 +303,23 @@ static int echo_listener(int *port) {
 int nm_lg_case_rtt(int port, long rounds) {
   int tport, pport, tl = echo_listener(&tport), pl = echo_listener(&pport);
   int tfd, pfd, nblk = 0;
-  pid_t child;
+  pid_t child, self;
   pthread_t th;
   nm_lg_conn_t srv;
   double fmed = 0, fp99 = 0, tmed = 0, tp99 = 0, smed = 0, sp99 = 0, m, p;
   long done, blk;
 
+  self = getpid();
   child = fork();
   if (child < 0)
     nm_lg_die("fork: %s", strerror(errno));
   if (child == 0) {
+    /* Gone with the load generator, even when it dies before connecting
+     * (the echo would wait in accept for ever). */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != self)
+      _exit(0);
+    close(tl);
     echo_main(&pl);
     _exit(0);
   }

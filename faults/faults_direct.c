@@ -41,6 +41,12 @@ static void find_last(nm_hconn_t *c, void *data) {
   last->id = nm__fh_id(last->f, c);
 }
 
+static int has_name(nm_faults_t *f, nm_hconn_t *c, const nm__fdirect_t *a) {
+  const char *name =
+      f->ops->conn_name != NULL ? f->ops->conn_name(f->host, c) : NULL;
+  return name != NULL && strcmp(name, a->conn_name) == 0;
+}
+
 /* Runs fn on each connection the action addresses. Connections are named by
  * id and looked up again before each call: an action may close one. */
 static void each_target(nm_faults_t *f, const nm__fdirect_t *a,
@@ -66,6 +72,8 @@ static void each_target(nm_faults_t *f, const nm__fdirect_t *a,
     break;
   }
   case NM_FCONN_ALL:
+  case NM_FCONN_NAME: {
+    int matched = 0;
     /* Pages of 64 ids: any number of connections, no unbounded list. */
     memset(&ids, 0, sizeof(ids));
     ids.f = f;
@@ -75,13 +83,19 @@ static void each_target(nm_faults_t *f, const nm__fdirect_t *a,
       nm__fh_each(f, collect, &ids);
       for (i = 0; i < ids.n; i++) {
         c = nm__fh_find(f, ids.ids[i]);
-        if (c != NULL)
-          fn(f, c, a, rule);
+        if (c == NULL || (a->sel == NM_FCONN_NAME && !has_name(f, c, a)))
+          continue;
+        matched++;
+        fn(f, c, a, rule);
       }
       if (ids.n > 0)
         ids.after = ids.ids[ids.n - 1];
     } while (ids.more && !f->stopped);
+    if (a->sel == NM_FCONN_NAME && matched == 0)
+      nm__fobserve(f, NM_OBS_ACTION, 0, NULL, (nm_slice_t){NULL, 0}, rule,
+                   "skipped", "no connection with that name open");
     return;
+  }
   }
   c = id != 0 ? nm__fh_find(f, id) : NULL;
   if (c == NULL) {

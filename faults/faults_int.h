@@ -63,6 +63,7 @@ typedef enum {
   NM_FCONN_ALL,
   NM_FCONN_THIS, /* the connection whose frame triggered the rule */
   NM_FCONN_ID,
+  NM_FCONN_NAME, /* every open connection whose CONNECT "name" is conn_name */
 } nm__fconn_sel_t;
 
 typedef enum {
@@ -94,6 +95,7 @@ typedef struct {
   nm__fdo_t kind;
   nm__fconn_sel_t sel;
   uint64_t conn_id;
+  char *conn_name; /* NM_FCONN_NAME */
   /* send_raw: data. send: op and fields. publish: subject etc. */
   nm_op_t op;
   char *subject;

@@ -42,10 +42,10 @@ int nm__fj_has_space(const char *s);
 nm_op_t nm__fj_verb_op(const char *name);
 /* The name of the lowest op in a bit set. */
 const char *nm__fj_op_name_of(uint32_t bits);
-/* "conn": a number, "last", "all" or "this"; def when absent. */
+/* "conn": a number, "last", "all", "this" or {"name": NAME}; def when
+ * absent. Sets a->sel, a->conn_id and a->conn_name. */
 int nm__fj_conn(const cJSON *o, nm__fconn_sel_t def, int in_then,
-                nm__fconn_sel_t *sel, uint64_t *id, const char *where,
-                char *err, size_t errlen);
+                nm__fdirect_t *a, const char *where, char *err, size_t errlen);
 /* A rule id: 1 to NM_FAULT_ID_MAX - 1 of letters, digits, - _ . : */
 int nm__fj_valid_id(const char *s);
 

@@ -26,6 +26,7 @@ static const struct {
 };
 
 static void direct_free(nm__fdirect_t *a) {
+  free(a->conn_name);
   free(a->subject);
   free(a->sid);
   free(a->reply);
@@ -287,14 +288,12 @@ static int parse_direct(const cJSON *o, nm__fdirect_t *a, const char *where,
   switch (a->kind) {
   case NM_FDO_SEND_RAW:
     if ((rc = nm__fj_check_keys(o, k_raw, where, err, errlen)) ||
-        (rc = nm__fj_conn(o, def, in_then, &a->sel, &a->conn_id, where, err,
-                          errlen)))
+        (rc = nm__fj_conn(o, def, in_then, a, where, err, errlen)))
       return rc;
     return get_data(o, a, 1, where, err, errlen);
   case NM_FDO_SEND:
     if ((rc = nm__fj_check_keys(o, k_send, where, err, errlen)) ||
-        (rc = nm__fj_conn(o, def, in_then, &a->sel, &a->conn_id, where, err,
-                          errlen)))
+        (rc = nm__fj_conn(o, def, in_then, a, where, err, errlen)))
       return rc;
     return parse_send(o, a, where, err, errlen);
   case NM_FDO_PUBLISH:
@@ -335,8 +334,7 @@ static int parse_direct(const cJSON *o, nm__fdirect_t *a, const char *where,
     return 0;
   case NM_FDO_RELEASE:
     if ((rc = nm__fj_check_keys(o, k_rel, where, err, errlen)) ||
-        (rc = nm__fj_conn(o, NM_FCONN_ALL, in_then, &a->sel, &a->conn_id, where,
-                          err, errlen)) ||
+        (rc = nm__fj_conn(o, NM_FCONN_ALL, in_then, a, where, err, errlen)) ||
         (rc = nm__fj_uint(o, "count", 1, UINT32_MAX, &a->count, where, err,
                           errlen)))
       return rc;
@@ -352,16 +350,14 @@ static int parse_direct(const cJSON *o, nm__fdirect_t *a, const char *where,
     if ((rc = nm__fj_check_keys(o, k_close, where, err, errlen)) ||
         (rc = nm__fj_bool(o, "flush", &a->flag, where, err, errlen)))
       return rc;
-    return nm__fj_conn(o, def, in_then, &a->sel, &a->conn_id, where, err,
-                       errlen);
+    return nm__fj_conn(o, def, in_then, a, where, err, errlen);
   case NM_FDO_RESET:
   case NM_FDO_STALL:
   case NM_FDO_RESUME:
   case NM_FDO_BLACKHOLE:
     if ((rc = nm__fj_check_keys(o, k_conn, where, err, errlen)) != 0)
       return rc;
-    return nm__fj_conn(o, def, in_then, &a->sel, &a->conn_id, where, err,
-                       errlen);
+    return nm__fj_conn(o, def, in_then, a, where, err, errlen);
   case NM_FDO_RESTART:
     if ((rc = nm__fj_check_keys(o, k_restart, where, err, errlen)) ||
         (rc = nm__fj_uint(o, "ms", 0, NM_FAULT_RESTART_MAX_MS, &a->ms, where,

@@ -187,30 +187,43 @@ uint32_t nm__fverb_bit(const char *name) {
 
 /* "conn": a number, "last", "all" or "this". */
 int nm__fj_conn(const cJSON *o, nm__fconn_sel_t def, int in_then,
-                nm__fconn_sel_t *sel, uint64_t *id, const char *where,
-                char *err, size_t errlen) {
+                nm__fdirect_t *a, const char *where, char *err, size_t errlen) {
+  static const char *const k_name[] = {"name", NULL};
   const cJSON *v = nm__fj_get(o, "conn");
-  *sel = def;
+  uint64_t *id = &a->conn_id;
+  a->sel = def;
   *id = 0;
   if (v == NULL)
     return 0;
   if (nm__fj_as_uint(v, id) && *id >= 1) {
-    *sel = NM_FCONN_ID;
+    a->sel = NM_FCONN_ID;
     return 0;
   }
   *id = 0;
   if (cJSON_IsString(v)) {
     if (strcmp(v->valuestring, "last") == 0)
-      return *sel = NM_FCONN_LAST, 0;
+      return a->sel = NM_FCONN_LAST, 0;
     if (strcmp(v->valuestring, "all") == 0)
-      return *sel = NM_FCONN_ALL, 0;
+      return a->sel = NM_FCONN_ALL, 0;
     if (strcmp(v->valuestring, "this") == 0)
-      return *sel = NM_FCONN_THIS, 0;
+      return a->sel = NM_FCONN_THIS, 0;
+  }
+  if (cJSON_IsObject(v)) {
+    char in[96];
+    int rc;
+    snprintf(in, sizeof(in), "%s.conn", where);
+    if ((rc = nm__fj_check_keys(v, k_name, in, err, errlen)) ||
+        (rc = nm__fj_str(v, "name", 0, &a->conn_name, in, err, errlen)))
+      return rc;
+    if (a->conn_name == NULL)
+      return nm__fj_fail(err, errlen, "%s.name: required", in);
+    a->sel = NM_FCONN_NAME;
+    return 0;
   }
   (void)in_then;
   return nm__fj_fail(err, errlen,
                      "%s.conn: must be a connection id (1, 2, ...), \"last\", "
-                     "\"all\" or \"this\"",
+                     "\"all\", \"this\" or {\"name\": NAME}",
                      where);
 }
 

@@ -3,7 +3,6 @@
  * --explore is among it. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fnmatch.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -56,20 +55,6 @@ static void usage(FILE *f) {
           "FILE (skipped),\n"
           "  --junit FILE, --json FILE, --html FILE, --time-scale F, -v    "
           "as for ordinary runs\n");
-}
-
-static int selected(const xcli_t *c, const nm_scenario_t *sc) {
-  int ok = c->nnames == 0;
-  for (int i = 0; i < c->nnames && !ok; i++)
-    ok = fnmatch(c->names[i], sc->name, 0) == 0;
-  if (!ok)
-    return 0;
-  if (c->ntags == 0)
-    return 1;
-  for (int i = 0; i < c->ntags; i++)
-    if (nm_scenario_has_tag(sc, c->tags[i]))
-      return 1;
-  return 0;
 }
 
 static int parse_u64(const char *s, uint64_t max, uint64_t *out) {
@@ -324,7 +309,7 @@ int nm_explore_main(int argc, char **argv) {
       load_errors++;
       continue;
     }
-    if (!selected(&c, s)) {
+    if (!nm_scenario_selected(s, c.names, c.nnames, c.tags, c.ntags)) {
       nm_scenario_free(s);
       continue;
     }

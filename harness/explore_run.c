@@ -22,6 +22,7 @@ typedef struct {
   uint64_t nfail, npass, nskip, nerror;
   uint64_t stop_at_us;
   uint64_t extra_runs; /* confirm, shrink, replay, reference runs */
+  uint64_t nnostart;   /* failing runs whose driver did not start */
   pthread_mutex_t mu;
 } xctx_t;
 
@@ -71,12 +72,28 @@ static nm_scenario_t *run_doc(const nm_explore_opts_t *o, const cJSON *doc,
   return sc;
 }
 
+/* Did the run fail because a driver did not start in time (it printed no
+ * hello)? That is the machine's load (a Node driver under a load average
+ * of 20 on 2 cores takes more than the harness's limit), never a finding. */
+static int driver_did_not_start(const nm_result_t *res) {
+  for (size_t i = 0; i < res->fails.n; i++)
+    if (!strcmp(res->fails.v[i].what, "run") && res->fails.v[i].message &&
+        strstr(res->fails.v[i].message, "printed no hello"))
+      return 1;
+  return 0;
+}
+
 /* The failure's key: the first invariant that failed, else "step" (a step
- * failed) or "run" (the run itself: a driver died, a timeout). */
+ * failed) or "run" (the run itself: a driver died, a timeout), or
+ * NM_EXPLORE_KEY_NO_START (the driver did not start: not examined). */
 static void fail_key(const nm_result_t *res, char *key, size_t n) {
   key[0] = '\0';
   if (res->status != NM_ST_FAIL && res->status != NM_ST_ERROR)
     return;
+  if (driver_did_not_start(res)) {
+    snprintf(key, n, "%s", NM_EXPLORE_KEY_NO_START);
+    return;
+  }
   if (res->status == NM_ST_ERROR) {
     snprintf(key, n, "error");
     return;
@@ -371,6 +388,11 @@ static void handle_failure(xctx_t *x, uint64_t i, nm_finding_t *fs, int *nf,
 
   snprintf(wl, sizeof(wl), "%s",
            o->wl[r->wl].root ? o->wl[r->wl].name : "generated");
+  if (!strcmp(r->key, NM_EXPLORE_KEY_NO_START)) {
+    x->nnostart++;
+    cJSON_Delete(base);
+    return;
+  }
   cause_of(&c, cause, sizeof(cause));
   /* A failure of the same workload and key whose cause is already within
    * this run's perturbations: counted, not shrunk again. */
@@ -471,9 +493,13 @@ static void handle_failure(xctx_t *x, uint64_t i, nm_finding_t *fs, int *nf,
     nm_scenario_t *rs = run_doc(o, doc, path, o->driver, r->seed, 1, &rr);
     x->extra_runs++;
     fail_key(&rr, key, sizeof(key));
-    if (key[0])
+    /* Only the same failure reproduces it; a driver that did not start
+     * is counted apart (the machine's load). */
+    if (!strcmp(key, NM_EXPLORE_KEY_NO_START))
+      f->replay_nostart++;
+    else if (key[0] && strcmp(key, f->key) == 0)
       f->replay_fails++;
-    if (key[0] && !f->sc) {
+    if (key[0] && !strcmp(key, f->key) && !f->sc) {
       f->res = rr;
       f->sc = rs;
     } else {
@@ -549,6 +575,7 @@ static cJSON *summary_json(const xctx_t *x, const nm_finding_t *fs, int nf,
   cJSON_AddNumberToObject(j, "skipped", (double)x->nskip);
   cJSON_AddNumberToObject(j, "errors", (double)x->nerror);
   cJSON_AddNumberToObject(j, "extra_runs", (double)x->extra_runs);
+  cJSON_AddNumberToObject(j, "driver_did_not_start", (double)x->nnostart);
   cJSON_AddNumberToObject(j, "perturbations", (double)x->npert);
   pc = cJSON_AddObjectToObject(j, "perturbations_by_class");
   for (int c = 0; c < NM_PC_COUNT; c++)
@@ -578,6 +605,7 @@ static cJSON *summary_json(const xctx_t *x, const nm_finding_t *fs, int nf,
     cJSON_AddNumberToObject(e, "runs_per_candidate", f->per_candidate);
     cJSON_AddNumberToObject(e, "replays", f->replays);
     cJSON_AddNumberToObject(e, "replay_failures", f->replay_fails);
+    cJSON_AddNumberToObject(e, "replays_not_started", f->replay_nostart);
     if (f->ref_fails >= 0)
       cJSON_AddBoolToObject(e, "reference_fails", f->ref_fails);
     cJSON_AddBoolToObject(e, "scored", f->scored);
@@ -652,6 +680,10 @@ int nm__explore_run(const nm_explore_opts_t *o) {
       first = 0;
     }
   printf("); seed %llu\n", (unsigned long long)o->seed);
+  if (x.nnostart)
+    printf("explore: %llu failing run(s) not examined: a driver printed no "
+           "hello in time (the machine's load, not the client)\n",
+           (unsigned long long)x.nnostart);
   printf("explore: %d distinct finding(s), %d scored against the client\n", nf,
          nscored);
   for (int i = 0; i < nf; i++) {
@@ -670,10 +702,11 @@ int nm__explore_run(const nm_explore_opts_t *o) {
                                                                     : "",
              f->shrunk ? "yes" : "no, it did not fail again", f->shrink_runs,
              f->per_candidate);
-    printf("      replays: %d of %d fail%s; %s%s%s\n", f->replay_fails,
+    printf("      replays: %d of %d fail%s%s; %s%s\n", f->replay_fails,
            f->replays,
            f->replay_fails && f->replay_fails < f->replays ? " (flaky)" : "",
-           f->scored ? "scored" : "not scored: ", f->scored ? "" : f->why, "");
+           f->replay_nostart ? " (some did not start: see explore.json)" : "",
+           f->scored ? "scored" : "not scored: ", f->scored ? "" : f->why);
     printf("      scenario: %s\n", f->file);
   }
 

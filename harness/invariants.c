@@ -235,61 +235,34 @@ const nm_inv_sub_t *nm__inv_sub_by_tag(const nm_inv_ctx_t *cx, int client,
   return NULL;
 }
 
-/* Does `client` have, at timeline index `at`, a flush pending (called
- * before `at`, no result before it) whose PING the server has not read yet
- * on connection `conn`? Its PING may then be on its way, and a PONG that
- * arrives now is, for the client, the answer to it. The flush's PING is the
- * one pong_fifo assigns: the first PING after the flush and after the
- * previous flush's PING. */
-static int flush_ping_in_flight(const nm_inv_ctx_t *cx, int client,
-                                uint64_t conn, size_t at) {
-  const nm_tl_t *tl = cx->tl;
-  size_t last_ping = 0;
-  for (size_t f = 0; f < at; f++) {
-    const nm_tl_ev_t *e = &tl->v[f];
-    size_t from, r, ping = NM_TL_NONE;
-    if (e->kind != NM_TL_CMD || e->client != client ||
-        strcmp(e->ev, "flush") != 0)
-      continue;
-    from = f > last_ping ? f : last_ping;
-    for (size_t i = from + 1; i < tl->n; i++)
-      if (tl->v[i].kind == NM_TL_IN && tl->v[i].op == NM_OP_PING &&
-          nm__inv_on_client(cx, i, client)) {
-        ping = i;
-        break;
-      }
-    if (ping != NM_TL_NONE)
-      last_ping = ping;
-    r = nm__inv_result(cx, f);
-    if (r != NM_TL_NONE && r < at)
-      continue; /* ended before the PONG */
-    if (ping == NM_TL_NONE || (ping > at && tl->v[ping].conn == conn))
-      return 1;
-  }
-  return 0;
-}
-
-/* Spare PONGs (sent when no PING was outstanding) that may answer a PING on
- * its way, at most this many at once per connection. */
+/* Spare PONGs (sent when no PING was outstanding) that may answer a PING
+ * still to come, at most this many at once per connection. */
 #define NM_INV_MAX_SPARE 64
 
+/* FIFO pairing of the PONGs the server sent with the PINGs it read on the
+ * PING's connection. With `lenient` (what a client may have seen): a spare
+ * PONG — one sent when no PING was outstanding — may still be unread when
+ * the client sends its next PING (the client reads when it reads), so it
+ * answers the next PING the server reads, and every later pairing shifts
+ * with it; unless the client has proven it read the spare before: it
+ * answered a server PING written after the spare (the PONG to it came
+ * back first). */
 static size_t pong_pairing(const nm_inv_ctx_t *cx, size_t ping, int lenient) {
   const nm_tl_t *tl = cx->tl;
   uint64_t conn = tl->v[ping].conn;
-  int client = nm_tl_owner(tl, conn);
   size_t ahead = 0; /* PINGs outstanding before ours */
   size_t spare[NM_INV_MAX_SPARE], nspare = 0, first = 0;
+  size_t srv_ping[NM_INV_MAX_SPARE], nsp = 0, sp_first = 0;
   int ours = 0;
 
-  /* Walk the connection in order, pairing PONGs with outstanding PINGs
-   * first-in first-out; count how many are ahead of ours. */
   for (size_t i = 0; i < tl->n; i++) {
     const nm_tl_ev_t *e = &tl->v[i];
     if (e->conn != conn || (e->kind != NM_TL_IN && e->kind != NM_TL_OUT))
       continue;
     if (e->kind == NM_TL_IN && e->op == NM_OP_PING) {
       if (nspare > first) {
-        /* Answered, as the client saw it, by a PONG already sent. */
+        /* Answered, as the client may have seen it, by a PONG already
+         * sent. */
         if (i == ping)
           return spare[first];
         first++;
@@ -298,15 +271,24 @@ static size_t pong_pairing(const nm_inv_ctx_t *cx, size_t ping, int lenient) {
       } else if (!ours) {
         ahead++;
       }
-    } else if (e->op == NM_OP_PONG && nm_tl_sent(e)) {
+    } else if (e->kind == NM_TL_OUT && e->op == NM_OP_PONG && nm_tl_sent(e)) {
       if (ahead > 0) {
         ahead--;
       } else if (ours) {
         return i;
-      } else if (lenient && nspare < NM_INV_MAX_SPARE &&
-                 flush_ping_in_flight(cx, client, conn, i)) {
+      } else if (lenient && nspare < NM_INV_MAX_SPARE) {
         spare[nspare++] = i;
       }
+    } else if (lenient && e->kind == NM_TL_OUT && e->op == NM_OP_PING &&
+               nm_tl_sent(e) && nsp < NM_INV_MAX_SPARE) {
+      srv_ping[nsp++] = i;
+    } else if (lenient && e->kind == NM_TL_IN && e->op == NM_OP_PONG &&
+               nsp > sp_first) {
+      /* The client answered a server PING: it has read every frame sent
+       * before that PING, spares included. */
+      size_t read_up_to = srv_ping[sp_first++];
+      while (nspare > first && spare[first] < read_up_to)
+        first++;
     }
   }
   return NM_TL_NONE;

@@ -18,6 +18,9 @@
 #define NM_EXPLORE_KEY_MAX 128
 #define NM_EXPLORE_CAUSE_MAX 256
 #define NM_EXPLORE_PATH_MAX 2048
+/* The key of a run whose driver printed no hello in time: the machine's
+ * load, counted but never examined. */
+#define NM_EXPLORE_KEY_NO_START "driver did not start"
 
 typedef struct {
   const char *name; /* scenario name ("" for the generated slot) */
@@ -65,8 +68,9 @@ typedef struct {
   int confirm_runs, confirm_fails; /* the failing run again, before shrinking */
   int per_candidate; /* runs per shrink candidate (flaky: more than 1) */
   int replays, replay_fails;
-  int ref_fails; /* -1: not checked */
-  int shrunk;    /* 0: not shrunk (reference failed too, or budget) */
+  int replay_nostart; /* replays whose driver did not start (load) */
+  int ref_fails;      /* -1: not checked */
+  int shrunk;         /* 0: not shrunk (reference failed too, or budget) */
   int scored;
   char why[256]; /* why it is not scored */
   nm_result_t res;

@@ -115,11 +115,12 @@ const nm_inv_sub_t *nm__inv_sub_by_tag(const nm_inv_ctx_t *cx, int client,
 size_t nm__inv_pong_for(const nm_inv_ctx_t *cx, size_t ping);
 /* The PONG a client may fairly have taken as the answer to the PING at
  * `ping` (docs/design.md, Fairness): nm__inv_pong_for's pairing, except that
- * a PONG sent when no PING was outstanding, while a flush of the client had
- * its PING still on the way, answers the next PING the server reads on that
- * connection (every later pairing shifts with it). Such an answer precedes
- * its PING in the timeline. For checks of what a client MAY do; what it
- * MUST do (flush_liveness) keeps nm__inv_pong_for. */
+ * a PONG sent when no PING was outstanding answers the next PING the server
+ * reads on that connection (every later pairing shifts with it), since the
+ * client may not have read it before it sent that PING — unless it proved
+ * it had, by answering a server PING written after it. Such an answer
+ * precedes its PING in the timeline. For checks of what a client MAY do;
+ * what it MUST do (flush_liveness) keeps nm__inv_pong_for. */
 size_t nm__inv_pong_may_answer(const nm_inv_ctx_t *cx, size_t ping);
 /* Does the frame at i carry message m (same subject and body)? */
 int nm__inv_frame_is_msg(const nm_tl_ev_t *e, const nm_inv_msg_t *m);

@@ -507,7 +507,8 @@ void nm_run_scenario(const nm_scenario_t *sc, const nm_run_opts_t *o, int rep,
   nm_tl_init(tl);
   for (int i = 0; i < sc->nclients; i++)
     nm_tl_add_client(tl, sc->clients[i]);
-  tl->server_view = o->server_cmd == NULL;
+  /* The proxy's observer reports the client leg as the mock does. */
+  tl->server_view = o->server_cmd == NULL || o->proxy;
   r->sc = sc;
   r->o = o;
   r->res = res;
@@ -549,7 +550,7 @@ void nm_run_scenario(const nm_scenario_t *sc, const nm_run_opts_t *o, int rep,
   /* A close the client reported is recorded by the server a little later:
    * wait (bounded) for it, so that the invariants do not read a close that
    * was merely not recorded yet as one that never happened. */
-  if (r->srv && res->status != NM_ST_SKIP)
+  if ((r->srv || r->real.proxy) && res->status != NM_ST_SKIP)
     nm__run_wait(r, closes_recorded, NULL,
                  nm__run_now(r) + NM_RUN_SETTLE_MS * 1000);
   tl->cut_short = steps_failed || r->fatal;

@@ -44,10 +44,6 @@ static void answer_error(nm_http_resp_t *resp, int status, const char *msg) {
   nm_buf_free(&b);
 }
 
-static int equal(const char *a, const char *b) {
-  return a && b && strcmp(a, b) == 0;
-}
-
 /* 1: allowed; 0: answered 401 or 403 in resp. */
 static int authorized(nm_monitor_t *m, const nm_http_req_t *req,
                       nm_http_resp_t *resp, const char *verb) {
@@ -57,9 +53,9 @@ static int authorized(nm_monitor_t *m, const nm_http_req_t *req,
   const char *user = NULL, *pass = NULL, *token = NULL;
   const nm__perm_t *perms = NULL;
   size_t n = 0;
-  int ok = 0, r;
+  int ok = 0;
 
-  if (!s->opts.user && !s->opts.token && !nm__auth_has_users(s->auth))
+  if (!nm__auth_required(s->auth, &s->opts))
     return 1;
   if (h && strncasecmp(h, "Basic ", 6) == 0 &&
       sodium_base642bin((unsigned char *)dec, NM_MOCK_AUTH_MAX, h + 6,
@@ -76,17 +72,9 @@ static int authorized(nm_monitor_t *m, const nm_http_req_t *req,
   } else if (h && strncasecmp(h, "Bearer ", 7) == 0) {
     token = h + 7;
   }
-  if (user || token) {
-    /* As a CONNECT with these credentials: the users list first, then the
-     * single user or token. */
-    r = nm__auth_users(s->auth, user, pass, token, &perms);
-    if (r != 0)
-      ok = r > 0;
-    else if (s->opts.token)
-      ok = equal(token, s->opts.token);
-    else if (s->opts.user)
-      ok = equal(user, s->opts.user) && equal(pass, s->opts.pass);
-  }
+  /* As a CONNECT with these credentials would be. */
+  if (user || token)
+    ok = nm__auth_check(s->auth, &s->opts, user, pass, token, &perms);
   if (!ok) {
     snprintf(resp->extra_headers, sizeof(resp->extra_headers),
              "Www-Authenticate: Basic realm=\"natsmock\"\r\n");

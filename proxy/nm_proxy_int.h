@@ -6,7 +6,10 @@
  * bytes queued for its socket (`out`). Reading a leg feeds its parser; each
  * complete frame goes through the fault stage and, untouched, is appended to
  * the other leg's `out` as the exact bytes read. Queued bytes are written at
- * the end of the read callback (or at once when nothing is being read). */
+ * the end of the read callback (or at once when nothing is being read).
+ * While no rule is installed, the start of a client frame still incomplete
+ * at the end of a read is forwarded at once too (unless it may be a publish
+ * to $MOCK.*), so the server sees the client's reads as they came. */
 #ifndef NM_PROXY_INT_H
 #define NM_PROXY_INT_H
 
@@ -42,13 +45,14 @@ typedef struct {
   int reading; /* uv_read_start in effect */
   int raw;     /* the parser gave up: the rest is forwarded unparsed */
   nm_parser_t parser;
-  nm_buf_t carry;   /* bytes of a frame that began in an earlier read */
-  const char *feed; /* the buffer being fed, during a feed */
-  size_t cur;       /* where the next frame starts in `feed` */
-  nm_buf_t out;     /* queued for this socket */
-  size_t inflight;  /* bytes in uv_write requests */
-  unsigned nwrites; /* uv_write requests not completed */
-  int close_after;  /* closing: 1 FIN, 2 RST once nwrites reaches 0 */
+  nm_buf_t carry;    /* bytes of a frame that began in an earlier read */
+  size_t carry_sent; /* of which already forwarded (client leg, see feed) */
+  const char *feed;  /* the buffer being fed, during a feed */
+  size_t cur;        /* where the next frame starts in `feed` */
+  nm_buf_t out;      /* queued for this socket */
+  size_t inflight;   /* bytes in uv_write requests */
+  unsigned nwrites;  /* uv_write requests not completed */
+  int close_after;   /* closing: 1 FIN, 2 RST once nwrites reaches 0 */
 } nm__pleg_t;
 
 struct nm__pconn_s {
@@ -65,6 +69,7 @@ struct nm__pconn_s {
   int stalled;      /* the engine stopped reading the client */
   int blackhole;    /* the engine black-holed the client */
   int verbose;      /* the client's CONNECT asked for +OK */
+  char *name;       /* the client's CONNECT "name" (rules select by it) */
   int cl_eof;       /* the client half-closed: passed on, answers still flow */
   int reset_client; /* the server reset: the client gets its bytes, then RST */
   uint64_t swallow_ok; /* +OK owed for injected publishes (verbose) */
@@ -115,7 +120,10 @@ int nm__pleg_queue(nm__pleg_t *leg, const char *p, size_t n, int now);
 void nm__pconn_update_reading(nm__pconn_t *pc);
 /* The client's frame after the stage: control publishes are answered,
  * everything else goes upstream. */
-void nm__pconn_pass_in(nm__pconn_t *pc, const nm_frame_t *f, nm_slice_t bytes);
+/* Passes a client frame on (or answers it, $MOCK.*); its first `sent` bytes
+ * were forwarded already, while the frame was incomplete. */
+void nm__pconn_pass_in(nm__pconn_t *pc, const nm_frame_t *f, nm_slice_t bytes,
+                       size_t sent);
 void nm__proxy_flush_dirty(nm_proxy_t *px);
 
 /* proxy.c */

@@ -4,8 +4,10 @@
  * offered to the fault stage, and, untouched, queued for the other socket.
  * Queued bytes are written once per read callback. */
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "nm_encode.h"
 #include "nm_proxy_int.h"
@@ -26,6 +28,7 @@ static void free_pc(nm__pconn_t *pc) {
   nm_buf_free(&pc->cl.out);
   nm_buf_free(&pc->up.out);
   free(pc->info);
+  free(pc->name);
   free(pc);
   nm__proxy_handle_closed(px);
 }
@@ -269,11 +272,15 @@ nm__pconn_t *nm__pconn_find(nm_proxy_t *px, uint64_t id) {
 static void note_connect(nm__pconn_t *pc, const nm_frame_t *f) {
   cJSON *j = cJSON_ParseWithLength(f->json.p, f->json.n);
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "verbose");
+  const cJSON *name = cJSON_GetObjectItemCaseSensitive(j, "name");
   pc->verbose = cJSON_IsTrue(v);
+  free(pc->name);
+  pc->name = cJSON_IsString(name) ? strdup(name->valuestring) : NULL;
   cJSON_Delete(j);
 }
 
-void nm__pconn_pass_in(nm__pconn_t *pc, const nm_frame_t *f, nm_slice_t bytes) {
+void nm__pconn_pass_in(nm__pconn_t *pc, const nm_frame_t *f, nm_slice_t bytes,
+                       size_t sent) {
   nm_proxy_t *px = pc->px;
 
   if (pc->closing)
@@ -298,23 +305,25 @@ void nm__pconn_pass_in(nm__pconn_t *pc, const nm_frame_t *f, nm_slice_t bytes) {
     px->cur = saved;
     return;
   }
-  if (nm__pleg_queue(&pc->up, bytes.p, bytes.n, 0) == 0)
+  if (nm__pleg_queue(&pc->up, bytes.p + sent, bytes.n - sent, 0) == 0)
     nm__proxy_observe(px, NM_OBS_OUT, NM_OBS_LEG_UPSTREAM, pc->id, f, bytes,
                       NULL, NULL, NULL);
 }
 
-static void client_frame(nm__pconn_t *pc, const nm_frame_t *f,
-                         nm_slice_t bytes) {
+/* sent: bytes of the frame forwarded before it was complete; such a frame
+ * is past the rules' reach (a rule installed meanwhile does not see it). */
+static void client_frame(nm__pconn_t *pc, const nm_frame_t *f, nm_slice_t bytes,
+                         size_t sent) {
   nm_proxy_t *px = pc->px;
   nm__pconn_t *saved = px->cur;
 
   nm__proxy_observe(px, NM_OBS_IN, NM_OBS_LEG_CLIENT, pc->id, f, bytes, NULL,
                     NULL, NULL);
   px->cur = pc;
-  if (!nm_faults_active(px->faults) ||
+  if (sent > 0 || !nm_faults_active(px->faults) ||
       nm_faults_frame(px->faults, (nm_hconn_t *)pc, NM_DIR_IN, f, bytes) ==
           NM_FAULT_PASS)
-    nm__pconn_pass_in(pc, f, bytes);
+    nm__pconn_pass_in(pc, f, bytes, sent);
   px->cur = saved;
 }
 
@@ -380,9 +389,11 @@ static int on_frame(nm_parser_t *p, const nm_frame_t *f) {
   nm__pconn_t *pc = leg->pc;
   size_t end = nm_parser_frame_end(p);
   nm_slice_t bytes;
+  size_t sent = leg->carry_sent;
 
   if (pc->closing)
     return 1;
+  leg->carry_sent = 0;
   if (leg->carry.len > 0) {
     if (nm_buf_append(&leg->carry, leg->feed + leg->cur, end - leg->cur) < 0) {
       nm__pconn_close(pc, NM_CLOSE_FIN, "frame over the proxy's limit");
@@ -394,7 +405,7 @@ static int on_frame(nm_parser_t *p, const nm_frame_t *f) {
   }
   leg->cur = end;
   if (leg->side == NM_PSIDE_CLIENT)
-    client_frame(pc, f, bytes);
+    client_frame(pc, f, bytes, sent);
   else
     upstream_frame(pc, f, bytes);
   nm_buf_clear(&leg->carry);
@@ -413,6 +424,29 @@ static void forward_raw(nm__pleg_t *leg, const char *p, size_t n) {
                       to->side == NM_PSIDE_CLIENT ? NM_OBS_LEG_CLIENT
                                                   : NM_OBS_LEG_UPSTREAM,
                       pc->id, NULL, (nm_slice_t){p, n}, NULL, NULL, NULL);
+}
+
+/* Whether the start of a client frame p[0..n) may still turn out to be a
+ * PUB or HPUB to $MOCK.* (the op and subject read so far allow it). */
+static int may_be_control_pub(const char *p, size_t n) {
+  static const char kMock[] = "$MOCK.";
+  size_t i = 0, op, s;
+
+  while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+    i++;
+  op = i;
+  while (i < n && isalpha((unsigned char)p[i]))
+    i++;
+  if (i == n) /* the op so far may become PUB or HPUB */
+    return (i - op <= 3 && strncasecmp(p + op, "PUB", i - op) == 0) ||
+           (i - op <= 4 && strncasecmp(p + op, "HPUB", i - op) == 0);
+  if (!((i - op == 3 && strncasecmp(p + op, "PUB", 3) == 0) ||
+        (i - op == 4 && strncasecmp(p + op, "HPUB", 4) == 0)))
+    return 0;
+  while (i < n && (p[i] == ' ' || p[i] == '\t'))
+    i++;
+  s = n - i < sizeof(kMock) - 1 ? n - i : sizeof(kMock) - 1;
+  return memcmp(p + i, kMock, s) == 0;
 }
 
 static void feed(nm__pleg_t *leg, const char *p, size_t n) {
@@ -437,13 +471,28 @@ static void feed(nm__pleg_t *leg, const char *p, size_t n) {
     nm__proxy_observe(pc->px, NM_OBS_ACTION, NM_OBS_LEG_CLIENT, pc->id, NULL,
                       (nm_slice_t){NULL, 0}, NULL, "raw", detail);
     leg->raw = 1;
-    forward_raw(leg, leg->carry.base, leg->carry.len);
+    forward_raw(leg, leg->carry.base + leg->carry_sent,
+                leg->carry.len - leg->carry_sent);
     nm_buf_clear(&leg->carry);
+    leg->carry_sent = 0;
     forward_raw(leg, p + leg->cur, n - leg->cur);
     return;
   }
-  if (nm_buf_append(&leg->carry, p + leg->cur, n - leg->cur) < 0)
+  if (nm_buf_append(&leg->carry, p + leg->cur, n - leg->cur) < 0) {
     nm__pconn_close(pc, NM_CLOSE_FIN, "frame over the proxy's limit");
+    return;
+  }
+  /* The server should see the client's bytes as they were read (where a
+   * read ends changes some of nats-server's answers): while no rule could
+   * take the frame, its start goes on now, unless it may be a publish to
+   * $MOCK.* (never forwarded). It is still kept for the observer. */
+  if (leg->side == NM_PSIDE_CLIENT && leg->carry.len > leg->carry_sent &&
+      !nm_faults_active(pc->px->faults) &&
+      !may_be_control_pub(leg->carry.base, leg->carry.len)) {
+    forward_raw(leg, leg->carry.base + leg->carry_sent,
+                leg->carry.len - leg->carry_sent);
+    leg->carry_sent = leg->carry.len;
+  }
 }
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "nm_proxy_int.h"
+#include "nm_stdfds.h"
 
 void nm_proxy_opts_init(nm_proxy_opts_t *o) {
   memset(o, 0, sizeof(*o));
@@ -206,6 +207,9 @@ int nm__proxy_listen(nm_proxy_t *px, int port) {
   struct sockaddr_storage ss;
   int len = sizeof(ss), r;
 
+  /* The listener must not become descriptor 0-2 (nm_stdfds.h). */
+  if ((r = nm_hold_std_fds()) < 0)
+    return r;
   memset(&ss, 0, sizeof(ss));
   if (uv_ip4_addr(px->opts.host, port, (struct sockaddr_in *)&ss) != 0 &&
       uv_ip6_addr(px->opts.host, port, (struct sockaddr_in6 *)&ss) != 0)
@@ -383,6 +387,11 @@ int nm_proxy_start_thread(const nm_proxy_opts_t *o, nm_proxy_t **out, char *err,
 
   if (loop == NULL)
     return fail(err, errlen, NM_ENOMEM, "out of memory");
+  /* Nor the loop's own descriptors, which it closes with uv__close. */
+  if ((r = nm_hold_std_fds()) < 0) {
+    free(loop);
+    return fail(err, errlen, r, "/dev/null: %s", uv_strerror(r));
+  }
   r = uv_loop_init(loop);
   if (r < 0) {
     free(loop);

@@ -58,7 +58,7 @@ static void h_set_blackhole(void *host, nm_hconn_t *c, int on) {
 
 static void h_handle_frame(void *host, nm_hconn_t *c, const nm_frame_t *f,
                            nm_slice_t bytes) {
-  nm__pconn_pass_in((nm__pconn_t *)c, f, bytes);
+  nm__pconn_pass_in((nm__pconn_t *)c, f, bytes, 0);
 }
 
 /* A phantom publish is written on the upstream connection of the pair
@@ -123,6 +123,10 @@ static void h_observe(void *host, const nm_obs_event_t *ev) {
                     ev->rule, ev->action, ev->detail);
 }
 
+static const char *h_conn_name(void *host, const nm_hconn_t *c) {
+  return ((const nm__pconn_t *)c)->name;
+}
+
 static uint64_t h_seed(void *host) {
   return ((nm_proxy_t *)host)->opts.seed;
 }
@@ -142,4 +146,5 @@ const nm_fault_host_t nm__proxy_fault_host = {
     .info_json = h_info_json,
     .observe = h_observe,
     .seed = h_seed,
+    .conn_name = h_conn_name,
 };

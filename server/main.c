@@ -280,13 +280,14 @@ static int wants_proxy(int argc, char **argv) {
   return 0;
 }
 
-/* The pid as text, no newline, mode 0660: nats-server's pid file. */
+/* The pid as text, no newline, mode 0660: nats-server's pid file (its
+ * errors as Go's os.WriteFile words them: "open ..." or "write ..."). */
 static int write_pid_file(const char *path, char *err, size_t errlen) {
   char eb[128], txt[32];
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0660);
   int n = snprintf(txt, sizeof(txt), "%d", (int)getpid());
   if (fd < 0 || write(fd, txt, (size_t)n) != n) {
-    snprintf(err, errlen, "open %s: %s", path,
+    snprintf(err, errlen, "%s %s: %s", fd < 0 ? "open" : "write", path,
              nm_go_strerror(errno, eb, sizeof(eb)));
     if (fd >= 0)
       close(fd);
@@ -668,13 +669,10 @@ int main(int argc, char **argv) {
   nm_server_url(a.srv, url, sizeof(url));
   log_line("INF", "Listening for client connections on %s", url + 7);
   log_line("INF", "Server is ready");
-  if (o.ports_file_dir && o.ports_file_dir[0] &&
-      write_ports_file(&a, o.ports_file_dir, prog, url, a.mon ? mon_url : NULL,
-                       err, sizeof(err)) < 0) {
-    log_line("ERR", "Error writing ports file (%s): %s", a.ports_file, err);
-    a.ports_file[0] = 0;
-  }
-  /* Kept for a reload: the options as running. */
+  /* Kept for a reload: the options as running. The signals are caught
+   * before the ports file says the server is ready (a test that signals it
+   * then must not find SIGHUP or SIGUSR2 still at their default, which
+   * ends the process). */
   a.cli = cli;
   a.config = config;
   a.prog = prog;
@@ -695,6 +693,12 @@ int main(int argc, char **argv) {
   uv_signal_start(&a.sigusr1, on_reopen, SIGUSR1);
   uv_signal_start(&a.sigusr2, on_ldm, SIGUSR2);
   uv_signal_start(&a.sighup, on_reload, SIGHUP);
+  if (o.ports_file_dir && o.ports_file_dir[0] &&
+      write_ports_file(&a, o.ports_file_dir, prog, url, a.mon ? mon_url : NULL,
+                       err, sizeof(err)) < 0) {
+    log_line("ERR", "Error writing ports file (%s): %s", a.ports_file, err);
+    a.ports_file[0] = 0;
+  }
   uv_run(uv_default_loop(), UV_RUN_DEFAULT);
   nm_server_free(a.srv);
   if (a.ports_file[0])

@@ -169,15 +169,13 @@ int nm_server_new(uv_loop_t *loop, const nm_server_opts_t *o,
   nm_buf_init(&s->scratch, in_limit);
   nm_buf_init(&s->in_scratch, in_limit);
   s->faults = nm_faults_new(s->loop, &nm__server_fault_host, s);
-  if (s->faults != NULL) {
-    nm_faults_set_held_cap(
-        s->faults, s->opts.max_held > 0 ? (uint64_t)s->opts.max_held : 0);
-    nm_faults_set_control(s->faults, !s->opts.no_mock_control);
-  }
   if (s->faults == NULL) {
     nm_server_free(s);
     return NM_ENOMEM;
   }
+  nm_faults_set_held_cap(s->faults,
+                         s->opts.max_held > 0 ? (uint64_t)s->opts.max_held : 0);
+  nm_faults_set_control(s->faults, !s->opts.no_mock_control);
   *out = s;
   return 0;
 }
@@ -611,12 +609,11 @@ void nm__server_refuse_next(nm_server_t *s, int k) {
 }
 
 /* INFO as nats-server 2.9.10 orders it; `extra` fields replace same-named
- * ones in place or are appended. */
+ * ones in place or are appended (nm_json_merge_print, the fault engine's
+ * rule, which the proxy's INFO follows too). */
 int nm__server_info_json(nm_server_t *s, nm_conn_t *c, const char *extra,
                          nm_buf_t *out) {
-  cJSON *o = cJSON_CreateObject(), *x = NULL, *it;
-  char *txt;
-  int r;
+  cJSON *o = cJSON_CreateObject();
 
   if (o == NULL)
     return NM_ENOMEM;
@@ -640,30 +637,5 @@ int nm__server_info_json(nm_server_t *s, nm_conn_t *c, const char *extra,
     cJSON_AddNumberToObject(o, "client_id", (double)c->id);
     cJSON_AddStringToObject(o, "client_ip", c->ip);
   }
-  if (extra) {
-    x = cJSON_Parse(extra);
-    if (x == NULL || !cJSON_IsObject(x)) {
-      cJSON_Delete(x);
-      cJSON_Delete(o);
-      return NM_EINVAL;
-    }
-    /* Each member moves with its own key: ReplaceItemViaPointer and
-     * AddItemToArray keep it (the by-name calls would copy it). */
-    while ((it = x->child) != NULL) {
-      cJSON *old = cJSON_GetObjectItemCaseSensitive(o, it->string);
-      cJSON_DetachItemViaPointer(x, it);
-      if (old != NULL)
-        cJSON_ReplaceItemViaPointer(o, old, it);
-      else
-        cJSON_AddItemToArray(o, it);
-    }
-    cJSON_Delete(x);
-  }
-  txt = cJSON_PrintUnformatted(o);
-  cJSON_Delete(o);
-  if (txt == NULL)
-    return NM_ENOMEM;
-  r = nm_buf_append_str(out, txt);
-  cJSON_free(txt);
-  return r;
+  return nm_json_merge_print(o, extra, out);
 }

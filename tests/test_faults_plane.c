@@ -147,6 +147,33 @@ END_TEST
 
 /* A rule picks a connection by the name in its CONNECT, in the match and
  * in a trigger; a connection without that name is untouched. */
+/* A direct action addresses every open connection with a CONNECT name. */
+START_TEST(direct_action_selects_by_client_name) {
+  char buf[T_BUF];
+  nm_peer_state_t st;
+  int a, b, c;
+  srv_start();
+  a = connect_with("{\"verbose\":false,\"name\":\"alpha\"}");
+  b = connect_with("{\"verbose\":false,\"name\":\"beta\"}");
+  c = connect_with("{\"verbose\":false,\"name\":\"beta\"}");
+  fault("{\"actions\":[{\"do\":\"close\",\"conn\":{\"name\":\"beta\"}}]}");
+  nm_test_read(b, buf, sizeof(buf), NULL, T_WAIT_MS, 0, &st);
+  ck_assert_int_eq(st, NM_PEER_EOF);
+  nm_test_read(c, buf, sizeof(buf), NULL, T_WAIT_MS, 0, &st);
+  ck_assert_int_eq(st, NM_PEER_EOF);
+  nm_test_send_str(a, "PING\r\n");
+  want(a, buf, sizeof(buf), "PONG\r\n");
+  fault_bad("{\"actions\":[{\"do\":\"reset\",\"conn\":{\"nam\":\"x\"}}]}",
+            "actions[0].conn.nam: unknown field");
+  fault_bad("{\"actions\":[{\"do\":\"reset\",\"conn\":{}}]}",
+            "actions[0].conn.name: required");
+  close(a);
+  close(b);
+  close(c);
+  srv_stop();
+}
+END_TEST
+
 START_TEST(rule_selects_by_client_name) {
   char buf[T_BUF];
   int a, b;
@@ -248,6 +275,7 @@ int main(void) {
   tcase_add_test(tc, control_off);
   tcase_add_test(tc, control_needs_authenticated_user);
   tcase_add_test(tc, rule_selects_by_client_name);
+  tcase_add_test(tc, direct_action_selects_by_client_name);
   tcase_add_test(tc, hold_released_by_time_and_trigger);
   tcase_add_test(tc, ordered_hold_and_delay_keep_stream_order);
   suite_add_tcase(s, tc);

@@ -302,11 +302,25 @@ END_TEST
 START_TEST(pong_before_any_ping_answers_nothing) {
   connected();
   out(1, "PONG\r\n"); /* no PING outstanding: ignored */
+  out(1, "PING\r\n");
+  in(1, "PONG\r\n"); /* the client read both: the stray PONG is spent */
   cmd(0, 1, "\"op\":\"flush\"");
   in(1, "PING\r\n");
   ok(0, 1);
   ck_assert_int_eq(check_inv("\"pong_fifo\""), 1);
   ck_assert_int_eq(check_inv("\"flush_fence\""), 1);
+  tlb_free();
+
+  /* Without that proof the client may not have read the stray PONG before
+   * it sent the flush's PING: no client could tell it from the answer. */
+  connected();
+  out(1, "PONG\r\n");
+  cmd(0, 1, "\"op\":\"flush\"");
+  in(1, "PING\r\n");
+  ok(0, 1);
+  ck_assert_int_eq(check_inv("\"pong_fifo\""), 0);
+  ck_assert_int_eq(check_inv("\"flush_fence\""), 0);
+  ck_assert_uint_eq(not_evaluated_n, 1);
   tlb_free();
 }
 END_TEST
@@ -392,15 +406,18 @@ START_TEST(message_lost_with_its_connection_is_not_blamed) {
 END_TEST
 
 START_TEST(stale_pong_after_the_ping_was_answered_is_blamed) {
-  /* The flush's PING was read and answered; a PONG injected before the
-   * client reported the ok arrives when no PING is outstanding. A client
-   * that takes it as the next flush's answer is wrong, and detectably so. */
+  /* The flush's PING was read and answered; a PONG injected after it
+   * arrives when no PING is outstanding, and the client's answer to a
+   * server PING proves it read it. A client that takes it as the next
+   * flush's answer is wrong, and detectably so. */
   connected();
   cmd(0, 1, "\"op\":\"flush\"");
   in(1, "PING\r\n");
   out(1, "PONG\r\n");
   out(1, "PONG\r\n"); /* injected: answers nothing */
   ok(0, 1);
+  out(1, "PING\r\n");
+  in(1, "PONG\r\n"); /* proof the client read the injected PONG */
   cmd(0, 2, "\"op\":\"publish\",\"subject\":\"x\",\"data\":\"m\"");
   cmd(0, 3, "\"op\":\"flush\"");
   ok(0, 2);

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "test_proxy_util.h"
 
@@ -129,6 +130,42 @@ START_TEST(control_plane_stays_in_the_proxy) {
 }
 END_TEST
 
+/* A frame still incomplete at the end of a read is forwarded at once (the
+ * server sees the client's reads), except when it may be a publish to
+ * $MOCK.*: that is kept until complete and answered here. The pieces are
+ * separate writes 20 ms apart (no event tells when the proxy has read one:
+ * if the kernel joins them, the test checks less but cannot fail wrongly). */
+START_TEST(split_frames_and_split_control_publish) {
+  static const char *const pieces[] = {"PUB fo",
+                                       "o 2\r\nh",
+                                       "i\r\nPUB $MO",
+                                       "CK.rules _INBOX.t 0\r",
+                                       "\n",
+                                       "\r\nP",
+                                       "UB foo 1\r\n!\r\nPING\r\n"};
+  char buf[T_BUF];
+  size_t i;
+  int fd;
+  px_start();
+  fd = cli_connect();
+  /* $MOCK.> subscribed at the server too: a forwarded control publish
+   * would come back as a MSG on sid 8. */
+  nm_test_send_str(fd, "SUB foo 1\r\nSUB _INBOX.t 9\r\nSUB $MOCK.> 8\r\n");
+  for (i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
+    nm_test_send_str(fd, pieces[i]);
+    usleep(20 * 1000);
+  }
+  want(fd, buf, sizeof(buf), "PONG\r\n");
+  ck_assert_msg(strstr(buf, "MSG foo 1 2\r\nhi\r\n") != NULL, "%s", buf);
+  ck_assert_msg(strstr(buf, "MSG _INBOX.t 9 ") != NULL, "%s", buf);
+  ck_assert_msg(strstr(buf, "MSG foo 1 1\r\n!\r\n") != NULL, "%s", buf);
+  ck_assert_msg(strstr(buf, " 8 ") == NULL, "control publish forwarded: %s",
+                buf);
+  close(fd);
+  px_stop();
+}
+END_TEST
+
 START_TEST(verbose_client_gets_its_ok) {
   char buf[T_BUF];
   nm_peer_state_t st;
@@ -244,6 +281,20 @@ START_TEST(bad_options_are_named) {
 }
 END_TEST
 
+/* An embedding program with standard input closed: the proxy's loop and
+ * listener must not take descriptor 0 (libuv aborts when asked to close a
+ * descriptor below 3). Check runs each test in a child of its own. */
+START_TEST(stdin_closed) {
+  struct stat a, b;
+  ck_assert_int_eq(close(STDIN_FILENO), 0);
+  px_start();
+  ck_assert(fstat(STDIN_FILENO, &a) == 0 && stat("/dev/null", &b) == 0 &&
+            S_ISCHR(a.st_mode) && a.st_rdev == b.st_rdev);
+  same_as_direct("PING\r\n", "PONG\r\n");
+  px_stop(); /* aborted here before the proxy held 0-2 */
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("proxy");
   TCase *tc = tcase_create("pass");
@@ -253,10 +304,12 @@ static Suite *suite(void) {
   tcase_add_test(tc, errors_come_from_the_server);
   tcase_add_test(tc, big_payload_split_across_reads);
   tcase_add_test(tc, control_plane_stays_in_the_proxy);
+  tcase_add_test(tc, split_frames_and_split_control_publish);
   tcase_add_test(tc, verbose_client_gets_its_ok);
   tcase_add_test(tc, connect_urls_point_at_the_proxy);
   tcase_add_test(tc, upstream_down_closes_the_client);
   tcase_add_test(tc, bad_options_are_named);
+  tcase_add_test(tc, stdin_closed);
   suite_add_tcase(s, tc);
   return s;
 }

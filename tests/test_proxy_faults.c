@@ -93,6 +93,46 @@ START_TEST(drop_out_and_in) {
 }
 END_TEST
 
+/* A rule that names a client (CONNECT "name") acts on that client only. */
+static int connect_named(const char *name) {
+  char buf[4096], line[256];
+  nm_peer_state_t st;
+  int fd = nm_test_connect(g_port);
+  ck_assert_int_ge(fd, 0);
+  nm_test_read(fd, buf, sizeof(buf), "\r\n", T_WAIT_MS, 0, &st);
+  snprintf(line, sizeof(line),
+           "CONNECT {\"verbose\":false,\"name\":\"%s\"}\r\nPING\r\n", name);
+  nm_test_send_str(fd, line);
+  want(fd, buf, sizeof(buf), "PONG\r\n");
+  return fd;
+}
+
+START_TEST(rule_selects_by_client_name) {
+  char buf[T_BUF];
+  nm_peer_state_t st;
+  int a, b;
+  px_start();
+  a = connect_named("alpha");
+  b = connect_named("beta");
+  fault("{\"rules\":[{\"dir\":\"out\",\"verb\":\"PONG\",\"name\":\"beta\","
+        "\"action\":\"drop\"}]}");
+  nm_test_send_str(a, "PING\r\n");
+  want(a, buf, sizeof(buf), "PONG\r\n");
+  nm_test_send_str(b, "PING\r\n");
+  quiet(b, buf, sizeof(buf));
+  ck_assert_str_eq(buf, "");
+  /* A direct action by name: beta closed, alpha untouched. */
+  fault("{\"actions\":[{\"do\":\"close\",\"conn\":{\"name\":\"beta\"}}]}");
+  nm_test_read(b, buf, sizeof(buf), NULL, T_WAIT_MS, 0, &st);
+  ck_assert_int_eq(st, NM_PEER_EOF);
+  nm_test_send_str(a, "PING\r\n");
+  want(a, buf, sizeof(buf), "PONG\r\n");
+  close(a);
+  close(b);
+  px_stop();
+}
+END_TEST
+
 START_TEST(duplicate_both_ways) {
   char buf[T_BUF];
   int fd = start_with_fault(
@@ -349,6 +389,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, hold_in_reaches_server_on_release);
   tcase_add_test(tc, delay_out);
   tcase_add_test(tc, drop_out_and_in);
+  tcase_add_test(tc, rule_selects_by_client_name);
   tcase_add_test(tc, duplicate_both_ways);
   tcase_add_test(tc, split_out);
   tcase_add_test(tc, coalesce_out);

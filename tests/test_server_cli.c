@@ -98,6 +98,7 @@ static const char *kBad[] = {
     "-c /tmp",
     "-a 127.0.0.1 -p -1 -l /nonexistent/nm-cli-test.log",
     "-a 127.0.0.1 -p -1 -P /nonexistent/nm-cli-test.pid",
+    "-a 127.0.0.1 -p -1 -P /dev/full",
 };
 
 START_TEST(test_bad_command_lines_as_nats_server) {

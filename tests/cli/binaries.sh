@@ -2,7 +2,8 @@
 # binaries.sh BINARY...: the command-line contract of every natsmock program.
 #   --version  exit 0, one line with NM_VERSION (proto/nm_version.h)
 #   --help     exit 0, a usage text; natsmock-harness: every long option of
-#              its option table is described
+#              its option tables is described (explore mode's in
+#              `--explore 1 --help`)
 #   --no-such-flag   a usage error: exit status 1 or 2, never a signal
 #   drivers (natsmock-driver*): stdin as a file of commands, /dev/null, a
 #              directory, a closed descriptor: a hello line, no signal
@@ -38,10 +39,22 @@ for bin in "$@"; do
   fi
 
   if [ "$name" = natsmock-harness ]; then
-    # Every long option the harness accepts is in its --help.
-    for opt in $(grep -o '{"[a-z-]*", \(no\|required\|optional\)_argument' \
-                   "$src/harness/main.c" | sed 's/{"\([a-z-]*\)".*/\1/'); do
-      printf '%s' "$help" | grep -q -- "--$opt" || fail "natsmock-harness --help: --$opt missing"
+    # Every long option the harness accepts is in its --help, and every one
+    # of explore mode (harness/explore_cli.c) in `--explore N --help`. A table
+    # that is not found fails: the check must not vanish when code moves.
+    ehelp=$(timeout 20 "$bin" --explore 1 --help </dev/null 2>&1); st=$?
+    [ $st -eq 0 ] || fail "$name --explore 1 --help: exit $st"
+    for table in main explore_cli; do
+      opts=$(grep -o '{"[a-z-]*", \(no\|required\|optional\)_argument' \
+               "$src/harness/$table.c" | sed 's/{"\([a-z-]*\)".*/\1/')
+      [ -n "$opts" ] || fail "natsmock-harness: no option table in harness/$table.c"
+      for opt in $opts; do
+        if [ $table = main ]; then
+          printf '%s' "$help" | grep -q -- "--$opt" || fail "natsmock-harness --help: --$opt missing"
+        elif [ "$opt" != help ]; then
+          printf '%s' "$ehelp" | grep -q -- "--$opt" || fail "natsmock-harness --explore 1 --help: --$opt missing"
+        fi
+      done
     done
   fi
 
