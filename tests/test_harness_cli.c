@@ -258,6 +258,34 @@ START_TEST(repeat_parallel_reports) {
 }
 END_TEST
 
+/* -j N: runs on N threads at once, each reading its own drivers' output
+ * (the runner drains a driver's pipe from the server's observer, see
+ * nm__drv_drain). A scenario whose driver prints thousands of lines while
+ * the server reads thousands of PUBs: with one read buffer shared by the
+ * threads, runs read each other's lines and failed 20 runs in 40 ("not a
+ * JSON object", "a result for a command that was never sent"). The reference
+ * driver, the harness's default. */
+START_TEST(parallel_runs_keep_their_driver_lines) {
+  char cmd[4096];
+  int st;
+  put("chatty.json",
+      "{\"steps\":[{\"do\":\"connect\",\"expect\":\"ok\"},"
+      "{\"do\":\"subscribe\",\"subject\":\"c.x\",\"sub\":\"s\","
+      "\"expect\":\"ok\"},"
+      "{\"do\":\"publish\",\"subject\":\"c.x\",\"count\":3000,"
+      "\"size\":16,\"expect\":\"ok\"},"
+      "{\"do\":\"flush\",\"timeout_ms\":5000,\"expect\":\"ok\"},"
+      "{\"do\":\"publish\",\"subject\":\"c.x\",\"count\":3000,"
+      "\"size\":16,\"expect\":\"ok\"},"
+      "{\"do\":\"flush\",\"timeout_ms\":5000,\"expect\":\"ok\"}]}");
+  snprintf(cmd, sizeof(cmd), "cd %s && %s -j4 --repeat 8 chatty.json 2>&1", dir,
+           harness);
+  st = nm_test_shell(cmd, output, sizeof(output));
+  ck_assert_msg(st == 0, "exit %d:\n%s", st, output);
+  ck_assert_int_eq(count("] PASS"), 8);
+}
+END_TEST
+
 /* JUnit: the suite's timestamp and properties, per case the seed, the
  * driver with its version and a timestamp; an expected failure is <skipped>
  * with its cause, what broke and the evidence; a file that did not load is an
@@ -348,6 +376,7 @@ int main(void) {
   tcase_add_test(tc, repeat_parallel_reports);
   tcase_add_test(tc, real_server);
   tcase_add_test(tc, secrets_redacted);
+  tcase_add_test(tc, parallel_runs_keep_their_driver_lines);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
