@@ -185,6 +185,15 @@ int nm__inv_on_client(const nm_inv_ctx_t *cx, size_t i, int client) {
   return nm_tl_owner(cx->tl, e->conn) == client;
 }
 
+size_t nm__inv_next_ping(const nm_inv_ctx_t *cx, int client, size_t after) {
+  const nm_tl_t *tl = cx->tl;
+  for (size_t i = after + 1; i < tl->n; i++)
+    if (tl->v[i].kind == NM_TL_IN && tl->v[i].op == NM_OP_PING &&
+        nm__inv_on_client(cx, i, client))
+      return i;
+  return NM_TL_NONE;
+}
+
 uint64_t nm__inv_open_conn_at(const nm_inv_ctx_t *cx, int client, size_t at) {
   const nm_tl_t *tl = cx->tl;
   uint64_t conn = 0;

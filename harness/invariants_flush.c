@@ -26,14 +26,9 @@ static int is_ok(const nm_inv_ctx_t *cx, size_t r) {
  * (nm__inv_pong_may_answer) may have been read after it. */
 static size_t answered_ping(const nm_inv_ctx_t *cx, int client, size_t after,
                             size_t before) {
-  const nm_tl_t *tl = cx->tl;
-  for (size_t i = after + 1; i < tl->n; i++) {
-    const nm_tl_ev_t *e = &tl->v[i];
-    size_t pong;
-    if (e->kind != NM_TL_IN || e->op != NM_OP_PING ||
-        !nm__inv_on_client(cx, i, client))
-      continue;
-    pong = nm__inv_pong_may_answer(cx, i);
+  for (size_t i = nm__inv_next_ping(cx, client, after); i != NM_TL_NONE;
+       i = nm__inv_next_ping(cx, client, i)) {
+    size_t pong = nm__inv_pong_may_answer(cx, i);
     if (pong != NM_TL_NONE && pong < before)
       return i;
     /* Past `before`, only the PINGs right after it can have spare answers
@@ -50,14 +45,9 @@ static size_t answered_ping(const nm_inv_ctx_t *cx, int client, size_t after,
  * set to that PING. */
 static size_t released_by_spare(const nm_inv_ctx_t *cx, int client, size_t f,
                                 size_t r, size_t *ping) {
-  const nm_tl_t *tl = cx->tl;
-  for (size_t i = f + 1; i < tl->n; i++) {
-    const nm_tl_ev_t *e = &tl->v[i];
-    size_t pong;
-    if (e->kind != NM_TL_IN || e->op != NM_OP_PING ||
-        !nm__inv_on_client(cx, i, client))
-      continue;
-    pong = nm__inv_pong_may_answer(cx, i);
+  for (size_t i = nm__inv_next_ping(cx, client, f); i != NM_TL_NONE;
+       i = nm__inv_next_ping(cx, client, i)) {
+    size_t pong = nm__inv_pong_may_answer(cx, i);
     /* Answers come in PING order: none later can precede the ok. */
     if (pong == NM_TL_NONE || pong > r)
       break;
@@ -252,17 +242,10 @@ void nm__inv_pong_fifo(const nm_inv_ctx_t *cx, const cJSON *params,
       pg[k] = NM_TL_NONE;
     for (size_t k = 0; k < n; k++) {
       size_t from = fl[k] > last_ping ? fl[k] : last_ping;
-      for (size_t i = from + 1; i < tl->n; i++) {
-        const nm_tl_ev_t *e = &tl->v[i];
-        if (e->kind == NM_TL_IN && e->op == NM_OP_PING &&
-            nm__inv_on_client(cx, i, c)) {
-          pg[k] = i;
-          last_ping = i;
-          break;
-        }
-      }
+      pg[k] = nm__inv_next_ping(cx, c, from);
       if (pg[k] == NM_TL_NONE)
         break;
+      last_ping = pg[k];
     }
     for (size_t k = 0; k < n; k++) {
       size_t r = nm__inv_result(cx, fl[k]);

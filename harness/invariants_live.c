@@ -41,16 +41,8 @@ void nm__inv_flush_liveness(const nm_inv_ctx_t *cx, const cJSON *params,
     for (size_t k = 0; k < n; k++) {
       const nm_tl_ev_t *f = &tl->v[fl[k]];
       size_t from = fl[k] > last_ping ? fl[k] : last_ping;
-      size_t ping = NM_TL_NONE, pong, r;
+      size_t ping = nm__inv_next_ping(cx, c, from), pong, r;
       int64_t tmo = nm_tl_int(f, "timeout_ms", dflt);
-      for (size_t i = from + 1; i < tl->n; i++) {
-        const nm_tl_ev_t *e = &tl->v[i];
-        if (e->kind == NM_TL_IN && e->op == NM_OP_PING &&
-            nm__inv_on_client(cx, i, c)) {
-          ping = i;
-          break;
-        }
-      }
       if (ping == NM_TL_NONE)
         break; /* no later flush has a PING either */
       last_ping = ping;

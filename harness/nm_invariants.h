@@ -98,6 +98,9 @@ uint64_t nm__inv_param_slack_us(const nm_inv_ctx_t *cx, const cJSON *params,
                                 const char *name, int64_t dflt_ms);
 /* Is timeline entry i a server frame on a connection of `client`? */
 int nm__inv_on_client(const nm_inv_ctx_t *cx, size_t i, int client);
+/* The first PING the server read from `client` after timeline index `after`,
+ * or NM_TL_NONE. */
+size_t nm__inv_next_ping(const nm_inv_ctx_t *cx, int client, size_t after);
 /* The client's connection that had received CONNECT and was still open at
  * timeline index `at`, or 0. */
 uint64_t nm__inv_open_conn_at(const nm_inv_ctx_t *cx, int client, size_t at);
