@@ -100,6 +100,7 @@ struct nm_proxy_s {
   int in_read;      /* inside a read callback: writes wait for its end */
   nm__pconn_t *cur; /* the pair whose frame is being handled, or NULL */
   nm_faults_t *faults;
+  struct nm_http_server_s *http; /* the control port, or NULL */
   nm_obs_cb obs;
   void *obs_data;
   int obs_upstream;
@@ -145,6 +146,10 @@ int nm__proxy_info(nm_proxy_t *px, nm_slice_t json, nm_buf_t *out,
                    int *changed);
 /* The INFO JSON with the fields of `extra` merged over it. */
 int nm__proxy_info_merge(const char *json, const char *extra, nm_buf_t *out);
+
+/* proxy_http.c: the control port (opts.http_port). */
+int nm__proxy_http_start(nm_proxy_t *px);
+void nm__proxy_http_stop(nm_proxy_t *px);
 
 /* proxy_host.c */
 extern const nm_fault_host_t nm__proxy_fault_host;

@@ -330,7 +330,7 @@ void nm__pconn_pass_in(nm__pconn_t *pc, const nm_frame_t *f, nm_slice_t bytes,
   if (f->op == NM_OP_CONNECT)
     note_connect(pc, f);
   if ((f->op == NM_OP_PUB || f->op == NM_OP_HPUB) &&
-      nm_faults_is_control(f->subject)) {
+      nm_faults_is_control(f->subject) && nm_faults_control_on(px->faults)) {
     nm__pconn_t *saved = px->cur;
     if (pc->verbose) {
       /* The server would have said +OK for the publish. */
