@@ -316,6 +316,7 @@ static void note_connect(nm__pconn_t *pc, const nm_frame_t *f) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "verbose");
   const cJSON *name = cJSON_GetObjectItemCaseSensitive(j, "name");
   pc->verbose = cJSON_IsTrue(v);
+  pc->no_echo = cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "echo"));
   free(pc->name);
   pc->name = cJSON_IsString(name) ? strdup(name->valuestring) : NULL;
   cJSON_Delete(j);
