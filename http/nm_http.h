@@ -30,7 +30,8 @@
  * requests); past it the connection is closed. */
 #define NM_HTTP_MAX_OUT (32 * 1024 * 1024)
 /* A connection is closed when a request is not whole this long after the
- * previous answer (or the accept), or an answer not written within it. */
+ * previous answer (or the accept), or an answer not written within it
+ * (the default; nm_http_set_idle_ms changes it). */
 #define NM_HTTP_IDLE_MS 60000
 /* Routes per server. */
 #define NM_HTTP_MAX_ROUTES 32
@@ -75,6 +76,9 @@ int nm_http_route(nm_http_server_t *h, const char *path, nm_http_handler_fn fn,
                   void *data);
 /* Binds host:port (0: an ephemeral port) and listens. 0 or a libuv code. */
 int nm_http_listen(nm_http_server_t *h, const char *host, int port);
+/* The idle limit of connections accepted from now on (NM_HTTP_IDLE_MS
+ * unless set; a test shortens it). */
+void nm_http_set_idle_ms(nm_http_server_t *h, unsigned ms);
 /* The port it listens on (after nm_http_listen). */
 int nm_http_port(const nm_http_server_t *h);
 /* Closes the listener and every connection; `done` runs once every handle
