@@ -135,7 +135,9 @@ static int queue_response(nm__hconn_t *c, const nm_http_req_t *req,
   int head_only = strcmp(req->method, "HEAD") == 0;
   int rc;
   http_date(date, sizeof(date));
-  rc = nm_buf_appendf(&c->out, "HTTP/1.1 %d %s\r\n", r->status,
+  /* Go answers in the request's protocol version. */
+  rc = nm_buf_appendf(&c->out, "HTTP/1.%d %d %s\r\n",
+                      c->parser.http_minor >= 1 ? 1 : 0, r->status,
                       nm_http_status_text(r->status));
   if (rc == 0 && r->content_type)
     rc = nm_buf_appendf(&c->out, "Content-Type: %s\r\n", r->content_type);
@@ -147,9 +149,12 @@ static int queue_response(nm__hconn_t *c, const nm_http_req_t *req,
   if (rc == 0 && r->content_type == NULL && r->sniffed)
     rc = nm_buf_append_str(&c->out,
                            "Content-Type: text/plain; charset=utf-8\r\n");
-  /* Go says so to an HTTP/1.1 client; an HTTP/1.0 one expects the close. */
+  /* Go says so to an HTTP/1.1 client; an HTTP/1.0 one expects the close,
+   * and is told when the connection stays open. */
   if (rc == 0 && !keep_alive && c->parser.http_minor >= 1)
     rc = nm_buf_append_str(&c->out, "Connection: close\r\n");
+  if (rc == 0 && keep_alive && c->parser.http_minor == 0)
+    rc = nm_buf_append_str(&c->out, "Connection: keep-alive\r\n");
   if (rc == 0)
     rc = nm_buf_append(&c->out, "\r\n", 2);
   if (rc == 0 && !head_only && r->body.len > 0)
@@ -204,10 +209,46 @@ static int on_header_value(http_parser *p, const char *at, size_t n) {
   return head_add(c, at, n);
 }
 
-/* The head's checks: HTTP/1.x, and a declared body within the limit. */
+/* Go's httpguts.ValidHostHeader: the bytes a Host value may have. */
+static int valid_host(const char *h) {
+  for (const unsigned char *p = (const unsigned char *)h; *p; p++)
+    if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+          (*p >= 'A' && *p <= 'Z') || strchr("!$%&'()*+,-.:;=[]_~", *p)))
+      return 0;
+  return 1;
+}
+
+/* Go's checks of a request's head (net/http readRequest and its
+ * transfer-encoding rule), in its order. */
 static int check_head(nm__hconn_t *c, const http_parser *p) {
+  const char *host = NULL, *te = NULL;
+  int nhost = 0, nte = 0;
   if (p->http_major != 1)
-    return refuse(c, 505, NULL);
+    return refuse(c, 505, "unsupported protocol version");
+  for (int i = 0; i < c->nheaders; i++) {
+    const char *name = c->head.base + c->hname[i];
+    if (strcasecmp(name, "Host") == 0) {
+      host = c->head.base + c->hvalue[i];
+      nhost++;
+    } else if (strcasecmp(name, "Transfer-Encoding") == 0) {
+      te = c->head.base + c->hvalue[i];
+      nte++;
+    }
+  }
+  if (nte > 0 && p->http_minor >= 1) {
+    /* Only one Transfer-Encoding, "chunked" (Go 1.15+); HTTP/1.0 ignores it. */
+    while (te && (*te == ' ' || *te == '\t'))
+      te++;
+    if (nte > 1 || strncasecmp(te, "chunked", 7) != 0 ||
+        te[7 + strspn(te + 7, " \t")] != 0)
+      return refuse(c, 501, "Unsupported transfer encoding");
+  }
+  if (nhost > 1)
+    return refuse(c, 400, NULL);
+  if (p->http_minor >= 1 && nhost == 0 && p->method != HTTP_CONNECT)
+    return refuse(c, 400, "missing required Host header");
+  if (host && !valid_host(host))
+    return refuse(c, 400, "malformed Host header");
   if (p->content_length != ULLONG_MAX && p->content_length > NM_HTTP_MAX_BODY &&
       !(p->flags & F_CHUNKED))
     return refuse(c, 413, NULL);

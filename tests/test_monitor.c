@@ -876,8 +876,11 @@ START_TEST(test_bad_requests_answered_and_survived) {
       {"GARBAGE\r\n\r\n", 400},
       {"GET /varz HTTP/1.1\r\nBad Header\r\n\r\n", 400},
       {"GET /varz HTTP/2.0\r\n\r\n", 505},
-      {"POST /mock/fault HTTP/1.1\r\nContent-Length: 9999999\r\n\r\n", 413},
-      {"POST /mock/fault HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+      {"POST /mock/fault HTTP/1.1\r\nHost: x\r\nContent-Length: "
+       "9999999\r\n\r\n",
+       413},
+      {"POST /mock/fault HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+       "chunked\r\n\r\nzz\r\n",
        400},
   };
   srv_t s[2];
@@ -920,10 +923,11 @@ START_TEST(test_bad_requests_answered_and_survived) {
   {
     int fd = nm_test_connect(s[0].mport);
     ck_assert_int_eq(
-        nm_test_send_str(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
-                             "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
-                             "GET /healthz HTTP/1.1\r\nConnection: close\r\n"
-                             "\r\n"),
+        nm_test_send_str(
+            fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+                "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                "\r\n"),
         0);
     nm_test_read(fd, buf[0], sizeof(buf[0]), NULL, IO_MS, 0, &st);
     close(fd);
@@ -936,6 +940,66 @@ START_TEST(test_bad_requests_answered_and_survived) {
     http(s[0].mport, "GET", "/healthz", NULL, NULL, r);
     ck_assert_int_eq(r->status, 200);
     free(r);
+  }
+  for (int i = 0; i < 2; i++)
+    nm_natsserver_stop(&s[i].proc);
+}
+END_TEST
+
+/* Requests Go's net/http refuses, or answers in its own way, before any
+ * handler runs: natsmock's whole answer must be nats-server's, byte for byte
+ * (the Date value aside). `until`: the end of an answer on a connection
+ * that stays open (NULL: read to the close). */
+static const struct {
+  const char *req, *until;
+} kRawHttp[] = {
+    {"GET /healthz HTTP/1.1\r\n\r\n", NULL},
+    {"GET /healthz HTTP/1.1\r\nHost: a b\r\n\r\n", NULL},
+    {"GET /healthz HTTP/1.1\r\nHost: x\r\n Connection: close\r\n\r\n", NULL},
+    {"GET /healthz HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", NULL},
+    {"GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n", NULL},
+    {"GET /healthz HTTP/0.9\r\nHost: x\r\n\r\n", NULL},
+    {"GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+     NULL},
+    {"GET /healthz HTTP/1.0\r\n\r\n", NULL},
+    {"GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+     "{\"status\":\"ok\"}"},
+    {"GET /nope HTTP/1.0\r\nHost: x\r\n\r\n", NULL},
+    {"GET /healthz HTTP/1.1\r\nHost: [::1]:8222\r\nConnection: close\r\n\r\n",
+     NULL},
+};
+
+static void date_blanked(char *s) {
+  char *d = strstr(s, "\r\nDate: ");
+  if (d) {
+    char *e = strstr(d + 2, "\r\n");
+    if (e)
+      memmove(d + 8, e, strlen(e) + 1);
+  }
+}
+
+START_TEST(test_raw_http_as_nats_server) {
+  srv_t s[2];
+  char buf[2][4096];
+  ck_assert_msg(nm_natsserver_available(), "nats-server is not installed");
+  for (int i = 0; i < 2; i++)
+    start(&s[i], i == 0, NULL, NULL);
+  for (size_t k = 0; k < sizeof(kRawHttp) / sizeof(kRawHttp[0]); k++) {
+    for (int i = 0; i < 2; i++) {
+      nm_peer_state_t st;
+      int fd = nm_test_connect(s[i].mport);
+      ck_assert_int_ge(fd, 0);
+      ck_assert_int_eq(nm_test_send_str(fd, kRawHttp[k].req), 0);
+      nm_test_read(fd, buf[i], sizeof(buf[i]), kRawHttp[k].until, IO_MS, 0,
+                   &st);
+      close(fd);
+      ck_assert_msg(kRawHttp[k].until || st != NM_PEER_OPEN, "%s: left open",
+                    kRawHttp[k].req);
+      date_blanked(buf[i]);
+    }
+    ck_assert_msg(strcmp(buf[0], buf[1]) == 0,
+                  "%s\nnatsmock:\n%s\nnats-server:\n%s", kRawHttp[k].req,
+                  buf[0], buf[1]);
   }
   for (int i = 0; i < 2; i++)
     nm_natsserver_stop(&s[i].proc);
@@ -956,6 +1020,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_mock_endpoints_answer_as_mock_requests);
   tcase_add_test(tc, test_mock_endpoints_off_and_auth);
   tcase_add_test(tc, test_bad_requests_answered_and_survived);
+  tcase_add_test(tc, test_raw_http_as_nats_server);
   suite_add_tcase(su, tc);
   return su;
 }
