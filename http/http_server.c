@@ -129,6 +129,18 @@ static void queue_fail(nm__hconn_t *c, int status, const char *text) {
   c->close_after = 1;
 }
 
+/* Go's http.DetectContentType for a body that starts as plain text (a
+ * handler's message): text unless its first 512 bytes hold a binary one. */
+static const char *sniffed_type(const nm_buf_t *body) {
+  for (size_t i = 0; i < body->len && i < 512; i++) {
+    unsigned char ch = (unsigned char)body->base[i];
+    if (ch <= 0x08 || ch == 0x0b || (ch >= 0x0e && ch <= 0x1a) ||
+        (ch >= 0x1c && ch <= 0x1f))
+      return "application/octet-stream";
+  }
+  return "text/plain; charset=utf-8";
+}
+
 static int queue_response(nm__hconn_t *c, const nm_http_req_t *req,
                           nm_http_resp_t *r, int keep_alive) {
   char date[64];
@@ -147,8 +159,8 @@ static int queue_response(nm__hconn_t *c, const nm_http_req_t *req,
     rc = nm_buf_appendf(&c->out, "Date: %s\r\nContent-Length: %zu\r\n", date,
                         r->body.len);
   if (rc == 0 && r->content_type == NULL && r->sniffed)
-    rc = nm_buf_append_str(&c->out,
-                           "Content-Type: text/plain; charset=utf-8\r\n");
+    rc =
+        nm_buf_appendf(&c->out, "Content-Type: %s\r\n", sniffed_type(&r->body));
   /* Go says so to an HTTP/1.1 client; an HTTP/1.0 one expects the close,
    * and is told when the connection stays open. */
   if (rc == 0 && !keep_alive && c->parser.http_minor >= 1)

@@ -652,6 +652,12 @@ static const char *const kBadQueries[] = {
     "/varz/",
     "/mock",
     "/connz/x",
+    /* A NUL, a new line, UTF-8, a C1 control and a bad byte in values. */
+    "/connz?limit=1%002",
+    "/connz?sort=cid%00x",
+    "/connz?state=open%00",
+    "/connz?limit=%0A%C3%A9%C2%85%FF",
+    "/subsz?subs=1&test=a%00.*",
 };
 
 static void header_value(const char *head, const char *name, char *out,
@@ -666,29 +672,48 @@ static void header_value(const char *head, const char *name, char *out,
   }
 }
 
-START_TEST(test_bad_queries_as_nats_server) {
-  const char *q = kBadQueries[_i];
+/* One query to both servers: the same status, Content-Type and body. */
+static void same_answer_as_nats_server(const char *q) {
   srv_t s[2];
   resp_t *r[2];
   char ct[2][128];
-  if (!nm_natsserver_available())
-    return;
+  ck_assert_msg(nm_natsserver_available(), "nats-server is not installed");
   for (int i = 0; i < 2; i++) {
     r[i] = malloc(sizeof(*r[i]));
     start(&s[i], i == 0, NULL, NULL);
     http(s[i].mport, "GET", q, NULL, NULL, r[i]);
     header_value(r[i]->head, "\r\nContent-Type: ", ct[i], sizeof(ct[i]));
-  }
-  ck_assert_msg(r[0]->status == r[1]->status, "%s: status %d vs %d", q,
-                r[0]->status, r[1]->status);
-  ck_assert_msg(strcmp(ct[0], ct[1]) == 0, "%s: type %s vs %s", q, ct[0],
-                ct[1]);
-  ck_assert_msg(strcmp(r[0]->body, r[1]->body) == 0, "%s: body\n%s\nvs\n%s", q,
-                r[0]->body, r[1]->body);
-  for (int i = 0; i < 2; i++) {
     nm_natsserver_stop(&s[i].proc);
-    free(r[i]);
   }
+  /* Messages cut: a query may be 5 KiB long. */
+  ck_assert_msg(r[0]->status == r[1]->status, "%.200s: status %d vs %d", q,
+                r[0]->status, r[1]->status);
+  ck_assert_msg(strcmp(ct[0], ct[1]) == 0, "%.200s: type %s vs %s", q, ct[0],
+                ct[1]);
+  ck_assert_msg(strcmp(r[0]->body, r[1]->body) == 0,
+                "%.200s: body\n%.300s\nvs\n%.300s", q, r[0]->body, r[1]->body);
+  for (int i = 0; i < 2; i++)
+    free(r[i]);
+}
+
+START_TEST(test_bad_queries_as_nats_server) {
+  same_answer_as_nats_server(kBadQueries[_i]);
+}
+END_TEST
+
+/* Values longer than any fixed buffer (before, a value of 4 KiB or more
+ * was taken as absent, and longer than 511 bytes was cut in the answer):
+ * nats-server quotes them whole. */
+START_TEST(test_long_query_values_as_nats_server) {
+  static const char *const kKeys[] = {
+      "/connz?limit=", "/connz?sort=", "/connz?state=", "/subsz?subs=1&test=*.",
+      "/healthz?js-enabled="};
+  char q[6000];
+  size_t n = strlen(kKeys[_i]);
+  memcpy(q, kKeys[_i], n);
+  memset(q + n, 'x', 5000);
+  q[n + 5000] = 0;
+  same_answer_as_nats_server(q);
 }
 END_TEST
 
@@ -1016,6 +1041,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_subsz_and_healthz_as_nats_server);
   tcase_add_loop_test(tc, test_bad_queries_as_nats_server, 0,
                       (int)(sizeof(kBadQueries) / sizeof(kBadQueries[0])));
+  tcase_add_loop_test(tc, test_long_query_values_as_nats_server, 0, 5);
   tcase_add_test(tc, test_ports_file_and_config_keys);
   tcase_add_test(tc, test_mock_endpoints_answer_as_mock_requests);
   tcase_add_test(tc, test_mock_endpoints_off_and_auth);
