@@ -490,7 +490,7 @@ static int list_trace(nm_faults_t *f, nm_slice_t payload, nm_buf_t *out) {
   return nm_json_merge_print(root, NULL, out);
 }
 
-static void reply_error(nm_buf_t *out, const char *msg) {
+void nm__fcontrol_error(nm_buf_t *out, const char *msg) {
   cJSON *o = cJSON_CreateObject();
   char *text;
   if (o == NULL)
@@ -518,7 +518,7 @@ void nm_faults_control_deny(nm_faults_t *f, nm_slice_t reply, const char *why) {
   if (f == NULL || f->stopped || reply.n == 0)
     return;
   nm_buf_init(&out, NM_FAULT_RESULT_MAX);
-  reply_error(&out, why);
+  nm__fcontrol_error(&out, why);
   reply_publish(f, reply, &out);
   nm_buf_free(&out);
 }
@@ -581,7 +581,7 @@ static int control_answer(nm_faults_t *f, nm_hconn_t *c, nm_slice_t subject,
              (int)(subject.n > 100 ? 100 : subject.n), subject.p);
   }
   if (rc != 0) {
-    reply_error(out, err[0] ? err : "failed");
+    nm__fcontrol_error(out, err[0] ? err : "failed");
     answered = 0;
   }
   free(doc);

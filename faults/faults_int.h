@@ -379,6 +379,8 @@ int nm__fframe_build(nm_faults_t *f, nm_hconn_t *c, const nm__fdirect_t *a,
 
 /* faults_control.c: cancels actions still waiting for their answer. */
 void nm__fdefer_stop(nm_faults_t *f);
+/* Replaces out's text with {"ok":false,"error":msg}. */
+void nm__fcontrol_error(nm_buf_t *out, const char *msg);
 
 /* faults_sync.c */
 int nm__fsync_init(nm_faults_t *f, uv_loop_t *loop);

@@ -153,6 +153,39 @@ void nm_faults_control(nm_faults_t *f, nm_hconn_t *c, nm_slice_t subject,
 int nm_faults_control_local(nm_faults_t *f, const char *verb,
                             nm_slice_t payload, nm_buf_t *out);
 
+/* The control requests as a transport other than NATS brings them: the
+ * /mock/VERB endpoints over HTTP (the mock's monitoring port, the proxy's
+ * control port). A request is a verb and what it means to do: */
+typedef enum {
+  NM_FAULTS_READ = 1,   /* asks, no body (HTTP GET, HEAD): rules, trace */
+  NM_FAULTS_CHANGE = 2, /* carries a body (POST, PUT): fault, clear, trace */
+  NM_FAULTS_DELETE = 4, /* removes (DELETE): clear */
+} nm_faults_method_t;
+
+/* The methods (NM_FAULTS_* bits) `verb` takes; 0 for an unknown verb. */
+unsigned nm_faults_control_methods(const char *verb);
+/* For the hosts' HTTP endpoints, by name only (faults/ does not depend on
+ * http/): the method an HTTP method name asks for (GET and HEAD read, POST
+ * and PUT change, DELETE deletes; 0 for any other), and the names of the
+ * methods `verb` takes, as an Allow header lists them ("POST, PUT"; "" for
+ * an unknown verb). */
+nm_faults_method_t nm_faults_method_named(const char *http_method);
+const char *nm_faults_control_allow(const char *verb);
+
+/* Answers one such request: `verb` ("fault", "rules", "clear", "trace"),
+ * method `m`, `body` (the document for fault, {"since":N} for trace; a
+ * clear ignores it) and, for a READ of trace, `since`: the text of its
+ * since argument (NULL: none; anything but digits is refused as
+ * $MOCK.trace refuses it). The answer is the JSON a request on
+ * $MOCK.<verb> would get, NUL-terminated in out (cleared first); returns
+ * the status: 200 for {"ok":true,...}, 400 for {"ok":false,...}, 404 for an
+ * unknown verb or while the control plane is off, 405 when the verb does
+ * not take `m` (nm_faults_control_methods says which it takes). A fault
+ * document's actions run at once. On the loop thread. */
+int nm_faults_control_request(nm_faults_t *f, const char *verb,
+                              nm_faults_method_t m, nm_slice_t body,
+                              const char *since, nm_buf_t *out);
+
 /* Applies a fault command document (rules to add or remove, direct
  * actions). A JSON result is appended to `result` when not NULL. Returns 0
  * or NM_EINVAL with a message in err. On the loop thread. */

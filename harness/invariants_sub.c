@@ -228,29 +228,36 @@ static size_t max_set_at(const nm_inv_ctx_t *cx, const nm_inv_sub_t *s) {
   return at;
 }
 
-/* auto_unsub_max: no more msg events than the subscription's max. A max
- * set by an unsubscribe after d messages were already handled (d >= max)
- * ends the subscription at once: then d is the bound (what came before the
- * call cannot be taken back). */
+/* The most msg events s may have (ev: its msg events in order): its max,
+ * or, for a max set by an unsubscribe after d messages were already
+ * handled (d >= max), d: the subscription ends at once and what came
+ * before the call cannot be taken back. */
+static int64_t max_bound(const nm_inv_ctx_t *cx, const nm_inv_sub_t *s,
+                         const idxv_t *ev) {
+  int64_t bound = s->max;
+  size_t set_at = max_set_at(cx, s);
+  if (set_at != NM_TL_NONE) {
+    int64_t before = 0;
+    for (size_t k = 0; k < ev->n && ev->v[k] < set_at; k++)
+      before++;
+    if (before > bound)
+      bound = before;
+  }
+  return bound;
+}
+
+/* auto_unsub_max: no more msg events than the subscription's max_bound. */
 void nm__inv_auto_unsub_max(const nm_inv_ctx_t *cx, const cJSON *params,
                             const char *what, nm_fails_t *out) {
   const nm_tl_t *tl = cx->tl;
   for (int si = 0; si < cx->nsubs; si++) {
     const nm_inv_sub_t *s = &cx->subs[si];
     idxv_t ev = {0};
-    int64_t bound = s->max;
-    size_t set_at;
+    int64_t bound;
     if (!sub_wanted(cx, params, s) || s->max <= 0)
       continue;
     client_events(cx, s, "msg", &ev);
-    set_at = max_set_at(cx, s);
-    if (set_at != NM_TL_NONE) {
-      int64_t before = 0;
-      for (size_t k = 0; k < ev.n && ev.v[k] < set_at; k++)
-        before++;
-      if (before > bound)
-        bound = before;
-    }
+    bound = max_bound(cx, s, &ev);
     if ((int64_t)ev.n > bound) {
       size_t e2[2] = {s->cmd, ev.v[bound]};
       nm_fails_add(out, what, tl, e2, 2,
@@ -292,7 +299,9 @@ static void conn_facts(const nm_inv_ctx_t *cx, const nm_inv_sub_t *s,
 
 /* delivered_all: every MSG the server sent for a subscription has its msg
  * event, except those in flight after the UNSUB, on connections that went
- * away, or of a subscription the client reported as a slow consumer. */
+ * away, of a subscription the client reported as a slow consumer, or beyond
+ * a max (auto_unsub_max's bound: the client must drop those, though the
+ * server sent them before it read the UNSUB). */
 /* Did the client run an unsubscribe command without max for s? */
 static int unsubscribed(const nm_inv_ctx_t *cx, const nm_inv_sub_t *s) {
   const nm_tl_t *tl = cx->tl;
@@ -318,6 +327,7 @@ void nm__inv_delivered_all(const nm_inv_ctx_t *cx, const cJSON *params,
     idxv_t fr = {0}, ev = {0}, slow = {0};
     char *used;
     size_t ptr = 0;
+    int64_t owed = 0, owed_max;
     if (!sub_wanted(cx, params, s))
       continue;
     /* Unsubscribed by the application (no max): what the client had
@@ -329,6 +339,7 @@ void nm__inv_delivered_all(const nm_inv_ctx_t *cx, const cJSON *params,
     client_events(cx, s, "msg", &ev);
     client_events(cx, s, "slow_consumer", &slow);
     conn_facts(cx, s, cf);
+    owed_max = s->max > 0 ? max_bound(cx, s, &ev) : INT64_MAX;
     used = calloc(ev.n + 1, 1);
     for (size_t k = 0; used && k < fr.n; k++) {
       const nm_tl_ev_t *f = &tl->v[fr.v[k]];
@@ -340,6 +351,8 @@ void nm__inv_delivered_all(const nm_inv_ctx_t *cx, const cJSON *params,
       /* In flight after the UNSUB, on a connection that went away, or
        * dropped as a slow consumer (the client said so): excused. */
       if ((u != NM_TL_NONE && u < fr.v[k]) || cf->closed[f->conn] || slow.n > 0)
+        continue;
+      if (owed++ >= owed_max)
         continue;
       for (j = ptr; j < ev.n && !found; j++)
         found = !used[j] && nm__inv_event_is_frame(&tl->v[ev.v[j]], f);

@@ -1,10 +1,11 @@
 /* /mock/fault, /mock/rules, /mock/clear, /mock/trace: the $MOCK.* control
- * requests over HTTP, for tools that speak no NATS. The same JSON bodies and
- * answers (the fault engine's nm_faults_control_local); 200 for
- * {"ok":true,...}, 400 for {"ok":false,...}.
+ * requests over HTTP, for tools that speak no NATS. The fault engine answers
+ * them (nm_faults_control_request: the same JSON bodies and answers, 200 for
+ * {"ok":true,...}, 400 for {"ok":false,...}); here only the methods and who
+ * may ask. The proxy mounts the same function (proxy/proxy_http.c).
  *
- * Methods: GET reads (rules, trace), POST or PUT changes (fault, clear;
- * DELETE also clears), anything else 405 with Allow.
+ * Methods: GET or HEAD reads (rules, trace), POST or PUT carries a body
+ * (fault, clear, trace), DELETE clears; anything else 405 with Allow.
  *
  * Who may use them: with no auth configured, anyone who reaches the port (as
  * $MOCK). With auth configured, only a request carrying the credentials of a
@@ -101,61 +102,29 @@ static int authorized(nm_monitor_t *m, const nm_http_req_t *req,
   return 1;
 }
 
-static int is(const nm_http_req_t *req, const char *method) {
-  return strcmp(req->method, method) == 0;
-}
-
 void nm__mon_mock(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
   nm_monitor_t *m = data;
   const char *verb = req->path + strlen("/mock/");
-  const char *allow;
-  int method_ok;
-  nm_slice_t payload = {NULL, 0};
-  char since[64], doc[96];
+  nm_faults_method_t method = nm_faults_method_named(req->method);
+  char since[64];
   nm_buf_t out;
+  int status;
 
-  if (strcmp(verb, "rules") == 0) {
-    allow = "GET, HEAD";
-    method_ok = is(req, "GET") || is(req, "HEAD");
-  } else if (strcmp(verb, "trace") == 0) {
-    allow = "GET, HEAD, POST";
-    method_ok = is(req, "GET") || is(req, "HEAD") || is(req, "POST");
-  } else if (strcmp(verb, "clear") == 0) {
-    allow = "POST, PUT, DELETE";
-    method_ok = is(req, "POST") || is(req, "PUT") || is(req, "DELETE");
-  } else {
-    allow = "POST, PUT";
-    method_ok = is(req, "POST") || is(req, "PUT");
-  }
-  if (!method_ok) {
+  /* 405 before 401: the method is wrong whoever asks. */
+  if ((nm_faults_control_methods(verb) & (unsigned)method) == 0) {
     snprintf(resp->extra_headers, sizeof(resp->extra_headers), "Allow: %s\r\n",
-             allow);
+             nm_faults_control_allow(verb));
     answer_error(resp, 405, "method not allowed");
     return;
   }
   if (!authorized(m, req, resp, verb))
     return;
-  if (strcmp(verb, "fault") == 0 || is(req, "POST")) {
-    payload = (nm_slice_t){req->body, req->body_len};
-  } else if (strcmp(verb, "trace") == 0 &&
-             nm_http_query_get(req->query, "since", since, sizeof(since))) {
-    /* ?since=N is the payload {"since":N}; anything but digits is passed
-     * as a string, which the engine refuses as $MOCK.trace does. */
-    size_t k = strspn(since, "0123456789");
-    if (since[0] && since[k] == 0)
-      snprintf(doc, sizeof(doc), "{\"since\":%s}", since);
-    else
-      snprintf(doc, sizeof(doc), "{\"since\":\"?\"}");
-    payload = (nm_slice_t){doc, strlen(doc)};
-  }
   nm_buf_init(&out, NM_HTTP_MAX_OUT);
-  if (nm_faults_control_local(m->srv->faults, verb, payload, &out) != 0) {
-    nm_buf_free(&out);
-    answer_error(resp, 404, "the control plane is off (--no_mock_control)");
-    return;
-  }
-  (void)nm_buf_append(&out, "", 1);
-  answer(resp, strncmp(out.base, "{\"ok\":true", 10) == 0 ? 200 : 400,
-         out.base);
+  status = nm_faults_control_request(
+      m->srv->faults, verb, method, (nm_slice_t){req->body, req->body_len},
+      nm_http_query_get(req->query, "since", since, sizeof(since)) ? since
+                                                                   : NULL,
+      &out);
+  answer(resp, status, out.base ? out.base : "{}");
   nm_buf_free(&out);
 }

@@ -29,6 +29,10 @@ typedef struct {
   uint64_t seed;           /* random splits; 0: none given */
   int keep_connect_urls;   /* pass the upstream's connect_urls unchanged */
   int trace;               /* -V: both legs' frames on stderr */
+  /* The HTTP control port (the /mock endpoints, docs/proxy.md) on `host`:
+   * 0 none, -1 a random one. No auth: anyone who reaches it may use it. */
+  int http_port;
+  int no_mock_control; /* no $MOCK.* control, no /mock endpoints */
 } nm_proxy_opts_t;
 
 void nm_proxy_opts_init(nm_proxy_opts_t *o);
@@ -38,9 +42,12 @@ void nm_proxy_opts_init(nm_proxy_opts_t *o);
  * message in err. */
 int nm_proxy_new(uv_loop_t *loop, const nm_proxy_opts_t *o, nm_proxy_t **out,
                  char *err, size_t errlen);
-/* Binds and listens. 0 or a negative libuv code. */
+/* Binds and listens (the clients' port, then the control port when asked
+ * for). 0 or a negative libuv code. */
 int nm_proxy_start(nm_proxy_t *p);
 int nm_proxy_port(const nm_proxy_t *p);
+/* The HTTP control port (after nm_proxy_start); 0 when there is none. */
+int nm_proxy_http_port(const nm_proxy_t *p);
 /* "nats://HOST:PORT" of the proxy into out; returns out. */
 const char *nm_proxy_url(const nm_proxy_t *p, char *out, size_t n);
 int nm_proxy_num_conns(const nm_proxy_t *p);
@@ -71,7 +78,8 @@ int nm_proxy_fault_sync(nm_proxy_t *p, const char *json, nm_buf_t *result,
                         char *err, size_t errlen);
 
 /* The proxy as a program: `natsmock --proxy URL [-a HOST] [-p PORT]
- * [--faults FILE] [--seed N] [--keep-connect-urls] [-V]`. Runs until
+ * [-m PORT] [--faults FILE] [--seed N] [--keep-connect-urls]
+ * [--no_mock_control] [-V]`. Runs until
  * SIGINT/SIGTERM; returns the exit status. */
 int nm_proxy_main(int argc, char **argv);
 

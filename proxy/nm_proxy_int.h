@@ -69,14 +69,31 @@ struct nm__pconn_s {
   int stalled;      /* the engine stopped reading the client */
   int blackhole;    /* the engine black-holed the client */
   int verbose;      /* the client's CONNECT asked for +OK */
+  int no_echo;      /* the client's CONNECT said "echo":false */
   char *name;       /* the client's CONNECT "name" (rules select by it) */
   int cl_eof;       /* the client half-closed: passed on, answers still flow */
   int reset_client; /* the server reset: the client gets its bytes, then RST */
+  int up_failed;    /* a write to the server failed: its end is gone; what
+                     * it sent is read to the end, nothing more goes to it */
+  int up_reset;     /* that write said ECONNRESET: the server reset */
   uint64_t swallow_ok; /* +OK owed for injected publishes (verbose) */
   int handles;         /* uv handles still to close before freeing */
   char *info;          /* the upstream's last INFO JSON as sent to the client */
   const char *close_reason;
 };
+
+/* The proxy's own upstream connection (proxy_own.c). */
+enum { NM_POWN_NONE = 0, NM_POWN_CONNECTING, NM_POWN_OPEN, NM_POWN_CLOSING };
+
+typedef struct {
+  int state; /* NM_POWN_* */
+  uv_tcp_t tcp;
+  uv_connect_t creq;
+  nm_parser_t parser; /* the server's frames (PING, -ERR) */
+  nm_buf_t out;       /* CONNECT and publishes not yet handed to the socket */
+  size_t inflight;    /* bytes in the uv_write in flight */
+  unsigned nwrites;
+} nm__pown_t;
 
 struct nm_proxy_s {
   uv_loop_t *loop;
@@ -97,6 +114,8 @@ struct nm_proxy_s {
   int in_read;      /* inside a read callback: writes wait for its end */
   nm__pconn_t *cur; /* the pair whose frame is being handled, or NULL */
   nm_faults_t *faults;
+  nm__pown_t own;                /* phantom publishes go out here */
+  struct nm_http_server_s *http; /* the control port, or NULL */
   nm_obs_cb obs;
   void *obs_data;
   int obs_upstream;
@@ -142,6 +161,18 @@ int nm__proxy_info(nm_proxy_t *px, nm_slice_t json, nm_buf_t *out,
                    int *changed);
 /* The INFO JSON with the fields of `extra` merged over it. */
 int nm__proxy_info_merge(const char *json, const char *extra, nm_buf_t *out);
+
+/* proxy_http.c: the control port (opts.http_port). */
+int nm__proxy_http_start(nm_proxy_t *px);
+void nm__proxy_http_stop(nm_proxy_t *px);
+
+/* proxy_own.c: the proxy's own upstream connection, for phantom
+ * publishes. Publishes the PUB/HPUB bytes there (opening it first when
+ * needed); 0 or a negative code (an ACTION event says why it was dropped). */
+void nm__proxy_own_init(nm_proxy_t *px);
+int nm__proxy_own_publish(nm_proxy_t *px, const char *p, size_t n);
+void nm__proxy_own_close(nm_proxy_t *px);
+void nm__proxy_own_free(nm_proxy_t *px);
 
 /* proxy_host.c */
 extern const nm_fault_host_t nm__proxy_fault_host;

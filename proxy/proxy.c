@@ -133,11 +133,16 @@ int nm_proxy_new(uv_loop_t *loop, const nm_proxy_opts_t *o, nm_proxy_t **out,
 
   if (o->upstream == NULL || o->upstream[0] == '\0')
     return fail(err, errlen, NM_EINVAL, "--proxy: an upstream URL is needed");
+  if (o->http_port < -1 || o->http_port > 65535)
+    return fail(err, errlen, NM_EINVAL,
+                "--http_port %d: expected -1 (random), 0 (none) or a port",
+                o->http_port);
   px = calloc(1, sizeof(*px));
   if (px == NULL)
     return fail(err, errlen, NM_ENOMEM, "out of memory");
   px->loop = loop;
   px->opts = *o;
+  nm__proxy_own_init(px);
   px->s_host = strdup(o->host ? o->host : "127.0.0.1");
   px->s_faults = o->faults_file ? strdup(o->faults_file) : NULL;
   px->opts.host = px->s_host;
@@ -166,6 +171,8 @@ int nm_proxy_new(uv_loop_t *loop, const nm_proxy_opts_t *o, nm_proxy_t **out,
     nm_proxy_free(px);
     return fail(err, errlen, NM_ENOMEM, "out of memory");
   }
+  if (px->opts.no_mock_control)
+    nm_faults_set_control(px->faults, 0);
   if (px->opts.faults_file && (r = load_faults(px, err, errlen)) != 0) {
     nm_proxy_free(px);
     return r;
@@ -240,7 +247,10 @@ int nm_proxy_start(nm_proxy_t *p) {
   /* libuv writes with write(2): a closed peer must not kill the process. */
   if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
     signal(SIGPIPE, SIG_IGN);
-  return nm__proxy_listen(p, p->opts.port > 0 ? p->opts.port : 0);
+  int r = nm__proxy_listen(p, p->opts.port > 0 ? p->opts.port : 0);
+  if (r == 0 && p->opts.http_port != 0)
+    r = nm__proxy_http_start(p);
+  return r;
 }
 
 int nm_proxy_port(const nm_proxy_t *p) {
@@ -274,6 +284,8 @@ void nm_proxy_stop(nm_proxy_t *p, void (*done)(nm_proxy_t *, void *),
   p->done_data = data;
   p->handles++; /* held until the end of this function */
   nm__proxy_close_listener(p);
+  nm__proxy_http_stop(p);
+  nm__proxy_own_close(p);
   uv_timer_stop(&p->restart_timer);
   uv_close((uv_handle_t *)&p->restart_timer, on_generic_closed);
   while (p->head != NULL)
@@ -286,6 +298,7 @@ void nm_proxy_free(nm_proxy_t *p) {
   if (p == NULL)
     return;
   nm_faults_free(p->faults);
+  nm__proxy_own_free(p);
   free(p->s_host);
   free(p->s_faults);
   free(p);

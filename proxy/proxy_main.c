@@ -19,11 +19,15 @@ static void usage(FILE *f) {
           "  -a, --addr <host>          Listen address (default 127.0.0.1)\n"
           "  -p, --port <port>          Listen port (default 4222; -1 or 0: "
           "random)\n"
+          "  -m, --http_port <port>     HTTP control port, /mock/* (-1: "
+          "random; no auth)\n"
           "      --faults <file>        Fault document (JSON) applied at "
           "start\n"
           "      --seed <n>             Seed for random splits\n"
           "      --keep-connect-urls    Pass the upstream's connect_urls "
           "unchanged\n"
+          "      --no_mock_control      No $MOCK.* control, no /mock "
+          "endpoints\n"
           "  -V, --trace                Every frame of both legs on stderr\n"
           "  -h, --help                 Show this message\n"
           "      --version              Print the version and exit\n");
@@ -57,7 +61,9 @@ int nm_proxy_main(int argc, char **argv) {
       {"addr", required_argument, NULL, 'a'},
       {"net", required_argument, NULL, 'a'},
       {"port", required_argument, NULL, 'p'},
+      {"http_port", required_argument, NULL, 'm'},
       {"faults", required_argument, NULL, 'f'},
+      {"no_mock_control", no_argument, NULL, 'n'},
       {"seed", required_argument, NULL, 's'},
       {"keep-connect-urls", no_argument, NULL, 'k'},
       {"trace", no_argument, NULL, 'V'},
@@ -74,7 +80,7 @@ int nm_proxy_main(int argc, char **argv) {
   nm_proxy_opts_init(&o);
   o.port = 4222;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "a:p:Vh", longs, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "a:p:m:Vh", longs, NULL)) != -1) {
     switch (c) {
     case 'P':
       o.upstream = optarg;
@@ -86,6 +92,14 @@ int nm_proxy_main(int argc, char **argv) {
       if (parse_int("--port", optarg, -1, 65535, &v) != 0)
         return 1;
       o.port = v < 0 ? 0 : (int)v;
+      break;
+    case 'm':
+      if (parse_int("--http_port", optarg, -1, 65535, &v) != 0)
+        return 1;
+      o.http_port = (int)v;
+      break;
+    case 'n':
+      o.no_mock_control = 1;
       break;
     case 'f':
       o.faults_file = optarg;
@@ -128,8 +142,12 @@ int nm_proxy_main(int argc, char **argv) {
     return 1;
   }
   if ((r = nm_proxy_start(px)) != 0) {
-    fprintf(stderr, "natsmock: listen on %s:%d: %s\n", o.host, o.port,
-            uv_strerror(r));
+    if (nm_proxy_port(px) == 0 || o.http_port == 0)
+      fprintf(stderr, "natsmock: listen on %s:%d: %s\n", o.host, o.port,
+              uv_strerror(r));
+    else
+      fprintf(stderr, "natsmock: --http_port: listen on %s:%d: %s\n", o.host,
+              o.http_port, uv_strerror(r));
     nm_proxy_stop(px, NULL, NULL);
     uv_run(uv_default_loop(), UV_RUN_DEFAULT);
     nm_proxy_free(px);
@@ -140,6 +158,12 @@ int nm_proxy_main(int argc, char **argv) {
   g_sigint.data = g_sigterm.data = px;
   uv_signal_start(&g_sigint, on_signal, SIGINT);
   uv_signal_start(&g_sigterm, on_signal, SIGTERM);
+  /* The control port first: once the "listening" line is out, both are
+   * open (scripts wait for that line). */
+  if (nm_proxy_http_port(px) != 0)
+    fprintf(stderr, "natsmock: proxy control (/mock/*) on http://%s%s%s:%d\n",
+            strchr(o.host, ':') ? "[" : "", o.host,
+            strchr(o.host, ':') ? "]" : "", nm_proxy_http_port(px));
   fprintf(stderr, "natsmock: proxy listening on %s, upstream %s:%d\n",
           nm_proxy_url(px, url, sizeof(url)), px->up_host, px->up_port);
   uv_run(uv_default_loop(), UV_RUN_DEFAULT);

@@ -109,6 +109,32 @@ START_TEST(delivered_all_fail_and_excuses) {
   ok(0, 2);
   ck_assert_int_eq(check_inv("\"delivered_all\""), 1);
   tlb_free();
+
+  /* But what lies beyond the max is not owed, though the server sent it
+   * before it read the UNSUB: the client must drop it (auto_unsub_max). */
+  subscribed("");
+  out(1, "MSG x 1 1\r\n1\r\nMSG x 1 1\r\n2\r\nMSG x 1 1\r\n3\r\n");
+  msg(1);
+  cmd(0, 2, "\"op\":\"unsubscribe\",\"sub\":\"s\",\"max\":1");
+  ok(0, 2);
+  ck_assert_int_eq(check_inv("\"delivered_all\""), 0);
+  tlb_free();
+
+  /* Up to the max it is owed. */
+  subscribed("");
+  out(1, "MSG x 1 1\r\n1\r\nMSG x 1 1\r\n2\r\nMSG x 1 1\r\n3\r\n");
+  cmd(0, 2, "\"op\":\"unsubscribe\",\"sub\":\"s\",\"max\":2");
+  ok(0, 2);
+  msg(1);
+  ck_assert_int_eq(check_inv("\"delivered_all\""), 1);
+  tlb_free();
+
+  /* The same for a max given to subscribe. */
+  subscribed(",\"max\":1");
+  out(1, "MSG x 1 1\r\n1\r\nMSG x 1 1\r\n2\r\n");
+  msg(1);
+  ck_assert_int_eq(check_inv("\"delivered_all\""), 0);
+  tlb_free();
 }
 END_TEST
 

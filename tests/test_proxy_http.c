@@ -1,0 +1,222 @@
+/* The proxy's HTTP control port (--http_port) in front of a real
+ * nats-server 2.9.10: a rule installed over HTTP acts on a client's frames,
+ * the rules and the trace read back over HTTP say so, a clear lifts it; the
+ * answers are those of $MOCK.* over NATS through the same proxy; methods and
+ * paths are checked as on the mock's monitoring port; --no_mock_control
+ * takes the endpoints away (404) and lets $MOCK.* through to the server. */
+#include "test_proxy_util.h"
+
+typedef struct {
+  int status;
+  char head[2048];
+  char *body;
+  char buf[T_BUF];
+} resp_t;
+
+/* One HTTP/1.0 request to the proxy's control port; the answer is read
+ * until the server closes (bounded). */
+static void http_req(const char *method, const char *target, const char *body,
+                     resp_t *r) {
+  char req[4096];
+  nm_peer_state_t st;
+  char *sep;
+  int fd = nm_test_connect(nm_proxy_http_port(g_px));
+  ck_assert_int_ge(fd, 0);
+  snprintf(req, sizeof(req), "%s %s HTTP/1.0\r\nContent-Length: %zu\r\n\r\n%s",
+           method, target, body ? strlen(body) : 0, body ? body : "");
+  ck_assert_int_eq(nm_test_send_str(fd, req), 0);
+  nm_test_read(fd, r->buf, sizeof(r->buf), NULL, T_WAIT_MS, 0, &st);
+  close(fd);
+  ck_assert_msg(st != NM_PEER_OPEN, "%s %s: not answered", method, target);
+  sep = strstr(r->buf, "\r\n\r\n");
+  ck_assert_msg(sep != NULL, "%s %s: %s", method, target, r->buf);
+  snprintf(r->head, sizeof(r->head), "%.*s", (int)(sep - r->buf), r->buf);
+  r->body = sep + 4;
+  r->status = atoi(r->buf + 9);
+}
+
+/* The answer to $MOCK.<verb> over NATS, through the proxy, on fd (which
+ * subscribed to _r.>). */
+static void nats_req(int fd, const char *verb, const char *payload, char *out,
+                     size_t n) {
+  char req[4096], buf[T_BUF];
+  const char *p, *e;
+  snprintf(req, sizeof(req), "PUB $MOCK.%s _r.x %zu\r\n%s\r\nPING\r\n", verb,
+           strlen(payload), payload);
+  nm_test_send_str(fd, req);
+  want(fd, buf, sizeof(buf), "PONG\r\n");
+  p = strstr(buf, "MSG _r.x ");
+  ck_assert_msg(p != NULL, "no answer to $MOCK.%s: %s", verb, buf);
+  p = strstr(p, "\r\n") + 2;
+  e = strstr(p, "\r\n");
+  snprintf(out, n, "%.*s", (int)(e - p), p);
+}
+
+static void px_start_http(int no_mock_control) {
+  nm_proxy_opts_t o;
+  nm_proxy_opts_init(&o);
+  o.http_port = -1;
+  o.no_mock_control = no_mock_control;
+  px_start_opts(&o);
+  ck_assert_int_gt(nm_proxy_http_port(g_px), 0);
+  ck_assert_int_ne(nm_proxy_http_port(g_px), g_port);
+}
+
+START_TEST(rule_over_http_acts_on_a_client) {
+  resp_t *r = malloc(sizeof(*r));
+  char buf[T_BUF];
+  int fd;
+  px_start_http(0);
+  fd = cli_connect();
+  nm_test_send_str(fd, "SUB s 99\r\nPING\r\n");
+  want(fd, buf, sizeof(buf), "PONG\r\n");
+  /* Install: the first MSG on s to this client is dropped. */
+  http_req("POST", "/mock/fault",
+           "{\"rules\":[{\"id\":\"h\",\"dir\":\"out\",\"verb\":\"MSG\","
+           "\"subject\":\"s\",\"limit\":1,\"action\":\"drop\"}]}",
+           r);
+  ck_assert_int_eq(r->status, 200);
+  ck_assert_str_eq(r->body, "{\"ok\":true,\"rules\":[\"h\"]}");
+  ck_assert_msg(strstr(r->head, "Content-Type: application/json"), "%s",
+                r->head);
+  nm_test_send_str(fd, "PUB s 1\r\na\r\nPUB s 1\r\nb\r\n");
+  want(fd, buf, sizeof(buf), "MSG s 99 1\r\nb\r\n");
+  ck_assert_str_eq(buf, "MSG s 99 1\r\nb\r\n");
+  /* The rule and the trace say what it did. */
+  http_req("GET", "/mock/rules", NULL, r);
+  ck_assert_int_eq(r->status, 200);
+  ck_assert_msg(strstr(r->body, "\"id\":\"h\"") &&
+                    strstr(r->body, "\"acted\":1,\"spent\":true"),
+                "%s", r->body);
+  http_req("GET", "/mock/trace?since=0", NULL, r);
+  ck_assert_int_eq(r->status, 200);
+  ck_assert_msg(strstr(r->body, "\"conn\":1,\"verb\":\"MSG\",\"rule\":\"h\","
+                                "\"action\":\"drop\""),
+                "%s", r->body);
+  http_req("GET", "/mock/trace?since=x", NULL, r);
+  ck_assert_int_eq(r->status, 400);
+  /* A direct action over HTTP reaches the client at once. */
+  http_req("PUT", "/mock/fault",
+           "{\"actions\":[{\"do\":\"send_raw\",\"data\":\"PING\\r\\n\"}]}", r);
+  ck_assert_int_eq(r->status, 200);
+  want(fd, buf, sizeof(buf), "PING\r\n");
+  /* Clear: the next MSG passes. */
+  http_req("DELETE", "/mock/clear", NULL, r);
+  ck_assert_int_eq(r->status, 200);
+  ck_assert_str_eq(r->body, "{\"ok\":true,\"rules\":[]}");
+  nm_test_send_str(fd, "PUB s 1\r\nc\r\n");
+  want(fd, buf, sizeof(buf), "MSG s 99 1\r\nc\r\n");
+  close(fd);
+  free(r);
+  px_stop();
+}
+END_TEST
+
+START_TEST(same_answers_as_mock_subjects) {
+  static const char *const kDocs[] = {
+      "{\"rules\":[{\"id\":\"k\",\"dir\":\"out\",\"verb\":\"INFO\","
+      "\"action\":\"drop\"}]}",
+      "{\"rules\":[{\"id\":\"k\",\"action\":\"drop\"}]}", /* id in use */
+      "{\"rules\":[{\"dir\":\"sideways\"}]}",
+      "not json",
+  };
+  resp_t *r = malloc(sizeof(*r));
+  char via_nats[T_BUF], buf[256];
+  int fd, d;
+  px_start_http(0);
+  fd = cli_connect();
+  nm_test_send_str(fd, "SUB _r.> 1\r\nPING\r\n");
+  want(fd, buf, sizeof(buf), "PONG\r\n");
+  http_req("POST", "/mock/fault", kDocs[0], r);
+  ck_assert_int_eq(r->status, 200);
+  for (d = 1; d < 4; d++) {
+    http_req("POST", "/mock/fault", kDocs[d], r);
+    nats_req(fd, "fault", kDocs[d], via_nats, sizeof(via_nats));
+    ck_assert_int_eq(r->status, 400);
+    ck_assert_str_eq(r->body, via_nats);
+  }
+  http_req("GET", "/mock/rules", NULL, r);
+  nats_req(fd, "rules", "", via_nats, sizeof(via_nats));
+  ck_assert_str_eq(r->body, via_nats);
+  http_req("POST", "/mock/trace", "{\"until\":0}", r);
+  nats_req(fd, "trace", "{\"until\":0}", via_nats, sizeof(via_nats));
+  ck_assert_int_eq(r->status, 400);
+  ck_assert_str_eq(r->body, via_nats);
+  /* Methods and paths, as on the mock's monitoring port. */
+  http_req("GET", "/mock/fault", NULL, r);
+  ck_assert_int_eq(r->status, 405);
+  ck_assert_msg(strstr(r->head, "\r\nAllow: POST, PUT\r\n"), "%s", r->head);
+  http_req("DELETE", "/mock/rules", NULL, r);
+  ck_assert_int_eq(r->status, 405);
+  ck_assert_msg(strstr(r->head, "\r\nAllow: GET, HEAD\r\n"), "%s", r->head);
+  http_req("GET", "/mock/clear", NULL, r);
+  ck_assert_int_eq(r->status, 405);
+  ck_assert_msg(strstr(r->head, "\r\nAllow: POST, PUT, DELETE\r\n"), "%s",
+                r->head);
+  http_req("GET", "/varz", NULL, r); /* monitoring is the real server's */
+  ck_assert_int_eq(r->status, 404);
+  close(fd);
+  free(r);
+  px_stop();
+}
+END_TEST
+
+START_TEST(no_mock_control) {
+  resp_t *r = malloc(sizeof(*r));
+  char buf[T_BUF];
+  int fd;
+  px_start_http(1);
+  http_req("GET", "/mock/rules", NULL, r);
+  ck_assert_int_eq(r->status, 404);
+  http_req("POST", "/mock/fault", "{}", r);
+  ck_assert_int_eq(r->status, 404);
+  /* $MOCK.* is an ordinary subject: the server routes it. */
+  fd = cli_connect();
+  nm_test_send_str(fd, "SUB $MOCK.> 7\r\nPUB $MOCK.rules 0\r\n\r\nPING\r\n");
+  want(fd, buf, sizeof(buf), "PONG\r\n");
+  ck_assert_str_eq(buf, "MSG $MOCK.rules 7 0\r\n\r\nPONG\r\n");
+  close(fd);
+  free(r);
+  px_stop();
+}
+END_TEST
+
+START_TEST(bad_http_port_is_named) {
+  nm_proxy_opts_t o;
+  nm_proxy_t *p = NULL;
+  char err[512], out[1024];
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  nm_proxy_opts_init(&o);
+  o.upstream = "nats://127.0.0.1:4222";
+  o.http_port = 70000;
+  ck_assert_int_eq(nm_proxy_new(&loop, &o, &p, err, sizeof(err)), NM_EINVAL);
+  ck_assert_msg(strstr(err, "--http_port 70000") != NULL, "%s", err);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  /* The program names the flag too (ctest sets NM_BINARY_DIR). */
+  ck_assert_ptr_nonnull(getenv("NM_BINARY_DIR"));
+  snprintf(err, sizeof(err),
+           "%s/proxy/natsmock-proxy nats://127.0.0.1:4222 -m 70000 2>&1",
+           getenv("NM_BINARY_DIR"));
+  ck_assert_int_eq(nm_test_shell(err, out, sizeof(out)), 1);
+  ck_assert_msg(strstr(out, "--http_port 70000: expected a number") != NULL,
+                "%s", out);
+}
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("proxy_http");
+  TCase *tc = tcase_create("http");
+  tcase_add_unchecked_fixture(tc, ns_up, ns_down);
+  tcase_set_timeout(tc, 30);
+  tcase_add_test(tc, rule_over_http_acts_on_a_client);
+  tcase_add_test(tc, same_answers_as_mock_subjects);
+  tcase_add_test(tc, no_mock_control);
+  tcase_add_test(tc, bad_http_port_is_named);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void) {
+  return nm_test_run_suite(suite(), CK_NORMAL);
+}
