@@ -73,6 +73,9 @@ struct nm__pconn_s {
   char *name;       /* the client's CONNECT "name" (rules select by it) */
   int cl_eof;       /* the client half-closed: passed on, answers still flow */
   int reset_client; /* the server reset: the client gets its bytes, then RST */
+  int up_failed;    /* a write to the server failed: its end is gone; what
+                     * it sent is read to the end, nothing more goes to it */
+  int up_reset;     /* that write said ECONNRESET: the server reset */
   uint64_t swallow_ok; /* +OK owed for injected publishes (verbose) */
   int handles;         /* uv handles still to close before freeing */
   char *info;          /* the upstream's last INFO JSON as sent to the client */
