@@ -4,6 +4,9 @@
  * answers are those of $MOCK.* over NATS through the same proxy; methods and
  * paths are checked as on the mock's monitoring port; --no_mock_control
  * takes the endpoints away (404) and lets $MOCK.* through to the server. */
+#include <signal.h>
+#include <sys/wait.h>
+
 #include "test_proxy_util.h"
 
 typedef struct {
@@ -204,6 +207,74 @@ START_TEST(bad_http_port_is_named) {
 }
 END_TEST
 
+/* `natsmock --proxy URL -p -1 -m -1` as a program: it reports both ports
+ * on stderr (the control port first), serves NATS and HTTP on them, and
+ * exits 0 on SIGTERM. */
+START_TEST(natsmock_dash_dash_proxy_reports_both_ports) {
+  static const char kCtl[] =
+      "natsmock: proxy control (/mock/*) on http://127.0.0.1:";
+  static const char kNats[] = "natsmock: proxy listening on nats://127.0.0.1:";
+  char bin[512], up[64], out[4096] = "", buf[T_BUF];
+  const char *p, *q;
+  size_t n = 0;
+  int pfd[2], status, nport = 0, hport = 0, fd;
+  long long deadline;
+  pid_t pid;
+  resp_t *r = malloc(sizeof(*r));
+
+  ck_assert_ptr_nonnull(getenv("NM_BINARY_DIR"));
+  snprintf(bin, sizeof(bin), "%s/server/natsmock", getenv("NM_BINARY_DIR"));
+  snprintf(up, sizeof(up), "nats://127.0.0.1:%d", g_ns.port);
+  ck_assert_int_eq(pipe(pfd), 0);
+  pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    dup2(pfd[1], 2);
+    close(pfd[0]);
+    execl(bin, bin, "--proxy", up, "-p", "-1", "-m", "-1", (char *)NULL);
+    _exit(127);
+  }
+  close(pfd[1]);
+  /* Its stderr, until the "listening on" line (bounded). */
+  deadline = nm_test_now_ms() + T_WAIT_MS;
+  while (strstr(out, "listening on") == NULL && nm_test_now_ms() < deadline) {
+    struct pollfd q = {.fd = pfd[0], .events = POLLIN};
+    ssize_t k;
+    if (poll(&q, 1, (int)(deadline - nm_test_now_ms())) != 1)
+      break;
+    k = read(pfd[0], out + n, sizeof(out) - 1 - n);
+    if (k <= 0)
+      break;
+    n += (size_t)k;
+    out[n] = '\0';
+  }
+  /* The control port's line comes first: once "listening on" is out, both
+   * ports are open. */
+  p = strstr(out, kCtl);
+  q = strstr(out, kNats);
+  ck_assert_msg(p != NULL && q != NULL && p < q, "%s", out);
+  hport = atoi(p + strlen(kCtl));
+  nport = atoi(q + strlen(kNats));
+  ck_assert_int_gt(hport, 0);
+  ck_assert_int_gt(nport, 0);
+  fd = cli_connect_to(nport, NULL, 0);
+  nm_test_send_str(fd, "PING\r\n");
+  want(fd, buf, sizeof(buf), "PONG\r\n");
+  close(fd);
+  fd = nm_test_connect(hport);
+  ck_assert_int_ge(fd, 0);
+  nm_test_send_str(fd, "GET /mock/rules HTTP/1.0\r\n\r\n");
+  want(fd, r->buf, sizeof(r->buf), "{\"ok\":true,\"rules\":[]}");
+  ck_assert(strncmp(r->buf, "HTTP/1.1 200 OK\r\n", 17) == 0);
+  close(fd);
+  ck_assert_int_eq(kill(pid, SIGTERM), 0);
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  close(pfd[0]);
+  free(r);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("proxy_http");
   TCase *tc = tcase_create("http");
@@ -213,6 +284,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, same_answers_as_mock_subjects);
   tcase_add_test(tc, no_mock_control);
   tcase_add_test(tc, bad_http_port_is_named);
+  tcase_add_test(tc, natsmock_dash_dash_proxy_reports_both_ports);
   suite_add_tcase(s, tc);
   return s;
 }
