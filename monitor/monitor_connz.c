@@ -211,7 +211,9 @@ static void fail_500(nm_http_resp_t *resp) {
 void nm__mon_connz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
   nm_monitor_t *m = data;
   nm_server_t *s = m->srv;
-  char sort[64], sv[32], st[512], t[64];
+  char sv[32], t[64];
+  char *sort = NULL, *st = NULL;
+  size_t sort_len = 0, st_len = 0;
   int auth = 0, subs = 0, detail = 0;
   long long offset = 0, limit = 0, total = 0;
   unsigned long long cid = 0;
@@ -223,46 +225,53 @@ void nm__mon_connz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
   nm_buf_t b;
   nm__jw_t w;
 
-  if (!nm_http_query_get(req->query, "sort", sort, sizeof(sort)))
-    sort[0] = 0;
-  if (nm__mon_bool(req, resp, "auth", &auth) < 0)
+  /* The options in nats-server's order (HandleConnz), each value whole. */
+  if (nm__mon_query(req, resp, "sort", &sort, &sort_len) < 0)
     return;
+  if (nm__mon_bool(req, resp, "auth", &auth) < 0)
+    goto done;
   detail = nm_http_query_get(req->query, "subs", sv, sizeof(sv)) &&
            strcasecmp(sv, "detail") == 0;
   if (!detail && nm__mon_bool(req, resp, "subs", &subs) < 0)
-    return;
+    goto done;
   if (nm__mon_int(req, resp, "offset", &offset) < 0 ||
       nm__mon_int(req, resp, "limit", &limit) < 0 ||
-      nm__mon_uint(req, resp, "cid", &cid) < 0)
-    return;
-  if (nm_http_query_get(req->query, "state", st, sizeof(st)) && st[0]) {
-    if (strcasecmp(st, "open") == 0)
+      nm__mon_uint(req, resp, "cid", &cid) < 0 ||
+      nm__mon_query(req, resp, "state", &st, &st_len) < 0)
+    goto done;
+  if (st_len > 0) {
+    /* A NUL inside matches no state name. */
+    int whole = strlen(st) == st_len;
+    if (whole && strcasecmp(st, "open") == 0)
       state = ST_OPEN;
-    else if (strcasecmp(st, "closed") == 0)
+    else if (whole && strcasecmp(st, "closed") == 0)
       state = ST_CLOSED;
-    else if (strcasecmp(st, "any") == 0 || strcasecmp(st, "all") == 0)
+    else if (whole &&
+             (strcasecmp(st, "any") == 0 || strcasecmp(st, "all") == 0))
       state = ST_ALL;
     else {
-      nm__mon_bad(resp, "Error decoding state for %s", st);
-      return;
+      nm__mon_bad_value(resp, "Error decoding state for ", st, st_len);
+      goto done;
     }
   }
   m->req_stats[NM_MON_CONNZ]++;
-  if (sort[0]) {
-    for (sc.key = 0; kSorts[sc.key] && strcmp(kSorts[sc.key], sort); sc.key++)
+  if (sort_len > 0) {
+    for (sc.key = 0; kSorts[sc.key] && (strlen(kSorts[sc.key]) != sort_len ||
+                                        memcmp(kSorts[sc.key], sort, sort_len));
+         sc.key++)
       ;
     if (kSorts[sc.key] == NULL) {
-      nm__mon_bad(resp, "invalid sorting option: %s", sort);
-      return;
+      nm__mon_bad_value(resp, "invalid sorting option: ", sort, sort_len);
+      goto done;
     }
   }
   if (sc.key == BY_STOP && state != ST_CLOSED) {
     nm__mon_bad(resp, "sort by stop only valid on closed connections");
-    return;
+    goto done;
   }
   if (sc.key == BY_REASON && state != ST_CLOSED) {
     nm__mon_bad(resp, "sort by reason only valid on closed connections");
-    return;
+    goto done;
   }
   if (offset < 0)
     offset = 0;
@@ -285,7 +294,7 @@ void nm__mon_connz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
       free(rows);
       free(open);
       fail_500(resp);
-      return;
+      goto done;
     }
   }
   /* A cid is looked up as nats-server does: among the open connections for
@@ -337,4 +346,7 @@ void nm__mon_connz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
   free(open);
   nm__mon_json_done(req, resp, &b, w.err);
   nm_buf_free(&b);
+done:
+  free(sort);
+  free(st);
 }

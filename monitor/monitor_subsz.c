@@ -56,7 +56,8 @@ void nm__mon_subsz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
   nm_server_t *s = m->srv;
   int subs = 0, has_test;
   long long offset = 0, limit = 0;
-  char test[4096], t[64];
+  char *test = NULL, t[64];
+  size_t test_len = 0;
   const nm__sub_t **list = NULL;
   size_t n = 0;
   nm_buf_t b;
@@ -71,11 +72,14 @@ void nm__mon_subsz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
     offset = 0;
   if (limit <= 0)
     limit = NM_SUBSZ_DEFAULT_LIMIT;
-  has_test =
-      nm_http_query_get(req->query, "test", test, sizeof(test)) && test[0];
-  if (has_test && !nm_subject_valid_literal((nm_slice_t){test, strlen(test)})) {
-    nm__mon_bad(resp, "invalid test subject, must be valid publish subject: %s",
-                test);
+  if (nm__mon_query(req, resp, "test", &test, &test_len) < 0)
+    return;
+  has_test = test_len > 0;
+  if (has_test && !nm_subject_valid_literal((nm_slice_t){test, test_len})) {
+    nm__mon_bad_value(
+        resp, "invalid test subject, must be valid publish subject: ", test,
+        test_len);
+    free(test);
     return;
   }
   if (subs && s->subs.nsubs > 0) {
@@ -84,6 +88,7 @@ void nm__mon_subsz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
       resp->status = 500;
       resp->sniffed = 1;
       (void)nm_buf_append_str(&resp->body, "out of memory");
+      free(test);
       return;
     }
     for (const nm_conn_t *c = s->head; c != NULL; c = c->next)
@@ -93,7 +98,7 @@ void nm__mon_subsz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
           if (x->node == NULL)
             continue;
           if (has_test &&
-              !nm_subject_matches(x->subject, (nm_slice_t){test, strlen(test)}))
+              !nm_subject_matches(x->subject, (nm_slice_t){test, test_len}))
             continue;
           list[n++] = x;
         }
@@ -124,6 +129,7 @@ void nm__mon_subsz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
     nm__jw_end_obj(&w);
   }
   free(list);
+  free(test);
   nm__mon_json_done(req, resp, &b, w.err);
   nm_buf_free(&b);
 }

@@ -652,6 +652,12 @@ static const char *const kBadQueries[] = {
     "/varz/",
     "/mock",
     "/connz/x",
+    /* A NUL, a new line, UTF-8, a C1 control and a bad byte in values. */
+    "/connz?limit=1%002",
+    "/connz?sort=cid%00x",
+    "/connz?state=open%00",
+    "/connz?limit=%0A%C3%A9%C2%85%FF",
+    "/subsz?subs=1&test=a%00.*",
 };
 
 static void header_value(const char *head, const char *name, char *out,
@@ -666,29 +672,48 @@ static void header_value(const char *head, const char *name, char *out,
   }
 }
 
-START_TEST(test_bad_queries_as_nats_server) {
-  const char *q = kBadQueries[_i];
+/* One query to both servers: the same status, Content-Type and body. */
+static void same_answer_as_nats_server(const char *q) {
   srv_t s[2];
   resp_t *r[2];
   char ct[2][128];
-  if (!nm_natsserver_available())
-    return;
+  ck_assert_msg(nm_natsserver_available(), "nats-server is not installed");
   for (int i = 0; i < 2; i++) {
     r[i] = malloc(sizeof(*r[i]));
     start(&s[i], i == 0, NULL, NULL);
     http(s[i].mport, "GET", q, NULL, NULL, r[i]);
     header_value(r[i]->head, "\r\nContent-Type: ", ct[i], sizeof(ct[i]));
-  }
-  ck_assert_msg(r[0]->status == r[1]->status, "%s: status %d vs %d", q,
-                r[0]->status, r[1]->status);
-  ck_assert_msg(strcmp(ct[0], ct[1]) == 0, "%s: type %s vs %s", q, ct[0],
-                ct[1]);
-  ck_assert_msg(strcmp(r[0]->body, r[1]->body) == 0, "%s: body\n%s\nvs\n%s", q,
-                r[0]->body, r[1]->body);
-  for (int i = 0; i < 2; i++) {
     nm_natsserver_stop(&s[i].proc);
-    free(r[i]);
   }
+  /* Messages cut: a query may be 5 KiB long. */
+  ck_assert_msg(r[0]->status == r[1]->status, "%.200s: status %d vs %d", q,
+                r[0]->status, r[1]->status);
+  ck_assert_msg(strcmp(ct[0], ct[1]) == 0, "%.200s: type %s vs %s", q, ct[0],
+                ct[1]);
+  ck_assert_msg(strcmp(r[0]->body, r[1]->body) == 0,
+                "%.200s: body\n%.300s\nvs\n%.300s", q, r[0]->body, r[1]->body);
+  for (int i = 0; i < 2; i++)
+    free(r[i]);
+}
+
+START_TEST(test_bad_queries_as_nats_server) {
+  same_answer_as_nats_server(kBadQueries[_i]);
+}
+END_TEST
+
+/* Values longer than any fixed buffer (before, a value of 4 KiB or more
+ * was taken as absent, and longer than 511 bytes was cut in the answer):
+ * nats-server quotes them whole. */
+START_TEST(test_long_query_values_as_nats_server) {
+  static const char *const kKeys[] = {
+      "/connz?limit=", "/connz?sort=", "/connz?state=", "/subsz?subs=1&test=*.",
+      "/healthz?js-enabled="};
+  char q[6000];
+  size_t n = strlen(kKeys[_i]);
+  memcpy(q, kKeys[_i], n);
+  memset(q + n, 'x', 5000);
+  q[n + 5000] = 0;
+  same_answer_as_nats_server(q);
 }
 END_TEST
 
@@ -876,8 +901,11 @@ START_TEST(test_bad_requests_answered_and_survived) {
       {"GARBAGE\r\n\r\n", 400},
       {"GET /varz HTTP/1.1\r\nBad Header\r\n\r\n", 400},
       {"GET /varz HTTP/2.0\r\n\r\n", 505},
-      {"POST /mock/fault HTTP/1.1\r\nContent-Length: 9999999\r\n\r\n", 413},
-      {"POST /mock/fault HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+      {"POST /mock/fault HTTP/1.1\r\nHost: x\r\nContent-Length: "
+       "9999999\r\n\r\n",
+       413},
+      {"POST /mock/fault HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+       "chunked\r\n\r\nzz\r\n",
        400},
   };
   srv_t s[2];
@@ -920,10 +948,11 @@ START_TEST(test_bad_requests_answered_and_survived) {
   {
     int fd = nm_test_connect(s[0].mport);
     ck_assert_int_eq(
-        nm_test_send_str(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
-                             "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
-                             "GET /healthz HTTP/1.1\r\nConnection: close\r\n"
-                             "\r\n"),
+        nm_test_send_str(
+            fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+                "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                "\r\n"),
         0);
     nm_test_read(fd, buf[0], sizeof(buf[0]), NULL, IO_MS, 0, &st);
     close(fd);
@@ -942,6 +971,66 @@ START_TEST(test_bad_requests_answered_and_survived) {
 }
 END_TEST
 
+/* Requests Go's net/http refuses, or answers in its own way, before any
+ * handler runs: natsmock's whole answer must be nats-server's, byte for byte
+ * (the Date value aside). `until`: the end of an answer on a connection
+ * that stays open (NULL: read to the close). */
+static const struct {
+  const char *req, *until;
+} kRawHttp[] = {
+    {"GET /healthz HTTP/1.1\r\n\r\n", NULL},
+    {"GET /healthz HTTP/1.1\r\nHost: a b\r\n\r\n", NULL},
+    {"GET /healthz HTTP/1.1\r\nHost: x\r\n Connection: close\r\n\r\n", NULL},
+    {"GET /healthz HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", NULL},
+    {"GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n", NULL},
+    {"GET /healthz HTTP/0.9\r\nHost: x\r\n\r\n", NULL},
+    {"GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+     NULL},
+    {"GET /healthz HTTP/1.0\r\n\r\n", NULL},
+    {"GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+     "{\"status\":\"ok\"}"},
+    {"GET /nope HTTP/1.0\r\nHost: x\r\n\r\n", NULL},
+    {"GET /healthz HTTP/1.1\r\nHost: [::1]:8222\r\nConnection: close\r\n\r\n",
+     NULL},
+};
+
+static void date_blanked(char *s) {
+  char *d = strstr(s, "\r\nDate: ");
+  if (d) {
+    char *e = strstr(d + 2, "\r\n");
+    if (e)
+      memmove(d + 8, e, strlen(e) + 1);
+  }
+}
+
+START_TEST(test_raw_http_as_nats_server) {
+  srv_t s[2];
+  char buf[2][4096];
+  ck_assert_msg(nm_natsserver_available(), "nats-server is not installed");
+  for (int i = 0; i < 2; i++)
+    start(&s[i], i == 0, NULL, NULL);
+  for (size_t k = 0; k < sizeof(kRawHttp) / sizeof(kRawHttp[0]); k++) {
+    for (int i = 0; i < 2; i++) {
+      nm_peer_state_t st;
+      int fd = nm_test_connect(s[i].mport);
+      ck_assert_int_ge(fd, 0);
+      ck_assert_int_eq(nm_test_send_str(fd, kRawHttp[k].req), 0);
+      nm_test_read(fd, buf[i], sizeof(buf[i]), kRawHttp[k].until, IO_MS, 0,
+                   &st);
+      close(fd);
+      ck_assert_msg(kRawHttp[k].until || st != NM_PEER_OPEN, "%s: left open",
+                    kRawHttp[k].req);
+      date_blanked(buf[i]);
+    }
+    ck_assert_msg(strcmp(buf[0], buf[1]) == 0,
+                  "%s\nnatsmock:\n%s\nnats-server:\n%s", kRawHttp[k].req,
+                  buf[0], buf[1]);
+  }
+  for (int i = 0; i < 2; i++)
+    nm_natsserver_stop(&s[i].proc);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *su = suite_create("monitor");
   TCase *tc = tcase_create("monitor");
@@ -952,10 +1041,12 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_subsz_and_healthz_as_nats_server);
   tcase_add_loop_test(tc, test_bad_queries_as_nats_server, 0,
                       (int)(sizeof(kBadQueries) / sizeof(kBadQueries[0])));
+  tcase_add_loop_test(tc, test_long_query_values_as_nats_server, 0, 5);
   tcase_add_test(tc, test_ports_file_and_config_keys);
   tcase_add_test(tc, test_mock_endpoints_answer_as_mock_requests);
   tcase_add_test(tc, test_mock_endpoints_off_and_auth);
   tcase_add_test(tc, test_bad_requests_answered_and_survived);
+  tcase_add_test(tc, test_raw_http_as_nats_server);
   suite_add_tcase(su, tc);
   return su;
 }
