@@ -215,18 +215,36 @@ START_TEST(bad_http_port_is_named) {
 }
 END_TEST
 
-/* `natsmock --proxy URL -p -1 -m -1` as a program: it reports both ports
- * on stderr (the control port first), serves NATS and HTTP on them, and
- * exits 0 on SIGTERM. */
+/* Reads fd (a pipe) into out from *n on until `needle` is in out, the pipe
+ * ends, out is full or T_WAIT_MS pass. */
+static void read_until(int fd, char *out, size_t cap, size_t *n,
+                       const char *needle) {
+  long long deadline = nm_test_now_ms() + T_WAIT_MS;
+  while (strstr(out, needle) == NULL && nm_test_now_ms() < deadline &&
+         *n < cap - 1) {
+    struct pollfd q = {.fd = fd, .events = POLLIN};
+    ssize_t k;
+    if (poll(&q, 1, (int)(deadline - nm_test_now_ms())) != 1)
+      break;
+    k = read(fd, out + *n, cap - 1 - *n);
+    if (k <= 0)
+      break;
+    *n += (size_t)k;
+    out[*n] = '\0';
+  }
+}
+
+/* `natsmock --proxy URL -p -1 -m -1 -V` as a program: it reports both ports
+ * on stderr (the control port first), serves NATS and HTTP on them, traces
+ * both legs, and exits 0 on SIGTERM. */
 START_TEST(natsmock_dash_dash_proxy_reports_both_ports) {
   static const char kCtl[] =
       "natsmock: proxy control (/mock/*) on http://127.0.0.1:";
   static const char kNats[] = "natsmock: proxy listening on nats://127.0.0.1:";
-  char bin[512], up[64], out[4096] = "", buf[T_BUF];
+  char bin[512], up[64], out[16384] = "", buf[T_BUF];
   const char *p, *q;
   size_t n = 0;
   int pfd[2], status, nport = 0, hport = 0, fd;
-  long long deadline;
   pid_t pid;
   resp_t *r = malloc(sizeof(*r));
 
@@ -239,23 +257,11 @@ START_TEST(natsmock_dash_dash_proxy_reports_both_ports) {
   if (pid == 0) {
     dup2(pfd[1], 2);
     close(pfd[0]);
-    execl(bin, bin, "--proxy", up, "-p", "-1", "-m", "-1", (char *)NULL);
+    execl(bin, bin, "--proxy", up, "-p", "-1", "-m", "-1", "-V", (char *)NULL);
     _exit(127);
   }
   close(pfd[1]);
-  /* Its stderr, until the "listening on" line (bounded). */
-  deadline = nm_test_now_ms() + T_WAIT_MS;
-  while (strstr(out, "listening on") == NULL && nm_test_now_ms() < deadline) {
-    struct pollfd q = {.fd = pfd[0], .events = POLLIN};
-    ssize_t k;
-    if (poll(&q, 1, (int)(deadline - nm_test_now_ms())) != 1)
-      break;
-    k = read(pfd[0], out + n, sizeof(out) - 1 - n);
-    if (k <= 0)
-      break;
-    n += (size_t)k;
-    out[n] = '\0';
-  }
+  read_until(pfd[0], out, sizeof(out), &n, "listening on");
   /* The control port's line comes first: once "listening on" is out, both
    * ports are open. */
   p = strstr(out, kCtl);
@@ -269,6 +275,13 @@ START_TEST(natsmock_dash_dash_proxy_reports_both_ports) {
   nm_test_send_str(fd, "PING\r\n");
   want(fd, buf, sizeof(buf), "PONG\r\n");
   close(fd);
+  /* -V: the PING and its PONG on both legs, in the proxy's format. */
+  read_until(pfd[0], out, sizeof(out), &n, "proxy->client PONG");
+  ck_assert_msg(strstr(out, "[1] client->proxy PING\n") &&
+                    strstr(out, "[1] proxy->server ") &&
+                    strstr(out, "[1] server->proxy PONG\n") &&
+                    strstr(out, "[1] proxy->client PONG\n"),
+                "%s", out);
   fd = nm_test_connect(hport);
   ck_assert_int_ge(fd, 0);
   nm_test_send_str(fd, "GET /mock/rules HTTP/1.0\r\n\r\n");
