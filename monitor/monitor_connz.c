@@ -321,6 +321,14 @@ void nm__mon_connz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
   }
   if (n > 1)
     qsort_r(rows, n, sizeof(*rows), cmp_rows, &sc);
+  if (n > 0 && offset > INT64_MAX - limit) {
+    /* nats-server's offset + limit wraps, and slicing its list with it
+     * panics: the connection closes without an answer. */
+    resp->no_answer = 1;
+    free(rows);
+    free(open);
+    goto done;
+  }
 
   nm_buf_init(&b, NM_HTTP_MAX_OUT);
   nm__jw_init(&w, &b, 1);
@@ -329,9 +337,9 @@ void nm__mon_connz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
   nm__go_time(sc.now, t, sizeof(t));
   nm__jw_str(&w, "now", t);
   {
+    /* The page [lo, hi): offset and limit (both positive here) cut to n. */
     long long lo = offset > (long long)n ? (long long)n : offset;
-    long long hi =
-        offset + limit > (long long)n ? (long long)n : offset + limit;
+    long long hi = limit > (long long)n - lo ? (long long)n : lo + limit;
     nm__jw_int(&w, "num_connections", hi - lo);
     nm__jw_int(&w, "total", total);
     nm__jw_int(&w, "offset", offset);

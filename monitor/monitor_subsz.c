@@ -82,6 +82,13 @@ void nm__mon_subsz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
     free(test);
     return;
   }
+  if (subs && offset > INT64_MAX - limit) {
+    /* nats-server's offset + limit wraps, and slicing its list with it
+     * panics: the connection closes without an answer. */
+    resp->no_answer = 1;
+    free(test);
+    return;
+  }
   if (subs && s->subs.nsubs > 0) {
     list = calloc(s->subs.nsubs, sizeof(*list));
     if (list == NULL) {
@@ -104,8 +111,9 @@ void nm__mon_subsz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
         }
   }
   {
+    /* The page [lo, hi): offset and limit (both positive here) cut to n. */
     size_t lo = (size_t)offset > n ? n : (size_t)offset;
-    size_t hi = (size_t)(offset + limit) > n ? n : (size_t)(offset + limit);
+    size_t hi = (size_t)limit > n - lo ? n : lo + (size_t)limit;
     nm_buf_init(&b, NM_HTTP_MAX_OUT);
     nm__jw_init(&w, &b, 1);
     nm__jw_obj(&w, NULL);
