@@ -33,17 +33,12 @@ static void stats(nm__jw_t *w, const nm__sublist_t *l) {
 }
 
 static void sub_detail(nm__jw_t *w, const nm__sub_t *s) {
-  char t[4096];
   nm__jw_obj(w, NULL);
   nm__jw_str(w, "account", "$G");
-  snprintf(t, sizeof(t), "%.*s", (int)s->subject.n, s->subject.p);
-  nm__jw_str(w, "subject", t);
-  if (s->queue.n > 0) {
-    snprintf(t, sizeof(t), "%.*s", (int)s->queue.n, s->queue.p);
-    nm__jw_str(w, "qgroup", t);
-  }
-  snprintf(t, sizeof(t), "%.*s", (int)s->sid.n, s->sid.p);
-  nm__jw_str(w, "sid", t);
+  nm__jw_strn(w, "subject", s->subject.p, s->subject.n);
+  if (s->queue.n > 0)
+    nm__jw_strn(w, "qgroup", s->queue.p, s->queue.n);
+  nm__jw_strn(w, "sid", s->sid.p, s->sid.n);
   nm__jw_uint(w, "msgs", s->delivered);
   if (s->max > 0)
     nm__jw_uint(w, "max", s->max);

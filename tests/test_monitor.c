@@ -1089,6 +1089,70 @@ START_TEST(test_offset_limit_wrap_as_nats_server) {
 }
 END_TEST
 
+/* A subject longer than any fixed buffer (5000 bytes, with max_control_line
+ * raised on both servers) is shown whole in /connz (open and closed) and
+ * /subsz, as nats-server shows it; before, natsmock cut it to 4095 bytes. */
+START_TEST(test_long_subject_shown_whole) {
+  static const char kConf[] = "max_control_line: 16384\n";
+  static char subject[5001], sub[5100], target[5200];
+  srv_t s[2];
+  ck_assert_msg(nm_natsserver_available(), "nats-server is not installed");
+  memset(subject, 'a', 5000);
+  subject[5000] = 0;
+  snprintf(sub, sizeof(sub), "SUB %s 1\r\n", subject);
+  snprintf(target, sizeof(target), "/subsz?subs=1&test=%s", subject);
+  for (int i = 0; i < 2; i++) {
+    static const char *const kPaths[] = {"/connz?subs=1", "/connz?subs=detail",
+                                         NULL, "/connz?state=closed&subs=1"};
+    int fd;
+    start(&s[i], i == 0, kConf, NULL);
+    fd = nats_client(s[i].proc.port, "long", sub);
+    for (int k = 0; k < 4; k++) {
+      cJSON *j, *item;
+      const char *got;
+      if (k == 3) {
+        /* Closed: the subscriptions kept with the connection. */
+        char buf[64];
+        nm_peer_state_t st;
+        int probe = nats_client(s[i].proc.port, "probe", "");
+        close(fd);
+        /* The server has seen the close once a later client's PING is
+         * answered after it and /connz lists one connection. */
+        for (int tries = 0; tries < 100; tries++) {
+          cJSON *o = get_json(s[i].mport, "/connz");
+          int open = (int)num(o, "num_connections");
+          cJSON_Delete(o);
+          if (open == 1)
+            break;
+          ck_assert_int_eq(nm_test_send_str(probe, "PING\r\n"), 0);
+          nm_test_read(probe, buf, sizeof(buf), "PONG\r\n", IO_MS, 0, &st);
+        }
+        close(probe);
+      }
+      j = get_json(s[i].mport, kPaths[k] ? kPaths[k] : target);
+      item =
+          k == 2
+              ? cJSON_GetObjectItemCaseSensitive(j, "subscriptions_list")
+              : cJSON_GetObjectItemCaseSensitive(
+                    cJSON_GetArrayItem(
+                        cJSON_GetObjectItemCaseSensitive(j, "connections"), 0),
+                    k == 1 ? "subscriptions_list_detail"
+                           : "subscriptions_list");
+      item = cJSON_GetArrayItem(item, 0);
+      if (k == 1 || k == 2)
+        item = cJSON_GetObjectItemCaseSensitive(item, "subject");
+      got = cJSON_GetStringValue(item);
+      ck_assert_msg(
+          got && strcmp(got, subject) == 0, "%s %s: a subject of %zu bytes",
+          i ? "nats-server" : "natsmock",
+          kPaths[k] ? kPaths[k] : "/subsz?subs=1&test=", got ? strlen(got) : 0);
+      cJSON_Delete(j);
+    }
+    nm_natsserver_stop(&s[i].proc);
+  }
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *su = suite_create("monitor");
   TCase *tc = tcase_create("monitor");
@@ -1101,6 +1165,7 @@ static Suite *suite(void) {
                       (int)(sizeof(kBadQueries) / sizeof(kBadQueries[0])));
   tcase_add_loop_test(tc, test_long_query_values_as_nats_server, 0, 5);
   tcase_add_test(tc, test_offset_limit_wrap_as_nats_server);
+  tcase_add_test(tc, test_long_subject_shown_whole);
   tcase_add_test(tc, test_ports_file_and_config_keys);
   tcase_add_test(tc, test_mock_endpoints_answer_as_mock_requests);
   tcase_add_test(tc, test_mock_endpoints_off_and_auth);
