@@ -331,6 +331,11 @@ static int on_message_complete(http_parser *p) {
   resp.status = 200;
   nm_buf_init(&resp.body, NM_HTTP_MAX_OUT);
   nm__http_dispatch(c->h, &req, &resp);
+  if (resp.no_answer) {
+    nm_buf_free(&resp.body);
+    c->close_after = 1;
+    return -1;
+  }
   rc = queue_response(c, &req, &resp, keep);
   nm_buf_free(&resp.body);
   if (rc != 0) {

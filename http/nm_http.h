@@ -62,6 +62,9 @@ typedef struct {
    * net/http adds it when the handler set none. */
   const char *content_type;
   int sniffed;
+  /* The handler failed as a Go handler that panics: no answer, and the
+   * connection is closed once the earlier answers are written. */
+  int no_answer;
   /* More header lines, each ending in "\r\n" (e.g. WWW-Authenticate). */
   char extra_headers[256];
   nm_buf_t body;

@@ -106,22 +106,27 @@ static void open_info(nm__mon_cinfo_t *ci, const nm_conn_t *c) {
   ci->user = c->user && c->user[0] ? c->user : c->token;
 }
 
+/* A closed connection's kept string (NULL when it could not be kept). */
+static nm_slice_t slice_of(const char *s) {
+  return s ? (nm_slice_t){s, strlen(s)} : (nm_slice_t){"", 0};
+}
+
 /* `closed`: nats-server keeps a closed connection's subscriptions with
  * their account (newSubDetail), an open one's without (newClientSubDetail). */
 static void one_sub(nm__jw_t *w, int detail, int closed, uint64_t cid,
-                    const char *subject, const char *queue, const char *sid,
+                    nm_slice_t subject, nm_slice_t queue, nm_slice_t sid,
                     uint64_t msgs, uint64_t max) {
   if (!detail) {
-    nm__jw_str(w, NULL, subject);
+    nm__jw_strn(w, NULL, subject.p, subject.n);
     return;
   }
   nm__jw_obj(w, NULL);
   if (closed)
     nm__jw_str(w, "account", "$G");
-  nm__jw_str(w, "subject", subject);
-  if (queue && queue[0])
-    nm__jw_str(w, "qgroup", queue);
-  nm__jw_str(w, "sid", sid);
+  nm__jw_strn(w, "subject", subject.p, subject.n);
+  if (queue.n > 0)
+    nm__jw_strn(w, "qgroup", queue.p, queue.n);
+  nm__jw_strn(w, "sid", sid.p, sid.n);
   nm__jw_uint(w, "msgs", msgs);
   if (max > 0)
     nm__jw_uint(w, "max", max);
@@ -134,19 +139,15 @@ static void sub_list(nm__jw_t *w, const nm__mon_cinfo_t *ci, int detail) {
   if (ci->open) {
     const nm_conn_t *c = ci->open;
     for (size_t i = 0; i < c->nsid_buckets; i++) {
-      for (const nm__sub_t *s = c->sids[i]; s != NULL; s = s->sid_next) {
-        char subj[4096], q[1024], sid[1024];
-        snprintf(subj, sizeof(subj), "%.*s", (int)s->subject.n, s->subject.p);
-        snprintf(q, sizeof(q), "%.*s", (int)s->queue.n, s->queue.p);
-        snprintf(sid, sizeof(sid), "%.*s", (int)s->sid.n, s->sid.p);
-        one_sub(w, detail, 0, ci->cid, subj, q, sid, s->delivered, s->max);
-      }
+      for (const nm__sub_t *s = c->sids[i]; s != NULL; s = s->sid_next)
+        one_sub(w, detail, 0, ci->cid, s->subject, s->queue, s->sid,
+                s->delivered, s->max);
     }
   } else {
     for (size_t i = 0; i < ci->nkept; i++) {
       const nm__mon_sub_t *s = &ci->subs[i];
-      one_sub(w, detail, 1, ci->cid, s->subject, s->queue, s->sid, s->msgs,
-              s->max);
+      one_sub(w, detail, 1, ci->cid, slice_of(s->subject), slice_of(s->queue),
+              slice_of(s->sid), s->msgs, s->max);
     }
   }
   nm__jw_end_arr(w);
@@ -321,6 +322,14 @@ void nm__mon_connz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
   }
   if (n > 1)
     qsort_r(rows, n, sizeof(*rows), cmp_rows, &sc);
+  if (n > 0 && offset > INT64_MAX - limit) {
+    /* nats-server's offset + limit wraps, and slicing its list with it
+     * panics: the connection closes without an answer. */
+    resp->no_answer = 1;
+    free(rows);
+    free(open);
+    goto done;
+  }
 
   nm_buf_init(&b, NM_HTTP_MAX_OUT);
   nm__jw_init(&w, &b, 1);
@@ -329,9 +338,9 @@ void nm__mon_connz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
   nm__go_time(sc.now, t, sizeof(t));
   nm__jw_str(&w, "now", t);
   {
+    /* The page [lo, hi): offset and limit (both positive here) cut to n. */
     long long lo = offset > (long long)n ? (long long)n : offset;
-    long long hi =
-        offset + limit > (long long)n ? (long long)n : offset + limit;
+    long long hi = limit > (long long)n - lo ? (long long)n : lo + limit;
     nm__jw_int(&w, "num_connections", hi - lo);
     nm__jw_int(&w, "total", total);
     nm__jw_int(&w, "offset", offset);

@@ -31,10 +31,11 @@ static void newline(nm__jw_t *w) {
     put(w, "  ", 2);
 }
 
-static void quoted(nm__jw_t *w, const char *s) {
+static void quoted(nm__jw_t *w, const char *s, size_t n) {
   static const char hex[] = "0123456789abcdef";
+  const unsigned char *end = (const unsigned char *)s + n;
   put(w, "\"", 1);
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+  for (const unsigned char *p = (const unsigned char *)s; p < end; p++) {
     char esc[8];
     switch (*p) {
     case '"':
@@ -74,7 +75,7 @@ static void member(nm__jw_t *w, const char *key) {
     newline(w);
   }
   if (key) {
-    quoted(w, key);
+    quoted(w, key, strlen(key));
     puts_(w, w->indent ? ": " : ":");
   }
 }
@@ -118,7 +119,12 @@ void nm__jw_end_arr(nm__jw_t *w) {
 
 void nm__jw_str(nm__jw_t *w, const char *key, const char *v) {
   member(w, key);
-  quoted(w, v ? v : "");
+  quoted(w, v ? v : "", v ? strlen(v) : 0);
+}
+
+void nm__jw_strn(nm__jw_t *w, const char *key, const char *v, size_t n) {
+  member(w, key);
+  quoted(w, v, n);
 }
 
 void nm__jw_int(nm__jw_t *w, const char *key, int64_t v) {

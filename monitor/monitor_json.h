@@ -5,6 +5,7 @@
 #ifndef NM_MONITOR_JSON_H
 #define NM_MONITOR_JSON_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "nm_buf.h"
@@ -27,6 +28,8 @@ void nm__jw_arr(nm__jw_t *w, const char *key);
 void nm__jw_end_obj(nm__jw_t *w);
 void nm__jw_end_arr(nm__jw_t *w);
 void nm__jw_str(nm__jw_t *w, const char *key, const char *v);
+/* v[0..n), which need not end in a NUL. */
+void nm__jw_strn(nm__jw_t *w, const char *key, const char *v, size_t n);
 void nm__jw_int(nm__jw_t *w, const char *key, int64_t v);
 void nm__jw_uint(nm__jw_t *w, const char *key, uint64_t v);
 void nm__jw_float(nm__jw_t *w, const char *key, double v);

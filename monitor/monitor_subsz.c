@@ -33,17 +33,12 @@ static void stats(nm__jw_t *w, const nm__sublist_t *l) {
 }
 
 static void sub_detail(nm__jw_t *w, const nm__sub_t *s) {
-  char t[4096];
   nm__jw_obj(w, NULL);
   nm__jw_str(w, "account", "$G");
-  snprintf(t, sizeof(t), "%.*s", (int)s->subject.n, s->subject.p);
-  nm__jw_str(w, "subject", t);
-  if (s->queue.n > 0) {
-    snprintf(t, sizeof(t), "%.*s", (int)s->queue.n, s->queue.p);
-    nm__jw_str(w, "qgroup", t);
-  }
-  snprintf(t, sizeof(t), "%.*s", (int)s->sid.n, s->sid.p);
-  nm__jw_str(w, "sid", t);
+  nm__jw_strn(w, "subject", s->subject.p, s->subject.n);
+  if (s->queue.n > 0)
+    nm__jw_strn(w, "qgroup", s->queue.p, s->queue.n);
+  nm__jw_strn(w, "sid", s->sid.p, s->sid.n);
   nm__jw_uint(w, "msgs", s->delivered);
   if (s->max > 0)
     nm__jw_uint(w, "max", s->max);
@@ -82,6 +77,13 @@ void nm__mon_subsz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
     free(test);
     return;
   }
+  if (subs && offset > INT64_MAX - limit) {
+    /* nats-server's offset + limit wraps, and slicing its list with it
+     * panics: the connection closes without an answer. */
+    resp->no_answer = 1;
+    free(test);
+    return;
+  }
   if (subs && s->subs.nsubs > 0) {
     list = calloc(s->subs.nsubs, sizeof(*list));
     if (list == NULL) {
@@ -104,8 +106,9 @@ void nm__mon_subsz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
         }
   }
   {
+    /* The page [lo, hi): offset and limit (both positive here) cut to n. */
     size_t lo = (size_t)offset > n ? n : (size_t)offset;
-    size_t hi = (size_t)(offset + limit) > n ? n : (size_t)(offset + limit);
+    size_t hi = (size_t)limit > n - lo ? n : lo + (size_t)limit;
     nm_buf_init(&b, NM_HTTP_MAX_OUT);
     nm__jw_init(&w, &b, 1);
     nm__jw_obj(&w, NULL);

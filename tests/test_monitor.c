@@ -1031,6 +1031,128 @@ START_TEST(test_raw_http_as_nats_server) {
 }
 END_TEST
 
+/* An offset and limit whose sum passes 2^63 - 1: nats-server's sum wraps
+ * and its handler panics on the slice, so the connection closes without an
+ * answer (with a connection open; and for /subsz?subs=1 always). Before,
+ * natsmock's sum overflowed too (undefined behaviour) and it answered with
+ * a negative or huge num_connections. The same limits without the wrap get
+ * an answer from both. */
+START_TEST(test_offset_limit_wrap_as_nats_server) {
+  static const char *const kWrap[] = {
+      "/connz?offset=1&limit=9223372036854775807",
+      "/connz?offset=9223372036854775807&limit=9223372036854775807",
+      "/subsz?subs=1&offset=1&limit=9223372036854775807",
+      /* limit -1 is the default 1024. */
+      "/connz?offset=9223372036854775807&limit=-1",
+  };
+  static const char *const kNoWrap[] = {
+      "/connz?offset=0&limit=9223372036854775807",
+      "/subsz?subs=1&offset=9223372036854775806&limit=1",
+      "/connz?offset=9223372036854775806&limit=1",
+      "/subsz?subs=1&offset=0&limit=9223372036854775807",
+  };
+  srv_t s[2];
+  int fd[2];
+  ck_assert_msg(nm_natsserver_available(), "nats-server is not installed");
+  for (int i = 0; i < 2; i++) {
+    start(&s[i], i == 0, NULL, NULL);
+    fd[i] = nats_client(s[i].proc.port, "c", "SUB foo 1\r\n");
+  }
+  for (size_t k = 0; k < 4; k++) {
+    for (int i = 0; i < 2; i++) {
+      char buf[4096], req[256];
+      nm_peer_state_t st;
+      size_t n;
+      int c = nm_test_connect(s[i].mport);
+      resp_t *r = malloc(sizeof(*r));
+      ck_assert_int_ge(c, 0);
+      snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n",
+               kWrap[k]);
+      ck_assert_int_eq(nm_test_send_str(c, req), 0);
+      n = nm_test_read(c, buf, sizeof(buf), NULL, IO_MS, 0, &st);
+      close(c);
+      ck_assert_msg(n == 0 && st != NM_PEER_OPEN,
+                    "%s (%s): %zu bytes, %s: %.200s", kWrap[k],
+                    i ? "nats-server" : "natsmock", n,
+                    st == NM_PEER_OPEN ? "open" : "closed", buf);
+      http(s[i].mport, "GET", kNoWrap[k], NULL, NULL, r);
+      ck_assert_msg(r->status == 200, "%s: %d", kNoWrap[k], r->status);
+      ck_assert_msg(strstr(r->body, "\"num_connections\": -") == NULL, "%s: %s",
+                    kNoWrap[k], r->body);
+      free(r);
+    }
+  }
+  for (int i = 0; i < 2; i++) {
+    close(fd[i]);
+    nm_natsserver_stop(&s[i].proc);
+  }
+}
+END_TEST
+
+/* A subject longer than any fixed buffer (5000 bytes, with max_control_line
+ * raised on both servers) is shown whole in /connz (open and closed) and
+ * /subsz, as nats-server shows it; before, natsmock cut it to 4095 bytes. */
+START_TEST(test_long_subject_shown_whole) {
+  static const char kConf[] = "max_control_line: 16384\n";
+  static char subject[5001], sub[5100], target[5200];
+  srv_t s[2];
+  ck_assert_msg(nm_natsserver_available(), "nats-server is not installed");
+  memset(subject, 'a', 5000);
+  subject[5000] = 0;
+  snprintf(sub, sizeof(sub), "SUB %s 1\r\n", subject);
+  snprintf(target, sizeof(target), "/subsz?subs=1&test=%s", subject);
+  for (int i = 0; i < 2; i++) {
+    static const char *const kPaths[] = {"/connz?subs=1", "/connz?subs=detail",
+                                         NULL, "/connz?state=closed&subs=1"};
+    int fd;
+    start(&s[i], i == 0, kConf, NULL);
+    fd = nats_client(s[i].proc.port, "long", sub);
+    for (int k = 0; k < 4; k++) {
+      cJSON *j, *item;
+      const char *got;
+      if (k == 3) {
+        /* Closed: the subscriptions kept with the connection. */
+        char buf[64];
+        nm_peer_state_t st;
+        int probe = nats_client(s[i].proc.port, "probe", "");
+        close(fd);
+        /* The server has seen the close once a later client's PING is
+         * answered after it and /connz lists one connection. */
+        for (int tries = 0; tries < 100; tries++) {
+          cJSON *o = get_json(s[i].mport, "/connz");
+          int open = (int)num(o, "num_connections");
+          cJSON_Delete(o);
+          if (open == 1)
+            break;
+          ck_assert_int_eq(nm_test_send_str(probe, "PING\r\n"), 0);
+          nm_test_read(probe, buf, sizeof(buf), "PONG\r\n", IO_MS, 0, &st);
+        }
+        close(probe);
+      }
+      j = get_json(s[i].mport, kPaths[k] ? kPaths[k] : target);
+      item =
+          k == 2
+              ? cJSON_GetObjectItemCaseSensitive(j, "subscriptions_list")
+              : cJSON_GetObjectItemCaseSensitive(
+                    cJSON_GetArrayItem(
+                        cJSON_GetObjectItemCaseSensitive(j, "connections"), 0),
+                    k == 1 ? "subscriptions_list_detail"
+                           : "subscriptions_list");
+      item = cJSON_GetArrayItem(item, 0);
+      if (k == 1 || k == 2)
+        item = cJSON_GetObjectItemCaseSensitive(item, "subject");
+      got = cJSON_GetStringValue(item);
+      ck_assert_msg(
+          got && strcmp(got, subject) == 0, "%s %s: a subject of %zu bytes",
+          i ? "nats-server" : "natsmock",
+          kPaths[k] ? kPaths[k] : "/subsz?subs=1&test=", got ? strlen(got) : 0);
+      cJSON_Delete(j);
+    }
+    nm_natsserver_stop(&s[i].proc);
+  }
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *su = suite_create("monitor");
   TCase *tc = tcase_create("monitor");
@@ -1042,6 +1164,8 @@ static Suite *suite(void) {
   tcase_add_loop_test(tc, test_bad_queries_as_nats_server, 0,
                       (int)(sizeof(kBadQueries) / sizeof(kBadQueries[0])));
   tcase_add_loop_test(tc, test_long_query_values_as_nats_server, 0, 5);
+  tcase_add_test(tc, test_offset_limit_wrap_as_nats_server);
+  tcase_add_test(tc, test_long_subject_shown_whole);
   tcase_add_test(tc, test_ports_file_and_config_keys);
   tcase_add_test(tc, test_mock_endpoints_answer_as_mock_requests);
   tcase_add_test(tc, test_mock_endpoints_off_and_auth);
