@@ -31,10 +31,7 @@ static void newline(nm__jw_t *w) {
     put(w, "  ", 2);
 }
 
-/* The length of the valid UTF-8 sequence at p (before end), 0 when the
- * byte starts none: Go's utf8.DecodeRune rules (no overlong forms, no
- * surrogates, nothing past U+10FFFF). */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end) {
+size_t nm__utf8_len(const unsigned char *p, const unsigned char *end) {
   unsigned char lo = 0x80, hi = 0xbf;
   size_t n;
   if (*p >= 0xc2 && *p <= 0xdf)
@@ -97,7 +94,7 @@ static void quoted_as(nm__jw_t *w, const char *s, size_t n, int decoded) {
         puts_(w, esc);
       } else if (*p < 0x80) {
         put(w, (const char *)p, 1);
-      } else if ((len = utf8_len(p, end)) == 0) {
+      } else if ((len = nm__utf8_len(p, end)) == 0) {
         puts_(w, decoded ? "\xef\xbf\xbd" : "\\ufffd");
       } else {
         if (len == 3 && p[0] == 0xe2 && p[1] == 0x80 &&

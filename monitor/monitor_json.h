@@ -42,6 +42,11 @@ void nm__jw_bool(nm__jw_t *w, const char *key, int v);
 /* A value written as given (e.g. "null"). */
 void nm__jw_raw(nm__jw_t *w, const char *key, const char *v);
 
+/* The length of the valid UTF-8 sequence at p (before end), 0 when the
+ * byte starts none: Go's utf8.DecodeRune rules (no overlong forms, no
+ * surrogates, nothing past U+10FFFF). */
+size_t nm__utf8_len(const unsigned char *p, const unsigned char *end);
+
 /* time.Time in RFC 3339 with nanoseconds, UTC ("2026-12-04T14:15:04.2055Z",
  * trailing zeros of the fraction dropped), from wall-clock ns. */
 void nm__go_time(uint64_t wall_ns, char *out, size_t n);

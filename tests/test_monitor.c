@@ -657,6 +657,7 @@ static const char *const kBadQueries[] = {
     "/connz?sort=cid%00x",
     "/connz?state=open%00",
     "/connz?limit=%0A%C3%A9%C2%85%FF",
+    "/connz?limit=%ED%A0%80%C0%AF%F4%90%80%80",
     "/subsz?subs=1&test=a%00.*",
 };
 
