@@ -76,14 +76,7 @@ static char *go_quote(const char *s, size_t n) {
   (void)nm_buf_append(&b, "\"", 1);
   for (; p < end; p++) {
     const char *e = *p ? memchr(kEsc, *p, sizeof(kEsc) - 1) : NULL;
-    size_t len = 0;
-    if (*p >= 0xc2 && *p <= 0xf4) { /* a valid UTF-8 sequence's length */
-      size_t want = *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : 2;
-      len = want <= (size_t)(end - p) ? want : 0;
-      for (size_t k = 1; k < len; k++)
-        if ((p[k] & 0xc0) != 0x80)
-          len = 0;
-    }
+    size_t len = nm__utf8_len(p, end);
     if (e) {
       char t[2] = {'\\', kLetter[e - kEsc]};
       (void)nm_buf_append(&b, t, 2);

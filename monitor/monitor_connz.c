@@ -186,14 +186,14 @@ static void conn_info(nm__jw_t *w, nm__mon_cinfo_t *ci, uint64_t now, int auth,
   nm__jw_uint(w, "out_bytes", ci->out_bytes);
   nm__jw_uint(w, "subscriptions", ci->nsubs);
   if (ci->name && ci->name[0])
-    nm__jw_str(w, "name", ci->name);
+    nm__jw_decoded_str(w, "name", ci->name);
   if (ci->lang && ci->lang[0])
-    nm__jw_str(w, "lang", ci->lang);
+    nm__jw_decoded_str(w, "lang", ci->lang);
   if (ci->version && ci->version[0])
-    nm__jw_str(w, "version", ci->version);
+    nm__jw_decoded_str(w, "version", ci->version);
   /* getRawAuthUser: the user name, else the token. */
   if (auth && ci->user && ci->user[0])
-    nm__jw_str(w, "authorized_user", ci->user);
+    nm__jw_decoded_str(w, "authorized_user", ci->user);
   if (ci->open == NULL && detail && ci->nkept > 0)
     ci->detail_stuck = 1;
   if (ci->nsubs > 0 && subs && !detail)

@@ -657,6 +657,7 @@ static const char *const kBadQueries[] = {
     "/connz?sort=cid%00x",
     "/connz?state=open%00",
     "/connz?limit=%0A%C3%A9%C2%85%FF",
+    "/connz?limit=%ED%A0%80%C0%AF%F4%90%80%80",
     "/subsz?subs=1&test=a%00.*",
 };
 
@@ -1153,6 +1154,56 @@ START_TEST(test_long_subject_shown_whole) {
 }
 END_TEST
 
+/* The first line of `body` that starts (after its indent) with `prefix`,
+ * into out ("" when none). */
+static void line_with(const char *body, const char *prefix, char *out,
+                      size_t n) {
+  const char *p = body;
+  out[0] = 0;
+  while (p && *p) {
+    const char *e = strchr(p, '\n');
+    const char *t = p + strspn(p, " ");
+    if (strncmp(t, prefix, strlen(prefix)) == 0) {
+      snprintf(out, n, "%.*s", (int)(e ? e - t : (long)strlen(t)), t);
+      return;
+    }
+    p = e ? e + 1 : NULL;
+  }
+}
+
+/* Bytes that are not valid UTF-8, and U+2028, in a client's CONNECT name
+ * and in a subject: written as nats-server writes them, byte for byte (the
+ * name's bad byte as the U+FFFD its JSON decoder stored, the subject's as
+ * Go's encoder's \ufffd, U+2028 escaped). Before, natsmock wrote the bad
+ * bytes raw (not JSON) and U+2028 unescaped. */
+START_TEST(test_json_strings_as_nats_server) {
+  srv_t s[2];
+  char line[2][3][512];
+  ck_assert_msg(nm_natsserver_available(), "nats-server is not installed");
+  for (int i = 0; i < 2; i++) {
+    resp_t *r = malloc(sizeof(*r));
+    int fd;
+    start(&s[i], i == 0, NULL, NULL);
+    fd = nats_client(s[i].proc.port,
+                     "n\xff\xed\xa0\x80m\xe2\x80\xa8"
+                     "e",
+                     "SUB s\xffu\xe2\x80\xa9"
+                     "b\xc0\xaf 1\r\n");
+    http(s[i].mport, "GET", "/connz?subs=1", NULL, NULL, r);
+    line_with(r->body, "\"name\":", line[i][0], sizeof(line[i][0]));
+    line_with(r->body, "\"s\\", line[i][1], sizeof(line[i][1]));
+    http(s[i].mport, "GET", "/connz?subs=detail", NULL, NULL, r);
+    line_with(r->body, "\"subject\":", line[i][2], sizeof(line[i][2]));
+    close(fd);
+    nm_natsserver_stop(&s[i].proc);
+    free(r);
+  }
+  for (int k = 0; k < 3; k++)
+    ck_assert_msg(line[1][k][0] && strcmp(line[0][k], line[1][k]) == 0,
+                  "natsmock %s, nats-server %s", line[0][k], line[1][k]);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *su = suite_create("monitor");
   TCase *tc = tcase_create("monitor");
@@ -1166,6 +1217,7 @@ static Suite *suite(void) {
   tcase_add_loop_test(tc, test_long_query_values_as_nats_server, 0, 5);
   tcase_add_test(tc, test_offset_limit_wrap_as_nats_server);
   tcase_add_test(tc, test_long_subject_shown_whole);
+  tcase_add_test(tc, test_json_strings_as_nats_server);
   tcase_add_test(tc, test_ports_file_and_config_keys);
   tcase_add_test(tc, test_mock_endpoints_answer_as_mock_requests);
   tcase_add_test(tc, test_mock_endpoints_off_and_auth);
