@@ -176,10 +176,12 @@ static void output_drained(nm_conn_t *c) {
     close_handles(c, NM_CLOSE_FIN);
 }
 
-void nm__conn_flush(nm_conn_t *c) {
+/* cont: on_write goes on with the bytes a previous flush could not hand
+ * to its one uv_write. */
+static void flush(nm_conn_t *c, int cont) {
   nm__outq_t *q = &c->outq;
   nm__opool_t *pool = &c->srv->opool;
-  size_t total = q->queued;
+  size_t total = q->queued, flown;
   int r, n = UV_EAGAIN;
 
   if (total == 0 || (c->flags & (NM_CF_WRITING | NM_CF_BLACKHOLE)))
@@ -189,6 +191,8 @@ void nm__conn_flush(nm_conn_t *c) {
   observe_pending_out(c);
   c->obs_mark = 0;
   c->out_used = 1;
+  if (!cont)
+    c->wd_left = total;
   /* The write is tried first: when the socket takes it all (the usual
    * case), the loop is never asked to watch the socket and no write
    * callback runs. uv_try_write refuses while libuv still queues bytes of
@@ -210,24 +214,39 @@ void nm__conn_flush(nm_conn_t *c) {
     nm__conn_close(c, NM_CLOSE_FIN, "write error");
     return;
   }
-  if (n > 0)
-    nm__outq_consume(pool, q, (size_t)n);
-  /* libuv copies the buffer list; the segments stay ours until on_write. */
+  if (n < 0)
+    n = 0;
+  nm__outq_consume(pool, q, (size_t)n);
+  /* libuv copies the buffer list; the segments stay ours until on_write.
+   * What is past NM_OUT_WRITE_SEGS stays queued (already observed) and
+   * goes when this write is done. */
   r = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, q->bufs + q->head,
-               (unsigned int)(q->n - q->head), on_write);
+               (unsigned int)nm__outq_take_flight(q), on_write);
   if (r < 0) {
+    q->nfly = 0;
     nm__outq_drop_queued(pool, q);
     nm__conn_close(c, NM_CLOSE_FIN, "write error");
     return;
   }
-  nm__outq_take_flight(q);
+  flown = (size_t)n + (total - (size_t)n - q->queued);
+  c->wd_left -= flown < c->wd_left ? flown : c->wd_left;
+  c->wd_cont = c->wd_left > 0;
+  c->obs_mark = q->queued;
   c->flags |= NM_CF_WRITING;
   if (c->srv->opts.write_deadline_ms > 0) {
-    c->write_start_ms = nm__now_ms(c->srv);
+    uint64_t now = nm__now_ms(c->srv), wd = c->srv->opts.write_deadline_ms;
+    if (!cont)
+      c->write_start_ms = now;
     if (!uv_is_active((uv_handle_t *)&c->wd_timer))
-      uv_timer_start(&c->wd_timer, wd_timer_cb, c->srv->opts.write_deadline_ms,
-                     0);
+      uv_timer_start(
+          &c->wd_timer, wd_timer_cb,
+          now - c->write_start_ms >= wd ? 0 : wd - (now - c->write_start_ms),
+          0);
   }
+}
+
+void nm__conn_flush(nm_conn_t *c) {
+  flush(c, 0);
 }
 
 /* Called by the server's trim timer every NM_OUT_IDLE_MS: a connection
@@ -259,6 +278,7 @@ static void close_handles(nm_conn_t *c, nm_close_how_t how) {
 
 static void on_write(uv_write_t *req, int status) {
   nm_conn_t *c = req->data;
+  int cont;
   c->flags &= ~NM_CF_WRITING;
   nm__outq_flight_done(&c->srv->opool, &c->outq);
   if (c->flags & NM_CF_DEAD)
@@ -268,8 +288,10 @@ static void on_write(uv_write_t *req, int status) {
     nm__conn_close(c, NM_CLOSE_FIN, "write error");
     return;
   }
+  cont = c->wd_cont;
+  c->wd_cont = 0;
   if (c->outq.queued > 0) {
-    nm__conn_flush(c);
+    flush(c, cont);
   } else {
     nm__outq_settle(&c->srv->opool, &c->outq);
     output_drained(c);

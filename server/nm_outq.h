@@ -6,8 +6,11 @@
  *   that does not fit takes the next block, a frame larger than a block an
  *   allocation of its own size.
  * - A payload delivered to several subscribers is copied once, into a
- *   reference-counted block of its own size (nm__oblk_shared), and each
- *   subscriber's queue points at it: header, payload reference, CRLF.
+ *   reference-counted block (nm__oblk_shared), and each subscriber's queue
+ *   points at it: header, payload reference, CRLF. Those blocks come from
+ *   the pool too, in power-of-two sizes (1 KiB to 1 MiB), one payload
+ *   each: a subscriber that keeps a reference pins that payload only (at
+ *   most twice its size), never a block of other messages.
  * - A block goes back to the pool when the last segment pointing into it is
  *   written or dropped; the pool gives memory back to the system only on
  *   the server's idle timer (nm__opool_trim), never per write.
@@ -22,11 +25,20 @@
 
 /* Data bytes of a pool block: with its header, about 16 KiB of memory. */
 #define NM_OUT_BLOCK (16 * 1024 - 64)
+/* Most segments handed to one uv_write (Linux's IOV_MAX, what one writev
+ * takes): libuv copies a write's buffer list, and a longer one would be a
+ * large allocation per write; the rest goes when that write is done. */
+#define NM_OUT_WRITE_SEGS 1024
+
+/* Shared payload blocks: 1 KiB << class, for classes 0..N-1. */
+#define NM_OUT_SHARED_MIN_SHIFT 10
+#define NM_OUT_SHARED_CLASSES 11
 
 enum {
   NM_OBLK_POOL,   /* fixed size, from and back to the pool */
   NM_OBLK_EXACT,  /* one frame larger than a pool block; freed when done */
-  NM_OBLK_SHARED, /* one payload for many subscribers; freed when done */
+  NM_OBLK_SHARED, /* one payload for many subscribers: back to the pool's
+                   * list of its size class, or freed when over 1 MiB */
 };
 
 typedef struct nm__oblk_s {
@@ -38,11 +50,16 @@ typedef struct nm__oblk_s {
   char data[];
 } nm__oblk_t;
 
+/* A free list: LIFO, so the block given back last is reused first. */
 typedef struct {
-  nm__oblk_t *free; /* LIFO: the block given back last is reused first */
-  size_t nfree;     /* blocks on the free list */
-  size_t nfree_low; /* fewest on the free list since the last trim */
-  size_t nblocks;   /* pool blocks allocated, free or in use */
+  nm__oblk_t *top;
+  size_t n;   /* blocks on it */
+  size_t low; /* fewest on it since the last trim */
+} nm__oblk_list_t;
+
+typedef struct {
+  nm__oblk_list_t free;                          /* NM_OUT_BLOCK blocks */
+  nm__oblk_list_t shared[NM_OUT_SHARED_CLASSES]; /* by size class */
 } nm__opool_t;
 
 typedef struct {
@@ -61,7 +78,7 @@ void nm__opool_trim(nm__opool_t *p);
 void nm__oblk_unref(nm__opool_t *p, nm__oblk_t *b);
 /* A copy of n bytes in a block of its own, one reference held by the
  * caller. NULL when out of memory. */
-nm__oblk_t *nm__oblk_shared(const char *src, size_t n);
+nm__oblk_t *nm__oblk_shared(nm__opool_t *p, const char *src, size_t n);
 
 char *nm__outq_reserve_slow(nm__opool_t *p, nm__outq_t *q, size_t n);
 /* n contiguous bytes queued at the end, for the caller to fill; NULL when
@@ -91,8 +108,9 @@ int nm__outq_append(nm__opool_t *p, nm__outq_t *q, const char *src, size_t n);
 int nm__outq_ref(nm__outq_t *q, nm__oblk_t *b, const char *at, size_t n);
 /* n bytes of the queued segments were written: drops them from the front. */
 void nm__outq_consume(nm__opool_t *p, nm__outq_t *q, size_t n);
-/* Everything queued is handed to one uv_write: it is now in flight. */
-void nm__outq_take_flight(nm__outq_t *q);
+/* The first queued segments, up to NM_OUT_WRITE_SEGS, are handed to one
+ * uv_write: they are now in flight. Returns how many. */
+size_t nm__outq_take_flight(nm__outq_t *q);
 /* The uv_write in flight called back: its segments are released. */
 void nm__outq_flight_done(nm__opool_t *p, nm__outq_t *q);
 /* Drops the queued segments (not the ones in flight). */

@@ -182,6 +182,12 @@ struct nm_conn_s {
   uint64_t last_ping_ms; /* last PING from the client */
   uint64_t ping_sent_ms; /* last server PING, 0 before the first */
   uint64_t write_start_ms;
+  /* One flush can take more than one uv_write (NM_OUT_WRITE_SEGS): the
+   * bytes of it not yet handed over, and whether the next write goes on
+   * with it (its write deadline then still runs from write_start_ms, as
+   * nats-server's runs from the start of its flush). */
+  size_t wd_left;
+  int wd_cont;
   int raw_pending;     /* raw uv_writes not yet called back */
   int out_used;        /* flushed since the last trim tick */
   int pub_checked;     /* the pending PUB's pedantic check was done early */

@@ -10,19 +10,19 @@
 /* First size of a queue's segment arrays. */
 #define NM_OUTQ_MIN_SEGS 16
 
-static nm__oblk_t *pool_get(nm__opool_t *p) {
-  nm__oblk_t *b = p->free;
+/* A block of `size` data bytes from list l, or from malloc. */
+static nm__oblk_t *list_get(nm__oblk_list_t *l, size_t size, uint32_t kind) {
+  nm__oblk_t *b = l->top;
   if (b != NULL) {
-    p->free = b->next;
-    if (--p->nfree < p->nfree_low)
-      p->nfree_low = p->nfree;
+    l->top = b->next;
+    if (--l->n < l->low)
+      l->low = l->n;
   } else {
-    b = malloc(sizeof(*b) + NM_OUT_BLOCK);
+    b = malloc(sizeof(*b) + size);
     if (b == NULL)
       return NULL;
-    b->size = NM_OUT_BLOCK;
-    b->kind = NM_OBLK_POOL;
-    p->nblocks++;
+    b->size = (uint32_t)size;
+    b->kind = kind;
   }
   b->next = NULL;
   b->refs = 0;
@@ -30,55 +30,91 @@ static nm__oblk_t *pool_get(nm__opool_t *p) {
   return b;
 }
 
-void nm__oblk_unref(nm__opool_t *p, nm__oblk_t *b) {
-  if (--b->refs > 0)
-    return;
-  if (b->kind != NM_OBLK_POOL) {
-    free(b);
-    return;
-  }
-  b->used = 0;
-  b->next = p->free;
-  p->free = b;
-  p->nfree++;
+static void list_put(nm__oblk_list_t *l, nm__oblk_t *b) {
+  b->next = l->top;
+  l->top = b;
+  l->n++;
 }
 
-void nm__opool_free(nm__opool_t *p) {
-  while (p->free) {
-    nm__oblk_t *b = p->free;
-    p->free = b->next;
-    free(b);
-  }
-  p->nblocks -= p->nfree;
-  p->nfree = p->nfree_low = 0;
-}
-
-void nm__opool_trim(nm__opool_t *p) {
-  size_t keep, i;
-  nm__oblk_t **pp = &p->free;
-  /* The blocks at the bottom of the LIFO list were not taken once since
-   * the last tick: free as many as the list never went below. */
-  keep = p->nfree - p->nfree_low;
+/* Frees the blocks at the bottom of a LIFO list, all but its first `keep`:
+ * the trim keeps those taken since the last tick (n - low). */
+static void list_trim(nm__oblk_list_t *l, size_t keep) {
+  size_t i;
+  nm__oblk_t **pp = &l->top;
   for (i = 0; i < keep && *pp; i++)
     pp = &(*pp)->next;
   while (*pp) {
     nm__oblk_t *b = *pp;
     *pp = b->next;
     free(b);
-    p->nfree--;
-    p->nblocks--;
+    l->n--;
   }
-  p->nfree_low = p->nfree;
+  l->low = l->n;
 }
 
-nm__oblk_t *nm__oblk_shared(const char *src, size_t n) {
-  nm__oblk_t *b = malloc(sizeof(*b) + n);
+static nm__oblk_t *pool_get(nm__opool_t *p) {
+  return list_get(&p->free, NM_OUT_BLOCK, NM_OBLK_POOL);
+}
+
+/* The size class of a shared payload of n bytes, or -1: too large. */
+static int shared_class(size_t n) {
+  int c = 0;
+  while (c < NM_OUT_SHARED_CLASSES &&
+         ((size_t)1 << (NM_OUT_SHARED_MIN_SHIFT + c)) < n)
+    c++;
+  return c < NM_OUT_SHARED_CLASSES ? c : -1;
+}
+
+void nm__oblk_unref(nm__opool_t *p, nm__oblk_t *b) {
+  int c;
+  if (--b->refs > 0)
+    return;
+  if (b->kind == NM_OBLK_POOL) {
+    list_put(&p->free, b);
+    return;
+  }
+  /* A shared block of exactly its class's size goes back to that list. */
+  if (b->kind == NM_OBLK_SHARED && (c = shared_class(b->size)) >= 0 &&
+      b->size == (size_t)1 << (NM_OUT_SHARED_MIN_SHIFT + c)) {
+    list_put(&p->shared[c], b);
+    return;
+  }
+  free(b);
+}
+
+void nm__opool_free(nm__opool_t *p) {
+  int c;
+  list_trim(&p->free, 0);
+  for (c = 0; c < NM_OUT_SHARED_CLASSES; c++)
+    list_trim(&p->shared[c], 0);
+}
+
+void nm__opool_trim(nm__opool_t *p) {
+  int c;
+  list_trim(&p->free, p->free.n - p->free.low);
+  for (c = 0; c < NM_OUT_SHARED_CLASSES; c++)
+    list_trim(&p->shared[c], p->shared[c].n - p->shared[c].low);
+}
+
+nm__oblk_t *nm__oblk_shared(nm__opool_t *p, const char *src, size_t n) {
+  int c = shared_class(n);
+  nm__oblk_t *b;
+  if (c >= 0) {
+    b = list_get(&p->shared[c], (size_t)1 << (NM_OUT_SHARED_MIN_SHIFT + c),
+                 NM_OBLK_SHARED);
+  } else {
+    /* Over 1 MiB (a raised max_payload): its own size, freed when done. */
+    b = malloc(sizeof(*b) + n);
+    if (b != NULL) {
+      b->next = NULL;
+      b->size = (uint32_t)n;
+      b->kind = NM_OBLK_SHARED;
+    }
+  }
   if (b == NULL)
     return NULL;
-  b->next = NULL;
   b->refs = 1;
-  b->used = b->size = (uint32_t)n;
-  b->kind = NM_OBLK_SHARED;
+  b->used = (uint32_t)n;
   memcpy(b->data, src, n);
   return b;
 }
@@ -216,9 +252,14 @@ void nm__outq_consume(nm__opool_t *p, nm__outq_t *q, size_t n) {
   }
 }
 
-void nm__outq_take_flight(nm__outq_t *q) {
+size_t nm__outq_take_flight(nm__outq_t *q) {
+  size_t i;
   q->nfly = q->n - q->head;
-  q->queued = 0;
+  if (q->nfly > NM_OUT_WRITE_SEGS)
+    q->nfly = NM_OUT_WRITE_SEGS;
+  for (i = q->head; i < q->head + q->nfly; i++)
+    q->queued -= q->bufs[i].len;
+  return q->nfly;
 }
 
 void nm__outq_flight_done(nm__opool_t *p, nm__outq_t *q) {

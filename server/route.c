@@ -1,8 +1,10 @@
-/* Routing one published message: every matching plain subscription gets its
- * own copy, each queue group one member picked uniformly at random, echo off
- * honoured, UNSUB max applied, and the 2.9.10 no-responders status sent back
- * when nobody got the message (docs/design.md, "Ops and their answers",
- * "Subjects, queue groups, UNSUB max").
+/* Routing one published message: every matching plain subscription gets it
+ * (a payload of NM_OUT_SHARE_MIN bytes or more, for several subscribers, is
+ * copied once and referenced from each subscriber's output queue), each queue
+ * group one member picked uniformly at random, echo off honoured, UNSUB max
+ * applied, and the 2.9.10 no-responders status sent back when nobody got the
+ * message (docs/design.md, "Ops and their answers", "Subjects, queue groups,
+ * UNSUB max").
  *
  * The MSG/HMSG header is written here rather than with nm_encode_msg because
  * nats-server echoes the publisher's size fields byte for byte ("PUB foo 02"
@@ -72,11 +74,14 @@ static int encode_msg(nm_buf_t *b, int hmsg, nm_slice_t subject, nm_slice_t sid,
 }
 
 /* The whole MSG/HMSG straight into c's output queue, within max_pending.
- * Returns 0 or NM_ETOOBIG / NM_ENOMEM (then part of it may be queued: the
- * caller closes the connection without a flush). */
+ * With `shared` (a copy of the published payload for every subscriber,
+ * payload pointing into it), the queue gets the line, a reference to the
+ * payload and the CRLF; else the payload is copied. Returns 0 or
+ * NM_ETOOBIG / NM_ENOMEM (then part of it may be queued: the caller closes
+ * the connection without a flush). */
 static int queue_msg(nm_conn_t *c, int hmsg, nm_slice_t subject, nm_slice_t sid,
                      nm_slice_t reply, nm_slice_t hdr_txt, nm_slice_t size_txt,
-                     nm_slice_t payload) {
+                     nm_slice_t payload, nm__oblk_t *shared) {
   nm__opool_t *pool = &c->srv->opool;
   nm__outq_t *q = &c->outq;
   size_t line = msg_line_len(hmsg, subject, sid, reply, hdr_txt, size_txt);
@@ -85,7 +90,7 @@ static int queue_msg(nm_conn_t *c, int hmsg, nm_slice_t subject, nm_slice_t sid,
   if (!nm__conn_out_room(c, n))
     return NM_ETOOBIG;
   /* In one piece when it fits in the current block (small messages). */
-  if (q->tail && q->tail->size - q->tail->used >= n) {
+  if (shared == NULL && q->tail && q->tail->size - q->tail->used >= n) {
     if ((o = nm__outq_reserve(pool, q, n)) == NULL)
       return NM_ENOMEM;
     o = put_msg_line(o, hmsg, subject, sid, reply, hdr_txt, size_txt);
@@ -96,7 +101,8 @@ static int queue_msg(nm_conn_t *c, int hmsg, nm_slice_t subject, nm_slice_t sid,
   if ((o = nm__outq_reserve(pool, q, line)) == NULL)
     return NM_ENOMEM;
   put_msg_line(o, hmsg, subject, sid, reply, hdr_txt, size_txt);
-  if (nm__outq_append(pool, q, payload.p, payload.n) < 0 ||
+  if ((shared ? nm__outq_ref(q, shared, payload.p, payload.n)
+              : nm__outq_append(pool, q, payload.p, payload.n)) < 0 ||
       nm__outq_append(pool, q, "\r\n", 2) < 0)
     return NM_ENOMEM;
   return 0;
@@ -122,6 +128,8 @@ typedef struct {
   /* Fixed for the whole fan-out, so computed once: */
   int faults;   /* the fault engine has rules (else it costs nothing) */
   uint64_t now; /* the loop's time */
+  /* The payload copied once for a fan-out (NULL: copied per subscriber). */
+  nm__oblk_t *shared;
 } pubmsg_t;
 
 /* Writes the message to the sub's connection. Returns 1 when delivered. */
@@ -162,8 +170,11 @@ static int deliver(nm_server_t *s, const pubmsg_t *m, nm__sub_t *sub) {
   if (!m->faults) {
     /* A black hole takes nothing; the rest of the delivery still counts. */
     if (!(c->flags & NM_CF_BLACKHOLE)) {
+      nm_slice_t at = payload;
+      if (m->shared)
+        at.p = m->shared->data + (payload.p - m->payload.p);
       if (queue_msg(c, hmsg, m->subject, sub->sid, m->reply, m->hdr_txt,
-                    size_txt, payload) < 0) {
+                    size_txt, at, m->shared) < 0) {
         s->slow_consumers++;
         nm__conn_close(c, NM_CLOSE_FIN, "slow consumer");
         return 1;
@@ -198,6 +209,19 @@ static int deliver(nm_server_t *s, const pubmsg_t *m, nm__sub_t *sub) {
   if (sub->max && sub->delivered >= sub->max && sub->conn)
     nm__conn_remove_sub(c, sub);
   return 1;
+}
+
+/* 2 when the matched subs [start, n) will take the message at least
+ * twice (two plain subs, or one and a queue group), else 0 or 1. */
+static int deliveries(const nm__subvec_t *m, size_t start) {
+  size_t i;
+  int plain = 0, group = 0;
+  for (i = start; i < m->n && plain + group < 2; i++)
+    if (m->v[i]->queue.n)
+      group = 1;
+    else
+      plain++;
+  return plain + group;
 }
 
 static int same_queue(const nm__sub_t *a, const nm__sub_t *b) {
@@ -274,6 +298,11 @@ void nm__route(nm_server_t *s, nm_conn_t *from, nm_slice_t subject,
   pm.body_txt = hdr_len ? fmt_size(bbuf, payload.n - hdr_len) : pm.size_txt;
   pm.faults = nm_faults_active(s->faults);
   pm.now = nm__now_ms(s);
+  /* One copy for many subscribers (out of memory: a copy each, as with one
+   * subscriber). Not with fault rules: their path copies each frame. */
+  pm.shared = NULL;
+  if (!pm.faults && payload.n >= NM_OUT_SHARE_MIN && deliveries(m, start) > 1)
+    pm.shared = nm__oblk_shared(&s->opool, payload.p, payload.n);
   for (i = start; i < m->n; i++)
     if (m->v[i]->queue.n == 0)
       delivered |= deliver(s, &pm, m->v[i]);
@@ -302,6 +331,8 @@ void nm__route(nm_server_t *s, nm_conn_t *from, nm_slice_t subject,
     }
     q->n = qstart;
   }
+  if (pm.shared)
+    nm__oblk_unref(&s->opool, pm.shared);
 none:
   m->n = start;
   if (!delivered && from && reply.n > 0 && from->no_responders &&
