@@ -1,7 +1,10 @@
 /* Every fault action through the proxy in front of a real nats-server
- * 2.9.10, with the same documents the mock takes: hold/release, delay,
- * drop, duplicate, split, coalesce, close, reset, stall/resume, black hole,
- * send/send_raw/send INFO, phantom publish, refuse, restart, and the
+ * 2.9.10, with the same documents the mock takes: as rules hold (release,
+ * release_ms, release_on), delay, drop, duplicate, split, coalesce, close,
+ * reset, stall, blackhole; as direct actions send/send_raw/send INFO,
+ * phantom publish, release, close (with and without flush), reset,
+ * stall/resume, blackhole, refuse, restart (with and without keep_conns);
+ * the rule fields name, nth, every, limit, per_conn, ordered, and the
  * triggers (after, then). dir "in" is client to server, "out" server to
  * client. */
 #include <sys/socket.h>
@@ -313,7 +316,8 @@ START_TEST(phantom_publish_reaches_a_no_echo_client) {
   static const char doc[] = "{\"actions\":[{\"do\":\"publish\",\"subject\":"
                             "\"s\",\"data\":\"e\"}]}";
   char buf[T_BUF], cmd[256];
-  int fd;
+  nm_peer_state_t st;
+  int fd, i, pongs = 0;
   px_start();
   fd = connect_no_echo();
   snprintf(cmd, sizeof(cmd), "PUB $MOCK.fault _INBOX.e %zu\r\n%s\r\n",
@@ -324,6 +328,27 @@ START_TEST(phantom_publish_reaches_a_no_echo_client) {
     want(fd, buf, sizeof(buf), "MSG _INBOX.e 4 ");
   nm_test_send_str(fd, "PUB $MOCK.rules _INBOX.e 0\r\n\r\n");
   want(fd, buf, sizeof(buf), "{\"ok\":true,\"rules\":[]}");
+  /* The SUB of a new inbox in the same write as the request (as a client's
+   * first request goes), between PINGs of the client's own: the answer
+   * still finds it, and the client gets its 2 PONGs, not the proxy's. */
+  for (i = 0; i < 20; i++) {
+    snprintf(cmd, sizeof(cmd),
+             "PING\r\nSUB _INBOX.n%d %d\r\nPUB $MOCK.rules _INBOX.n%d 0\r\n"
+             "\r\nPING\r\n",
+             i, 100 + i, i);
+    nm_test_send_str(fd, cmd);
+    snprintf(cmd, sizeof(cmd), "MSG _INBOX.n%d %d ", i, 100 + i);
+    want(fd, buf, sizeof(buf), cmd);
+    pongs += count_of(buf, "PONG\r\n");
+  }
+  nm_test_send_str(fd, "PING\r\n");
+  want(fd, buf, sizeof(buf), "PONG\r\n");
+  pongs += count_of(buf, "PONG\r\n");
+  if (pongs < 41) { /* the last may still be on the way */
+    nm_test_read(fd, buf, sizeof(buf), NULL, T_QUIET_MS, 0, &st);
+    pongs += count_of(buf, "PONG\r\n");
+  }
+  ck_assert_int_eq(pongs, 41);
   /* Its own publishes still do not come back: echo is the server's. */
   nm_test_send_str(fd, SENTINEL "PING\r\n");
   want(fd, buf, sizeof(buf), "PONG\r\n");
@@ -365,6 +390,136 @@ START_TEST(own_connection_answers_pings) {
   close(direct);
   px_stop();
   nm_natsserver_stop(&ns);
+}
+END_TEST
+
+/* The rest of the actions and rule fields, through the proxy. */
+
+/* Sends `send` and the sentinel: the sentinel's MSG comes first (the frame
+ * the rule keeps is not in the way), `late` after, at least ms - 10 ms
+ * later than the send. */
+static void comes_late(int fd, const char *send, const char *late, int ms) {
+  char buf[T_BUF];
+  long long t0 = nm_test_now_ms();
+  sentinel_exchange(fd, send, SENTINEL_MSG);
+  want(fd, buf, sizeof(buf), late);
+  ck_assert_int_ge(nm_test_now_ms() - t0, ms - 10);
+}
+
+START_TEST(delay_in) {
+  int fd = start_with_fault(
+      "{\"rules\":[{\"dir\":\"in\",\"verb\":\"PUB\",\"subject\":\"dl\","
+      "\"action\":\"delay\",\"ordered\":false,\"ms\":250}]}");
+  /* The server gets the PUB 250 ms late: the sentinel's MSG overtakes it. */
+  comes_late(fd, "SUB dl 4\r\nPUB dl 1\r\nd\r\n", "MSG dl 4 1\r\nd\r\n", 250);
+  close(fd);
+  px_stop();
+}
+END_TEST
+
+START_TEST(reset_and_blackhole_rules) {
+  char buf[T_BUF];
+  nm_peer_state_t st;
+  int fd = start_with_fault(
+      "{\"rules\":[{\"dir\":\"in\",\"verb\":\"PUB\",\"subject\":\"boom\","
+      "\"action\":\"reset\"},{\"id\":\"bh\",\"dir\":\"out\",\"verb\":"
+      "\"MSG\",\"subject\":\"dark\",\"action\":\"blackhole\"}]}");
+  nm_test_send_str(fd, "PUB boom 0\r\n\r\n");
+  nm_test_read(fd, buf, sizeof(buf), NULL, T_WAIT_MS, 0, &st);
+  ck_assert_int_eq(st, NM_PEER_RST);
+  close(fd);
+  /* The MSG on dark and all after it are discarded; the socket stays. */
+  fd = cli_with_sentinel();
+  nm_test_send_str(fd, "SUB dark 2\r\nPUB dark 1\r\nx\r\n" SENTINEL);
+  ck_assert(obs_wait("rule=bh action=blackhole", T_WAIT_MS));
+  nm_test_read(fd, buf, sizeof(buf), NULL, T_QUIET_MS, 0, &st);
+  ck_assert_str_eq(buf, "");
+  ck_assert_int_eq(st, NM_PEER_OPEN);
+  fault("{\"remove\":[\"bh\"],\"actions\":[{\"do\":\"resume\"}]}");
+  sentinel_exchange(fd, "", SENTINEL_MSG);
+  close(fd);
+  px_stop();
+}
+END_TEST
+
+START_TEST(direct_stall_and_close_without_flush) {
+  char buf[T_BUF];
+  nm_peer_state_t st;
+  int fd = start_with_fault("{\"actions\":[{\"do\":\"stall\"}]}");
+  nm_test_send_str(fd, "PING\r\n");
+  quiet(fd, buf, sizeof(buf));
+  ck_assert_str_eq(buf, "");
+  fault("{\"actions\":[{\"do\":\"resume\"}]}");
+  want(fd, buf, sizeof(buf), "PONG\r\n");
+  fault("{\"actions\":[{\"do\":\"close\",\"flush\":false}]}");
+  nm_test_read(fd, buf, sizeof(buf), NULL, T_WAIT_MS, 0, &st);
+  ck_assert_int_eq(st, NM_PEER_EOF);
+  close(fd);
+  px_stop();
+}
+END_TEST
+
+/* every 3, counted on each connection: a sends 2 PINGs (none dropped),
+ * then b sends 4 (its 3rd dropped). Counted over both, the 3rd PONG (b's
+ * first) and the 6th would go. */
+START_TEST(every_per_conn) {
+  char buf[T_BUF];
+  int a, b;
+  px_start();
+  a = cli_with_sentinel();
+  b = cli_connect(); /* its marker: a MSG on its own subject t */
+  fault("{\"rules\":[{\"dir\":\"out\",\"verb\":\"PONG\",\"every\":3,"
+        "\"per_conn\":true,\"action\":\"drop\"}]}");
+  sentinel_exchange(a, "PING\r\nPING\r\n", "PONG\r\nPONG\r\n" SENTINEL_MSG);
+  nm_test_send_str(b, "SUB t 7\r\nPING\r\nPING\r\nPING\r\nPING\r\nPUB t 1\r\n"
+                      "y\r\n");
+  want(b, buf, sizeof(buf), "MSG t 7 1\r\ny\r\n");
+  ck_assert_str_eq(buf, "PONG\r\nPONG\r\nPONG\r\nMSG t 7 1\r\ny\r\n");
+  close(a);
+  close(b);
+  px_stop();
+}
+END_TEST
+
+START_TEST(hold_release_ms_and_release_on) {
+  char buf[T_BUF];
+  int fd = start_with_fault(
+      "{\"rules\":[{\"id\":\"rm\",\"dir\":\"out\",\"verb\":\"PONG\","
+      "\"limit\":1,\"action\":\"hold\",\"ordered\":false,"
+      "\"release_ms\":250}]}");
+  comes_late(fd, "PING\r\n", "PONG\r\n", 250);
+  /* Held until the client publishes on "go". */
+  fault("{\"clear\":true,\"rules\":[{\"dir\":\"out\",\"verb\":\"PONG\","
+        "\"action\":\"hold\",\"ordered\":false,\"release_on\":{\"dir\":"
+        "\"in\",\"verb\":\"PUB\",\"subject\":\"go\"}}]}");
+  sentinel_exchange(fd, "PING\r\n", SENTINEL_MSG);
+  nm_test_send_str(fd, "PUB go 0\r\n\r\n");
+  want(fd, buf, sizeof(buf), "PONG\r\n");
+  ck_assert(obs_wait("release_on matched: 1 frame(s)", T_WAIT_MS));
+  close(fd);
+  px_stop();
+}
+END_TEST
+
+START_TEST(restart_keeping_connections) {
+  long long t0;
+  int fd, fd2 = -1;
+  px_start();
+  fd = cli_with_sentinel();
+  t0 = nm_test_now_ms();
+  fault("{\"actions\":[{\"do\":\"restart\",\"ms\":300,\"keep_conns\":"
+        "true}]}");
+  /* The open client keeps working while the listener is down. */
+  sentinel_exchange(fd, "PING\r\n", "PONG\r\n" SENTINEL_MSG);
+  ck_assert_int_lt(nm_test_now_ms() - t0, 280);
+  ck_assert_int_lt(nm_test_connect(g_port), 0);
+  /* Back within its bound (no event to await: retried). */
+  while (nm_test_now_ms() - t0 < 5000 && (fd2 = nm_test_connect(g_port)) < 0)
+    usleep(20000);
+  ck_assert_int_ge(fd2, 0);
+  close(fd2);
+  close(fd);
+  px_stop();
 }
 END_TEST
 
@@ -464,6 +619,12 @@ static Suite *suite(void) {
   tcase_add_test(tc, phantom_publish_on_own_connection);
   tcase_add_test(tc, phantom_publish_reaches_a_no_echo_client);
   tcase_add_test(tc, own_connection_answers_pings);
+  tcase_add_test(tc, delay_in);
+  tcase_add_test(tc, reset_and_blackhole_rules);
+  tcase_add_test(tc, direct_stall_and_close_without_flush);
+  tcase_add_test(tc, every_per_conn);
+  tcase_add_test(tc, hold_release_ms_and_release_on);
+  tcase_add_test(tc, restart_keeping_connections);
   tcase_add_test(tc, refuse_k);
   tcase_add_test(tc, restart_listener);
   tcase_add_test(tc, after_trigger_and_then);
