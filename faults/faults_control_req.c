@@ -54,7 +54,7 @@ static int error(nm_buf_t *out, int status, const char *msg) {
 
 int nm_faults_control_request(nm_faults_t *f, const char *verb,
                               nm_faults_method_t m, nm_slice_t body,
-                              const char *since, nm_buf_t *out) {
+                              nm_slice_t since, nm_buf_t *out) {
   unsigned methods = nm_faults_control_methods(verb);
   nm_slice_t payload = {NULL, 0};
   char doc[96];
@@ -68,12 +68,12 @@ int nm_faults_control_request(nm_faults_t *f, const char *verb,
     return error(out, 405, "method not allowed");
   if (m == NM_FAULTS_CHANGE) {
     payload = body;
-  } else if (strcmp(verb, "trace") == 0 && since != NULL) {
+  } else if (strcmp(verb, "trace") == 0 && since.p != NULL) {
     /* since=N is the payload {"since":N}; anything but digits is passed as
      * a string, which the engine refuses as $MOCK.trace does. */
-    k = strspn(since, "0123456789");
-    if (since[0] && since[k] == 0 && k < 64)
-      snprintf(doc, sizeof(doc), "{\"since\":%s}", since);
+    k = strspn(since.p, "0123456789");
+    if (k > 0 && k == since.n && k < 64)
+      snprintf(doc, sizeof(doc), "{\"since\":%.*s}", (int)k, since.p);
     else
       snprintf(doc, sizeof(doc), "{\"since\":\"?\"}");
     payload = (nm_slice_t){doc, strlen(doc)};

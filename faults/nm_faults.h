@@ -174,9 +174,10 @@ const char *nm_faults_control_allow(const char *verb);
 
 /* Answers one such request: `verb` ("fault", "rules", "clear", "trace"),
  * method `m`, `body` (the document for fault, {"since":N} for trace; a
- * clear ignores it) and, for a READ of trace, `since`: the text of its
- * since argument (NULL: none; anything but digits is refused as
- * $MOCK.trace refuses it). The answer is the JSON a request on
+ * clear ignores it) and, for a READ of trace, `since`: its since argument
+ * as decoded, with its whole length (p NULL: none; anything but 1 to 63
+ * digits, e.g. a value cut short by the caller's buffer or one with a NUL,
+ * is refused as $MOCK.trace refuses it). The answer is the JSON a request on
  * $MOCK.<verb> would get, NUL-terminated in out (cleared first); returns
  * the status: 200 for {"ok":true,...}, 400 for {"ok":false,...}, 404 for an
  * unknown verb or while the control plane is off, 405 when the verb does
@@ -184,7 +185,7 @@ const char *nm_faults_control_allow(const char *verb);
  * document's actions run at once. On the loop thread. */
 int nm_faults_control_request(nm_faults_t *f, const char *verb,
                               nm_faults_method_t m, nm_slice_t body,
-                              const char *since, nm_buf_t *out);
+                              nm_slice_t since, nm_buf_t *out);
 
 /* Applies a fault command document (rules to add or remove, direct
  * actions). A JSON result is appended to `result` when not NULL. Returns 0

@@ -23,6 +23,7 @@ struct nm_http_server_s {
   int port;
   int open_handles;
   int closing;
+  unsigned idle_ms; /* NM_HTTP_IDLE_MS unless set */
   void (*done)(void *);
   void *done_data;
   struct nm__hconn_s *conns;

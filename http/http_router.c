@@ -44,12 +44,14 @@ static int hexval(char c) {
   return -1;
 }
 
-/* Go's url.QueryUnescape of p[0..n) into out (n bytes at most, as it never
- * grows). Returns the length or -1 for a bad %-escape. */
-static long unescape(const char *p, size_t n, char *out) {
+/* Go's url.QueryUnescape of p[0..n): the decoded bytes go into out, at
+ * most cap of them (cap 0: none); the whole text is checked either way.
+ * Returns the decoded length (which may pass cap) or -1 for a bad escape. */
+static long unescape(const char *p, size_t n, char *out, size_t cap) {
   size_t o = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (p[i] == '%') {
+  for (size_t i = 0; i < n; i++, o++) {
+    char ch = p[i];
+    if (ch == '%') {
       int hi, lo;
       if (i + 2 >= n)
         return -1;
@@ -57,21 +59,23 @@ static long unescape(const char *p, size_t n, char *out) {
       lo = hexval(p[i + 2]);
       if (hi < 0 || lo < 0)
         return -1;
-      out[o++] = (char)(hi * 16 + lo);
+      ch = (char)(hi * 16 + lo);
       i += 2;
-    } else if (p[i] == '+') {
-      out[o++] = ' ';
-    } else {
-      out[o++] = p[i];
+    } else if (ch == '+') {
+      ch = ' ';
     }
+    if (o < cap)
+      out[o] = ch;
   }
   return (long)o;
 }
 
-int nm_http_query_get(const char *query, const char *key, char *out, size_t n) {
+long nm_http_query_get(const char *query, const char *key, char *out,
+                       size_t n) {
   const char *p = query;
   size_t klen = strlen(key);
-  char kbuf[256], vbuf[4096];
+  /* A longer key decodes to more than any key asked for here. */
+  char kbuf[256];
   if (n > 0)
     out[0] = 0;
   while (p && *p) {
@@ -81,21 +85,20 @@ int nm_http_query_get(const char *query, const char *key, char *out, size_t n) {
     size_t kl = eq ? (size_t)(eq - p) : len;
     size_t vl = eq ? len - kl - 1 : 0;
     long dk, dv;
-    /* Go (1.17+) rejects a pair with ';', and one with a bad escape. */
-    if (memchr(p, ';', len) == NULL && kl < sizeof(kbuf) && vl < sizeof(vbuf) &&
-        (dk = unescape(p, kl, kbuf)) >= 0 &&
-        (dv = eq ? unescape(eq + 1, vl, vbuf) : 0) >= 0 && kl > 0) {
-      if ((size_t)dk == klen && memcmp(kbuf, key, klen) == 0) {
-        if (n > 0) {
-          size_t c = (size_t)dv < n - 1 ? (size_t)dv : n - 1;
-          memcpy(out, vbuf, c);
-          out[c] = 0;
-        }
-        return 1;
-      }
+    /* Go (1.17+) skips a pair with ';', and one with a bad escape. The
+     * value is decoded straight into out (cut to n - 1 bytes). */
+    if (memchr(p, ';', len) == NULL && kl > 0 && kl < sizeof(kbuf) &&
+        (dk = unescape(p, kl, kbuf, sizeof(kbuf))) >= 0 && (size_t)dk == klen &&
+        memcmp(kbuf, key, klen) == 0 &&
+        (dv = eq ? unescape(eq + 1, vl, out, n > 0 ? n - 1 : 0) : 0) >= 0) {
+      if (n > 0)
+        out[(size_t)dv < n - 1 ? (size_t)dv : n - 1] = 0;
+      return dv + 1;
     }
     p = amp ? amp + 1 : NULL;
   }
+  if (n > 0)
+    out[0] = 0;
   return 0;
 }
 

@@ -29,6 +29,9 @@ struct nm__hconn_s {
   int in_value; /* the last callback was a header value */
   nm_buf_t body;
   int fail_status; /* a limit was passed: answer this and close */
+  /* Go's words after the status in its answer ("missing required Host
+   * header"), NULL for the bare status; a literal. */
+  const char *fail_text;
   nm_buf_t out, inflight;
   int writing;
   int closing;
@@ -92,6 +95,13 @@ static void request_reset(nm__hconn_t *c) {
   c->in_value = 0;
 }
 
+/* A request refused before its handler: Go's status (and words). */
+static int refuse(nm__hconn_t *c, int status, const char *text) {
+  c->fail_status = status;
+  c->fail_text = text;
+  return -1;
+}
+
 /* Go's "Date:" value: RFC 1123 in GMT. */
 static void http_date(char *out, size_t n) {
   time_t now = time(NULL);
@@ -101,14 +111,34 @@ static void http_date(char *out, size_t n) {
 }
 
 /* Go's answer to a request it could not read (net/http server.go): status
- * line, plain text, Connection: close, the status as the body. */
-static void queue_fail(nm__hconn_t *c, int status) {
+ * line, plain text, Connection: close, the status (and Go's words, when it
+ * has some) as the body; 501 has only its words. */
+static void queue_fail(nm__hconn_t *c, int status, const char *text) {
   const char *txt = nm_http_status_text(status);
-  (void)nm_buf_appendf(&c->out,
-                       "HTTP/1.1 %d %s\r\nContent-Type: text/plain; "
-                       "charset=utf-8\r\nConnection: close\r\n\r\n%d %s",
-                       status, txt, status, txt);
+  const char *sep = text ? ": " : "", *words = text ? text : "";
+  if (status == 501)
+    (void)nm_buf_appendf(&c->out,
+                         "HTTP/1.1 %d %s\r\nContent-Type: text/plain; "
+                         "charset=utf-8\r\nConnection: close\r\n\r\n%s",
+                         status, txt, words);
+  else
+    (void)nm_buf_appendf(&c->out,
+                         "HTTP/1.1 %d %s%s%s\r\nContent-Type: text/plain; "
+                         "charset=utf-8\r\nConnection: close\r\n\r\n%d %s%s%s",
+                         status, txt, sep, words, status, txt, sep, words);
   c->close_after = 1;
+}
+
+/* Go's http.DetectContentType for a body that starts as plain text (a
+ * handler's message): text unless its first 512 bytes hold a binary one. */
+static const char *sniffed_type(const nm_buf_t *body) {
+  for (size_t i = 0; i < body->len && i < 512; i++) {
+    unsigned char ch = (unsigned char)body->base[i];
+    if (ch <= 0x08 || ch == 0x0b || (ch >= 0x0e && ch <= 0x1a) ||
+        (ch >= 0x1c && ch <= 0x1f))
+      return "application/octet-stream";
+  }
+  return "text/plain; charset=utf-8";
 }
 
 static int queue_response(nm__hconn_t *c, const nm_http_req_t *req,
@@ -117,7 +147,9 @@ static int queue_response(nm__hconn_t *c, const nm_http_req_t *req,
   int head_only = strcmp(req->method, "HEAD") == 0;
   int rc;
   http_date(date, sizeof(date));
-  rc = nm_buf_appendf(&c->out, "HTTP/1.1 %d %s\r\n", r->status,
+  /* Go answers in the request's protocol version. */
+  rc = nm_buf_appendf(&c->out, "HTTP/1.%d %d %s\r\n",
+                      c->parser.http_minor >= 1 ? 1 : 0, r->status,
                       nm_http_status_text(r->status));
   if (rc == 0 && r->content_type)
     rc = nm_buf_appendf(&c->out, "Content-Type: %s\r\n", r->content_type);
@@ -127,11 +159,14 @@ static int queue_response(nm__hconn_t *c, const nm_http_req_t *req,
     rc = nm_buf_appendf(&c->out, "Date: %s\r\nContent-Length: %zu\r\n", date,
                         r->body.len);
   if (rc == 0 && r->content_type == NULL && r->sniffed)
-    rc = nm_buf_append_str(&c->out,
-                           "Content-Type: text/plain; charset=utf-8\r\n");
-  /* Go says so to an HTTP/1.1 client; an HTTP/1.0 one expects the close. */
+    rc =
+        nm_buf_appendf(&c->out, "Content-Type: %s\r\n", sniffed_type(&r->body));
+  /* Go says so to an HTTP/1.1 client; an HTTP/1.0 one expects the close,
+   * and is told when the connection stays open. */
   if (rc == 0 && !keep_alive && c->parser.http_minor >= 1)
     rc = nm_buf_append_str(&c->out, "Connection: close\r\n");
+  if (rc == 0 && keep_alive && c->parser.http_minor == 0)
+    rc = nm_buf_append_str(&c->out, "Connection: keep-alive\r\n");
   if (rc == 0)
     rc = nm_buf_append(&c->out, "\r\n", 2);
   if (rc == 0 && !head_only && r->body.len > 0)
@@ -142,20 +177,16 @@ static int queue_response(nm__hconn_t *c, const nm_http_req_t *req,
 /* ---- parser callbacks ---- */
 
 static int head_add(nm__hconn_t *c, const char *at, size_t n) {
-  if (nm_buf_append(&c->head, at, n) != 0) {
-    c->fail_status = 431;
-    return -1;
-  }
-  return 0;
+  return nm_buf_append(&c->head, at, n) != 0 ? refuse(c, 431, NULL) : 0;
 }
 
 static int head_end(nm__hconn_t *c) {
   return head_add(c, "", 1);
 }
 
-/* The idle timer is not stopped here: a request must be whole within
- * NM_HTTP_IDLE_MS of the previous answer (or the accept), so a client that
- * sends a byte now and then cannot hold a connection slot for ever. */
+/* The idle timer is not stopped here: a request must be whole within the
+ * idle limit (NM_HTTP_IDLE_MS) of the previous answer (or the accept), so
+ * a client that sends a byte now and then cannot hold a slot for ever. */
 static int on_message_begin(http_parser *p) {
   request_reset(p->data);
   return 0;
@@ -171,10 +202,8 @@ static int on_header_field(http_parser *p, const char *at, size_t n) {
     /* A new header: end the url or the previous value. */
     if (head_end(c) != 0)
       return -1;
-    if (c->nheaders == NM_HTTP_MAX_HEADERS) {
-      c->fail_status = 431;
-      return -1;
-    }
+    if (c->nheaders == NM_HTTP_MAX_HEADERS)
+      return refuse(c, 431, NULL);
     c->hname[c->nheaders++] = c->head.len;
     c->in_value = 0;
   }
@@ -192,6 +221,52 @@ static int on_header_value(http_parser *p, const char *at, size_t n) {
   return head_add(c, at, n);
 }
 
+/* Go's httpguts.ValidHostHeader: the bytes a Host value may have. */
+static int valid_host(const char *h) {
+  for (const unsigned char *p = (const unsigned char *)h; *p; p++)
+    if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+          (*p >= 'A' && *p <= 'Z') || strchr("!$%&'()*+,-.:;=[]_~", *p)))
+      return 0;
+  return 1;
+}
+
+/* Go's checks of a request's head (net/http readRequest and its
+ * transfer-encoding rule), in its order. */
+static int check_head(nm__hconn_t *c, const http_parser *p) {
+  const char *host = NULL, *te = NULL;
+  int nhost = 0, nte = 0;
+  if (p->http_major != 1)
+    return refuse(c, 505, "unsupported protocol version");
+  for (int i = 0; i < c->nheaders; i++) {
+    const char *name = c->head.base + c->hname[i];
+    if (strcasecmp(name, "Host") == 0) {
+      host = c->head.base + c->hvalue[i];
+      nhost++;
+    } else if (strcasecmp(name, "Transfer-Encoding") == 0) {
+      te = c->head.base + c->hvalue[i];
+      nte++;
+    }
+  }
+  if (nte > 0 && p->http_minor >= 1) {
+    /* Only one Transfer-Encoding, "chunked" (Go 1.15+); HTTP/1.0 ignores it. */
+    while (te && (*te == ' ' || *te == '\t'))
+      te++;
+    if (nte > 1 || strncasecmp(te, "chunked", 7) != 0 ||
+        te[7 + strspn(te + 7, " \t")] != 0)
+      return refuse(c, 501, "Unsupported transfer encoding");
+  }
+  if (nhost > 1)
+    return refuse(c, 400, NULL);
+  if (p->http_minor >= 1 && nhost == 0 && p->method != HTTP_CONNECT)
+    return refuse(c, 400, "missing required Host header");
+  if (host && !valid_host(host))
+    return refuse(c, 400, "malformed Host header");
+  if (p->content_length != ULLONG_MAX && p->content_length > NM_HTTP_MAX_BODY &&
+      !(p->flags & F_CHUNKED))
+    return refuse(c, 413, NULL);
+  return 0;
+}
+
 static int on_headers_complete(http_parser *p) {
   nm__hconn_t *c = p->data;
   if (head_end(c) != 0)
@@ -200,24 +275,15 @@ static int on_headers_complete(http_parser *p) {
     /* A name without a value (the parser does not allow it; be safe). */
     c->hvalue[c->nheaders - 1] = c->head.len - 1;
   }
-  if (p->http_major != 1) {
-    c->fail_status = 505;
-    return -1;
-  }
-  if (p->content_length != ULLONG_MAX && p->content_length > NM_HTTP_MAX_BODY &&
-      !(p->flags & F_CHUNKED)) {
-    c->fail_status = 413;
-    return -1;
-  }
-  return 0;
+  return check_head(c, p);
 }
 
+/* The body: NM_HTTP_MAX_BODY bytes at most (c->body has one byte more, for
+ * the NUL the handler gets after it). */
 static int on_body(http_parser *p, const char *at, size_t n) {
   nm__hconn_t *c = p->data;
-  if (nm_buf_append(&c->body, at, n) != 0) {
-    c->fail_status = 413;
-    return -1;
-  }
+  if (n > NM_HTTP_MAX_BODY - c->body.len || nm_buf_append(&c->body, at, n) != 0)
+    return refuse(c, 413, NULL);
   return 0;
 }
 
@@ -232,10 +298,8 @@ static int on_message_complete(http_parser *p) {
   int keep = http_should_keep_alive(p);
   int rc;
 
-  if (nm_buf_append(&c->body, "", 1) != 0 && c->body.len == 0) {
-    c->fail_status = 413;
-    return -1;
-  }
+  if (nm_buf_append(&c->body, "", 1) != 0)
+    return refuse(c, 413, NULL);
   for (int i = 0; i < c->nheaders; i++) {
     hdrs[i].name = c->head.base + c->hname[i];
     hdrs[i].value = c->head.base + c->hvalue[i];
@@ -253,10 +317,8 @@ static int on_message_complete(http_parser *p) {
   if (url == NULL ||
       http_parser_parse_url(url, strlen(url), p->method == HTTP_CONNECT, &u) !=
           0 ||
-      !(u.field_set & (1 << UF_PATH))) {
-    c->fail_status = 400;
-    return -1;
-  }
+      !(u.field_set & (1 << UF_PATH)))
+    return refuse(c, 400, NULL);
   url[u.field_data[UF_PATH].off + u.field_data[UF_PATH].len] = 0;
   req.path = url + u.field_data[UF_PATH].off;
   req.query = "";
@@ -269,6 +331,11 @@ static int on_message_complete(http_parser *p) {
   resp.status = 200;
   nm_buf_init(&resp.body, NM_HTTP_MAX_OUT);
   nm__http_dispatch(c->h, &req, &resp);
+  if (resp.no_answer) {
+    nm_buf_free(&resp.body);
+    c->close_after = 1;
+    return -1;
+  }
   rc = queue_response(c, &req, &resp, keep);
   nm_buf_free(&resp.body);
   if (rc != 0) {
@@ -311,6 +378,9 @@ static void on_written(uv_write_t *w, int status) {
     conn_close(c);
     return;
   }
+  /* Everything answered: the next request has NM_HTTP_IDLE_MS from now. */
+  if (c->out.len == 0 && !c->close_after)
+    uv_timer_start(&c->idle, idle_fired, c->h->idle_ms, 0);
   conn_flush(c);
 }
 
@@ -320,12 +390,10 @@ static void conn_flush(nm__hconn_t *c) {
   if (c->writing || c->closing)
     return;
   if (c->out.len == 0) {
-    if (c->close_after) {
+    /* Nothing to write. The idle timer runs on: reads do not restart it
+     * (on_written does, once an answer is out). */
+    if (c->close_after)
       conn_close(c);
-      return;
-    }
-    /* Everything written: read the next request. */
-    uv_timer_start(&c->idle, idle_fired, NM_HTTP_IDLE_MS, 0);
     return;
   }
   t = c->inflight;
@@ -334,7 +402,7 @@ static void conn_flush(nm__hconn_t *c) {
   b = uv_buf_init(c->inflight.base, (unsigned)c->inflight.len);
   c->writing = 1;
   /* A reader that never reads is closed after the same time. */
-  uv_timer_start(&c->idle, idle_fired, NM_HTTP_IDLE_MS, 0);
+  uv_timer_start(&c->idle, idle_fired, c->h->idle_ms, 0);
   c->wreq.data = c;
   if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_written) != 0) {
     c->writing = 0;
@@ -362,7 +430,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     int status = c->fail_status;
     if (status == 0)
       status = e == HPE_HEADER_OVERFLOW ? 431 : 400;
-    queue_fail(c, status);
+    queue_fail(c, status, c->fail_text);
   }
   if (c->close_after)
     uv_read_stop((uv_stream_t *)&c->tcp);
@@ -407,7 +475,7 @@ static void on_connection(uv_stream_t *ls, int status) {
   uv_tcp_nodelay(&c->tcp, 1);
   http_parser_init(&c->parser, HTTP_REQUEST);
   c->parser.data = c;
-  uv_timer_start(&c->idle, idle_fired, NM_HTTP_IDLE_MS, 0);
+  uv_timer_start(&c->idle, idle_fired, c->h->idle_ms, 0);
   if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
     conn_close(c);
 }
@@ -417,7 +485,12 @@ nm_http_server_t *nm_http_server_new(uv_loop_t *loop) {
   if (h == NULL)
     return NULL;
   h->loop = loop;
+  h->idle_ms = NM_HTTP_IDLE_MS;
   return h;
+}
+
+void nm_http_set_idle_ms(nm_http_server_t *h, unsigned ms) {
+  h->idle_ms = ms;
 }
 
 int nm_http_listen(nm_http_server_t *h, const char *host, int port) {

@@ -30,7 +30,8 @@
  * requests); past it the connection is closed. */
 #define NM_HTTP_MAX_OUT (32 * 1024 * 1024)
 /* A connection is closed when a request is not whole this long after the
- * previous answer (or the accept), or an answer not written within it. */
+ * previous answer (or the accept), or an answer not written within it
+ * (the default; nm_http_set_idle_ms changes it). */
 #define NM_HTTP_IDLE_MS 60000
 /* Routes per server. */
 #define NM_HTTP_MAX_ROUTES 32
@@ -56,10 +57,14 @@ typedef struct {
 typedef struct {
   int status; /* 200 unless set */
   /* Content-Type, written first (Go: a type the handler set). NULL with
-   * `sniffed`: "text/plain; charset=utf-8" after Content-Length, as Go's
+   * `sniffed`: after Content-Length, "text/plain; charset=utf-8" (or
+   * "application/octet-stream" for a body with binary bytes), as Go's
    * net/http adds it when the handler set none. */
   const char *content_type;
   int sniffed;
+  /* The handler failed as a Go handler that panics: no answer, and the
+   * connection is closed once the earlier answers are written. */
+  int no_answer;
   /* More header lines, each ending in "\r\n" (e.g. WWW-Authenticate). */
   char extra_headers[256];
   nm_buf_t body;
@@ -75,6 +80,9 @@ int nm_http_route(nm_http_server_t *h, const char *path, nm_http_handler_fn fn,
                   void *data);
 /* Binds host:port (0: an ephemeral port) and listens. 0 or a libuv code. */
 int nm_http_listen(nm_http_server_t *h, const char *host, int port);
+/* The idle limit of connections accepted from now on (NM_HTTP_IDLE_MS
+ * unless set; a test shortens it). */
+void nm_http_set_idle_ms(nm_http_server_t *h, unsigned ms);
 /* The port it listens on (after nm_http_listen). */
 int nm_http_port(const nm_http_server_t *h);
 /* Closes the listener and every connection; `done` runs once every handle
@@ -85,9 +93,11 @@ void nm_http_close(nm_http_server_t *h, void (*done)(void *), void *data);
 const char *nm_http_header(const nm_http_req_t *req, const char *name);
 
 /* Go's url.Values.Get on a raw query: the first value of `key`, decoded
- * (%XX and '+'), into out (NUL-terminated, cut to n-1 bytes). Returns 1
- * when the key is there (even with an empty value), 0 when not. */
-int nm_http_query_get(const char *query, const char *key, char *out, size_t n);
+ * (%XX and '+'), into out (NUL-terminated, cut to n-1 bytes: n =
+ * strlen(query) + 1 always holds it whole; it may hold a NUL of its own,
+ * from %00). Returns 0 when the key is not there, else 1 + the decoded
+ * length (1 for an empty value). */
+long nm_http_query_get(const char *query, const char *key, char *out, size_t n);
 
 /* Go's reason phrase for a status ("Bad Request"), "" when unknown. */
 const char *nm_http_status_text(int status);

@@ -17,42 +17,112 @@ const char *const nm__mon_paths[NM_MON_NPATHS] = {
 
 void nm__mon_bad(nm_http_resp_t *resp, const char *fmt, ...) {
   va_list ap;
+  int n;
+  char *p;
   resp->status = 400;
   resp->content_type = NULL;
   resp->sniffed = 1;
   nm_buf_clear(&resp->body);
+  /* The message whole (it may quote a query value as long as the request
+   * line); past the response limit the body stays empty. */
   va_start(ap, fmt);
-  {
-    char t[1024];
-    vsnprintf(t, sizeof(t), fmt, ap);
-    (void)nm_buf_append_str(&resp->body, t);
-  }
+  n = vsnprintf(NULL, 0, fmt, ap);
   va_end(ap);
+  if (n < 0 || (p = nm_buf_reserve(&resp->body, (size_t)n + 1)) == NULL)
+    return;
+  va_start(ap, fmt);
+  vsnprintf(p, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  nm_buf_commit(&resp->body, (size_t)n);
 }
 
-/* Go's strconv.Quote for what a query value can hold: printable ASCII as
- * is, the rest escaped. */
-static void go_quote(const char *s, char *out, size_t n) {
-  size_t o = 0;
-  if (n < 3) {
-    if (n)
-      out[0] = 0;
-    return;
+int nm__mon_query(const nm_http_req_t *req, nm_http_resp_t *resp,
+                  const char *key, char **val, size_t *len) {
+  /* A decoded value is never longer than the raw query. */
+  size_t cap = strlen(req->query) + 1;
+  long r = nm_http_query_get(req->query, key, NULL, 0);
+  *val = NULL;
+  *len = 0;
+  if (r == 0)
+    return 0;
+  if ((*val = malloc(cap)) == NULL) {
+    resp->status = 500;
+    resp->content_type = NULL;
+    resp->sniffed = 1;
+    nm_buf_clear(&resp->body);
+    (void)nm_buf_append_str(&resp->body, "out of memory");
+    return -1;
   }
-  out[o++] = '"';
-  for (const unsigned char *p = (const unsigned char *)s; *p && o + 6 < n;
-       p++) {
-    if (*p == '"' || *p == '\\') {
-      out[o++] = '\\';
-      out[o++] = (char)*p;
+  nm_http_query_get(req->query, key, *val, cap);
+  *len = (size_t)r - 1;
+  return 1;
+}
+
+void nm__mon_bad_value(nm_http_resp_t *resp, const char *prefix,
+                       const char *val, size_t len) {
+  nm__mon_bad(resp, "%s", prefix);
+  (void)nm_buf_append(&resp->body, val, len);
+}
+
+/* Go's strconv.Quote of a query value (s[0..n)), malloc'd (NULL when out
+ * of memory): printable ASCII and valid multi-byte UTF-8 as is (Go escapes
+ * the few non-printable runes there too; natsmock only U+0080..U+00A0 and
+ * U+00AD), \a \b \f \n \r \t \v, \" and \\, the other bytes as \xNN. */
+static char *go_quote(const char *s, size_t n) {
+  static const char kEsc[] = "\a\b\f\n\r\t\v\"\\", kLetter[] = "abfnrtv\"\\";
+  const unsigned char *p = (const unsigned char *)s, *end = p + n;
+  nm_buf_t b;
+  nm_buf_init(&b, 0);
+  (void)nm_buf_append(&b, "\"", 1);
+  for (; p < end; p++) {
+    const char *e = *p ? memchr(kEsc, *p, sizeof(kEsc) - 1) : NULL;
+    size_t len = nm__utf8_len(p, end);
+    if (e) {
+      char t[2] = {'\\', kLetter[e - kEsc]};
+      (void)nm_buf_append(&b, t, 2);
     } else if (*p >= 0x20 && *p < 0x7f) {
-      out[o++] = (char)*p;
+      (void)nm_buf_append(&b, p, 1);
+    } else if (len == 2 && *p == 0xc2 && (p[1] <= 0xa0 || p[1] == 0xad)) {
+      (void)nm_buf_appendf(&b, "\\u%04x", p[1]);
+      p++;
+    } else if (len > 1) {
+      (void)nm_buf_append(&b, p, len);
+      p += len - 1;
     } else {
-      o += (size_t)snprintf(out + o, n - o, "\\x%02x", *p);
+      (void)nm_buf_appendf(&b, "\\x%02x", *p);
     }
   }
-  out[o++] = '"';
-  out[o] = 0;
+  if (nm_buf_append(&b, "\"", 2) != 0) {
+    nm_buf_free(&b);
+    return NULL;
+  }
+  return b.base;
+}
+
+/* Reads `key` for a decoder: 1 with *val (free it), 0 when absent or
+ * empty, -1 after writing the 500. */
+static int decoder_value(const nm_http_req_t *req, nm_http_resp_t *resp,
+                         const char *key, char **val, size_t *len) {
+  int r = nm__mon_query(req, resp, key, val, len);
+  if (r == 1 && *len == 0) {
+    free(*val);
+    *val = NULL;
+    r = 0;
+  }
+  return r;
+}
+
+/* The 400 of a decoder that could not read val (freed here): "Error
+ * decoding <what> for '<key>': <fn>: parsing <quoted val>: <why>". */
+static int decoder_fail(nm_http_resp_t *resp, const char *what, const char *key,
+                        const char *fn, char *val, size_t len,
+                        const char *why) {
+  char *q = go_quote(val, len);
+  nm__mon_bad(resp, "Error decoding %s for '%s': %s: parsing %s: %s", what, key,
+              fn, q ? q : "\"\"", why);
+  free(q);
+  free(val);
+  return -1;
 }
 
 int nm__mon_bool(const nm_http_req_t *req, nm_http_resp_t *resp,
@@ -60,39 +130,38 @@ int nm__mon_bool(const nm_http_req_t *req, nm_http_resp_t *resp,
   static const char *const kTrue[] = {"1", "t", "T", "TRUE", "true", "True"};
   static const char *const kFalse[] = {"0",     "f",     "F",
                                        "FALSE", "false", "False"};
-  char val[512], q[600];
+  char *val;
+  size_t len;
+  int r;
   *v = 0;
-  if (!nm_http_query_get(req->query, key, val, sizeof(val)) || !val[0])
-    return 0;
-  for (size_t i = 0; i < 6; i++) {
-    if (strcmp(val, kTrue[i]) == 0) {
-      *v = 1;
+  if ((r = decoder_value(req, resp, key, &val, &len)) <= 0)
+    return r;
+  for (size_t i = 0; i < 6 && strlen(val) == len; i++) {
+    if (strcmp(val, kTrue[i]) == 0 || strcmp(val, kFalse[i]) == 0) {
+      *v = strcmp(val, kTrue[i]) == 0;
+      free(val);
       return 0;
     }
-    if (strcmp(val, kFalse[i]) == 0)
-      return 0;
   }
-  go_quote(val, q, sizeof(q));
-  nm__mon_bad(resp,
-              "Error decoding boolean for '%s': strconv.ParseBool: parsing "
-              "%s: invalid syntax",
-              key, q);
-  return -1;
+  return decoder_fail(resp, "boolean", key, "strconv.ParseBool", val, len,
+                      "invalid syntax");
 }
 
 /* Go's strconv syntax for base-10 integers: an optional sign (Atoi only),
- * digits, nothing else. Returns 0, -1 (syntax) or -2 (range). */
-static int parse_dec(const char *s, int sign_ok, unsigned long long limit_pos,
-                     unsigned long long limit_neg, long long *sv,
-                     unsigned long long *uv) {
+ * digits, nothing else (s[0..n), which may hold a NUL). Returns 0, -1
+ * (syntax) or -2 (range). */
+static int parse_dec(const char *s, size_t n, int sign_ok,
+                     unsigned long long limit_pos, unsigned long long limit_neg,
+                     long long *sv, unsigned long long *uv) {
+  const char *end = s + n;
   int neg = 0;
   unsigned long long acc = 0;
   int range = 0;
-  if (sign_ok && (*s == '+' || *s == '-'))
+  if (sign_ok && s < end && (*s == '+' || *s == '-'))
     neg = *s++ == '-';
-  if (!*s)
+  if (s == end)
     return -1;
-  for (; *s; s++) {
+  for (; s < end; s++) {
     if (*s < '0' || *s > '9')
       return -1;
     if (acc > (~0ull - 9) / 10)
@@ -111,42 +180,43 @@ static int parse_dec(const char *s, int sign_ok, unsigned long long limit_pos,
 
 int nm__mon_int(const nm_http_req_t *req, nm_http_resp_t *resp, const char *key,
                 long long *v) {
-  char val[512], q[600];
+  char *val;
+  size_t len;
   int r;
   *v = 0;
-  if (!nm_http_query_get(req->query, key, val, sizeof(val)) || !val[0])
-    return 0;
-  r = parse_dec(val, 1, (unsigned long long)INT64_MAX,
+  if ((r = decoder_value(req, resp, key, &val, &len)) <= 0)
+    return r;
+  r = parse_dec(val, len, 1, (unsigned long long)INT64_MAX,
                 (unsigned long long)INT64_MAX + 1, v, NULL);
-  if (r == 0)
+  if (r == 0) {
+    free(val);
     return 0;
-  go_quote(val, q, sizeof(q));
-  nm__mon_bad(resp, "Error decoding int for '%s': strconv.Atoi: parsing %s: %s",
-              key, q, r == -2 ? "value out of range" : "invalid syntax");
-  return -1;
+  }
+  return decoder_fail(resp, "int", key, "strconv.Atoi", val, len,
+                      r == -2 ? "value out of range" : "invalid syntax");
 }
 
 int nm__mon_uint(const nm_http_req_t *req, nm_http_resp_t *resp,
                  const char *key, unsigned long long *v) {
-  char val[512], q[600];
+  char *val;
+  size_t len;
   int r;
   *v = 0;
-  if (!nm_http_query_get(req->query, key, val, sizeof(val)) || !val[0])
+  if ((r = decoder_value(req, resp, key, &val, &len)) <= 0)
+    return r;
+  r = parse_dec(val, len, 0, ~0ull, 0, NULL, v);
+  if (r == 0) {
+    free(val);
     return 0;
-  r = parse_dec(val, 0, ~0ull, 0, NULL, v);
-  if (r == 0)
-    return 0;
-  go_quote(val, q, sizeof(q));
-  nm__mon_bad(resp,
-              "Error decoding uint64 for '%s': strconv.ParseUint: parsing %s: "
-              "%s",
-              key, q, r == -2 ? "value out of range" : "invalid syntax");
-  return -1;
+  }
+  return decoder_fail(resp, "uint64", key, "strconv.ParseUint", val, len,
+                      r == -2 ? "value out of range" : "invalid syntax");
 }
 
 void nm__mon_json_done(const nm_http_req_t *req, nm_http_resp_t *resp,
                        nm_buf_t *json, int err) {
-  char cb[512];
+  char *cb = NULL;
+  size_t cblen = 0;
   if (err) {
     resp->status = 500;
     resp->content_type = NULL;
@@ -158,15 +228,19 @@ void nm__mon_json_done(const nm_http_req_t *req, nm_http_resp_t *resp,
                          NM_HTTP_MAX_OUT);
     return;
   }
-  if (nm_http_query_get(req->query, "callback", cb, sizeof(cb)) && cb[0]) {
+  if (nm__mon_query(req, resp, "callback", &cb, &cblen) < 0)
+    return;
+  if (cblen > 0) {
     resp->content_type = "application/javascript";
-    (void)nm_buf_appendf(&resp->body, "%s(", cb);
+    (void)nm_buf_append(&resp->body, cb, cblen);
+    (void)nm_buf_append(&resp->body, "(", 1);
     (void)nm_buf_append(&resp->body, json->base, json->len);
     (void)nm_buf_append(&resp->body, ")", 1);
   } else {
     resp->content_type = "application/json";
     (void)nm_buf_append(&resp->body, json->base, json->len);
   }
+  free(cb);
 }
 
 /* Writes the header of every nats-server answer: server_id and now. */

@@ -106,22 +106,27 @@ static void open_info(nm__mon_cinfo_t *ci, const nm_conn_t *c) {
   ci->user = c->user && c->user[0] ? c->user : c->token;
 }
 
+/* A closed connection's kept string (NULL when it could not be kept). */
+static nm_slice_t slice_of(const char *s) {
+  return s ? (nm_slice_t){s, strlen(s)} : (nm_slice_t){"", 0};
+}
+
 /* `closed`: nats-server keeps a closed connection's subscriptions with
  * their account (newSubDetail), an open one's without (newClientSubDetail). */
 static void one_sub(nm__jw_t *w, int detail, int closed, uint64_t cid,
-                    const char *subject, const char *queue, const char *sid,
+                    nm_slice_t subject, nm_slice_t queue, nm_slice_t sid,
                     uint64_t msgs, uint64_t max) {
   if (!detail) {
-    nm__jw_str(w, NULL, subject);
+    nm__jw_strn(w, NULL, subject.p, subject.n);
     return;
   }
   nm__jw_obj(w, NULL);
   if (closed)
     nm__jw_str(w, "account", "$G");
-  nm__jw_str(w, "subject", subject);
-  if (queue && queue[0])
-    nm__jw_str(w, "qgroup", queue);
-  nm__jw_str(w, "sid", sid);
+  nm__jw_strn(w, "subject", subject.p, subject.n);
+  if (queue.n > 0)
+    nm__jw_strn(w, "qgroup", queue.p, queue.n);
+  nm__jw_strn(w, "sid", sid.p, sid.n);
   nm__jw_uint(w, "msgs", msgs);
   if (max > 0)
     nm__jw_uint(w, "max", max);
@@ -134,19 +139,15 @@ static void sub_list(nm__jw_t *w, const nm__mon_cinfo_t *ci, int detail) {
   if (ci->open) {
     const nm_conn_t *c = ci->open;
     for (size_t i = 0; i < c->nsid_buckets; i++) {
-      for (const nm__sub_t *s = c->sids[i]; s != NULL; s = s->sid_next) {
-        char subj[4096], q[1024], sid[1024];
-        snprintf(subj, sizeof(subj), "%.*s", (int)s->subject.n, s->subject.p);
-        snprintf(q, sizeof(q), "%.*s", (int)s->queue.n, s->queue.p);
-        snprintf(sid, sizeof(sid), "%.*s", (int)s->sid.n, s->sid.p);
-        one_sub(w, detail, 0, ci->cid, subj, q, sid, s->delivered, s->max);
-      }
+      for (const nm__sub_t *s = c->sids[i]; s != NULL; s = s->sid_next)
+        one_sub(w, detail, 0, ci->cid, s->subject, s->queue, s->sid,
+                s->delivered, s->max);
     }
   } else {
     for (size_t i = 0; i < ci->nkept; i++) {
       const nm__mon_sub_t *s = &ci->subs[i];
-      one_sub(w, detail, 1, ci->cid, s->subject, s->queue, s->sid, s->msgs,
-              s->max);
+      one_sub(w, detail, 1, ci->cid, slice_of(s->subject), slice_of(s->queue),
+              slice_of(s->sid), s->msgs, s->max);
     }
   }
   nm__jw_end_arr(w);
@@ -185,14 +186,14 @@ static void conn_info(nm__jw_t *w, nm__mon_cinfo_t *ci, uint64_t now, int auth,
   nm__jw_uint(w, "out_bytes", ci->out_bytes);
   nm__jw_uint(w, "subscriptions", ci->nsubs);
   if (ci->name && ci->name[0])
-    nm__jw_str(w, "name", ci->name);
+    nm__jw_decoded_str(w, "name", ci->name);
   if (ci->lang && ci->lang[0])
-    nm__jw_str(w, "lang", ci->lang);
+    nm__jw_decoded_str(w, "lang", ci->lang);
   if (ci->version && ci->version[0])
-    nm__jw_str(w, "version", ci->version);
+    nm__jw_decoded_str(w, "version", ci->version);
   /* getRawAuthUser: the user name, else the token. */
   if (auth && ci->user && ci->user[0])
-    nm__jw_str(w, "authorized_user", ci->user);
+    nm__jw_decoded_str(w, "authorized_user", ci->user);
   if (ci->open == NULL && detail && ci->nkept > 0)
     ci->detail_stuck = 1;
   if (ci->nsubs > 0 && subs && !detail)
@@ -200,6 +201,12 @@ static void conn_info(nm__jw_t *w, nm__mon_cinfo_t *ci, uint64_t now, int auth,
   if (ci->nsubs > 0 && (detail || ci->detail_stuck))
     sub_list(w, ci, 1);
   nm__jw_end_obj(w);
+}
+
+/* getRawAuthUser == the user= filter (which may hold a NUL: none matches). */
+static int user_is(const nm__mon_cinfo_t *ci, const char *user, size_t n) {
+  const char *u = ci->user ? ci->user : "";
+  return strlen(u) == n && memcmp(u, user, n) == 0;
 }
 
 static void fail_500(nm_http_resp_t *resp) {
@@ -211,7 +218,9 @@ static void fail_500(nm_http_resp_t *resp) {
 void nm__mon_connz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
   nm_monitor_t *m = data;
   nm_server_t *s = m->srv;
-  char sort[64], sv[32], st[512], t[64];
+  char sv[32], t[64];
+  char *sort = NULL, *st = NULL, *user = NULL;
+  size_t sort_len = 0, st_len = 0, user_len = 0;
   int auth = 0, subs = 0, detail = 0;
   long long offset = 0, limit = 0, total = 0;
   unsigned long long cid = 0;
@@ -223,46 +232,58 @@ void nm__mon_connz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
   nm_buf_t b;
   nm__jw_t w;
 
-  if (!nm_http_query_get(req->query, "sort", sort, sizeof(sort)))
-    sort[0] = 0;
-  if (nm__mon_bool(req, resp, "auth", &auth) < 0)
+  /* The options in nats-server's order (HandleConnz), each value whole. */
+  if (nm__mon_query(req, resp, "sort", &sort, &sort_len) < 0)
     return;
+  if (nm__mon_bool(req, resp, "auth", &auth) < 0)
+    goto done;
   detail = nm_http_query_get(req->query, "subs", sv, sizeof(sv)) &&
            strcasecmp(sv, "detail") == 0;
   if (!detail && nm__mon_bool(req, resp, "subs", &subs) < 0)
-    return;
+    goto done;
   if (nm__mon_int(req, resp, "offset", &offset) < 0 ||
       nm__mon_int(req, resp, "limit", &limit) < 0 ||
-      nm__mon_uint(req, resp, "cid", &cid) < 0)
-    return;
-  if (nm_http_query_get(req->query, "state", st, sizeof(st)) && st[0]) {
-    if (strcasecmp(st, "open") == 0)
+      nm__mon_uint(req, resp, "cid", &cid) < 0 ||
+      nm__mon_query(req, resp, "state", &st, &st_len) < 0 ||
+      nm__mon_query(req, resp, "user", &user, &user_len) < 0)
+    goto done;
+  if (user && user_len == 0) {
+    free(user);
+    user = NULL;
+  }
+  if (st_len > 0) {
+    /* A NUL inside matches no state name. */
+    int whole = strlen(st) == st_len;
+    if (whole && strcasecmp(st, "open") == 0)
       state = ST_OPEN;
-    else if (strcasecmp(st, "closed") == 0)
+    else if (whole && strcasecmp(st, "closed") == 0)
       state = ST_CLOSED;
-    else if (strcasecmp(st, "any") == 0 || strcasecmp(st, "all") == 0)
+    else if (whole &&
+             (strcasecmp(st, "any") == 0 || strcasecmp(st, "all") == 0))
       state = ST_ALL;
     else {
-      nm__mon_bad(resp, "Error decoding state for %s", st);
-      return;
+      nm__mon_bad_value(resp, "Error decoding state for ", st, st_len);
+      goto done;
     }
   }
   m->req_stats[NM_MON_CONNZ]++;
-  if (sort[0]) {
-    for (sc.key = 0; kSorts[sc.key] && strcmp(kSorts[sc.key], sort); sc.key++)
+  if (sort_len > 0) {
+    for (sc.key = 0; kSorts[sc.key] && (strlen(kSorts[sc.key]) != sort_len ||
+                                        memcmp(kSorts[sc.key], sort, sort_len));
+         sc.key++)
       ;
     if (kSorts[sc.key] == NULL) {
-      nm__mon_bad(resp, "invalid sorting option: %s", sort);
-      return;
+      nm__mon_bad_value(resp, "invalid sorting option: ", sort, sort_len);
+      goto done;
     }
   }
   if (sc.key == BY_STOP && state != ST_CLOSED) {
     nm__mon_bad(resp, "sort by stop only valid on closed connections");
-    return;
+    goto done;
   }
   if (sc.key == BY_REASON && state != ST_CLOSED) {
     nm__mon_bad(resp, "sort by reason only valid on closed connections");
-    return;
+    goto done;
   }
   if (offset < 0)
     offset = 0;
@@ -285,7 +306,7 @@ void nm__mon_connz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
       free(rows);
       free(open);
       fail_500(resp);
-      return;
+      goto done;
     }
   }
   /* A cid is looked up as nats-server does: among the open connections for
@@ -312,6 +333,14 @@ void nm__mon_connz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
   }
   if (n > 1)
     qsort_r(rows, n, sizeof(*rows), cmp_rows, &sc);
+  if (n > 0 && offset > INT64_MAX - limit) {
+    /* nats-server's offset + limit wraps, and slicing its list with it
+     * panics: the connection closes without an answer. */
+    resp->no_answer = 1;
+    free(rows);
+    free(open);
+    goto done;
+  }
 
   nm_buf_init(&b, NM_HTTP_MAX_OUT);
   nm__jw_init(&w, &b, 1);
@@ -320,10 +349,17 @@ void nm__mon_connz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
   nm__go_time(sc.now, t, sizeof(t));
   nm__jw_str(&w, "now", t);
   {
+    /* The page [lo, hi): offset and limit (both positive here) cut to n. */
     long long lo = offset > (long long)n ? (long long)n : offset;
-    long long hi =
-        offset + limit > (long long)n ? (long long)n : offset + limit;
-    nm__jw_int(&w, "num_connections", hi - lo);
+    long long hi = limit > (long long)n - lo ? (long long)n : lo + limit;
+    long long shown = 0;
+    /* user=: nats-server filters the page (not the list before it), by the
+     * authorized user (the user name, else the token); total stays. */
+    for (long long i = lo; i < hi; i++)
+      if (user == NULL || user_is(rows[i], user, user_len))
+        rows[lo + shown++] = rows[i];
+    hi = lo + shown;
+    nm__jw_int(&w, "num_connections", shown);
     nm__jw_int(&w, "total", total);
     nm__jw_int(&w, "offset", offset);
     nm__jw_int(&w, "limit", limit);
@@ -337,4 +373,8 @@ void nm__mon_connz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
   free(open);
   nm__mon_json_done(req, resp, &b, w.err);
   nm_buf_free(&b);
+done:
+  free(sort);
+  free(st);
+  free(user);
 }

@@ -23,7 +23,8 @@ enum {
 
 /* Closed connections kept for /connz?state=closed: nats-server's default
  * max_closed_clients, at most this many subscriptions each, and at most this
- * many bytes all together (the oldest go first). */
+ * many bytes all together (the oldest go first; one connection's
+ * subscriptions past them are not kept). */
 #define NM_MON_MAX_CLOSED 10000
 #define NM_MON_CLOSED_SUBS_MAX 1024
 #define NM_MON_CLOSED_BYTES (16 * 1024 * 1024)
@@ -80,6 +81,15 @@ int nm__mon_int(const nm_http_req_t *req, nm_http_resp_t *resp, const char *key,
                 long long *v);
 int nm__mon_uint(const nm_http_req_t *req, nm_http_resp_t *resp,
                  const char *key, unsigned long long *v);
+/* The value of `key`, decoded and whole: 1 with *val (malloc'd, NUL after
+ * its *len bytes, which may hold a NUL of their own; free it), 0 when
+ * absent (*val NULL), -1 out of memory (a 500 written into resp). */
+int nm__mon_query(const nm_http_req_t *req, nm_http_resp_t *resp,
+                  const char *key, char **val, size_t *len);
+/* A 400 with `prefix` then the value's bytes as they are (nats-server's
+ * "invalid sorting option: %s"). */
+void nm__mon_bad_value(nm_http_resp_t *resp, const char *prefix,
+                       const char *val, size_t len);
 /* A 400 with a plain-text message, as a handler's w.WriteHeader(400) and
  * w.Write(msg). */
 void nm__mon_bad(nm_http_resp_t *resp, const char *fmt, ...)

@@ -31,11 +31,44 @@ static void newline(nm__jw_t *w) {
     put(w, "  ", 2);
 }
 
-static void quoted(nm__jw_t *w, const char *s) {
+size_t nm__utf8_len(const unsigned char *p, const unsigned char *end) {
+  unsigned char lo = 0x80, hi = 0xbf;
+  size_t n;
+  if (*p >= 0xc2 && *p <= 0xdf)
+    n = 2;
+  else if (*p >= 0xe0 && *p <= 0xef)
+    n = 3;
+  else if (*p >= 0xf0 && *p <= 0xf4)
+    n = 4;
+  else
+    return 0;
+  if (*p == 0xe0)
+    lo = 0xa0;
+  else if (*p == 0xed)
+    hi = 0x9f;
+  else if (*p == 0xf0)
+    lo = 0x90;
+  else if (*p == 0xf4)
+    hi = 0x8f;
+  if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi)
+    return 0;
+  for (size_t k = 2; k < n; k++)
+    if (p[k] < 0x80 || p[k] > 0xbf)
+      return 0;
+  return n;
+}
+
+/* `decoded`: the string came out of a JSON document (a CONNECT), where
+ * Go's decoder has already turned each invalid UTF-8 byte into U+FFFD, so
+ * the encoder writes that character; otherwise (bytes from the wire, a
+ * subject) Go's encoder writes each invalid byte as \ufffd. */
+static void quoted_as(nm__jw_t *w, const char *s, size_t n, int decoded) {
   static const char hex[] = "0123456789abcdef";
+  const unsigned char *end = (const unsigned char *)s + n;
   put(w, "\"", 1);
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+  for (const unsigned char *p = (const unsigned char *)s; p < end; p++) {
     char esc[8];
+    size_t len;
     switch (*p) {
     case '"':
       puts_(w, "\\\"");
@@ -54,16 +87,30 @@ static void quoted(nm__jw_t *w, const char *s) {
       break;
     default:
       /* Control characters, and HTML's <, > and & (Go's HTML-safe
-       * default), as \u00XX. */
+       * default), as \u00XX; U+2028 and U+2029 as \u2028, \u2029 (Go does
+       * so for JavaScript's sake). */
       if (*p < 0x20 || *p == '<' || *p == '>' || *p == '&') {
         snprintf(esc, sizeof(esc), "\\u00%c%c", hex[*p >> 4], hex[*p & 15]);
         puts_(w, esc);
-      } else {
+      } else if (*p < 0x80) {
         put(w, (const char *)p, 1);
+      } else if ((len = nm__utf8_len(p, end)) == 0) {
+        puts_(w, decoded ? "\xef\xbf\xbd" : "\\ufffd");
+      } else {
+        if (len == 3 && p[0] == 0xe2 && p[1] == 0x80 &&
+            (p[2] == 0xa8 || p[2] == 0xa9))
+          puts_(w, p[2] == 0xa8 ? "\\u2028" : "\\u2029");
+        else
+          put(w, (const char *)p, len);
+        p += len - 1;
       }
     }
   }
   put(w, "\"", 1);
+}
+
+static void quoted(nm__jw_t *w, const char *s, size_t n) {
+  quoted_as(w, s, n, 0);
 }
 
 /* The comma, new line and key before a value. */
@@ -74,7 +121,7 @@ static void member(nm__jw_t *w, const char *key) {
     newline(w);
   }
   if (key) {
-    quoted(w, key);
+    quoted(w, key, strlen(key));
     puts_(w, w->indent ? ": " : ":");
   }
 }
@@ -118,7 +165,17 @@ void nm__jw_end_arr(nm__jw_t *w) {
 
 void nm__jw_str(nm__jw_t *w, const char *key, const char *v) {
   member(w, key);
-  quoted(w, v ? v : "");
+  quoted(w, v ? v : "", v ? strlen(v) : 0);
+}
+
+void nm__jw_strn(nm__jw_t *w, const char *key, const char *v, size_t n) {
+  member(w, key);
+  quoted(w, v, n);
+}
+
+void nm__jw_decoded_str(nm__jw_t *w, const char *key, const char *v) {
+  member(w, key);
+  quoted_as(w, v ? v : "", v ? strlen(v) : 0, 1);
 }
 
 void nm__jw_int(nm__jw_t *w, const char *key, int64_t v) {

@@ -5,6 +5,7 @@
 #ifndef NM_MONITOR_JSON_H
 #define NM_MONITOR_JSON_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "nm_buf.h"
@@ -27,12 +28,24 @@ void nm__jw_arr(nm__jw_t *w, const char *key);
 void nm__jw_end_obj(nm__jw_t *w);
 void nm__jw_end_arr(nm__jw_t *w);
 void nm__jw_str(nm__jw_t *w, const char *key, const char *v);
+/* v[0..n), which need not end in a NUL. */
+void nm__jw_strn(nm__jw_t *w, const char *key, const char *v, size_t n);
+/* A string a client sent inside JSON (its CONNECT's name, lang, version,
+ * user): invalid UTF-8 is written as the U+FFFD nats-server's JSON decoder
+ * stored in its place (nm__jw_str and nm__jw_strn write Go's encoder's
+ * \ufffd escape, as for a subject). */
+void nm__jw_decoded_str(nm__jw_t *w, const char *key, const char *v);
 void nm__jw_int(nm__jw_t *w, const char *key, int64_t v);
 void nm__jw_uint(nm__jw_t *w, const char *key, uint64_t v);
 void nm__jw_float(nm__jw_t *w, const char *key, double v);
 void nm__jw_bool(nm__jw_t *w, const char *key, int v);
 /* A value written as given (e.g. "null"). */
 void nm__jw_raw(nm__jw_t *w, const char *key, const char *v);
+
+/* The length of the valid UTF-8 sequence at p (before end), 0 when the
+ * byte starts none: Go's utf8.DecodeRune rules (no overlong forms, no
+ * surrogates, nothing past U+10FFFF). */
+size_t nm__utf8_len(const unsigned char *p, const unsigned char *end);
 
 /* time.Time in RFC 3339 with nanoseconds, UTC ("2026-12-04T14:15:04.2055Z",
  * trailing zeros of the fraction dropped), from wall-clock ns. */

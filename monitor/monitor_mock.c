@@ -107,6 +107,7 @@ void nm__mon_mock(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
   const char *verb = req->path + strlen("/mock/");
   nm_faults_method_t method = nm_faults_method_named(req->method);
   char since[64];
+  long k;
   nm_buf_t out;
   int status;
 
@@ -119,12 +120,12 @@ void nm__mon_mock(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
   }
   if (!authorized(m, req, resp, verb))
     return;
+  /* The whole decoded length: a value cut by the buffer is refused. */
+  k = nm_http_query_get(req->query, "since", since, sizeof(since));
   nm_buf_init(&out, NM_HTTP_MAX_OUT);
   status = nm_faults_control_request(
       m->srv->faults, verb, method, (nm_slice_t){req->body, req->body_len},
-      nm_http_query_get(req->query, "since", since, sizeof(since)) ? since
-                                                                   : NULL,
-      &out);
+      (nm_slice_t){k > 0 ? since : NULL, k > 0 ? (size_t)k - 1 : 0}, &out);
   answer(resp, status, out.base ? out.base : "{}");
   nm_buf_free(&out);
 }

@@ -33,17 +33,12 @@ static void stats(nm__jw_t *w, const nm__sublist_t *l) {
 }
 
 static void sub_detail(nm__jw_t *w, const nm__sub_t *s) {
-  char t[4096];
   nm__jw_obj(w, NULL);
   nm__jw_str(w, "account", "$G");
-  snprintf(t, sizeof(t), "%.*s", (int)s->subject.n, s->subject.p);
-  nm__jw_str(w, "subject", t);
-  if (s->queue.n > 0) {
-    snprintf(t, sizeof(t), "%.*s", (int)s->queue.n, s->queue.p);
-    nm__jw_str(w, "qgroup", t);
-  }
-  snprintf(t, sizeof(t), "%.*s", (int)s->sid.n, s->sid.p);
-  nm__jw_str(w, "sid", t);
+  nm__jw_strn(w, "subject", s->subject.p, s->subject.n);
+  if (s->queue.n > 0)
+    nm__jw_strn(w, "qgroup", s->queue.p, s->queue.n);
+  nm__jw_strn(w, "sid", s->sid.p, s->sid.n);
   nm__jw_uint(w, "msgs", s->delivered);
   if (s->max > 0)
     nm__jw_uint(w, "max", s->max);
@@ -56,7 +51,8 @@ void nm__mon_subsz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
   nm_server_t *s = m->srv;
   int subs = 0, has_test;
   long long offset = 0, limit = 0;
-  char test[4096], t[64];
+  char *test = NULL, t[64];
+  size_t test_len = 0;
   const nm__sub_t **list = NULL;
   size_t n = 0;
   nm_buf_t b;
@@ -71,11 +67,21 @@ void nm__mon_subsz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
     offset = 0;
   if (limit <= 0)
     limit = NM_SUBSZ_DEFAULT_LIMIT;
-  has_test =
-      nm_http_query_get(req->query, "test", test, sizeof(test)) && test[0];
-  if (has_test && !nm_subject_valid_literal((nm_slice_t){test, strlen(test)})) {
-    nm__mon_bad(resp, "invalid test subject, must be valid publish subject: %s",
-                test);
+  if (nm__mon_query(req, resp, "test", &test, &test_len) < 0)
+    return;
+  has_test = test_len > 0;
+  if (has_test && !nm_subject_valid_literal((nm_slice_t){test, test_len})) {
+    nm__mon_bad_value(
+        resp, "invalid test subject, must be valid publish subject: ", test,
+        test_len);
+    free(test);
+    return;
+  }
+  if (subs && offset > INT64_MAX - limit) {
+    /* nats-server's offset + limit wraps, and slicing its list with it
+     * panics: the connection closes without an answer. */
+    resp->no_answer = 1;
+    free(test);
     return;
   }
   if (subs && s->subs.nsubs > 0) {
@@ -84,6 +90,7 @@ void nm__mon_subsz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
       resp->status = 500;
       resp->sniffed = 1;
       (void)nm_buf_append_str(&resp->body, "out of memory");
+      free(test);
       return;
     }
     for (const nm_conn_t *c = s->head; c != NULL; c = c->next)
@@ -93,14 +100,15 @@ void nm__mon_subsz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
           if (x->node == NULL)
             continue;
           if (has_test &&
-              !nm_subject_matches(x->subject, (nm_slice_t){test, strlen(test)}))
+              !nm_subject_matches(x->subject, (nm_slice_t){test, test_len}))
             continue;
           list[n++] = x;
         }
   }
   {
+    /* The page [lo, hi): offset and limit (both positive here) cut to n. */
     size_t lo = (size_t)offset > n ? n : (size_t)offset;
-    size_t hi = (size_t)(offset + limit) > n ? n : (size_t)(offset + limit);
+    size_t hi = (size_t)limit > n - lo ? n : lo + (size_t)limit;
     nm_buf_init(&b, NM_HTTP_MAX_OUT);
     nm__jw_init(&w, &b, 1);
     nm__jw_obj(&w, NULL);
@@ -124,6 +132,7 @@ void nm__mon_subsz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
     nm__jw_end_obj(&w);
   }
   free(list);
+  free(test);
   nm__mon_json_done(req, resp, &b, w.err);
   nm_buf_free(&b);
 }

@@ -9,7 +9,10 @@
  * docs/proxy.md: `connect_urls` of the upstream INFO (rewritten to the
  * proxy's address unless keep_connect_urls), the `$MOCK.*` control
  * publishes (answered by the proxy, never forwarded), and the +OK a verbose
- * upstream sends for a publish the proxy injected (not passed on). */
+ * upstream sends for a publish the proxy injected (not passed on). Phantom
+ * publishes made outside a client's frame, or for a client with echo off,
+ * go on a connection of the proxy's own (CONNECT name "natsmock-proxy"),
+ * opened on the first one. */
 #ifndef NM_PROXY_H
 #define NM_PROXY_H
 

@@ -5,9 +5,11 @@
  * Queued bytes are written once per read callback. */
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "nm_encode.h"
 #include "nm_proxy_int.h"
@@ -27,6 +29,7 @@ static void free_pc(nm__pconn_t *pc) {
   nm_buf_free(&pc->up.carry);
   nm_buf_free(&pc->cl.out);
   nm_buf_free(&pc->up.out);
+  nm_buf_free(&pc->after_pong);
   free(pc->info);
   free(pc->name);
   free(pc);
@@ -91,8 +94,42 @@ void nm__pconn_update_reading(nm__pconn_t *pc) {
   int up_busy = pending(&pc->up) > NM_PROXY_PENDING_MAX;
   int cl_busy = pending(&pc->cl) > NM_PROXY_PENDING_MAX;
   set_reading(&pc->cl, !pc->closing && !pc->cl_eof && !pc->stalled &&
-                           !pc->blackhole && !up_busy);
+                           !pc->blackhole && !pc->up_failed && !up_busy);
   set_reading(&pc->up, !pc->closing && pc->up_connected && !cl_busy);
+}
+
+/* A write to the server failed: the server closed its end, or reset it
+ * (nats-server does when it closes with the client's bytes unread, after an
+ * -ERR). What it sent before is still in the socket and the client must get
+ * it, then the same end: so the client is not read any more, nothing more
+ * goes to the server, and reading the server goes on until its EOF or error
+ * (on_read). The first write after a reset returns ECONNRESET and takes the
+ * socket's pending error with it, so that read ends in EOF: up_reset keeps
+ * what the write learnt. */
+static void up_write_failed(nm__pconn_t *pc, int status) {
+  if (status == UV_ECONNRESET)
+    pc->up_reset = 1;
+  if (pc->up_failed)
+    return;
+  pc->up_failed = 1;
+  nm_buf_clear(&pc->up.out);
+  nm__pconn_update_reading(pc);
+}
+
+/* Whether a server end that libuv reported as EOF was a reset. After a read
+ * shorter than its buffer, with epoll saying HUP as well, libuv reports EOF
+ * without reading again, so the ECONNRESET a reset left on the socket is
+ * never returned: SO_ERROR still holds it (and clears it). A FIN leaves 0;
+ * a reset after a FIN leaves EPIPE, and a client reading the server
+ * directly gets EOF (the FIN) first then, so only ECONNRESET counts. */
+static int eof_was_reset(nm__pleg_t *leg) {
+  uv_os_fd_t fd;
+  int err = 0;
+  socklen_t len = sizeof(err);
+  if (uv_fileno((uv_handle_t *)&leg->tcp, &fd) != 0 ||
+      getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+    return 0;
+  return err == ECONNRESET;
 }
 
 static void on_write(uv_write_t *req, int status) {
@@ -108,10 +145,12 @@ static void on_write(uv_write_t *req, int status) {
       leg_close(leg, leg->close_after == 2);
     return;
   }
+  if (status < 0 && leg->side == NM_PSIDE_UPSTREAM) {
+    up_write_failed(pc, status);
+    return;
+  }
   if (status < 0) {
-    nm__pconn_close(pc, NM_CLOSE_FIN,
-                    leg->side == NM_PSIDE_CLIENT ? "client write error"
-                                                 : "upstream write error");
+    nm__pconn_close(pc, NM_CLOSE_FIN, "client write error");
     return;
   }
   nm__pconn_update_reading(pc);
@@ -136,6 +175,10 @@ static void leg_flush(nm__pleg_t *leg) {
     r = uv_try_write((uv_stream_t *)&leg->tcp, &b, 1);
     if (r > 0)
       done = (size_t)r;
+    if (r < 0 && r != UV_EAGAIN && leg->side == NM_PSIDE_UPSTREAM) {
+      up_write_failed(pc, r); /* its error is not seen again: keep it */
+      return;
+    }
   }
   rest = leg->out.len - done;
   if (rest > 0) {
@@ -180,7 +223,7 @@ int nm__pleg_queue(nm__pleg_t *leg, const char *p, size_t n, int now) {
   nm__pconn_t *pc = leg->pc;
   nm_proxy_t *px = pc->px;
 
-  if (pc->closing)
+  if (pc->closing || (leg->side == NM_PSIDE_UPSTREAM && pc->up_failed))
     return NM_ECLOSED;
   if (leg->side == NM_PSIDE_CLIENT && pc->blackhole)
     return 0; /* discarded, as a black hole does */
@@ -274,6 +317,7 @@ static void note_connect(nm__pconn_t *pc, const nm_frame_t *f) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "verbose");
   const cJSON *name = cJSON_GetObjectItemCaseSensitive(j, "name");
   pc->verbose = cJSON_IsTrue(v);
+  pc->no_echo = cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "echo"));
   free(pc->name);
   pc->name = cJSON_IsString(name) ? strdup(name->valuestring) : NULL;
   cJSON_Delete(j);
@@ -305,9 +349,12 @@ void nm__pconn_pass_in(nm__pconn_t *pc, const nm_frame_t *f, nm_slice_t bytes,
     px->cur = saved;
     return;
   }
-  if (nm__pleg_queue(&pc->up, bytes.p + sent, bytes.n - sent, 0) == 0)
+  if (nm__pleg_queue(&pc->up, bytes.p + sent, bytes.n - sent, 0) == 0) {
+    pc->frames_up++; /* counted for echo-off publishes (proxy_own.c) */
+    pc->pings_up += f->op == NM_OP_PING;
     nm__proxy_observe(px, NM_OBS_OUT, NM_OBS_LEG_UPSTREAM, pc->id, f, bytes,
                       NULL, NULL, NULL);
+  }
 }
 
 /* sent: bytes of the frame forwarded before it was complete; such a frame
@@ -354,6 +401,8 @@ static void upstream_frame(nm__pconn_t *pc, const nm_frame_t *f,
     pc->swallow_ok--; /* answers a publish the proxy injected */
     return;
   }
+  if (f->op == NM_OP_PONG && nm__proxy_own_pong(pc))
+    return; /* answers a PING of the proxy's (echo-off publishes) */
   nm_buf_init(&info, NM_PROXY_INFO_MAX * 2);
   if (f->op == NM_OP_INFO) {
     if (nm__proxy_info(px, f->json, &info, &changed) == 0 && changed) {
@@ -522,11 +571,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
                       nread == UV_EOF ? "client closed" : "client read error");
     } else {
       /* The client sees what the server did: FIN, or RST. */
-      pc->reset_client = nread == UV_ECONNRESET;
+      pc->reset_client = nread == UV_ECONNRESET || pc->up_reset ||
+                         (nread == UV_EOF && eof_was_reset(leg));
       nm__pconn_close(pc, NM_CLOSE_FLUSH,
-                      nread == UV_EOF    ? "upstream closed"
-                      : pc->reset_client ? "upstream reset"
-                                         : "upstream read error");
+                      pc->reset_client  ? "upstream reset"
+                      : nread == UV_EOF ? "upstream closed"
+                                        : "upstream read error");
     }
     return;
   }

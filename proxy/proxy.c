@@ -142,6 +142,7 @@ int nm_proxy_new(uv_loop_t *loop, const nm_proxy_opts_t *o, nm_proxy_t **out,
     return fail(err, errlen, NM_ENOMEM, "out of memory");
   px->loop = loop;
   px->opts = *o;
+  nm__proxy_own_init(px);
   px->s_host = strdup(o->host ? o->host : "127.0.0.1");
   px->s_faults = o->faults_file ? strdup(o->faults_file) : NULL;
   px->opts.host = px->s_host;
@@ -284,6 +285,7 @@ void nm_proxy_stop(nm_proxy_t *p, void (*done)(nm_proxy_t *, void *),
   p->handles++; /* held until the end of this function */
   nm__proxy_close_listener(p);
   nm__proxy_http_stop(p);
+  nm__proxy_own_close(p);
   uv_timer_stop(&p->restart_timer);
   uv_close((uv_handle_t *)&p->restart_timer, on_generic_closed);
   while (p->head != NULL)
@@ -296,6 +298,7 @@ void nm_proxy_free(nm_proxy_t *p) {
   if (p == NULL)
     return;
   nm_faults_free(p->faults);
+  nm__proxy_own_free(p);
   free(p->s_host);
   free(p->s_faults);
   free(p);

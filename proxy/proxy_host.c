@@ -1,7 +1,7 @@
 /* The proxy as the fault engine's host (faults/nm_faults.h). A connection
  * is a pair (nm__pconn_t); "handling" an inbound frame means forwarding it
  * upstream; a phantom publish is a PUB the proxy writes on an upstream
- * connection (see publish below). */
+ * connection: the client's, or the proxy's own (see h_publish). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,26 +61,37 @@ static void h_handle_frame(void *host, nm_hconn_t *c, const nm_frame_t *f,
   nm__pconn_pass_in((nm__pconn_t *)c, f, bytes, 0);
 }
 
-/* A phantom publish is written on the upstream connection of the pair
- * whose frame is being handled (so a $MOCK reply follows the client's own
- * SUB of its inbox, in order), else on the newest open pair's. */
+/* A phantom publish (a `publish` action, the answer to a $MOCK.* request)
+ * made while a client's frame is handled goes on that client's upstream
+ * connection, in order with what the client sent before (so an answer
+ * follows the client's SUB of its inbox, and an "in" rule's then-publish
+ * reaches the server before the frame that triggered it, as in the mock).
+ * Otherwise (a
+ * document from C, HTTP or --faults; a timer), or when that client said
+ * "echo":false (the server would not deliver it what it published itself),
+ * it goes on the proxy's own upstream connection (proxy_own.c); for that
+ * client, once the server has handled what it sent before. */
 static void h_publish(void *host, nm_slice_t subject, nm_slice_t reply,
                       size_t hdr_len, nm_slice_t payload) {
   nm_proxy_t *px = host;
-  nm__pconn_t *pc = px->cur != NULL && !px->cur->closing ? px->cur : px->tail;
+  nm__pconn_t *pc = px->cur;
   nm_buf_t b;
   int r;
 
-  if (pc == NULL) {
-    nm__proxy_observe(px, NM_OBS_ACTION, NM_OBS_LEG_UPSTREAM, 0, NULL,
-                      (nm_slice_t){NULL, 0}, NULL, "publish",
-                      "dropped: no upstream connection open");
-    return;
-  }
+  if (pc != NULL && pc->closing)
+    pc = NULL;
   nm_buf_init(&b, NM_PROXY_CARRY_MAX);
   r = hdr_len > 0 ? nm_encode_hpub(&b, subject, reply, hdr_len, payload)
                   : nm_encode_pub(&b, subject, reply, payload);
-  if (r == 0 && nm__pleg_queue(&pc->up, b.base, b.len, 0) == 0) {
+  if (r != 0) {
+    nm__proxy_observe(px, NM_OBS_ACTION, NM_OBS_LEG_UPSTREAM, 0, NULL,
+                      (nm_slice_t){NULL, 0}, NULL, "publish",
+                      "dropped: the message could not be encoded");
+  } else if (pc == NULL) {
+    (void)nm__proxy_own_publish(px, b.base, b.len);
+  } else if (pc->no_echo) {
+    nm__proxy_own_publish_after(pc, b.base, b.len);
+  } else if (nm__pleg_queue(&pc->up, b.base, b.len, 0) == 0) {
     if (pc->verbose)
       pc->swallow_ok++;
     nm__proxy_observe(px, NM_OBS_OUT, NM_OBS_LEG_UPSTREAM, pc->id, NULL,

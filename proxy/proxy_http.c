@@ -16,8 +16,11 @@ static void on_mock(void *data, const nm_http_req_t *req,
   nm_proxy_t *px = data;
   const char *verb = req->path + strlen("/mock/");
   char since[64];
+  long k;
   nm_buf_t out;
 
+  /* The whole decoded length: a value cut by the buffer is refused. */
+  k = nm_http_query_get(req->query, "since", since, sizeof(since));
   nm_buf_init(&out, NM_HTTP_MAX_OUT);
   /* What the actions write leaves together at the end, as for a document
    * given from C (nm_proxy_fault). */
@@ -25,9 +28,7 @@ static void on_mock(void *data, const nm_http_req_t *req,
   resp->status = nm_faults_control_request(
       px->faults, verb, nm_faults_method_named(req->method),
       (nm_slice_t){req->body, req->body_len},
-      nm_http_query_get(req->query, "since", since, sizeof(since)) ? since
-                                                                   : NULL,
-      &out);
+      (nm_slice_t){k > 0 ? since : NULL, k > 0 ? (size_t)k - 1 : 0}, &out);
   px->in_read--;
   if (px->in_read == 0)
     nm__proxy_flush_dirty(px);

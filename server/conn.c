@@ -2,10 +2,11 @@
  * buffers and their batched writes, raw writes for the fault engine, and the
  * single way a connection ends (nm__conn_close).
  *
- * Output: handlers append frames to `out`; a flush hands `out` to one
- * uv_write by swapping it with `inflight`, so whatever was queued during one
- * read (or one loop iteration, for fan-out) goes out in one write, in FIFO
- * order, and steady state allocates nothing. */
+ * Output: frames are queued in c->outq (nm_outq.h: segments in blocks of
+ * the server's pool); a flush hands every queued segment to one vectored
+ * write, so whatever was queued during one read (or one loop iteration, for
+ * fan-out) goes out in one writev, in FIFO order, and steady state
+ * allocates nothing. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,10 +37,6 @@ nm_conn_t *nm__conn_new(nm_server_t *s) {
                                       (s->opts.user || s->opts.token
                                            ? (unsigned)NM_PARSER_EXPECT_CONNECT
                                            : 0u));
-  /* Past max_pending the connection is closed as a slow consumer; the
-   * buffer limit is the hard backstop of the same rule. */
-  nm_buf_init(&c->out, (size_t)s->opts.max_pending);
-  nm_buf_init(&c->inflight, (size_t)s->opts.max_pending);
   nm_buf_init(&c->held_in, NM_READ_BUF_SIZE);
   c->rsz = NM_READ_START;
   /* nats-server's defaults before any CONNECT. */
@@ -69,8 +66,7 @@ static void conn_free(nm_conn_t *c) {
     nm_parser_free(c->obs_parser);
     free(c->obs_parser);
   }
-  nm_buf_free(&c->out);
-  nm_buf_free(&c->inflight);
+  nm__outq_free(&c->srv->opool, &c->outq);
   nm_buf_free(&c->held_in);
   free(c->user);
   free(c->client_name);
@@ -122,8 +118,11 @@ static int obs_out_frame(nm_parser_t *p, const nm_frame_t *f) {
 }
 
 static void observe_pending_out(nm_conn_t *c) {
-  if (c->srv->obs == NULL || c->obs_mark >= c->out.len) {
-    c->obs_mark = c->out.len;
+  size_t queued = c->outq.queued, n;
+  const char *p;
+  char *tmp;
+  if (c->srv->obs == NULL || c->obs_mark >= queued) {
+    c->obs_mark = queued;
     return;
   }
   if (c->obs_parser == NULL) {
@@ -133,15 +132,24 @@ static void observe_pending_out(nm_conn_t *c) {
             0) {
       free(c->obs_parser);
       c->obs_parser = NULL;
-      c->obs_mark = c->out.len;
+      c->obs_mark = queued;
       return;
     }
     nm_parser_set_limits(c->obs_parser, NM_PARSER_SCRATCH_MAX, -1);
   }
-  if (nm_parser_feed(c->obs_parser, c->out.base + c->obs_mark,
-                     c->out.len - c->obs_mark) < 0)
+  /* The parser takes the frames as one stream: when they sit in several
+   * segments, it is given a copy of them in one piece. */
+  tmp = NULL;
+  if (!nm__outq_span(&c->outq, c->obs_mark, &p, &n)) {
+    n = queued - c->obs_mark;
+    p = tmp = malloc(n);
+    if (tmp != NULL)
+      nm__outq_gather(&c->outq, c->obs_mark, tmp);
+  }
+  if (p == NULL || nm_parser_feed(c->obs_parser, p, n) < 0)
     nm_parser_reset(c->obs_parser);
-  c->obs_mark = c->out.len;
+  free(tmp);
+  c->obs_mark = queued;
 }
 
 static void wd_timer_cb(uv_timer_t *t) {
@@ -164,71 +172,93 @@ static void close_handles(nm_conn_t *c, nm_close_how_t how);
 /* Everything is out: a close waiting for the output finishes now. */
 static void output_drained(nm_conn_t *c) {
   if ((c->flags & NM_CF_FLUSH_CLOSE) && !(c->flags & NM_CF_WRITING) &&
-      c->raw_pending == 0 && c->out.len == 0)
+      c->raw_pending == 0 && c->outq.queued == 0)
     close_handles(c, NM_CLOSE_FIN);
 }
 
-void nm__conn_flush(nm_conn_t *c) {
-  uv_buf_t b;
-  nm_buf_t tmp;
+/* cont: on_write goes on with the bytes a previous flush could not hand
+ * to its one uv_write. */
+static void flush(nm_conn_t *c, int cont) {
+  nm__outq_t *q = &c->outq;
+  nm__opool_t *pool = &c->srv->opool;
+  size_t total = q->queued, flown;
   int r, n = UV_EAGAIN;
 
-  if (c->out.len == 0 || (c->flags & (NM_CF_WRITING | NM_CF_BLACKHOLE)))
+  if (total == 0 || (c->flags & (NM_CF_WRITING | NM_CF_BLACKHOLE)))
     return;
   if ((c->flags & NM_CF_CLOSING) && !(c->flags & NM_CF_FLUSH_CLOSE))
     return;
   observe_pending_out(c);
   c->obs_mark = 0;
   c->out_used = 1;
+  if (!cont)
+    c->wd_left = total;
   /* The write is tried first: when the socket takes it all (the usual
    * case), the loop is never asked to watch the socket and no write
    * callback runs. uv_try_write refuses while libuv still queues bytes of
-   * ours, so the order on the wire stays the order of the calls. */
-  b = uv_buf_init(c->out.base, (unsigned int)c->out.len);
+   * ours, so the order on the wire stays the order of the calls. All the
+   * queued segments go in one writev (libuv takes at most IOV_MAX of them
+   * at a time; uv_write below gets the rest). */
   if (c->raw_pending == 0)
-    n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-  if (n == (int)c->out.len) {
-    c->out.len = 0;
+    n = uv_try_write((uv_stream_t *)&c->tcp, q->bufs + q->head,
+                     (unsigned int)(q->n - q->head));
+  if (n >= 0 && (size_t)n == total) {
+    nm__outq_consume(pool, q, total);
+    nm__outq_settle(pool, q);
     nm__stall_release(c, 0);
     output_drained(c);
     return;
   }
   if (n < 0 && n != UV_EAGAIN) {
-    c->out.len = 0;
+    nm__outq_drop_queued(pool, q);
     nm__conn_close(c, NM_CLOSE_FIN, "write error");
     return;
   }
   if (n < 0)
     n = 0;
-  tmp = c->out;
-  c->out = c->inflight;
-  c->inflight = tmp;
-  b = uv_buf_init(c->inflight.base + n, (unsigned int)(c->inflight.len - n));
-  r = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+  nm__outq_consume(pool, q, (size_t)n);
+  /* libuv copies the buffer list; the segments stay ours until on_write.
+   * What is past NM_OUT_WRITE_SEGS stays queued (already observed) and
+   * goes when this write is done. */
+  r = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, q->bufs + q->head,
+               (unsigned int)nm__outq_take_flight(q), on_write);
   if (r < 0) {
-    c->inflight.len = 0;
+    q->nfly = 0;
+    nm__outq_drop_queued(pool, q);
     nm__conn_close(c, NM_CLOSE_FIN, "write error");
     return;
   }
+  flown = (size_t)n + (total - (size_t)n - q->queued);
+  c->wd_left -= flown < c->wd_left ? flown : c->wd_left;
+  c->wd_cont = c->wd_left > 0;
+  c->obs_mark = q->queued;
   c->flags |= NM_CF_WRITING;
   if (c->srv->opts.write_deadline_ms > 0) {
-    c->write_start_ms = nm__now_ms(c->srv);
+    uint64_t now = nm__now_ms(c->srv), wd = c->srv->opts.write_deadline_ms;
+    if (!cont)
+      c->write_start_ms = now;
     if (!uv_is_active((uv_handle_t *)&c->wd_timer))
-      uv_timer_start(&c->wd_timer, wd_timer_cb, c->srv->opts.write_deadline_ms,
-                     0);
+      uv_timer_start(
+          &c->wd_timer, wd_timer_cb,
+          now - c->write_start_ms >= wd ? 0 : wd - (now - c->write_start_ms),
+          0);
   }
 }
 
-/* Called by the server's trim timer every NM_OUT_IDLE_MS: output buffers
- * not used since the previous call give their memory back. Never per write:
- * a busy connection keeps its buffers. */
+void nm__conn_flush(nm_conn_t *c) {
+  flush(c, 0);
+}
+
+/* Called by the server's trim timer every NM_OUT_IDLE_MS: a connection
+ * that has not written since the previous call gives back its segment
+ * arrays (its blocks went back to the pool when its output was written).
+ * Never per write: a busy connection keeps them. */
 void nm__conn_trim_idle(nm_conn_t *c) {
   if (c->out_used || (c->flags & (NM_CF_WRITING | NM_CF_DEAD))) {
     c->out_used = 0;
     return;
   }
-  nm_buf_shrink(&c->out, 0);
-  nm_buf_shrink(&c->inflight, 0);
+  nm__outq_trim(&c->outq);
 }
 
 static void close_handles(nm_conn_t *c, nm_close_how_t how) {
@@ -248,8 +278,9 @@ static void close_handles(nm_conn_t *c, nm_close_how_t how) {
 
 static void on_write(uv_write_t *req, int status) {
   nm_conn_t *c = req->data;
+  int cont;
   c->flags &= ~NM_CF_WRITING;
-  c->inflight.len = 0;
+  nm__outq_flight_done(&c->srv->opool, &c->outq);
   if (c->flags & NM_CF_DEAD)
     return;
   nm__stall_release(c, 0);
@@ -257,10 +288,14 @@ static void on_write(uv_write_t *req, int status) {
     nm__conn_close(c, NM_CLOSE_FIN, "write error");
     return;
   }
-  if (c->out.len > 0)
-    nm__conn_flush(c);
-  else
+  cont = c->wd_cont;
+  c->wd_cont = 0;
+  if (c->outq.queued > 0) {
+    flush(c, cont);
+  } else {
+    nm__outq_settle(&c->srv->opool, &c->outq);
     output_drained(c);
+  }
 }
 
 void nm__conn_close(nm_conn_t *c, nm_close_how_t how, const char *reason) {
@@ -288,12 +323,12 @@ void nm__conn_close(nm_conn_t *c, nm_close_how_t how, const char *reason) {
   }
   if (how == NM_CLOSE_FLUSH && !(c->flags & NM_CF_BLACKHOLE)) {
     c->flags |= NM_CF_FLUSH_CLOSE;
-    if (c->out.len > 0)
+    if (c->outq.queued > 0)
       nm__conn_flush(c);
     if (c->flags & NM_CF_DEAD)
       return;
     /* on_write / on_raw_write finish the close once everything is out. */
-    if ((c->flags & NM_CF_WRITING) || c->raw_pending > 0 || c->out.len > 0)
+    if ((c->flags & NM_CF_WRITING) || c->raw_pending > 0 || c->outq.queued > 0)
       return;
     how = NM_CLOSE_FIN;
   }
@@ -433,7 +468,8 @@ void nm__conn_set_reading(nm_conn_t *c, int on) {
 void nm__conn_set_blackhole(nm_conn_t *c, int on) {
   if (on) {
     c->flags |= NM_CF_BLACKHOLE;
-    c->out.len = 0;
+    nm__outq_drop_queued(&c->srv->opool, &c->outq);
+    nm__outq_settle(&c->srv->opool, &c->outq);
     c->obs_mark = 0;
   } else {
     c->flags &= ~NM_CF_BLACKHOLE;
@@ -451,56 +487,65 @@ nm_server_t *nm__conn_server(const nm_conn_t *c) {
 
 /* ---- output ---- */
 
+/* A frame is encoded into a server buffer (the fault engine's scratch when
+ * it has rules, so it can see the frame first), then copied to the queue:
+ * only control frames come this way; route.c queues MSGs directly. */
 nm_buf_t *nm__conn_out_begin(nm_conn_t *c) {
-  if (nm_faults_active(c->srv->faults)) {
-    nm_buf_clear(&c->srv->scratch);
-    return &c->srv->scratch;
-  }
-  return &c->out;
+  nm_buf_t *b =
+      nm_faults_active(c->srv->faults) ? &c->srv->scratch : &c->srv->ostage;
+  nm_buf_clear(b);
+  return b;
 }
 
-static void slow_consumer(nm_conn_t *c) {
+void nm__conn_slow_consumer(nm_conn_t *c) {
   c->srv->slow_consumers++;
   /* nats-server sends nothing and skips the flush on a slow consumer. */
-  c->out.len = 0;
+  nm__outq_drop_queued(&c->srv->opool, &c->outq);
   c->obs_mark = 0;
   nm__conn_close(c, NM_CLOSE_FIN, "slow consumer");
 }
 
 size_t nm__conn_pending(const nm_conn_t *c) {
-  return c->out.len + c->tcp.write_queue_size;
+  return c->outq.queued + c->tcp.write_queue_size;
 }
 
-void nm__conn_out_end(nm_conn_t *c, nm_buf_t *b, size_t mark,
-                      const nm_frame_t *f) {
-  if (b != &c->out) {
-    nm_slice_t bytes = {b->base + mark, b->len - mark};
-    if (nm_faults_frame(c->srv->faults, (nm_hconn_t *)c, NM_DIR_OUT, f,
-                        bytes) == NM_FAULT_TAKEN)
-      return;
-    if (c->flags & (NM_CF_BLACKHOLE | NM_CF_DEAD))
-      return;
-    if (nm_buf_append(&c->out, bytes.p, bytes.n) < 0) {
-      slow_consumer(c);
-      return;
-    }
-  } else if (c->flags & (NM_CF_BLACKHOLE | NM_CF_DEAD)) {
-    c->out.len = mark;
-    return;
-  }
+/* Copies n bytes to the queue within max_pending. 0 or < 0. */
+static int out_append(nm_conn_t *c, const char *p, size_t n) {
+  if (!nm__conn_out_room(c, n))
+    return NM_ETOOBIG;
+  return nm__outq_append(&c->srv->opool, &c->outq, p, n);
+}
+
+void nm__conn_out_queued(nm_conn_t *c) {
   if ((int64_t)nm__conn_pending(c) > c->srv->opts.max_pending) {
-    slow_consumer(c);
+    nm__conn_slow_consumer(c);
     return;
   }
   if (!(c->flags & (NM_CF_IN_READ | NM_CF_DIRTY)))
     nm__server_mark_dirty(c->srv, c);
 }
 
-/* Shared tail of every simple frame: encode failure means the output limit
- * was hit. */
+void nm__conn_out_end(nm_conn_t *c, nm_buf_t *b, size_t mark,
+                      const nm_frame_t *f) {
+  nm_slice_t bytes = {b->base + mark, b->len - mark};
+  if (b == &c->srv->scratch &&
+      nm_faults_frame(c->srv->faults, (nm_hconn_t *)c, NM_DIR_OUT, f, bytes) ==
+          NM_FAULT_TAKEN)
+    return;
+  if (c->flags & (NM_CF_BLACKHOLE | NM_CF_DEAD))
+    return;
+  if (out_append(c, bytes.p, bytes.n) < 0) {
+    nm__conn_slow_consumer(c);
+    return;
+  }
+  nm__conn_out_queued(c);
+}
+
+/* Shared tail of every simple frame: an encode failure outside the fault
+ * engine's scratch means the frame alone is over max_pending. */
 static void out_fail(nm_conn_t *c, nm_buf_t *b) {
-  if (b == &c->out)
-    slow_consumer(c);
+  if (b != &c->srv->scratch)
+    nm__conn_slow_consumer(c);
 }
 
 /* Nothing more is queued once a close has started. */
@@ -608,19 +653,23 @@ static void on_raw_write(uv_write_t *req, int status) {
   if (status < 0)
     nm__conn_close(c, NM_CLOSE_FIN, "write error");
   else if ((c->flags & NM_CF_FLUSH_CLOSE) && c->raw_pending == 0 &&
-           !(c->flags & NM_CF_WRITING) && c->out.len == 0)
+           !(c->flags & NM_CF_WRITING) && c->outq.queued == 0)
     close_handles(c, NM_CLOSE_FIN);
 }
 
-/* Queues its own uv_write of a copy of p: libuv keeps writes on one stream
- * in FIFO order, so it still follows every byte handed over before it. */
+/* Queues its own uv_write of a copy of p (NULL: of the queued output):
+ * libuv keeps writes on one stream in FIFO order, so it still follows every
+ * byte handed over before it. */
 static int raw_write_now(nm_conn_t *c, const char *p, size_t n) {
   raw_req_t *r = malloc(sizeof(*r) + (n ? n : 1));
   uv_buf_t b;
   if (r == NULL)
     return NM_ENOMEM;
   r->c = c;
-  memcpy(r->data, p, n);
+  if (p == NULL)
+    nm__outq_gather(&c->outq, 0, r->data);
+  else
+    memcpy(r->data, p, n);
   b = uv_buf_init(r->data, (unsigned int)n);
   if (uv_write(&r->req, (uv_stream_t *)&c->tcp, &b, 1, on_raw_write) < 0) {
     free(r);
@@ -643,24 +692,24 @@ int nm__conn_write_raw(nm_conn_t *c, const char *p, size_t n, int now,
   if (c->srv->obs)
     observe(c, NM_OBS_OUT, f, (nm_slice_t){p, n}, rule, action, NULL);
   if (!now) {
-    if (nm_buf_append(&c->out, p, n) < 0 ||
+    if (out_append(c, p, n) < 0 ||
         (int64_t)nm__conn_pending(c) > c->srv->opts.max_pending) {
-      slow_consumer(c);
+      nm__conn_slow_consumer(c);
       return NM_ESLOW;
     }
-    c->obs_mark = c->out.len;
+    c->obs_mark = c->outq.queued;
     if (!(c->flags & (NM_CF_IN_READ | NM_CF_DIRTY)))
       nm__server_mark_dirty(c->srv, c);
     return 0;
   }
-  if (c->out.len > 0) {
+  if (c->outq.queued > 0) {
     if (!(c->flags & NM_CF_WRITING)) {
       nm__conn_flush(c);
     } else {
-      r = raw_write_now(c, c->out.base, c->out.len);
+      r = raw_write_now(c, NULL, c->outq.queued);
       if (r < 0)
         return r;
-      c->out.len = 0;
+      nm__outq_drop_queued(&c->srv->opool, &c->outq);
       c->obs_mark = 0;
     }
   }

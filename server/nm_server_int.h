@@ -12,6 +12,7 @@
 #include "natsmock.h"
 #include "nm_buf.h"
 #include "nm_conn_api.h"
+#include "nm_outq.h"
 #include "nm_parser.h"
 
 /* One read buffer per server, handed to every read: the parser copies what
@@ -30,6 +31,12 @@
 /* Output buffers keep their memory while the connection writes; one that
  * has not been used for this long gives it back (server trim timer). */
 #define NM_OUT_IDLE_MS 1000
+/* Capacity the control-frame staging buffer keeps between idle ticks. */
+#define NM_OUT_STAGE_KEEP 1024
+/* From this payload size on, a message for more than one subscriber is
+ * copied once into a shared block that every subscriber's queue points at;
+ * below it, a copy per subscriber is cheaper than the extra segments. */
+#define NM_OUT_SHARE_MIN 1024
 /* Longest permission -ERR text (subjects are cut to fit). */
 #define NM_PERM_ERR_MAX 1024
 /* Limit of the INFO text (with fields merged in by the fault engine). */
@@ -150,9 +157,10 @@ struct nm_conn_s {
   int open_handles;
   nm_parser_t parser;
   nm_parser_t *obs_parser; /* splits output into frames for the observer */
-  size_t obs_mark;         /* bytes of out already shown to the observer */
-  nm_buf_t out;            /* queued, not yet handed to libuv */
-  nm_buf_t inflight;       /* owned by wreq until on_write */
+  size_t obs_mark; /* queued output bytes already shown to the observer */
+  /* Output (nm_outq.h): queued frames, then handed to one uv_write. At
+   * most max_pending bytes queued (the slow-consumer rule). */
+  nm__outq_t outq;
   /* The rest of a read that a fast-producer stall cut short: fed before
    * anything more is read (at most NM_READ_BUF_SIZE). */
   nm_buf_t held_in;
@@ -174,6 +182,12 @@ struct nm_conn_s {
   uint64_t last_ping_ms; /* last PING from the client */
   uint64_t ping_sent_ms; /* last server PING, 0 before the first */
   uint64_t write_start_ms;
+  /* One flush can take more than one uv_write (NM_OUT_WRITE_SEGS): the
+   * bytes of it not yet handed over, and whether the next write goes on
+   * with it (its write deadline then still runs from write_start_ms, as
+   * nats-server's runs from the start of its flush). */
+  size_t wd_left;
+  int wd_cont;
   int raw_pending;     /* raw uv_writes not yet called back */
   int out_used;        /* flushed since the last trim tick */
   int pub_checked;     /* the pending PUB's pedantic check was done early */
@@ -241,6 +255,8 @@ struct nm_server_s {
   int route_depth;
   nm__sub_t *dead;     /* removed subs, freed when no routing is under way */
   nm_buf_t scratch;    /* one outbound frame when the fault engine is active */
+  nm_buf_t ostage;     /* one control frame (INFO, PONG...) before queueing */
+  nm__opool_t opool;   /* output blocks of every connection (nm_outq.h) */
   nm_buf_t in_scratch; /* one inbound frame for the observer / faults */
   char server_id[NM_SERVER_ID_LEN + 1];
   uint64_t rng; /* xorshift64* state */
@@ -300,6 +316,16 @@ void nm__conn_send_info(nm_conn_t *c);
 void nm__conn_send_info_extra(nm_conn_t *c, const char *extra);
 
 size_t nm__conn_pending(const nm_conn_t *c);
+/* n more bytes may be queued: max_pending is a hard limit on the queue. */
+static inline int nm__conn_out_room(const nm_conn_t *c, size_t n) {
+  size_t lim = (size_t)c->srv->opts.max_pending;
+  return n <= lim && c->outq.queued <= lim - n;
+}
+/* After queueing into c->outq directly: the slow-consumer check and the
+ * flush list (what nm__conn_out_end does after its append). */
+void nm__conn_out_queued(nm_conn_t *c);
+/* Counts a slow consumer, drops the queued output and closes (FIN). */
+void nm__conn_slow_consumer(nm_conn_t *c);
 void nm__conn_update_reading(nm_conn_t *c);
 
 /* ---- stall.c ---- */

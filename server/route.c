@@ -1,8 +1,10 @@
-/* Routing one published message: every matching plain subscription gets its
- * own copy, each queue group one member picked uniformly at random, echo off
- * honoured, UNSUB max applied, and the 2.9.10 no-responders status sent back
- * when nobody got the message (docs/design.md, "Ops and their answers",
- * "Subjects, queue groups, UNSUB max").
+/* Routing one published message: every matching plain subscription gets it
+ * (a payload of NM_OUT_SHARE_MIN bytes or more, for several subscribers, is
+ * copied once and referenced from each subscriber's output queue), each queue
+ * group one member picked uniformly at random, echo off honoured, UNSUB max
+ * applied, and the 2.9.10 no-responders status sent back when nobody got the
+ * message (docs/design.md, "Ops and their answers", "Subjects, queue groups,
+ * UNSUB max").
  *
  * The MSG/HMSG header is written here rather than with nm_encode_msg because
  * nats-server echoes the publisher's size fields byte for byte ("PUB foo 02"
@@ -24,16 +26,19 @@ static char *put(char *o, const char *p, size_t n) {
   return o + n;
 }
 
-/* "MSG subj sid [reply] size\r\n" or "HMSG subj sid [reply] hdr size\r\n",
- * then the payload and CRLF. Returns 0 or NM_ETOOBIG / NM_ENOMEM. */
-static int encode_msg(nm_buf_t *b, int hmsg, nm_slice_t subject, nm_slice_t sid,
-                      nm_slice_t reply, nm_slice_t hdr_txt, nm_slice_t size_txt,
-                      nm_slice_t payload) {
-  size_t n = 5 + subject.n + 1 + sid.n + 1 + reply.n + 1 + hdr_txt.n + 1 +
-             size_txt.n + 2 + payload.n + 2;
-  char *o = nm_buf_reserve(b, n), *start = o;
-  if (o == NULL)
-    return NM_ETOOBIG;
+/* Bytes of "MSG subj sid [reply] size\r\n" or
+ * "HMSG subj sid [reply] hdr size\r\n". */
+static size_t msg_line_len(int hmsg, nm_slice_t subject, nm_slice_t sid,
+                           nm_slice_t reply, nm_slice_t hdr_txt,
+                           nm_slice_t size_txt) {
+  return (hmsg ? 5 + hdr_txt.n + 1 : 4) + subject.n + 1 + sid.n + 1 +
+         (reply.n ? reply.n + 1 : 0) + size_txt.n + 2;
+}
+
+/* Writes that line at o; returns the end. */
+static char *put_msg_line(char *o, int hmsg, nm_slice_t subject, nm_slice_t sid,
+                          nm_slice_t reply, nm_slice_t hdr_txt,
+                          nm_slice_t size_txt) {
   o = hmsg ? put(o, "HMSG ", 5) : put(o, "MSG ", 4);
   o = put(o, subject.p, subject.n);
   *o++ = ' ';
@@ -48,10 +53,58 @@ static int encode_msg(nm_buf_t *b, int hmsg, nm_slice_t subject, nm_slice_t sid,
     *o++ = ' ';
   }
   o = put(o, size_txt.p, size_txt.n);
-  o = put(o, "\r\n", 2);
+  return put(o, "\r\n", 2);
+}
+
+/* The whole MSG/HMSG into b (the fault engine's scratch). Returns 0 or
+ * NM_ETOOBIG / NM_ENOMEM. */
+static int encode_msg(nm_buf_t *b, int hmsg, nm_slice_t subject, nm_slice_t sid,
+                      nm_slice_t reply, nm_slice_t hdr_txt, nm_slice_t size_txt,
+                      nm_slice_t payload) {
+  size_t n = msg_line_len(hmsg, subject, sid, reply, hdr_txt, size_txt) +
+             payload.n + 2;
+  char *o = nm_buf_reserve(b, n), *start = o;
+  if (o == NULL)
+    return NM_ETOOBIG;
+  o = put_msg_line(o, hmsg, subject, sid, reply, hdr_txt, size_txt);
   o = put(o, payload.p, payload.n);
   o = put(o, "\r\n", 2);
   nm_buf_commit(b, (size_t)(o - start));
+  return 0;
+}
+
+/* The whole MSG/HMSG straight into c's output queue, within max_pending.
+ * With `shared` (a copy of the published payload for every subscriber,
+ * payload pointing into it), the queue gets the line, a reference to the
+ * payload and the CRLF; else the payload is copied. Returns 0 or
+ * NM_ETOOBIG / NM_ENOMEM (then part of it may be queued: the caller closes
+ * the connection without a flush). */
+static int queue_msg(nm_conn_t *c, int hmsg, nm_slice_t subject, nm_slice_t sid,
+                     nm_slice_t reply, nm_slice_t hdr_txt, nm_slice_t size_txt,
+                     nm_slice_t payload, nm__oblk_t *shared) {
+  nm__opool_t *pool = &c->srv->opool;
+  nm__outq_t *q = &c->outq;
+  size_t line = msg_line_len(hmsg, subject, sid, reply, hdr_txt, size_txt);
+  size_t n = line + payload.n + 2;
+  char *o;
+  if (!nm__conn_out_room(c, n))
+    return NM_ETOOBIG;
+  /* In one piece when it fits in the current block (small messages). */
+  if (shared == NULL && q->tail && q->tail->size - q->tail->used >= n) {
+    if ((o = nm__outq_reserve(pool, q, n)) == NULL)
+      return NM_ENOMEM;
+    o = put_msg_line(o, hmsg, subject, sid, reply, hdr_txt, size_txt);
+    o = put(o, payload.p, payload.n);
+    put(o, "\r\n", 2);
+    return 0;
+  }
+  if ((o = nm__outq_reserve(pool, q, line)) == NULL)
+    return NM_ENOMEM;
+  put_msg_line(o, hmsg, subject, sid, reply, hdr_txt, size_txt);
+  if ((shared ? nm__outq_ref(q, shared, payload.p, payload.n)
+              : nm__outq_append(pool, q, payload.p, payload.n)) < 0 ||
+      nm__outq_append(pool, q, "\r\n", 2) < 0)
+    return NM_ENOMEM;
   return 0;
 }
 
@@ -75,6 +128,8 @@ typedef struct {
   /* Fixed for the whole fan-out, so computed once: */
   int faults;   /* the fault engine has rules (else it costs nothing) */
   uint64_t now; /* the loop's time */
+  /* The payload copied once for a fan-out (NULL: copied per subscriber). */
+  nm__oblk_t *shared;
 } pubmsg_t;
 
 /* Writes the message to the sub's connection. Returns 1 when delivered. */
@@ -82,8 +137,9 @@ static int deliver(nm_server_t *s, const pubmsg_t *m, nm__sub_t *sub) {
   nm_conn_t *c = sub->conn;
   nm_buf_t *b;
   size_t mark;
-  int r, hmsg;
-  nm_slice_t payload = m->payload;
+  int hmsg;
+  nm_slice_t payload = m->payload, size_txt;
+  nm_frame_t f;
 
   if (c == NULL || (c->flags & NM_CF_CLOSING))
     return 0;
@@ -110,22 +166,27 @@ static int deliver(nm_server_t *s, const pubmsg_t *m, nm__sub_t *sub) {
   if (m->hdr_len > 0 && !hmsg)
     payload =
         (nm_slice_t){m->payload.p + m->hdr_len, m->payload.n - m->hdr_len};
-  b = m->faults ? nm__conn_out_begin(c) : &c->out;
-  mark = b->len;
-  r = encode_msg(b, hmsg, m->subject, sub->sid, m->reply, m->hdr_txt,
-                 (m->hdr_len > 0 && !hmsg) ? m->body_txt : m->size_txt,
-                 payload);
-  if (r < 0) {
-    if (b == &c->out) {
-      s->slow_consumers++;
-      nm__conn_close(c, NM_CLOSE_FIN, "slow consumer");
+  size_txt = (m->hdr_len > 0 && !hmsg) ? m->body_txt : m->size_txt;
+  if (!m->faults) {
+    /* A black hole takes nothing; the rest of the delivery still counts. */
+    if (!(c->flags & NM_CF_BLACKHOLE)) {
+      nm_slice_t at = payload;
+      if (m->shared)
+        at.p = m->shared->data + (payload.p - m->payload.p);
+      if (queue_msg(c, hmsg, m->subject, sub->sid, m->reply, m->hdr_txt,
+                    size_txt, at, m->shared) < 0) {
+        s->slow_consumers++;
+        nm__conn_close(c, NM_CLOSE_FIN, "slow consumer");
+        return 1;
+      }
+      nm__conn_out_queued(c);
     }
-    return 1;
-  }
-  if (b == &c->out) {
-    nm__conn_out_end(c, b, mark, NULL);
   } else {
-    nm_frame_t f;
+    b = nm__conn_out_begin(c);
+    mark = b->len;
+    if (encode_msg(b, hmsg, m->subject, sub->sid, m->reply, m->hdr_txt,
+                   size_txt, payload) < 0)
+      return 1;
     memset(&f, 0, sizeof(f));
     f.op = hmsg ? NM_OP_HMSG : NM_OP_MSG;
     f.subject = m->subject;
@@ -148,6 +209,19 @@ static int deliver(nm_server_t *s, const pubmsg_t *m, nm__sub_t *sub) {
   if (sub->max && sub->delivered >= sub->max && sub->conn)
     nm__conn_remove_sub(c, sub);
   return 1;
+}
+
+/* 2 when the matched subs [start, n) will take the message at least
+ * twice (two plain subs, or one and a queue group), else 0 or 1. */
+static int deliveries(const nm__subvec_t *m, size_t start) {
+  size_t i;
+  int plain = 0, group = 0;
+  for (i = start; i < m->n && plain + group < 2; i++)
+    if (m->v[i]->queue.n)
+      group = 1;
+    else
+      plain++;
+  return plain + group;
 }
 
 static int same_queue(const nm__sub_t *a, const nm__sub_t *b) {
@@ -176,13 +250,11 @@ static void no_responders(nm_server_t *s, nm_conn_t *from, nm_slice_t reply) {
   if (nm_encode_hmsg(b, reply, found->sid, (nm_slice_t){NULL, 0},
                      sizeof(kNoResp) - 1,
                      (nm_slice_t){kNoResp, sizeof(kNoResp) - 1}) < 0) {
-    if (b == &from->out)
+    if (b != &s->scratch)
       nm__conn_close(from, NM_CLOSE_FIN, "slow consumer");
     return;
   }
-  if (b == &from->out) {
-    nm__conn_out_end(from, b, mark, NULL);
-  } else {
+  {
     nm_frame_t f;
     memset(&f, 0, sizeof(f));
     f.op = NM_OP_HMSG;
@@ -226,6 +298,11 @@ void nm__route(nm_server_t *s, nm_conn_t *from, nm_slice_t subject,
   pm.body_txt = hdr_len ? fmt_size(bbuf, payload.n - hdr_len) : pm.size_txt;
   pm.faults = nm_faults_active(s->faults);
   pm.now = nm__now_ms(s);
+  /* One copy for many subscribers (out of memory: a copy each, as with one
+   * subscriber). Not with fault rules: their path copies each frame. */
+  pm.shared = NULL;
+  if (!pm.faults && payload.n >= NM_OUT_SHARE_MIN && deliveries(m, start) > 1)
+    pm.shared = nm__oblk_shared(&s->opool, payload.p, payload.n);
   for (i = start; i < m->n; i++)
     if (m->v[i]->queue.n == 0)
       delivered |= deliver(s, &pm, m->v[i]);
@@ -254,6 +331,8 @@ void nm__route(nm_server_t *s, nm_conn_t *from, nm_slice_t subject,
     }
     q->n = qstart;
   }
+  if (pm.shared)
+    nm__oblk_unref(&s->opool, pm.shared);
 none:
   m->n = start;
   if (!delivered && from && reply.n > 0 && from->no_responders &&

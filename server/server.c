@@ -106,6 +106,8 @@ static void on_trim(uv_timer_t *t) {
   nm_conn_t *c;
   for (c = s->head; c; c = c->next)
     nm__conn_trim_idle(c);
+  nm__opool_trim(&s->opool);
+  nm_buf_shrink(&s->ostage, NM_OUT_STAGE_KEEP);
 }
 
 void nm__server_free_dead(nm_server_t *s) {
@@ -168,6 +170,7 @@ int nm_server_new(uv_loop_t *loop, const nm_server_opts_t *o,
   in_limit = nm__frame_scratch_limit(s->opts.max_payload);
   nm_buf_init(&s->scratch, in_limit);
   nm_buf_init(&s->in_scratch, in_limit);
+  nm_buf_init(&s->ostage, (size_t)s->opts.max_pending);
   s->faults = nm_faults_new(s->loop, &nm__server_fault_host, s);
   if (s->faults == NULL) {
     nm_server_free(s);
@@ -436,6 +439,8 @@ void nm_server_free(nm_server_t *s) {
   nm__subvec_free(&s->qgroup);
   nm_buf_free(&s->scratch);
   nm_buf_free(&s->in_scratch);
+  nm_buf_free(&s->ostage);
+  nm__opool_free(&s->opool);
   free(s->rbuf);
   free(s->s_host);
   free(s->s_name);

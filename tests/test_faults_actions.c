@@ -535,33 +535,8 @@ START_TEST(refuse_k) {
 END_TEST
 
 START_TEST(restart_listener) {
-  char buf[T_BUF];
-  nm_peer_state_t st;
-  long long t0, deadline;
-  int fd, fd2 = -1;
   srv_start();
-  fd = cli_with_sentinel();
-  t0 = nm_test_now_ms();
-  fault("{\"actions\":[{\"do\":\"restart\",\"ms\":300}]}");
-  nm_test_read(fd, buf, sizeof(buf), NULL, T_WAIT_MS, 0, &st);
-  ck_assert_int_eq(st, NM_PEER_EOF);
-  close(fd);
-  /* Refused until the listener is back; then a normal connection. The loop
-   * retries a refused connect: there is no event to await for "the port is
-   * open again", and each try is bounded. */
-  deadline = t0 + 5000;
-  while (nm_test_now_ms() < deadline) {
-    fd2 = nm_test_connect(g_port);
-    if (fd2 >= 0)
-      break;
-    usleep(20000);
-  }
-  ck_assert_int_ge(fd2, 0);
-  ck_assert_msg(nm_test_now_ms() - t0 >= 280, "listener back after %lld ms",
-                nm_test_now_ms() - t0);
-  close(fd2);
-  fd = cli_connect();
-  close(fd);
+  check_restart_listener(fault);
   srv_stop();
 }
 END_TEST

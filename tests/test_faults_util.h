@@ -76,23 +76,6 @@ static __attribute__((unused)) void fault_bad(const char *json,
                 "fault(%s): error \"%s\" lacks \"%s\"", json, err, want);
 }
 
-/* ---- the sentinel ----
- * A client subscribed to "s" as sid 99 publishes SENTINEL and waits for
- * SENTINEL_MSG: output is FIFO per connection, so what the server should
- * have sent before it has come by then. */
-
-#define SENTINEL "PUB s 1\r\nz\r\n"
-#define SENTINEL_MSG "MSG s 99 1\r\nz\r\n"
-
-/* SUB to the sentinel subject; the handshake is done. */
-static __attribute__((unused)) int cli_with_sentinel(void) {
-  int fd = cli_connect();
-  char buf[256];
-  nm_test_send_str(fd, "SUB s 99\r\nPING\r\n");
-  want(fd, buf, sizeof(buf), "PONG\r\n");
-  return fd;
-}
-
 /* Starts the server, connects a sentinel client and applies `doc`. */
 static __attribute__((unused)) int start_with_fault(const char *doc) {
   int fd;
@@ -102,18 +85,11 @@ static __attribute__((unused)) int start_with_fault(const char *doc) {
   return fd;
 }
 
-/* The whole of a one-client case: with `doc` applied, sends `send` and the
- * sentinel in one write and checks that exactly `expect` came back up to and
- * including SENTINEL_MSG (`expect` names SENTINEL_MSG itself). */
+/* The whole of a one-client case: with `doc` applied, sentinel_exchange. */
 static __attribute__((unused)) void
 sentinel_case(const char *doc, const char *send, const char *expect) {
-  char buf[T_BUF], out[T_BUF];
   int fd = start_with_fault(doc);
-  int n = snprintf(out, sizeof(out), "%s" SENTINEL, send);
-  ck_assert(n > 0 && (size_t)n < sizeof(out));
-  nm_test_send_str(fd, out);
-  want(fd, buf, sizeof(buf), SENTINEL_MSG);
-  ck_assert_str_eq(buf, expect);
+  sentinel_exchange(fd, send, expect);
   close(fd);
   srv_stop();
 }

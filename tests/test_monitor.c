@@ -652,6 +652,13 @@ static const char *const kBadQueries[] = {
     "/varz/",
     "/mock",
     "/connz/x",
+    /* A NUL, a new line, UTF-8, a C1 control and a bad byte in values. */
+    "/connz?limit=1%002",
+    "/connz?sort=cid%00x",
+    "/connz?state=open%00",
+    "/connz?limit=%0A%C3%A9%C2%85%FF",
+    "/connz?limit=%ED%A0%80%C0%AF%F4%90%80%80",
+    "/subsz?subs=1&test=a%00.*",
 };
 
 static void header_value(const char *head, const char *name, char *out,
@@ -666,29 +673,48 @@ static void header_value(const char *head, const char *name, char *out,
   }
 }
 
-START_TEST(test_bad_queries_as_nats_server) {
-  const char *q = kBadQueries[_i];
+/* One query to both servers: the same status, Content-Type and body. */
+static void same_answer_as_nats_server(const char *q) {
   srv_t s[2];
   resp_t *r[2];
   char ct[2][128];
-  if (!nm_natsserver_available())
-    return;
+  ck_assert_msg(nm_natsserver_available(), "nats-server is not installed");
   for (int i = 0; i < 2; i++) {
     r[i] = malloc(sizeof(*r[i]));
     start(&s[i], i == 0, NULL, NULL);
     http(s[i].mport, "GET", q, NULL, NULL, r[i]);
     header_value(r[i]->head, "\r\nContent-Type: ", ct[i], sizeof(ct[i]));
-  }
-  ck_assert_msg(r[0]->status == r[1]->status, "%s: status %d vs %d", q,
-                r[0]->status, r[1]->status);
-  ck_assert_msg(strcmp(ct[0], ct[1]) == 0, "%s: type %s vs %s", q, ct[0],
-                ct[1]);
-  ck_assert_msg(strcmp(r[0]->body, r[1]->body) == 0, "%s: body\n%s\nvs\n%s", q,
-                r[0]->body, r[1]->body);
-  for (int i = 0; i < 2; i++) {
     nm_natsserver_stop(&s[i].proc);
-    free(r[i]);
   }
+  /* Messages cut: a query may be 5 KiB long. */
+  ck_assert_msg(r[0]->status == r[1]->status, "%.200s: status %d vs %d", q,
+                r[0]->status, r[1]->status);
+  ck_assert_msg(strcmp(ct[0], ct[1]) == 0, "%.200s: type %s vs %s", q, ct[0],
+                ct[1]);
+  ck_assert_msg(strcmp(r[0]->body, r[1]->body) == 0,
+                "%.200s: body\n%.300s\nvs\n%.300s", q, r[0]->body, r[1]->body);
+  for (int i = 0; i < 2; i++)
+    free(r[i]);
+}
+
+START_TEST(test_bad_queries_as_nats_server) {
+  same_answer_as_nats_server(kBadQueries[_i]);
+}
+END_TEST
+
+/* Values longer than any fixed buffer (before, a value of 4 KiB or more
+ * was taken as absent, and longer than 511 bytes was cut in the answer):
+ * nats-server quotes them whole. */
+START_TEST(test_long_query_values_as_nats_server) {
+  static const char *const kKeys[] = {
+      "/connz?limit=", "/connz?sort=", "/connz?state=", "/subsz?subs=1&test=*.",
+      "/healthz?js-enabled="};
+  char q[6000];
+  size_t n = strlen(kKeys[_i]);
+  memcpy(q, kKeys[_i], n);
+  memset(q + n, 'x', 5000);
+  q[n + 5000] = 0;
+  same_answer_as_nats_server(q);
 }
 END_TEST
 
@@ -876,8 +902,11 @@ START_TEST(test_bad_requests_answered_and_survived) {
       {"GARBAGE\r\n\r\n", 400},
       {"GET /varz HTTP/1.1\r\nBad Header\r\n\r\n", 400},
       {"GET /varz HTTP/2.0\r\n\r\n", 505},
-      {"POST /mock/fault HTTP/1.1\r\nContent-Length: 9999999\r\n\r\n", 413},
-      {"POST /mock/fault HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+      {"POST /mock/fault HTTP/1.1\r\nHost: x\r\nContent-Length: "
+       "9999999\r\n\r\n",
+       413},
+      {"POST /mock/fault HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+       "chunked\r\n\r\nzz\r\n",
        400},
   };
   srv_t s[2];
@@ -920,10 +949,11 @@ START_TEST(test_bad_requests_answered_and_survived) {
   {
     int fd = nm_test_connect(s[0].mport);
     ck_assert_int_eq(
-        nm_test_send_str(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
-                             "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
-                             "GET /healthz HTTP/1.1\r\nConnection: close\r\n"
-                             "\r\n"),
+        nm_test_send_str(
+            fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+                "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                "\r\n"),
         0);
     nm_test_read(fd, buf[0], sizeof(buf[0]), NULL, IO_MS, 0, &st);
     close(fd);
@@ -942,6 +972,370 @@ START_TEST(test_bad_requests_answered_and_survived) {
 }
 END_TEST
 
+/* Requests Go's net/http refuses, or answers in its own way, before any
+ * handler runs: natsmock's whole answer must be nats-server's, byte for byte
+ * (the Date value aside). `until`: the end of an answer on a connection
+ * that stays open (NULL: read to the close). */
+static const struct {
+  const char *req, *until;
+} kRawHttp[] = {
+    {"GET /healthz HTTP/1.1\r\n\r\n", NULL},
+    {"GET /healthz HTTP/1.1\r\nHost: a b\r\n\r\n", NULL},
+    {"GET /healthz HTTP/1.1\r\nHost: x\r\n Connection: close\r\n\r\n", NULL},
+    {"GET /healthz HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", NULL},
+    {"GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n", NULL},
+    {"GET /healthz HTTP/0.9\r\nHost: x\r\n\r\n", NULL},
+    {"GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+     NULL},
+    {"GET /healthz HTTP/1.0\r\n\r\n", NULL},
+    {"GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+     "{\"status\":\"ok\"}"},
+    {"GET /nope HTTP/1.0\r\nHost: x\r\n\r\n", NULL},
+    {"GET /healthz HTTP/1.1\r\nHost: [::1]:8222\r\nConnection: close\r\n\r\n",
+     NULL},
+};
+
+static void date_blanked(char *s) {
+  char *d = strstr(s, "\r\nDate: ");
+  if (d) {
+    char *e = strstr(d + 2, "\r\n");
+    if (e)
+      memmove(d + 8, e, strlen(e) + 1);
+  }
+}
+
+START_TEST(test_raw_http_as_nats_server) {
+  srv_t s[2];
+  char buf[2][4096];
+  ck_assert_msg(nm_natsserver_available(), "nats-server is not installed");
+  for (int i = 0; i < 2; i++)
+    start(&s[i], i == 0, NULL, NULL);
+  for (size_t k = 0; k < sizeof(kRawHttp) / sizeof(kRawHttp[0]); k++) {
+    for (int i = 0; i < 2; i++) {
+      nm_peer_state_t st;
+      int fd = nm_test_connect(s[i].mport);
+      ck_assert_int_ge(fd, 0);
+      ck_assert_int_eq(nm_test_send_str(fd, kRawHttp[k].req), 0);
+      nm_test_read(fd, buf[i], sizeof(buf[i]), kRawHttp[k].until, IO_MS, 0,
+                   &st);
+      close(fd);
+      ck_assert_msg(kRawHttp[k].until || st != NM_PEER_OPEN, "%s: left open",
+                    kRawHttp[k].req);
+      date_blanked(buf[i]);
+    }
+    ck_assert_msg(strcmp(buf[0], buf[1]) == 0,
+                  "%s\nnatsmock:\n%s\nnats-server:\n%s", kRawHttp[k].req,
+                  buf[0], buf[1]);
+  }
+  for (int i = 0; i < 2; i++)
+    nm_natsserver_stop(&s[i].proc);
+}
+END_TEST
+
+/* An offset and limit whose sum passes 2^63 - 1: nats-server's sum wraps
+ * and its handler panics on the slice, so the connection closes without an
+ * answer (with a connection open; and for /subsz?subs=1 always). Before,
+ * natsmock's sum overflowed too (undefined behaviour) and it answered with
+ * a negative or huge num_connections. The same limits without the wrap get
+ * an answer from both. */
+START_TEST(test_offset_limit_wrap_as_nats_server) {
+  static const char *const kWrap[] = {
+      "/connz?offset=1&limit=9223372036854775807",
+      "/connz?offset=9223372036854775807&limit=9223372036854775807",
+      "/subsz?subs=1&offset=1&limit=9223372036854775807",
+      /* limit -1 is the default 1024. */
+      "/connz?offset=9223372036854775807&limit=-1",
+  };
+  static const char *const kNoWrap[] = {
+      "/connz?offset=0&limit=9223372036854775807",
+      "/subsz?subs=1&offset=9223372036854775806&limit=1",
+      "/connz?offset=9223372036854775806&limit=1",
+      "/subsz?subs=1&offset=0&limit=9223372036854775807",
+  };
+  srv_t s[2];
+  int fd[2];
+  ck_assert_msg(nm_natsserver_available(), "nats-server is not installed");
+  for (int i = 0; i < 2; i++) {
+    start(&s[i], i == 0, NULL, NULL);
+    fd[i] = nats_client(s[i].proc.port, "c", "SUB foo 1\r\n");
+  }
+  for (size_t k = 0; k < 4; k++) {
+    for (int i = 0; i < 2; i++) {
+      char buf[4096], req[256];
+      nm_peer_state_t st;
+      size_t n;
+      int c = nm_test_connect(s[i].mport);
+      resp_t *r = malloc(sizeof(*r));
+      ck_assert_int_ge(c, 0);
+      snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n",
+               kWrap[k]);
+      ck_assert_int_eq(nm_test_send_str(c, req), 0);
+      n = nm_test_read(c, buf, sizeof(buf), NULL, IO_MS, 0, &st);
+      close(c);
+      ck_assert_msg(n == 0 && st != NM_PEER_OPEN,
+                    "%s (%s): %zu bytes, %s: %.200s", kWrap[k],
+                    i ? "nats-server" : "natsmock", n,
+                    st == NM_PEER_OPEN ? "open" : "closed", buf);
+      http(s[i].mport, "GET", kNoWrap[k], NULL, NULL, r);
+      ck_assert_msg(r->status == 200, "%s: %d", kNoWrap[k], r->status);
+      ck_assert_msg(strstr(r->body, "\"num_connections\": -") == NULL, "%s: %s",
+                    kNoWrap[k], r->body);
+      free(r);
+    }
+  }
+  for (int i = 0; i < 2; i++) {
+    close(fd[i]);
+    nm_natsserver_stop(&s[i].proc);
+  }
+}
+END_TEST
+
+/* A subject longer than any fixed buffer (5000 bytes, with max_control_line
+ * raised on both servers) is shown whole in /connz (open and closed) and
+ * /subsz, as nats-server shows it; before, natsmock cut it to 4095 bytes. */
+START_TEST(test_long_subject_shown_whole) {
+  static const char kConf[] = "max_control_line: 16384\n";
+  static char subject[5001], sub[5100], target[5200];
+  srv_t s[2];
+  ck_assert_msg(nm_natsserver_available(), "nats-server is not installed");
+  memset(subject, 'a', 5000);
+  subject[5000] = 0;
+  snprintf(sub, sizeof(sub), "SUB %s 1\r\n", subject);
+  snprintf(target, sizeof(target), "/subsz?subs=1&test=%s", subject);
+  for (int i = 0; i < 2; i++) {
+    static const char *const kPaths[] = {"/connz?subs=1", "/connz?subs=detail",
+                                         NULL, "/connz?state=closed&subs=1"};
+    int fd;
+    start(&s[i], i == 0, kConf, NULL);
+    fd = nats_client(s[i].proc.port, "long", sub);
+    for (int k = 0; k < 4; k++) {
+      cJSON *j, *item;
+      const char *got;
+      if (k == 3) {
+        /* Closed: the subscriptions kept with the connection. */
+        char buf[64];
+        nm_peer_state_t st;
+        int probe = nats_client(s[i].proc.port, "probe", "");
+        close(fd);
+        /* The server has seen the close once a later client's PING is
+         * answered after it and /connz lists one connection. */
+        for (int tries = 0; tries < 100; tries++) {
+          cJSON *o = get_json(s[i].mport, "/connz");
+          int open = (int)num(o, "num_connections");
+          cJSON_Delete(o);
+          if (open == 1)
+            break;
+          ck_assert_int_eq(nm_test_send_str(probe, "PING\r\n"), 0);
+          nm_test_read(probe, buf, sizeof(buf), "PONG\r\n", IO_MS, 0, &st);
+        }
+        close(probe);
+      }
+      j = get_json(s[i].mport, kPaths[k] ? kPaths[k] : target);
+      item =
+          k == 2
+              ? cJSON_GetObjectItemCaseSensitive(j, "subscriptions_list")
+              : cJSON_GetObjectItemCaseSensitive(
+                    cJSON_GetArrayItem(
+                        cJSON_GetObjectItemCaseSensitive(j, "connections"), 0),
+                    k == 1 ? "subscriptions_list_detail"
+                           : "subscriptions_list");
+      item = cJSON_GetArrayItem(item, 0);
+      if (k == 1 || k == 2)
+        item = cJSON_GetObjectItemCaseSensitive(item, "subject");
+      got = cJSON_GetStringValue(item);
+      ck_assert_msg(
+          got && strcmp(got, subject) == 0, "%s %s: a subject of %zu bytes",
+          i ? "nats-server" : "natsmock",
+          kPaths[k] ? kPaths[k] : "/subsz?subs=1&test=", got ? strlen(got) : 0);
+      cJSON_Delete(j);
+    }
+    nm_natsserver_stop(&s[i].proc);
+  }
+}
+END_TEST
+
+/* The first line of `body` that starts (after its indent) with `prefix`,
+ * into out ("" when none). */
+static void line_with(const char *body, const char *prefix, char *out,
+                      size_t n) {
+  const char *p = body;
+  out[0] = 0;
+  while (p && *p) {
+    const char *e = strchr(p, '\n');
+    const char *t = p + strspn(p, " ");
+    if (strncmp(t, prefix, strlen(prefix)) == 0) {
+      snprintf(out, n, "%.*s", (int)(e ? e - t : (long)strlen(t)), t);
+      return;
+    }
+    p = e ? e + 1 : NULL;
+  }
+}
+
+/* Bytes that are not valid UTF-8, and U+2028, in a client's CONNECT name
+ * and in a subject: written as nats-server writes them, byte for byte (the
+ * name's bad byte as the U+FFFD its JSON decoder stored, the subject's as
+ * Go's encoder's \ufffd, U+2028 escaped). Before, natsmock wrote the bad
+ * bytes raw (not JSON) and U+2028 unescaped. */
+START_TEST(test_json_strings_as_nats_server) {
+  srv_t s[2];
+  char line[2][3][512];
+  ck_assert_msg(nm_natsserver_available(), "nats-server is not installed");
+  for (int i = 0; i < 2; i++) {
+    resp_t *r = malloc(sizeof(*r));
+    int fd;
+    start(&s[i], i == 0, NULL, NULL);
+    fd = nats_client(s[i].proc.port,
+                     "n\xff\xed\xa0\x80m\xe2\x80\xa8"
+                     "e",
+                     "SUB s\xffu\xe2\x80\xa9"
+                     "b\xc0\xaf 1\r\n");
+    http(s[i].mport, "GET", "/connz?subs=1", NULL, NULL, r);
+    line_with(r->body, "\"name\":", line[i][0], sizeof(line[i][0]));
+    line_with(r->body, "\"s\\", line[i][1], sizeof(line[i][1]));
+    http(s[i].mport, "GET", "/connz?subs=detail", NULL, NULL, r);
+    line_with(r->body, "\"subject\":", line[i][2], sizeof(line[i][2]));
+    close(fd);
+    nm_natsserver_stop(&s[i].proc);
+    free(r);
+  }
+  for (int k = 0; k < 3; k++)
+    ck_assert_msg(line[1][k][0] && strcmp(line[0][k], line[1][k]) == 0,
+                  "natsmock %s, nats-server %s", line[0][k], line[1][k]);
+}
+END_TEST
+
+/* The closed-connection ring's byte bound holds for one connection too: a
+ * client with 300 subscriptions of 60,000-byte subjects (18 MB) closes, and
+ * /connz?state=closed keeps only as many of them as fit in 16 MiB. Before,
+ * the record was kept whole past the bound. (natsmock only: nats-server
+ * keeps every subscription.) */
+START_TEST(test_closed_ring_bytes_bound_one_connection) {
+  enum { NSUBS = 300, SUBJ = 60000 };
+  static const char kConf[] = "max_control_line: 65536\n";
+  const size_t cap = 24u << 20;
+  char *big = malloc(SUBJ + 64), *body = malloc(cap), buf[64];
+  nm_peer_state_t st;
+  srv_t s;
+  cJSON *j, *list;
+  int fd, probe, kept;
+  ck_assert_ptr_nonnull(big);
+  ck_assert_ptr_nonnull(body);
+  start(&s, 1, kConf, NULL);
+  fd = nats_client(s.proc.port, "big", "");
+  for (int i = 0; i < NSUBS; i++) {
+    int n = snprintf(big, SUBJ + 64, "SUB %05d", i);
+    memset(big + n, 'x', SUBJ - 5);
+    snprintf(big + n + SUBJ - 5, 64, " %d\r\n", i + 1);
+    ck_assert_int_eq(nm_test_send_str(fd, big), 0);
+  }
+  ck_assert_int_eq(nm_test_send_str(fd, "PING\r\n"), 0);
+  nm_test_read(fd, buf, sizeof(buf), "PONG\r\n", IO_MS, 0, &st);
+  ck_assert_msg(strstr(buf, "PONG"), "%s", buf);
+  close(fd);
+  /* The close is seen once a later client's PING is answered and /connz
+   * lists that client alone. */
+  probe = nats_client(s.proc.port, "probe", "");
+  for (int tries = 0; tries < 100; tries++) {
+    cJSON *o = get_json(s.mport, "/connz");
+    int open = (int)num(o, "num_connections");
+    cJSON_Delete(o);
+    if (open == 1)
+      break;
+    ck_assert_int_eq(nm_test_send_str(probe, "PING\r\n"), 0);
+    nm_test_read(probe, buf, sizeof(buf), "PONG\r\n", IO_MS, 0, &st);
+  }
+  fd = nm_test_connect(s.mport);
+  ck_assert_int_eq(
+      nm_test_send_str(fd, "GET /connz?state=closed&subs=1 HTTP/1.0\r\n\r\n"),
+      0);
+  nm_test_read(fd, body, cap, NULL, 4 * IO_MS, 0, &st);
+  close(fd);
+  ck_assert_msg(strstr(body, "\r\n\r\n"), "%.200s", body);
+  j = cJSON_Parse(strstr(body, "\r\n\r\n") + 4);
+  ck_assert_ptr_nonnull(j);
+  list = cJSON_GetObjectItemCaseSensitive(
+      cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "connections"), 0),
+      "subscriptions_list");
+  kept = cJSON_GetArraySize(list);
+  ck_assert_msg(kept > 0 && (size_t)kept * SUBJ <= (16u << 20),
+                "%d subscriptions of %d bytes kept", kept, SUBJ);
+  cJSON_Delete(j);
+  close(probe); /* open till now: its close would make room in the ring */
+  nm_natsserver_stop(&s.proc);
+  free(big);
+  free(body);
+}
+END_TEST
+
+/* /connz?user=: nats-server filters the page it cut (offset, limit) by the
+ * authorized user, and keeps total as the count before the filter. Before,
+ * natsmock ignored user= and listed everyone. Clients u, v, u (the last
+ * closed), named after their user. */
+START_TEST(test_connz_user_filter_as_nats_server) {
+  static const char *const kQueries[] = {
+      "/connz?user=u",
+      "/connz?user=u&limit=1&offset=1",
+      "/connz?user=zz",
+      "/connz?user=u&state=all",
+      "/connz?user=u&state=closed",
+      "/connz?user=u&auth=1&subs=1",
+      "/connz?user=v&sort=cid",
+  };
+  enum { NQ = sizeof(kQueries) / sizeof(kQueries[0]) };
+  static char got[2][NQ][256];
+  srv_t s[2];
+  ck_assert_msg(nm_natsserver_available(), "nats-server is not installed");
+  for (int i = 0; i < 2; i++) {
+    static const char *const kUsers[] = {"u", "v", "u"};
+    int fd[3];
+    start(&s[i], i == 0, NULL, NULL);
+    for (int c = 0; c < 3; c++) {
+      char line[256], buf[4096];
+      nm_peer_state_t st;
+      fd[c] = nm_test_connect(s[i].proc.port);
+      ck_assert_int_ge(fd[c], 0);
+      ck_assert_int_gt(nm_test_read_line(fd[c], buf, sizeof(buf), IO_MS), 0);
+      snprintf(line, sizeof(line),
+               "CONNECT {\"verbose\":false,\"user\":\"%s\",\"name\":\"%s%d\"}"
+               "\r\nPING\r\n",
+               kUsers[c], kUsers[c], c);
+      ck_assert_int_eq(nm_test_send_str(fd[c], line), 0);
+      nm_test_read(fd[c], buf, sizeof(buf), "PONG\r\n", IO_MS, 0, &st);
+      ck_assert_msg(strstr(buf, "PONG"), "%s", buf);
+    }
+    close(fd[2]);
+    /* The close is seen once /connz lists two. */
+    for (int tries = 0; tries < 100; tries++) {
+      cJSON *o = get_json(s[i].mport, "/connz");
+      int open = (int)num(o, "num_connections");
+      cJSON_Delete(o);
+      if (open == 2)
+        break;
+      ck_assert_int_eq(nm_test_send_str(fd[0], "PING\r\n"), 0);
+      ck_assert_int_gt(nm_test_read_line(fd[0], got[i][0], 64, IO_MS), 0);
+    }
+    for (int q = 0; q < NQ; q++) {
+      cJSON *j = get_json(s[i].mport, kQueries[q]);
+      const cJSON *c;
+      int n = snprintf(got[i][q], sizeof(got[i][q]),
+                       "num %d total %d:", (int)num(j, "num_connections"),
+                       (int)num(j, "total"));
+      cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(j, "connections"))
+          n += snprintf(got[i][q] + n, sizeof(got[i][q]) - (size_t)n, " %s",
+                        str(c, "name"));
+      cJSON_Delete(j);
+    }
+    close(fd[0]);
+    close(fd[1]);
+    nm_natsserver_stop(&s[i].proc);
+  }
+  for (int q = 0; q < NQ; q++)
+    ck_assert_msg(strcmp(got[0][q], got[1][q]) == 0,
+                  "%s: natsmock %s, nats-server %s", kQueries[q], got[0][q],
+                  got[1][q]);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *su = suite_create("monitor");
   TCase *tc = tcase_create("monitor");
@@ -952,10 +1346,17 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_subsz_and_healthz_as_nats_server);
   tcase_add_loop_test(tc, test_bad_queries_as_nats_server, 0,
                       (int)(sizeof(kBadQueries) / sizeof(kBadQueries[0])));
+  tcase_add_loop_test(tc, test_long_query_values_as_nats_server, 0, 5);
+  tcase_add_test(tc, test_offset_limit_wrap_as_nats_server);
+  tcase_add_test(tc, test_long_subject_shown_whole);
+  tcase_add_test(tc, test_json_strings_as_nats_server);
+  tcase_add_test(tc, test_closed_ring_bytes_bound_one_connection);
+  tcase_add_test(tc, test_connz_user_filter_as_nats_server);
   tcase_add_test(tc, test_ports_file_and_config_keys);
   tcase_add_test(tc, test_mock_endpoints_answer_as_mock_requests);
   tcase_add_test(tc, test_mock_endpoints_off_and_auth);
   tcase_add_test(tc, test_bad_requests_answered_and_survived);
+  tcase_add_test(tc, test_raw_http_as_nats_server);
   suite_add_tcase(su, tc);
   return su;
 }

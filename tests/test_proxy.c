@@ -240,19 +240,32 @@ START_TEST(connect_urls_point_at_the_proxy) {
 END_TEST
 
 START_TEST(upstream_down_closes_the_client) {
+  struct sockaddr_in a;
+  socklen_t al = sizeof(a);
   nm_proxy_opts_t o;
-  char buf[256];
+  char buf[256], up[64];
   nm_peer_state_t st;
-  int fd;
+  int fd, bound;
+  /* An ephemeral port bound but never listening, held for the whole test:
+   * a connect to it is refused, and no other program can take it. */
+  bound = socket(AF_INET, SOCK_STREAM, 0);
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ck_assert_int_eq(bind(bound, (struct sockaddr *)&a, sizeof(a)), 0);
+  ck_assert_int_eq(getsockname(bound, (struct sockaddr *)&a, &al), 0);
+  snprintf(up, sizeof(up), "nats://127.0.0.1:%d", ntohs(a.sin_port));
   nm_proxy_opts_init(&o);
-  o.upstream = "nats://127.0.0.1:1"; /* nothing listens on port 1 */
+  o.upstream = up;
   px_start_opts(&o);
   fd = nm_test_connect(g_port);
   nm_test_read(fd, buf, sizeof(buf), NULL, T_WAIT_MS, 0, &st);
   ck_assert_int_ne(st, NM_PEER_OPEN);
   ck_assert(obs_wait("upstream unreachable", T_WAIT_MS));
+  ck_assert(obs_wait("connection refused", T_WAIT_MS));
   close(fd);
   px_stop();
+  close(bound);
 }
 END_TEST
 

@@ -4,6 +4,9 @@
  * answers are those of $MOCK.* over NATS through the same proxy; methods and
  * paths are checked as on the mock's monitoring port; --no_mock_control
  * takes the endpoints away (404) and lets $MOCK.* through to the server. */
+#include <signal.h>
+#include <sys/wait.h>
+
 #include "test_proxy_util.h"
 
 typedef struct {
@@ -94,6 +97,14 @@ START_TEST(rule_over_http_acts_on_a_client) {
                                 "\"action\":\"drop\""),
                 "%s", r->body);
   http_req("GET", "/mock/trace?since=x", NULL, r);
+  ck_assert_int_eq(r->status, 400);
+  /* A NUL in the value, or one too long to be a number, is no number. */
+  http_req("GET", "/mock/trace?since=1%002", NULL, r);
+  ck_assert_int_eq(r->status, 400);
+  http_req("GET",
+           "/mock/trace?since=1111111111111111111111111111111111111111111111111"
+           "1111111111111111111111111111111",
+           NULL, r);
   ck_assert_int_eq(r->status, 400);
   /* A direct action over HTTP reaches the client at once. */
   http_req("PUT", "/mock/fault",
@@ -204,6 +215,87 @@ START_TEST(bad_http_port_is_named) {
 }
 END_TEST
 
+/* Reads fd (a pipe) into out from *n on until `needle` is in out, the pipe
+ * ends, out is full or T_WAIT_MS pass. */
+static void read_until(int fd, char *out, size_t cap, size_t *n,
+                       const char *needle) {
+  long long deadline = nm_test_now_ms() + T_WAIT_MS;
+  while (strstr(out, needle) == NULL && nm_test_now_ms() < deadline &&
+         *n < cap - 1) {
+    struct pollfd q = {.fd = fd, .events = POLLIN};
+    ssize_t k;
+    if (poll(&q, 1, (int)(deadline - nm_test_now_ms())) != 1)
+      break;
+    k = read(fd, out + *n, cap - 1 - *n);
+    if (k <= 0)
+      break;
+    *n += (size_t)k;
+    out[*n] = '\0';
+  }
+}
+
+/* `natsmock --proxy URL -p -1 -m -1 -V` as a program: it reports both ports
+ * on stderr (the control port first), serves NATS and HTTP on them, traces
+ * both legs, and exits 0 on SIGTERM. */
+START_TEST(natsmock_dash_dash_proxy_reports_both_ports) {
+  static const char kCtl[] =
+      "natsmock: proxy control (/mock/*) on http://127.0.0.1:";
+  static const char kNats[] = "natsmock: proxy listening on nats://127.0.0.1:";
+  char bin[512], up[64], out[16384] = "", buf[T_BUF];
+  const char *p, *q;
+  size_t n = 0;
+  int pfd[2], status, nport = 0, hport = 0, fd;
+  pid_t pid;
+  resp_t *r = malloc(sizeof(*r));
+
+  ck_assert_ptr_nonnull(getenv("NM_BINARY_DIR"));
+  snprintf(bin, sizeof(bin), "%s/server/natsmock", getenv("NM_BINARY_DIR"));
+  snprintf(up, sizeof(up), "nats://127.0.0.1:%d", g_ns.port);
+  ck_assert_int_eq(pipe(pfd), 0);
+  pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    dup2(pfd[1], 2);
+    close(pfd[0]);
+    execl(bin, bin, "--proxy", up, "-p", "-1", "-m", "-1", "-V", (char *)NULL);
+    _exit(127);
+  }
+  close(pfd[1]);
+  read_until(pfd[0], out, sizeof(out), &n, "listening on");
+  /* The control port's line comes first: once "listening on" is out, both
+   * ports are open. */
+  p = strstr(out, kCtl);
+  q = strstr(out, kNats);
+  ck_assert_msg(p != NULL && q != NULL && p < q, "%s", out);
+  hport = atoi(p + strlen(kCtl));
+  nport = atoi(q + strlen(kNats));
+  ck_assert_int_gt(hport, 0);
+  ck_assert_int_gt(nport, 0);
+  fd = cli_connect_to(nport, NULL, 0);
+  nm_test_send_str(fd, "PING\r\n");
+  want(fd, buf, sizeof(buf), "PONG\r\n");
+  close(fd);
+  /* -V: the PING and its PONG on both legs, in the proxy's format. */
+  read_until(pfd[0], out, sizeof(out), &n, "proxy->client PONG");
+  ck_assert_msg(strstr(out, "[1] client->proxy PING\n") &&
+                    strstr(out, "[1] proxy->server ") &&
+                    strstr(out, "[1] server->proxy PONG\n") &&
+                    strstr(out, "[1] proxy->client PONG\n"),
+                "%s", out);
+  fd = nm_test_connect(hport);
+  ck_assert_int_ge(fd, 0);
+  nm_test_send_str(fd, "GET /mock/rules HTTP/1.0\r\n\r\n");
+  want(fd, r->buf, sizeof(r->buf), "{\"ok\":true,\"rules\":[]}");
+  ck_assert_msg(strncmp(r->buf, "HTTP/1.0 200 OK\r\n", 17) == 0, "%s", r->buf);
+  close(fd);
+  ck_assert_int_eq(kill(pid, SIGTERM), 0);
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  close(pfd[0]);
+  free(r);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("proxy_http");
   TCase *tc = tcase_create("http");
@@ -213,6 +305,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, same_answers_as_mock_subjects);
   tcase_add_test(tc, no_mock_control);
   tcase_add_test(tc, bad_http_port_is_named);
+  tcase_add_test(tc, natsmock_dash_dash_proxy_reports_both_ports);
   suite_add_tcase(s, tc);
   return s;
 }

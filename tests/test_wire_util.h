@@ -80,22 +80,31 @@ static __attribute__((unused)) void obs_append(const char *line, int n) {
   uv_mutex_unlock(&g_obs.mu);
 }
 
-/* Waits until the log contains `needle`, at most timeout_ms; returns 1 when
- * it does. Woken by each append, not by polling. */
-static __attribute__((unused)) int obs_wait(const char *needle,
-                                            int timeout_ms) {
+static int count_of(const char *hay, const char *needle);
+
+/* Waits until `needle` is in the log at least n times, at most timeout_ms;
+ * returns 1 when it is. Woken by each append. */
+static __attribute__((unused)) int obs_wait_count(const char *needle, int n,
+                                                  int timeout_ms) {
   long long deadline = nm_test_now_ms() + timeout_ms;
   int found;
   uv_mutex_lock(&g_obs.mu);
   for (;;) {
     long long left = deadline - nm_test_now_ms();
-    found = strstr(g_obs.text, needle) != NULL;
+    found = count_of(g_obs.text, needle) >= n;
     if (found || left <= 0)
       break;
     (void)uv_cond_timedwait(&g_obs.grew, &g_obs.mu, (uint64_t)left * 1000000u);
   }
   uv_mutex_unlock(&g_obs.mu);
   return found;
+}
+
+/* Waits until the log contains `needle`, at most timeout_ms; returns 1 when
+ * it does. Woken by each append, not by polling. */
+static __attribute__((unused)) int obs_wait(const char *needle,
+                                            int timeout_ms) {
+  return obs_wait_count(needle, 1, timeout_ms);
 }
 
 static __attribute__((unused)) int count_of(const char *hay,
@@ -168,6 +177,70 @@ static __attribute__((unused)) size_t quiet(int fd, char *buf, size_t cap) {
 static __attribute__((unused)) int wait_readable(int fd) {
   struct pollfd pfd = {.fd = fd, .events = POLLIN};
   return poll(&pfd, 1, T_WAIT_MS) == 1;
+}
+
+/* ---- the sentinel ----
+ * A client subscribed to "s" as sid 99 publishes SENTINEL and waits for
+ * SENTINEL_MSG: output is FIFO per connection, so what the server should
+ * have sent before it has come by then. */
+
+#define SENTINEL "PUB s 1\r\nz\r\n"
+#define SENTINEL_MSG "MSG s 99 1\r\nz\r\n"
+
+/* SUB to the sentinel subject; the handshake is done. */
+static __attribute__((unused)) int cli_with_sentinel(void) {
+  int fd = cli_connect();
+  char buf[256];
+  nm_test_send_str(fd, "SUB s 99\r\nPING\r\n");
+  want(fd, buf, sizeof(buf), "PONG\r\n");
+  return fd;
+}
+
+/* Sends `send` and the sentinel in one write on fd and checks that exactly
+ * `expect` came back up to and including SENTINEL_MSG (`expect` names
+ * SENTINEL_MSG itself). */
+static __attribute__((unused)) void sentinel_exchange(int fd, const char *send,
+                                                      const char *expect) {
+  char buf[T_BUF], out[T_BUF];
+  int n = snprintf(out, sizeof(out), "%s" SENTINEL, send);
+  ck_assert(n > 0 && (size_t)n < sizeof(out));
+  nm_test_send_str(fd, out);
+  want(fd, buf, sizeof(buf), SENTINEL_MSG);
+  ck_assert_str_eq(buf, expect);
+}
+
+/* The "restart" action, the same for the mock and the proxy (the server or
+ * proxy under test is started; `apply` applies a fault document): a sentinel
+ * client is closed, new connections are refused until the listener is back
+ * (at least 280 ms of the 300 asked for), then accepted. */
+static __attribute__((unused)) void
+check_restart_listener(void (*apply)(const char *doc)) {
+  char buf[T_BUF];
+  nm_peer_state_t st;
+  long long t0, deadline;
+  int fd, fd2 = -1;
+  fd = cli_with_sentinel();
+  t0 = nm_test_now_ms();
+  apply("{\"actions\":[{\"do\":\"restart\",\"ms\":300}]}");
+  nm_test_read(fd, buf, sizeof(buf), NULL, T_WAIT_MS, 0, &st);
+  ck_assert_int_eq(st, NM_PEER_EOF);
+  close(fd);
+  /* Refused until the listener is back; then a normal connection. The loop
+   * retries a refused connect: there is no event to await for "the port is
+   * open again", and each try is bounded. */
+  deadline = t0 + 5000;
+  while (nm_test_now_ms() < deadline) {
+    fd2 = nm_test_connect(g_port);
+    if (fd2 >= 0)
+      break;
+    usleep(20000);
+  }
+  ck_assert_int_ge(fd2, 0);
+  ck_assert_msg(nm_test_now_ms() - t0 >= 280, "listener back after %lld ms",
+                nm_test_now_ms() - t0);
+  close(fd2);
+  fd = cli_connect();
+  close(fd);
 }
 
 #endif
