@@ -399,10 +399,12 @@ static void sort_sub_lists(cJSON *connz) {
 START_TEST(test_connz_as_nats_server) {
   static const char *const kTop[] = {"num_connections", "total", "offset",
                                      "limit", NULL};
+  /* pending_bytes by type only: nats-server lowers it after its write
+   * returns, so a client that has read the PONG can ask before it does
+   * (seen as 6 under load: the PONG still counted). */
   static const char *const kConn[] = {
-      "kind",     "type",     "ip",        "pending_bytes", "in_msgs",
-      "out_msgs", "in_bytes", "out_bytes", "subscriptions", "name",
-      "lang",     "version",  NULL};
+      "kind",      "type",          "ip",   "in_msgs", "out_msgs", "in_bytes",
+      "out_bytes", "subscriptions", "name", "lang",    "version",  NULL};
   static const char *const kQueries[] = {"/connz",
                                          "/connz?subs=1",
                                          "/connz?subs=detail",
