@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "nm_encode.h"
+#include "nm_stdfds.h"
 #include "nmc_internal.h"
 
 static void attempt_next(nmc_conn_t *c, int err);
@@ -586,10 +587,15 @@ static char *dup_opt(const char *s) {
 int nmc_connect(uv_loop_t *loop, const nmc_opts_t *o, nmc_conn_t **out) {
   static const char alnum[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-  nmc_conn_t *c = calloc(1, sizeof(*c));
-  int r = 0;
+  nmc_conn_t *c;
+  int r;
 
-  if (!c)
+  /* The sockets must not become descriptor 0-2 (nm_stdfds.h): a stray
+   * write to stdout would land in the connection, and libuv aborts when
+   * it closes a descriptor below 3. */
+  if ((r = nm_hold_std_fds()) < 0)
+    return r;
+  if (!(c = calloc(1, sizeof(*c))))
     return NM_ENOMEM;
   c->loop = loop;
   c->o = *o;

@@ -18,8 +18,11 @@
 
 #define DRV_MAX_LINE (8 * 1024 * 1024) /* longest command line accepted */
 #define DRV_MAX_SERVERS 16
-#define DRV_TEXT_MAX 256    /* msg events carry data up to this many bytes */
-#define DRV_MAX_BLOCKING 16 /* blocking on_msg actions on one message */
+#define DRV_TEXT_MAX 256 /* msg events carry data up to this many bytes */
+/* on_msg actions of one subscribe: the harness's own bound
+ * (NM_SCENARIO_MAX_ACTIONS), so every action it sends fits, blocking ones
+ * included; a longer list is refused, never cut. */
+#define DRV_MAX_ACTIONS 100
 
 typedef struct drv_sub_s {
   struct drv_sub_s *next;
@@ -318,7 +321,7 @@ typedef struct drv_wait_s {
   nmc_msg_t *msg;
   int pending;  /* blocking actions not ended */
   int starting; /* run_actions is still dispatching: it finishes itself */
-  long long ids[DRV_MAX_BLOCKING]; /* their ids */
+  long long ids[DRV_MAX_ACTIONS]; /* their ids */
 } drv_wait_t;
 
 static drv_wait_t *waits;
@@ -328,7 +331,7 @@ static drv_wait_t *waits;
 static void action_ended(long long id) {
   for (drv_wait_t **pw = &waits; *pw; pw = &(*pw)->next) {
     drv_wait_t *w = *pw;
-    for (int k = 0; k < DRV_MAX_BLOCKING; k++) {
+    for (int k = 0; k < DRV_MAX_ACTIONS; k++) {
       if (w->ids[k] != id || id < 0)
         continue;
       w->ids[k] = -1;
@@ -347,7 +350,9 @@ static void action_ended(long long id) {
  * handler; each is announced with an "action" event and ends with its own
  * ok/err. flush and request block the handler (it returns NMC_ASYNC and
  * goes on in action_ended); the others return at once, as the library's
- * calls do. Returns the number of blocking actions still running. */
+ * calls do. cmd_subscribe checked the list (check_on_msg): at most
+ * DRV_MAX_ACTIONS entries, each with at, id and an op a handler may make.
+ * Returns the number of blocking actions still running. */
 static int run_actions(drv_sub_t *ds, nmc_msg_t *m) {
   const cJSON *a;
   drv_wait_t *w = calloc(1, sizeof(*w));
@@ -355,7 +360,7 @@ static int run_actions(drv_sub_t *ds, nmc_msg_t *m) {
   ds->nmsgs++;
   if (!w)
     return 0;
-  for (int k = 0; k < DRV_MAX_BLOCKING; k++)
+  for (int k = 0; k < DRV_MAX_ACTIONS; k++)
     w->ids[k] = -1;
   w->ds = ds;
   w->msg = m;
@@ -369,11 +374,9 @@ static int run_actions(drv_sub_t *ds, nmc_msg_t *m) {
     const char *op = str_field(a, "op");
     int blocking;
     cJSON *o;
-    if (!cJSON_IsNumber(at) || (uint64_t)at->valuedouble != ds->nmsgs ||
-        !cJSON_IsNumber(jid) || !op)
+    if ((uint64_t)at->valuedouble != ds->nmsgs)
       continue;
-    blocking = (!strcmp(op, "flush") || !strcmp(op, "request")) &&
-               n < DRV_MAX_BLOCKING;
+    blocking = !strcmp(op, "flush") || !strcmp(op, "request");
     if (blocking) {
       w->ids[n++] = (long long)jid->valuedouble;
       w->pending++;
@@ -682,16 +685,68 @@ static void cmd_publish(long long id, const cJSON *cmd) {
   free(seqbuf);
 }
 
+/* The ops a handler may make (docs/DRIVER-PROTOCOL.md, on_msg). Any other
+ * is refused: a subscribe (or connect) inside the handler would replace the
+ * very list run_actions is walking. */
+static const char *const handler_ops[] = {"publish",     "request",   "flush",
+                                          "unsubscribe", "drain_sub", "drain",
+                                          "close"};
+
+/* on_msg of a subscribe: a list of at most DRV_MAX_ACTIONS objects, each
+ * with a positive integer at, a non-negative id and an op from handler_ops.
+ * Returns 0, or -1 with the reason in err. */
+static int check_on_msg(const cJSON *list, char *err, size_t errlen) {
+  const cJSON *a;
+  int k = 0;
+  if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) > DRV_MAX_ACTIONS) {
+    snprintf(err, errlen, "on_msg must be a list of at most %d actions",
+             DRV_MAX_ACTIONS);
+    return -1;
+  }
+  cJSON_ArrayForEach(a, list) {
+    const cJSON *at = cJSON_GetObjectItemCaseSensitive(a, "at");
+    const cJSON *jid = cJSON_GetObjectItemCaseSensitive(a, "id");
+    const char *op = str_field(a, "op");
+    size_t i = 0;
+    if (!cJSON_IsNumber(at) || at->valuedouble < 1 ||
+        at->valuedouble != (double)(uint64_t)at->valuedouble) {
+      snprintf(err, errlen, "on_msg[%d]: at must be a positive integer", k);
+      return -1;
+    }
+    if (!cJSON_IsNumber(jid) || jid->valuedouble < 0) {
+      snprintf(err, errlen, "on_msg[%d]: an action needs an id", k);
+      return -1;
+    }
+    while (op && i < sizeof(handler_ops) / sizeof(*handler_ops) &&
+           strcmp(op, handler_ops[i]) != 0)
+      i++;
+    if (!op || i == sizeof(handler_ops) / sizeof(*handler_ops)) {
+      snprintf(err, errlen,
+               "on_msg[%d]: op \"%s\" cannot be a handler action (publish, "
+               "request, flush, unsubscribe, drain_sub, drain, close)",
+               k, op ? op : "");
+      return -1;
+    }
+    k++;
+  }
+  return 0;
+}
+
 static void cmd_subscribe(long long id, const cJSON *cmd) {
   const char *tag = str_field(cmd, "sub"), *subject = str_field(cmd, "subject");
   const char *reply_with = str_field(cmd, "reply_with");
   const cJSON *actions = cJSON_GetObjectItemCaseSensitive(cmd, "on_msg");
   double max = num_field(cmd, "max", 0);
   drv_sub_t *ds;
+  char why[160];
   int r;
 
   if (!tag || !subject || strlen(tag) >= sizeof(ds->tag)) {
     reply_err(id, "bad_command", "subscribe needs sub and subject", NULL);
+    return;
+  }
+  if (actions && check_on_msg(actions, why, sizeof(why)) < 0) {
+    reply_err(id, "bad_command", why, NULL);
     return;
   }
   if (!conn) {
@@ -711,7 +766,7 @@ static void cmd_subscribe(long long id, const cJSON *cmd) {
   }
   ds->delay_ms = (uint64_t)num_field(cmd, "delay_ms", 0);
   cJSON_Delete(ds->on_msg);
-  ds->on_msg = cJSON_IsArray(actions) ? cJSON_Duplicate(actions, 1) : NULL;
+  ds->on_msg = actions ? cJSON_Duplicate(actions, 1) : NULL;
   ds->nmsgs = 0;
   free(ds->reply_with);
   ds->reply_with = reply_with ? strdup(reply_with) : NULL;

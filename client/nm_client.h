@@ -188,8 +188,11 @@ typedef struct {
 void nmc_opts_init(nmc_opts_t *o);
 
 /* Starts connecting. *out is valid until the closed callback returns. The
- * options' strings are copied. Returns 0 (the outcome goes to connected_cb),
- * or NM_EINVAL (bad URL or options) / NM_ENOMEM, with nothing allocated. */
+ * options' strings are copied. Descriptors 0-2, when closed, are opened on
+ * /dev/null first, so no socket of the client takes them. Returns 0 (the
+ * outcome goes to connected_cb), or NM_EINVAL (bad URL or options) /
+ * NM_ENOMEM / a negative errno (/dev/null could not be opened), with nothing
+ * allocated. */
 int nmc_connect(uv_loop_t *loop, const nmc_opts_t *o, nmc_conn_t **out);
 
 /* Publishes `len` bytes. Returns 0 once the frame is buffered, or one of:

@@ -117,6 +117,9 @@ foreach(dir ${nm_driver_dirs})
             DESTINATION ${CMAKE_INSTALL_DATADIR}/natsmock/drivers/${name})
   endif()
 endforeach()
+# The body both nats.js drivers share (they require ../nats-js-common).
+install(FILES ${PROJECT_SOURCE_DIR}/harness/drivers/nats-js-common/driver.js
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/natsmock/drivers/nats-js-common)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/

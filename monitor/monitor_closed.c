@@ -123,11 +123,21 @@ void nm__mon_conn_closing(void *data, nm_conn_t *c, const char *reason) {
   if (c->nsubs > 0) {
     size_t want =
         c->nsubs < NM_MON_CLOSED_SUBS_MAX ? c->nsubs : NM_MON_CLOSED_SUBS_MAX;
+    int full = 0;
     ci.subs = calloc(want, sizeof(*ci.subs));
-    for (size_t i = 0; ci.subs && i < c->nsid_buckets && k < want; i++)
+    ci.bytes += want * sizeof(*ci.subs);
+    for (size_t i = 0; ci.subs && i < c->nsid_buckets && k < want && !full; i++)
       for (const nm__sub_t *s = c->sids[i]; s != NULL && k < want;
            s = s->sid_next) {
-        nm__mon_sub_t *d = &ci.subs[k++];
+        nm__mon_sub_t *d;
+        /* One record alone stays within the ring's bytes: the
+         * subscriptions past them are not kept. */
+        if (ci.bytes + s->subject.n + s->queue.n + s->sid.n + 3 >
+            NM_MON_CLOSED_BYTES) {
+          full = 1;
+          break;
+        }
+        d = &ci.subs[k++];
         d->subject = dup_n(s->subject.p, s->subject.n, &ci.bytes);
         d->queue = s->queue.n ? dup_n(s->queue.p, s->queue.n, &ci.bytes) : NULL;
         d->sid = dup_n(s->sid.p, s->sid.n, &ci.bytes);
@@ -135,7 +145,6 @@ void nm__mon_conn_closing(void *data, nm_conn_t *c, const char *reason) {
         d->max = s->max;
       }
     ci.nkept = k;
-    ci.bytes += want * sizeof(*ci.subs);
   }
   while (m->nclosed > 0 && (m->nclosed == NM_MON_MAX_CLOSED ||
                             m->closed_bytes + ci.bytes > NM_MON_CLOSED_BYTES))

@@ -203,6 +203,12 @@ static void conn_info(nm__jw_t *w, nm__mon_cinfo_t *ci, uint64_t now, int auth,
   nm__jw_end_obj(w);
 }
 
+/* getRawAuthUser == the user= filter (which may hold a NUL: none matches). */
+static int user_is(const nm__mon_cinfo_t *ci, const char *user, size_t n) {
+  const char *u = ci->user ? ci->user : "";
+  return strlen(u) == n && memcmp(u, user, n) == 0;
+}
+
 static void fail_500(nm_http_resp_t *resp) {
   resp->status = 500;
   resp->sniffed = 1;
@@ -213,8 +219,8 @@ void nm__mon_connz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
   nm_monitor_t *m = data;
   nm_server_t *s = m->srv;
   char sv[32], t[64];
-  char *sort = NULL, *st = NULL;
-  size_t sort_len = 0, st_len = 0;
+  char *sort = NULL, *st = NULL, *user = NULL;
+  size_t sort_len = 0, st_len = 0, user_len = 0;
   int auth = 0, subs = 0, detail = 0;
   long long offset = 0, limit = 0, total = 0;
   unsigned long long cid = 0;
@@ -238,8 +244,13 @@ void nm__mon_connz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
   if (nm__mon_int(req, resp, "offset", &offset) < 0 ||
       nm__mon_int(req, resp, "limit", &limit) < 0 ||
       nm__mon_uint(req, resp, "cid", &cid) < 0 ||
-      nm__mon_query(req, resp, "state", &st, &st_len) < 0)
+      nm__mon_query(req, resp, "state", &st, &st_len) < 0 ||
+      nm__mon_query(req, resp, "user", &user, &user_len) < 0)
     goto done;
+  if (user && user_len == 0) {
+    free(user);
+    user = NULL;
+  }
   if (st_len > 0) {
     /* A NUL inside matches no state name. */
     int whole = strlen(st) == st_len;
@@ -341,7 +352,14 @@ void nm__mon_connz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
     /* The page [lo, hi): offset and limit (both positive here) cut to n. */
     long long lo = offset > (long long)n ? (long long)n : offset;
     long long hi = limit > (long long)n - lo ? (long long)n : lo + limit;
-    nm__jw_int(&w, "num_connections", hi - lo);
+    long long shown = 0;
+    /* user=: nats-server filters the page (not the list before it), by the
+     * authorized user (the user name, else the token); total stays. */
+    for (long long i = lo; i < hi; i++)
+      if (user == NULL || user_is(rows[i], user, user_len))
+        rows[lo + shown++] = rows[i];
+    hi = lo + shown;
+    nm__jw_int(&w, "num_connections", shown);
     nm__jw_int(&w, "total", total);
     nm__jw_int(&w, "offset", offset);
     nm__jw_int(&w, "limit", limit);
@@ -358,4 +376,5 @@ void nm__mon_connz(void *data, const nm_http_req_t *req, nm_http_resp_t *resp) {
 done:
   free(sort);
   free(st);
+  free(user);
 }

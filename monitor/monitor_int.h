@@ -23,7 +23,8 @@ enum {
 
 /* Closed connections kept for /connz?state=closed: nats-server's default
  * max_closed_clients, at most this many subscriptions each, and at most this
- * many bytes all together (the oldest go first). */
+ * many bytes all together (the oldest go first; one connection's
+ * subscriptions past them are not kept). */
 #define NM_MON_MAX_CLOSED 10000
 #define NM_MON_CLOSED_SUBS_MAX 1024
 #define NM_MON_CLOSED_BYTES (16 * 1024 * 1024)

@@ -32,6 +32,9 @@
 /* The upstream INFO kept per pair (for "send INFO" actions). */
 #define NM_PROXY_INFO_MAX (NM_PARSER_SCRATCH_MAX)
 #define NM_PROXY_HOST_MAX 256
+/* PINGs of our own in flight per pair (echo-off publishes, proxy_own.c);
+ * past it a publish goes on at once. */
+#define NM_PROXY_BARRIERS_MAX 16
 
 enum { NM_PSIDE_CLIENT = 0, NM_PSIDE_UPSTREAM = 1 };
 
@@ -63,13 +66,26 @@ struct nm__pconn_s {
   nm__pleg_t cl, up;
   uv_connect_t creq;
   int up_connected;
-  int dirty;        /* on px->dirty */
-  int closing;      /* no longer open: no reads, no new frames */
-  int flush_close;  /* close the client once its output is written */
-  int stalled;      /* the engine stopped reading the client */
-  int blackhole;    /* the engine black-holed the client */
-  int verbose;      /* the client's CONNECT asked for +OK */
-  int no_echo;      /* the client's CONNECT said "echo":false */
+  int dirty;       /* on px->dirty */
+  int closing;     /* no longer open: no reads, no new frames */
+  int flush_close; /* close the client once its output is written */
+  int stalled;     /* the engine stopped reading the client */
+  int blackhole;   /* the engine black-holed the client */
+  int verbose;     /* the client's CONNECT asked for +OK */
+  int no_echo;     /* the client's CONNECT said "echo":false */
+  /* Phantom publishes for a client with echo off wait until the server has
+   * handled what the client sent before them (its SUB of the inbox): a
+   * PING behind those frames, and its PONG (proxy_own.c). */
+  nm_buf_t after_pong; /* the PUBs waiting, oldest first */
+  uint64_t pings_up;   /* PINGs queued to the server (the client's, ours) */
+  uint64_t pongs_up;   /* PONGs read from the server */
+  uint64_t frames_up;  /* client frames queued to the server */
+  struct {
+    uint64_t pong;   /* the PONG (pongs_up count) that answers our PING */
+    uint64_t frames; /* frames_up when it was sent */
+    size_t end;      /* after_pong bytes it releases */
+  } barrier[NM_PROXY_BARRIERS_MAX];
+  int nbarriers;
   char *name;       /* the client's CONNECT "name" (rules select by it) */
   int cl_eof;       /* the client half-closed: passed on, answers still flow */
   int reset_client; /* the server reset: the client gets its bytes, then RST */
@@ -172,6 +188,12 @@ void nm__proxy_http_stop(nm_proxy_t *px);
 void nm__proxy_own_init(nm_proxy_t *px);
 int nm__proxy_own_publish(nm_proxy_t *px, const char *p, size_t n);
 void nm__proxy_own_close(nm_proxy_t *px);
+/* The same for a client with echo off, once the server has handled what
+ * that client sent before (a PING behind it, then its PONG). */
+void nm__proxy_own_publish_after(nm__pconn_t *pc, const char *p, size_t n);
+/* A PONG from pc's server: 1 when it answers one of our PINGs (the
+ * publishes waiting for it go out; the client must not see it). */
+int nm__proxy_own_pong(nm__pconn_t *pc);
 void nm__proxy_own_free(nm_proxy_t *px);
 
 /* proxy_host.c */

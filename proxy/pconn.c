@@ -29,6 +29,7 @@ static void free_pc(nm__pconn_t *pc) {
   nm_buf_free(&pc->up.carry);
   nm_buf_free(&pc->cl.out);
   nm_buf_free(&pc->up.out);
+  nm_buf_free(&pc->after_pong);
   free(pc->info);
   free(pc->name);
   free(pc);
@@ -348,9 +349,12 @@ void nm__pconn_pass_in(nm__pconn_t *pc, const nm_frame_t *f, nm_slice_t bytes,
     px->cur = saved;
     return;
   }
-  if (nm__pleg_queue(&pc->up, bytes.p + sent, bytes.n - sent, 0) == 0)
+  if (nm__pleg_queue(&pc->up, bytes.p + sent, bytes.n - sent, 0) == 0) {
+    pc->frames_up++; /* counted for echo-off publishes (proxy_own.c) */
+    pc->pings_up += f->op == NM_OP_PING;
     nm__proxy_observe(px, NM_OBS_OUT, NM_OBS_LEG_UPSTREAM, pc->id, f, bytes,
                       NULL, NULL, NULL);
+  }
 }
 
 /* sent: bytes of the frame forwarded before it was complete; such a frame
@@ -397,6 +401,8 @@ static void upstream_frame(nm__pconn_t *pc, const nm_frame_t *f,
     pc->swallow_ok--; /* answers a publish the proxy injected */
     return;
   }
+  if (f->op == NM_OP_PONG && nm__proxy_own_pong(pc))
+    return; /* answers a PING of the proxy's (echo-off publishes) */
   nm_buf_init(&info, NM_PROXY_INFO_MAX * 2);
   if (f->op == NM_OP_INFO) {
     if (nm__proxy_info(px, f->json, &info, &changed) == 0 && changed) {

@@ -69,7 +69,8 @@ static void h_handle_frame(void *host, nm_hconn_t *c, const nm_frame_t *f,
  * Otherwise (a
  * document from C, HTTP or --faults; a timer), or when that client said
  * "echo":false (the server would not deliver it what it published itself),
- * it goes on the proxy's own upstream connection (proxy_own.c). */
+ * it goes on the proxy's own upstream connection (proxy_own.c); for that
+ * client, once the server has handled what it sent before. */
 static void h_publish(void *host, nm_slice_t subject, nm_slice_t reply,
                       size_t hdr_len, nm_slice_t payload) {
   nm_proxy_t *px = host;
@@ -77,7 +78,7 @@ static void h_publish(void *host, nm_slice_t subject, nm_slice_t reply,
   nm_buf_t b;
   int r;
 
-  if (pc != NULL && (pc->closing || pc->no_echo))
+  if (pc != NULL && pc->closing)
     pc = NULL;
   nm_buf_init(&b, NM_PROXY_CARRY_MAX);
   r = hdr_len > 0 ? nm_encode_hpub(&b, subject, reply, hdr_len, payload)
@@ -88,6 +89,8 @@ static void h_publish(void *host, nm_slice_t subject, nm_slice_t reply,
                       "dropped: the message could not be encoded");
   } else if (pc == NULL) {
     (void)nm__proxy_own_publish(px, b.base, b.len);
+  } else if (pc->no_echo) {
+    nm__proxy_own_publish_after(pc, b.base, b.len);
   } else if (nm__pleg_queue(&pc->up, b.base, b.len, 0) == 0) {
     if (pc->verbose)
       pc->swallow_ok++;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nm_encode.h"
 #include "nm_proxy_int.h"
 #include "nm_version.h"
 
@@ -210,6 +211,66 @@ int nm__proxy_own_publish(nm_proxy_t *px, const char *p, size_t n) {
                     (nm_slice_t){p, n}, NULL, "publish", NULL);
   flush(px);
   return 0;
+}
+
+/* ---- publishes for a client with echo off ----
+ * They go on the own connection, but the server handles each connection on
+ * its own: the client's SUB of its inbox, sent just before its $MOCK
+ * request, may not be handled yet when the answer arrives on another
+ * connection. So they wait for the PONG of a PING queued behind the
+ * client's frames; publishes made before the client sends another frame
+ * share one PING. Counting PINGs and PONGs tells ours apart (the client's
+ * own PINGs are answered in order before it). */
+
+void nm__proxy_own_publish_after(nm__pconn_t *pc, const char *p, size_t n) {
+  nm_proxy_t *px = pc->px;
+  int nb = pc->nbarriers;
+  int reuse = nb > 0 && pc->barrier[nb - 1].frames == pc->frames_up;
+
+  /* Bytes forwarded unparsed hide PINGs from the count; no room for
+   * another PING; or over the cap: publish now. */
+  if (pc->cl.raw || pc->up.raw || (!reuse && nb == NM_PROXY_BARRIERS_MAX) ||
+      pc->after_pong.len + n > NM_PROXY_PENDING_MAX) {
+    (void)nm__proxy_own_publish(px, p, n);
+    return;
+  }
+  if (!reuse) {
+    if (nm__pleg_queue(&pc->up, "PING\r\n", 6, 0) != 0) {
+      (void)nm__proxy_own_publish(px, p, n);
+      return;
+    }
+    pc->pings_up++;
+    pc->barrier[nb].pong = pc->pings_up;
+    pc->barrier[nb].frames = pc->frames_up;
+    pc->nbarriers = ++nb;
+    nm__proxy_observe(px, NM_OBS_OUT, NM_OBS_LEG_UPSTREAM, pc->id, NULL,
+                      nm_slice_str("PING\r\n"), NULL, "publish",
+                      "echo off: waits for this PING's PONG");
+  }
+  if (nm_buf_append(&pc->after_pong, p, n) < 0) {
+    (void)nm__proxy_own_publish(px, p, n);
+    return;
+  }
+  pc->barrier[nb - 1].end = pc->after_pong.len;
+}
+
+int nm__proxy_own_pong(nm__pconn_t *pc) {
+  size_t end;
+  int i;
+
+  pc->pongs_up++;
+  if (pc->nbarriers == 0 || pc->barrier[0].pong != pc->pongs_up)
+    return 0;
+  end = pc->barrier[0].end;
+  if (end > 0)
+    (void)nm__proxy_own_publish(pc->px, pc->after_pong.base, end);
+  nm_buf_consume(&pc->after_pong, end);
+  for (i = 1; i < pc->nbarriers; i++) {
+    pc->barrier[i - 1] = pc->barrier[i];
+    pc->barrier[i - 1].end -= end;
+  }
+  pc->nbarriers--;
+  return 1;
 }
 
 void nm__proxy_own_init(nm_proxy_t *px) {

@@ -101,8 +101,15 @@ static cJSON *parse_json(nm_slice_t j) {
   if (j.n == 0 || !nm__json_valid(j))
     return NULL;
   o = cJSON_ParseWithLengthOpts(j.p, j.n, &end, 0);
-  if (o == NULL)
-    return NULL;
+  if (o == NULL) {
+    /* Valid by Go's rules but refused by cJSON: a lone surrogate escape,
+     * which Go decodes to U+FFFD. */
+    char *mended = nm__json_mend_surrogates(j);
+    if (mended)
+      o = cJSON_ParseWithLengthOpts(mended, j.n, NULL, 0);
+    free(mended);
+    return o; /* nm__json_valid already refused anything after the value */
+  }
   for (; end && end < j.p + j.n; end++)
     if (*end != ' ' && *end != '\t' && *end != '\r' && *end != '\n') {
       cJSON_Delete(o);

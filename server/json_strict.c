@@ -3,7 +3,9 @@
  * no "+1"), no control characters inside strings, only the standard escapes.
  * cJSON is more lenient, so the server checks the text here first and lets
  * cJSON build the values afterwards. Also hands out a top-level member's raw
- * value text, for decoding an int the way Go does. No allocation. */
+ * value text, for decoding an int the way Go does. No allocation, apart
+ * from nm__json_mend_surrogates' copy. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "nm_server_int.h"
@@ -203,4 +205,49 @@ int nm__json_member_raw(nm_slice_t j, size_t index, nm_slice_t *raw) {
       return -1;
     c.p++;
   }
+}
+
+static unsigned hex4(const char *p) {
+  unsigned v = 0;
+  for (int i = 0; i < 4; i++) {
+    char ch = p[i];
+    v = v * 16 + (unsigned)(ch <= '9'   ? ch - '0'
+                            : ch <= 'F' ? ch - 'A' + 10
+                                        : ch - 'a' + 10);
+  }
+  return v;
+}
+
+/* The code of the \uXXXX escape at p (p < end), or -1 when there is none. */
+static long escape_at(const char *p, const char *end) {
+  if (end - p < 6 || p[0] != '\\' || p[1] != 'u')
+    return -1;
+  return (long)hex4(p + 2);
+}
+
+char *nm__json_mend_surrogates(nm_slice_t j) {
+  char *out = malloc(j.n + 1), *p, *end;
+  if (!out)
+    return NULL;
+  memcpy(out, j.p, j.n);
+  out[j.n] = '\0';
+  end = out + j.n;
+  for (p = out; p < end; p++) {
+    long u, lo;
+    if (*p != '\\')
+      continue;
+    if ((u = escape_at(p, end)) < 0) {
+      p++; /* a two-character escape: skip its second character */
+      continue;
+    }
+    lo = end - p >= 12 ? escape_at(p + 6, end) : -1;
+    if (u >= 0xD800 && u <= 0xDBFF && lo >= 0xDC00 && lo <= 0xDFFF) {
+      p += 11; /* a valid pair */
+      continue;
+    }
+    if (u >= 0xD800 && u <= 0xDFFF)
+      memcpy(p + 2, "fffd", 4);
+    p += 5;
+  }
+  return out;
 }

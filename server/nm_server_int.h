@@ -380,6 +380,10 @@ int nm__json_valid(nm_slice_t j);
 /* The raw text of the index-th member's value of a top-level object.
  * Returns 0 or -1. */
 int nm__json_member_raw(nm_slice_t j, size_t index, nm_slice_t *raw);
+/* A NUL-terminated copy of valid JSON text (free() it) in which every \u
+ * escape of a lone UTF-16 surrogate reads \ufffd: Go's decoder puts U+FFFD
+ * there, where cJSON refuses the whole text. NULL when out of memory. */
+char *nm__json_mend_surrogates(nm_slice_t j);
 
 /* ---- info.c ---- */
 void nm__server_id_gen(nm_server_t *s);

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "nm_client.h"
@@ -340,6 +342,28 @@ START_TEST(test_handshake_timeout) {
   ck_assert_int_eq(nmc_connect(&loop, &o, &cli), 0);
   ck_assert(RUN_UNTIL(ev.closed == 1, 3000));
   ck_assert_int_eq(ev.connect_status, NM_ETIMEOUT);
+}
+END_TEST
+
+/* An embedding program with standard input closed: the client's socket must
+ * not take descriptor 0 (a stray read or write of stdin would then go to the
+ * server, and libuv aborts when asked to close a descriptor below 3). The
+ * scripted server's loop and listener were made by setup, before the close.
+ * Check runs each test in a child of its own, so closing stdin here touches
+ * nothing else. */
+START_TEST(test_stdin_closed) {
+  struct stat a, b;
+  uv_os_fd_t fd;
+  ck_assert_int_eq(close(STDIN_FILENO), 0);
+  connect_default();
+  ck_assert(fstat(STDIN_FILENO, &a) == 0 && stat("/dev/null", &b) == 0 &&
+            S_ISCHR(a.st_mode) && a.st_rdev == b.st_rdev);
+  ck_assert_int_eq(uv_fileno((uv_handle_t *)&cli->sock->tcp, &fd), 0);
+  ck_assert_int_gt(fd, STDERR_FILENO);
+  ck_assert_int_eq(nmc_publish(cli, "foo", NULL, "hi", 2), 0);
+  ck_assert(RUN_UNTIL(strstr(fc[0].rx, "PUB foo 2\r\nhi\r\n"), 2000));
+  /* teardown closes the connection: libuv aborted there before the client
+   * held 0-2. */
 }
 END_TEST
 
@@ -1012,6 +1036,7 @@ static Suite *client_unit_suite(void) {
   tcase_add_test(tc, test_url_credentials);
   tcase_add_test(tc, test_handshake_verbose_and_bad_first_reply);
   tcase_add_test(tc, test_handshake_timeout);
+  tcase_add_test(tc, test_stdin_closed);
   tcase_add_test(tc, test_lone_publish_written_without_flush);
   tcase_add_test(tc, test_server_ping_answered);
   tcase_add_test(tc, test_flush_fifo);

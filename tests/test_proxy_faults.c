@@ -316,7 +316,8 @@ START_TEST(phantom_publish_reaches_a_no_echo_client) {
   static const char doc[] = "{\"actions\":[{\"do\":\"publish\",\"subject\":"
                             "\"s\",\"data\":\"e\"}]}";
   char buf[T_BUF], cmd[256];
-  int fd;
+  nm_peer_state_t st;
+  int fd, i, pongs = 0;
   px_start();
   fd = connect_no_echo();
   snprintf(cmd, sizeof(cmd), "PUB $MOCK.fault _INBOX.e %zu\r\n%s\r\n",
@@ -327,6 +328,27 @@ START_TEST(phantom_publish_reaches_a_no_echo_client) {
     want(fd, buf, sizeof(buf), "MSG _INBOX.e 4 ");
   nm_test_send_str(fd, "PUB $MOCK.rules _INBOX.e 0\r\n\r\n");
   want(fd, buf, sizeof(buf), "{\"ok\":true,\"rules\":[]}");
+  /* The SUB of a new inbox in the same write as the request (as a client's
+   * first request goes), between PINGs of the client's own: the answer
+   * still finds it, and the client gets its 2 PONGs, not the proxy's. */
+  for (i = 0; i < 20; i++) {
+    snprintf(cmd, sizeof(cmd),
+             "PING\r\nSUB _INBOX.n%d %d\r\nPUB $MOCK.rules _INBOX.n%d 0\r\n"
+             "\r\nPING\r\n",
+             i, 100 + i, i);
+    nm_test_send_str(fd, cmd);
+    snprintf(cmd, sizeof(cmd), "MSG _INBOX.n%d %d ", i, 100 + i);
+    want(fd, buf, sizeof(buf), cmd);
+    pongs += count_of(buf, "PONG\r\n");
+  }
+  nm_test_send_str(fd, "PING\r\n");
+  want(fd, buf, sizeof(buf), "PONG\r\n");
+  pongs += count_of(buf, "PONG\r\n");
+  if (pongs < 41) { /* the last may still be on the way */
+    nm_test_read(fd, buf, sizeof(buf), NULL, T_QUIET_MS, 0, &st);
+    pongs += count_of(buf, "PONG\r\n");
+  }
+  ck_assert_int_eq(pongs, 41);
   /* Its own publishes still do not come back: echo is the server's. */
   nm_test_send_str(fd, SENTINEL "PING\r\n");
   want(fd, buf, sizeof(buf), "PONG\r\n");
