@@ -22,6 +22,7 @@
 #include "nm_runner.h"
 #include "nm_scenario.h"
 #include "nm_scenario_files.h"
+#include "nm_stdfds.h"
 #include "nm_version.h"
 
 /* Bounds on what the command line can ask for. */
@@ -404,6 +405,9 @@ int main(int argc, char **argv) {
   uint64_t t0;
   int rc, exit_code = 0;
 
+  /* Before any loop or socket exists: started with 0-2 closed, a run's
+   * loop or a driver pipe would take them (libuv aborts closing fd 0-2). */
+  nm_hold_std_fds();
   if (nm_explore_wanted(argc, argv))
     return nm_explore_main(argc, argv); /* harness/explore_cli.c */
   signal(SIGPIPE, SIG_IGN);

@@ -5,6 +5,7 @@
 #              its option tables is described (explore mode's in
 #              `--explore 1 --help`)
 #   --no-such-flag   a usage error: exit status 1 or 2, never a signal
+#   natsmock-harness: runs a scenario with stdin closed
 #   drivers (natsmock-driver*): stdin as a file of commands, /dev/null, a
 #              directory, a closed descriptor: a hello line, no signal
 # Every child runs under `timeout` so the test bounds its own time.
@@ -39,6 +40,14 @@ for bin in "$@"; do
   fi
 
   if [ "$name" = natsmock-harness ]; then
+    # Started with stdin closed, a scenario runs as with stdin open (the
+    # harness holds 0-2 on /dev/null before its loops take descriptors).
+    for drv in "$@"; do
+      [ "$(basename "$drv")" = natsmock-driver ] || continue
+      timeout 60 "$bin" --driver "$drv" "$src/scenarios/flush/flush-after-publish-burst.json" \
+        <&- >"$tmp/out" 2>&1; st=$?
+      [ $st -eq 0 ] || fail "$name with stdin closed: exit $st: $(tail -c 300 "$tmp/out")"
+    done
     # Every long option the harness accepts is in its --help, and every one
     # of explore mode (harness/explore_cli.c) in `--explore N --help`. A table
     # that is not found fails: the check must not vanish when code moves.
