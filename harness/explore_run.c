@@ -508,16 +508,26 @@ static void handle_failure(xctx_t *x, uint64_t i, nm_finding_t *fs, int *nf,
   }
   if (!f->sc)
     f->sc = run_doc(o, doc, path, o->driver, r->seed, 1, &f->res);
+  /* The reference client gets as many runs as the client's replays (at
+   * least one): a scenario whose outcome depends on timing for any client
+   * may pass a single reference run by chance, and must not be scored. */
   if (o->reference && !o->driver_is_reference) {
-    sc = run_doc(o, doc, path, o->reference, r->seed, 0, &res);
-    x->extra_runs++;
-    fail_key(&res, key, sizeof(key));
-    f->ref_fails = key[0] != 0;
-    free_run(&res, sc);
+    f->ref_runs = o->replays > 0 ? o->replays : 1;
+    for (int k = 0; k < f->ref_runs; k++) {
+      sc = run_doc(o, doc, path, o->reference, r->seed, 0, &res);
+      x->extra_runs++;
+      fail_key(&res, key, sizeof(key));
+      if (key[0] && strcmp(key, NM_EXPLORE_KEY_NO_START))
+        f->ref_fail_runs++;
+      free_run(&res, sc);
+    }
+    f->ref_fails = f->ref_fail_runs > 0;
   }
   if (f->ref_fails == 1)
     snprintf(f->why, sizeof(f->why),
-             "the reference client fails the shrunk scenario too");
+             "the reference client fails the shrunk scenario too (%d of %d "
+             "runs)",
+             f->ref_fail_runs, f->ref_runs);
   else if (!f->replay_fails)
     snprintf(f->why, sizeof(f->why),
              "the shrunk scenario never failed again in %d replays",
@@ -608,6 +618,10 @@ static cJSON *summary_json(const xctx_t *x, const nm_finding_t *fs, int nf,
     cJSON_AddNumberToObject(e, "replays_not_started", f->replay_nostart);
     if (f->ref_fails >= 0)
       cJSON_AddBoolToObject(e, "reference_fails", f->ref_fails);
+    if (f->ref_runs > 0) {
+      cJSON_AddNumberToObject(e, "reference_runs", f->ref_runs);
+      cJSON_AddNumberToObject(e, "reference_failures", f->ref_fail_runs);
+    }
     cJSON_AddBoolToObject(e, "scored", f->scored);
     if (f->why[0])
       cJSON_AddStringToObject(e, "not_scored_because", f->why);

@@ -68,9 +68,10 @@ typedef struct {
   int confirm_runs, confirm_fails; /* the failing run again, before shrinking */
   int per_candidate; /* runs per shrink candidate (flaky: more than 1) */
   int replays, replay_fails;
-  int replay_nostart; /* replays whose driver did not start (load) */
-  int ref_fails;      /* -1: not checked */
-  int shrunk;         /* 0: not shrunk (reference failed too, or budget) */
+  int replay_nostart;          /* replays whose driver did not start (load) */
+  int ref_fails;               /* -1: not checked */
+  int ref_runs, ref_fail_runs; /* the shrunk scenario on the reference */
+  int shrunk; /* 0: not shrunk (reference failed too, or budget) */
   int scored;
   char why[256]; /* why it is not scored */
   nm_result_t res;

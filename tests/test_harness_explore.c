@@ -437,6 +437,10 @@ START_TEST(explores_and_shrinks_a_planted_client_bug) {
   ck_assert_int_eq(cJSON_GetObjectItem(f0, "replay_failures")->valueint, 2);
   ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(f0, "scored")));
   ck_assert_int_gt(cJSON_GetObjectItem(f0, "hits")->valueint, 1);
+  /* The reference client ran the shrunk scenario as often as the client's
+   * replays, and passed every time. */
+  ck_assert_int_eq(cJSON_GetObjectItem(f0, "reference_runs")->valueint, 2);
+  ck_assert_int_eq(cJSON_GetObjectItem(f0, "reference_failures")->valueint, 0);
   /* The shrunk scenario replays as an ordinary one, and fails. */
   snprintf(cmd, sizeof(cmd),
            "cd %s && %s/harness/natsmock-harness --driver "
