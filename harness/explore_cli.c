@@ -44,6 +44,8 @@ static void usage(FILE *f) {
           "--list-perturbations)\n"
           "  --generate               add generated workloads (one in every "
           "W runs, W = workloads)\n"
+          "  --generate-share P       with --generate: P percent of the runs "
+          "(0 to 100) instead\n"
           "  --explore-out DIR        shrunk scenarios, traces and "
           "explore.json (default explore-out)\n"
           "  --explore-time S         start no run after S seconds\n"
@@ -80,6 +82,7 @@ static int parse_args(xcli_t *c, nm_explore_opts_t *o, int argc, char **argv) {
     O_PERTURB,
     O_OUT,
     O_GENERATE,
+    O_GEN_SHARE,
     O_TIME,
     O_REPLAYS,
     O_REFERENCE,
@@ -100,6 +103,7 @@ static int parse_args(xcli_t *c, nm_explore_opts_t *o, int argc, char **argv) {
       {"perturb", required_argument, 0, O_PERTURB},
       {"explore-out", required_argument, 0, O_OUT},
       {"generate", no_argument, 0, O_GENERATE},
+      {"generate-share", required_argument, 0, O_GEN_SHARE},
       {"explore-time", required_argument, 0, O_TIME},
       {"explore-replays", required_argument, 0, O_REPLAYS},
       {"reference", required_argument, 0, O_REFERENCE},
@@ -119,6 +123,7 @@ static int parse_args(xcli_t *c, nm_explore_opts_t *o, int argc, char **argv) {
   int ch;
   uint64_t v;
   o->replays = 10;
+  o->gen_share = -1;
   o->jobs = 1;
   o->out_dir = "explore-out";
   o->time_scale = env ? strtod(env, NULL) : 1.0;
@@ -145,6 +150,11 @@ static int parse_args(xcli_t *c, nm_explore_opts_t *o, int argc, char **argv) {
       break;
     case O_GENERATE:
       c->generate = 1;
+      break;
+    case O_GEN_SHARE:
+      if (parse_u64(optarg, 100, &v))
+        return bad("--generate-share (0 to 100)", optarg);
+      o->gen_share = (int)v;
       break;
     case O_TIME:
       o->budget_s = strtod(optarg, &end);
@@ -262,6 +272,10 @@ int nm_explore_main(int argc, char **argv) {
   }
   if (!o.runs) {
     fprintf(stderr, "natsmock-harness: --explore N is required\n");
+    goto out;
+  }
+  if (o.gen_share >= 0 && !c.generate) {
+    fprintf(stderr, "natsmock-harness: --generate-share needs --generate\n");
     goto out;
   }
   if (c.files.n == 0 && !c.generate) {

@@ -119,6 +119,21 @@ static void free_run(nm_result_t *res, nm_scenario_t *sc) {
 
 /* ---- phase 1: the exploration runs ---- */
 
+/* Run i's workload: each in turn, or with --generate-share P the generated
+ * one (the last) on P percent of the runs, spread evenly (run i is
+ * generated when floor((i+1)P/100) passes floor(iP/100)), the scenario
+ * files in turn on the others. */
+static int workload_of(const nm_explore_opts_t *o, uint64_t i) {
+  uint64_t p = (uint64_t)o->gen_share, before;
+  int nfiles = o->nwl - 1;
+  if (o->gen_share < 0 || o->wl[o->nwl - 1].root != NULL)
+    return (int)(i % (uint64_t)o->nwl);
+  before = i * p / 100;
+  if (nfiles == 0 || (i + 1) * p / 100 > before)
+    return o->nwl - 1;
+  return (int)((i - before) % (uint64_t)nfiles);
+}
+
 static void *worker(void *arg) {
   xctx_t *x = arg;
   const nm_explore_opts_t *o = x->o;
@@ -142,7 +157,7 @@ static void *worker(void *arg) {
 
     r = &x->runs[i];
     r->seed = o->seed + i;
-    r->wl = (int)(i % (uint64_t)o->nwl);
+    r->wl = workload_of(o, i);
     base = base_doc(o, r->wl, r->seed);
     nm_pert_scope(base, &scope);
     nm_rng_seed(&rng, r->seed);

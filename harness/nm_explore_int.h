@@ -44,6 +44,9 @@ typedef struct {
   int verbose;
   nm_workload_t *wl;
   int nwl;
+  /* --generate-share: percent of the runs given to the generated workload
+   * (the last in wl); -1: one run in nwl, like every other workload. */
+  int gen_share;
 } nm_explore_opts_t;
 
 typedef struct {

@@ -457,6 +457,52 @@ START_TEST(explores_and_shrinks_a_planted_client_bug) {
 }
 END_TEST
 
+/* --generate-share P gives the generated workload P percent of the runs,
+ * the scenario files the rest: with a file that fails in every run and
+ * generated workloads the reference client passes, the failures count the
+ * runs the file got. */
+START_TEST(generate_share_splits_the_runs) {
+  const char *bin = getenv("NM_BINARY_DIR");
+  static const int share[] = {0, 30, 100}, failed[] = {10, 7, 0};
+  char dir[64] = "/tmp/nm-test-explore-XXXXXX", cmd[4096], path[256];
+  static char out[64 * 1024], buf[256 * 1024];
+  const char *sc = "{\"name\":\"planted-always-fails\",\"steps\":["
+                   "{\"do\":\"connect\",\"expect\":\"ok\"},"
+                   "{\"do\":\"flush\",\"timeout_ms\":1000,\"expect\":"
+                   "\"err\"}],\"invariants\":[]}";
+  ck_assert_ptr_nonnull(bin);
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  ck_assert_int_eq(nm_test_write_file(dir, "planted.json", sc), 0);
+  for (int k = 0; k < 3; k++) {
+    cJSON *sum;
+    FILE *fp;
+    size_t n;
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && %s/harness/natsmock-harness --explore 10 --seed 1 "
+             "--generate --generate-share %d --explore-replays 1 "
+             "--explore-out out%d --driver %s/client/natsmock-driver "
+             "planted.json",
+             dir, bin, share[k], k, bin);
+    nm_test_shell(cmd, out, sizeof(out));
+    snprintf(path, sizeof(path), "%s/out%d/explore.json", dir, k);
+    fp = fopen(path, "r");
+    ck_assert_msg(fp != NULL, "%s\n%s", path, out);
+    n = fread(buf, 1, sizeof(buf) - 1, fp);
+    fclose(fp);
+    buf[n] = '\0';
+    sum = cJSON_Parse(buf);
+    ck_assert_ptr_nonnull(sum);
+    ck_assert_int_eq(cJSON_GetObjectItem(sum, "runs")->valueint, 10);
+    ck_assert_msg(cJSON_GetObjectItem(sum, "failed")->valueint == failed[k],
+                  "share %d: %d failed\n%s", share[k],
+                  cJSON_GetObjectItem(sum, "failed")->valueint, out);
+    cJSON_Delete(sum);
+  }
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+  nm_test_shell(cmd, out, sizeof(out));
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("harness_explore");
   TCase *tc = tcase_create("shrink");
@@ -478,6 +524,7 @@ int main(void) {
   suite_add_tcase(s, tc);
   tcase_set_timeout(te, 120);
   tcase_add_test(te, explores_and_shrinks_a_planted_client_bug);
+  tcase_add_test(te, generate_share_splits_the_runs);
   suite_add_tcase(s, te);
   sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
