@@ -491,6 +491,11 @@ void nm_run_scenario(const nm_scenario_t *sc, const nm_run_opts_t *o, int rep,
   nm_run_t *r = calloc(1, sizeof(*r));
   nm_tl_t *tl = calloc(1, sizeof(*tl));
   uint64_t started;
+  /* How long a driver may take to start is a tolerance for the machine,
+   * not the scenario's timing: it grows with the time scale (a Node
+   * driver on a loaded machine can take more than 10 s). */
+  uint64_t hello_ms =
+      (uint64_t)(NM_RUN_HELLO_MS * (o->time_scale > 1.0 ? o->time_scale : 1.0));
   int steps_failed = 0;
 
   res->sc = sc;
@@ -540,11 +545,11 @@ void nm_run_scenario(const nm_scenario_t *sc, const nm_run_opts_t *o, int rep,
   }
   if (!r->fatal &&
       nm__run_wait(r, all_hello, NULL,
-                   NM_RUN_HELLO_MS * 1000 < r->deadline_us
-                       ? NM_RUN_HELLO_MS * 1000
-                       : r->deadline_us) != 1 &&
+                   hello_ms * 1000 < r->deadline_us ? hello_ms * 1000
+                                                    : r->deadline_us) != 1 &&
       !r->fatal)
-    nm__run_fatal(r, "a driver printed no hello within %d ms", NM_RUN_HELLO_MS);
+    nm__run_fatal(r, "a driver printed no hello within %llu ms",
+                  (unsigned long long)hello_ms);
   if (!r->fatal && check_hello(r) == 0)
     steps_failed = nm__run_steps(r) != 0;
   /* A close the client reported is recorded by the server a little later:

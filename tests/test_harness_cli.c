@@ -101,6 +101,20 @@ START_TEST(exit_status) {
 }
 END_TEST
 
+/* The limit for a driver's hello (10 s) is a tolerance for the machine and
+ * grows with --time-scale: a driver that takes 10.5 s to start runs with
+ * --time-scale 2 (before, it failed with "no hello within 10000 ms"). */
+START_TEST(hello_limit_grows_with_time_scale) {
+  static char script[sizeof(driver) + 64];
+  snprintf(script, sizeof(script), "#!/bin/sh\nsleep 10.5\nexec %s\n", driver);
+  put("slow-driver.sh", script);
+  snprintf(driver, sizeof(driver), "%s/slow-driver.sh", dir);
+  ck_assert_int_eq(chmod(driver, 0755), 0);
+  ck_assert_int_eq(harness_run("--time-scale 2 s/flush/good.json"), 0);
+  ck_assert_int_eq(count("] PASS"), 1);
+}
+END_TEST
+
 START_TEST(expected_failures) {
   ck_assert_int_eq(harness_run("--expected-failures xfail.json s/"), 0);
   ck_assert_int_eq(count("] XFAIL"), 1);
@@ -377,6 +391,7 @@ int main(void) {
   tcase_add_test(tc, real_server);
   tcase_add_test(tc, secrets_redacted);
   tcase_add_test(tc, parallel_runs_keep_their_driver_lines);
+  tcase_add_test(tc, hello_limit_grows_with_time_scale);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
