@@ -38,6 +38,12 @@ typedef enum {
   NM_TL_CMD,      /* harness -> driver: a command (`json`) */
   NM_TL_EV,       /* driver -> harness: an event or a result (`json`) */
   NM_TL_NOTE,     /* harness note (`detail`, `json`) */
+  /* Proxy mode only, the proxy's other leg (proxy <-> real server): a frame
+   * read from the server (before any rule), bytes written to it. After the
+   * server kinds on purpose: the invariants judge the client leg (OPEN to
+   * ACTION) and never see these. */
+  NM_TL_UP_IN,
+  NM_TL_UP_OUT,
 } nm_tl_kind_t;
 
 typedef struct {

@@ -78,6 +78,17 @@ static void on_obs(void *data, const nm_obs_event_t *ev) {
   uint64_t t = ev->t_us > base ? ev->t_us - base : 0;
   nm_tl_ev_t *e = NULL;
 
+  if (ev->leg == NM_OBS_LEG_UPSTREAM) {
+    /* The proxy's leg to the real server: its frames, for the reports. */
+    if (ev->kind == NM_OBS_IN || ev->kind == NM_OBS_OUT) {
+      e = nm_tl_add_frame(
+          r->tl, ev->kind == NM_OBS_IN ? NM_TL_UP_IN : NM_TL_UP_OUT, t,
+          ev->conn_id, ev->frame, ev->bytes.n, ev->rule, ev->action);
+      if (e)
+        e->conn = ev->conn_id;
+    }
+    return;
+  }
   if (ev->kind == NM_OBS_OPEN || ev->kind == NM_OBS_IN ||
       ev->kind == NM_OBS_CLOSE) {
     /* What a client did reaches us on two channels: its driver's stdout and

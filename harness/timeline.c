@@ -266,6 +266,10 @@ const char *nm_tl_kind_name(nm_tl_kind_t k) {
     return "ev";
   case NM_TL_NOTE:
     return "note";
+  case NM_TL_UP_IN:
+    return "from_server";
+  case NM_TL_UP_OUT:
+    return "to_server";
   }
   return "?";
 }

@@ -334,12 +334,28 @@ START_TEST(junit_contents) {
 END_TEST
 
 START_TEST(real_server) {
-  if (system("command -v nats-server >/dev/null 2>&1") != 0)
-    return;
+  static char rec[64 * 1024];
+  char cmd[256];
+  ck_assert_msg(nm_natsserver_available(),
+                "nats-server is not installed (ci/setup installs it)");
   ck_assert_int_eq(harness_run("--server nats-server s/"), 0);
   ck_assert_int_eq(count("] PASS"), 2);
   ck_assert_int_eq(count("] SKIP"), 1);
   ck_assert_ptr_nonnull(strstr(output, "uses fault steps"));
+  /* Through the proxy the timeline holds both legs: the client's frames as
+   * the proxy read them (in) and as it wrote them to the server
+   * (to_server), and the server's answers (from_server, then out). */
+  ck_assert_int_eq(
+      harness_run(
+          "--server nats-server --proxy --record rec s/flush/good.json"),
+      0);
+  snprintf(cmd, sizeof(cmd), "cat %s/rec/good.timeline.jsonl", dir);
+  ck_assert_int_eq(nm_test_shell(cmd, rec, sizeof(rec)), 0);
+  ck_assert_int_gt(nm_test_count(rec, "\"kind\":\"in\",\"conn\":1,"), 0);
+  ck_assert_int_gt(nm_test_count(rec, "\"kind\":\"to_server\""), 0);
+  ck_assert_int_gt(nm_test_count(rec, "\"kind\":\"from_server\""), 0);
+  ck_assert_int_eq(nm_test_count(rec, "\"kind\":\"to_server\""),
+                   nm_test_count(rec, "\"kind\":\"in\""));
 }
 END_TEST
 
