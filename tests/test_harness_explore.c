@@ -381,14 +381,24 @@ END_TEST
 
 /* ---- end to end: a planted client bug ---- */
 
+/* The parsed JSON of file `path` (an explore.json), or NULL. */
+static cJSON *read_json(const char *path) {
+  static char buf[1 << 20];
+  FILE *fp = fopen(path, "r");
+  size_t n;
+  if (!fp)
+    return NULL;
+  n = fread(buf, 1, sizeof(buf) - 1, fp);
+  fclose(fp);
+  buf[n] = '\0';
+  return cJSON_Parse(buf);
+}
+
 START_TEST(explores_and_shrinks_a_planted_client_bug) {
   const char *bin = getenv("NM_BINARY_DIR");
   char dir[64] = "/tmp/nm-test-explore-XXXXXX", cmd[4096], path[256];
   static char out[256 * 1024];
   cJSON *sum, *f0;
-  FILE *fp;
-  static char buf[1 << 20];
-  size_t n;
   int st;
   /* A client that never answers server PINGs; the scenario itself has
    * none (ping_interval 0), so it passes until a "ping" perturbation
@@ -421,12 +431,7 @@ START_TEST(explores_and_shrinks_a_planted_client_bug) {
     fprintf(stderr, "%s\n", out);
   ck_assert_msg(st == 1, "exit %d\n%s", st, out);
   snprintf(path, sizeof(path), "%s/out/explore.json", dir);
-  fp = fopen(path, "r");
-  ck_assert_ptr_nonnull(fp);
-  n = fread(buf, 1, sizeof(buf) - 1, fp);
-  fclose(fp);
-  buf[n] = '\0';
-  sum = cJSON_Parse(buf);
+  sum = read_json(path);
   ck_assert_ptr_nonnull(sum);
   ck_assert_int_eq(cJSON_GetObjectItem(sum, "runs")->valueint, 12);
   ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(sum, "findings")), 1);
@@ -465,7 +470,7 @@ START_TEST(generate_share_splits_the_runs) {
   const char *bin = getenv("NM_BINARY_DIR");
   static const int share[] = {0, 30, 100}, failed[] = {10, 7, 0};
   char dir[64] = "/tmp/nm-test-explore-XXXXXX", cmd[4096], path[256];
-  static char out[64 * 1024], buf[256 * 1024];
+  static char out[64 * 1024];
   const char *sc = "{\"name\":\"planted-always-fails\",\"steps\":["
                    "{\"do\":\"connect\",\"expect\":\"ok\"},"
                    "{\"do\":\"flush\",\"timeout_ms\":1000,\"expect\":"
@@ -475,8 +480,6 @@ START_TEST(generate_share_splits_the_runs) {
   ck_assert_int_eq(nm_test_write_file(dir, "planted.json", sc), 0);
   for (int k = 0; k < 3; k++) {
     cJSON *sum;
-    FILE *fp;
-    size_t n;
     snprintf(cmd, sizeof(cmd),
              "cd %s && %s/harness/natsmock-harness --explore 10 --seed 1 "
              "--generate --generate-share %d --explore-replays 1 "
@@ -485,13 +488,8 @@ START_TEST(generate_share_splits_the_runs) {
              dir, bin, share[k], k, bin);
     nm_test_shell(cmd, out, sizeof(out));
     snprintf(path, sizeof(path), "%s/out%d/explore.json", dir, k);
-    fp = fopen(path, "r");
-    ck_assert_msg(fp != NULL, "%s\n%s", path, out);
-    n = fread(buf, 1, sizeof(buf) - 1, fp);
-    fclose(fp);
-    buf[n] = '\0';
-    sum = cJSON_Parse(buf);
-    ck_assert_ptr_nonnull(sum);
+    sum = read_json(path);
+    ck_assert_msg(sum != NULL, "%s\n%s", path, out);
     ck_assert_int_eq(cJSON_GetObjectItem(sum, "runs")->valueint, 10);
     ck_assert_msg(cJSON_GetObjectItem(sum, "failed")->valueint == failed[k],
                   "share %d: %d failed\n%s", share[k],
