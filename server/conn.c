@@ -497,7 +497,8 @@ nm_buf_t *nm__conn_out_begin(nm_conn_t *c) {
   return b;
 }
 
-void nm__conn_slow_consumer(nm_conn_t *c) {
+/* Counts a slow consumer, drops the queued output and closes (FIN). */
+static void slow_consumer(nm_conn_t *c) {
   c->srv->slow_consumers++;
   /* nats-server sends nothing and skips the flush on a slow consumer. */
   nm__outq_drop_queued(&c->srv->opool, &c->outq);
@@ -518,7 +519,7 @@ static int out_append(nm_conn_t *c, const char *p, size_t n) {
 
 void nm__conn_out_queued(nm_conn_t *c) {
   if ((int64_t)nm__conn_pending(c) > c->srv->opts.max_pending) {
-    nm__conn_slow_consumer(c);
+    slow_consumer(c);
     return;
   }
   if (!(c->flags & (NM_CF_IN_READ | NM_CF_DIRTY)))
@@ -535,7 +536,7 @@ void nm__conn_out_end(nm_conn_t *c, nm_buf_t *b, size_t mark,
   if (c->flags & (NM_CF_BLACKHOLE | NM_CF_DEAD))
     return;
   if (out_append(c, bytes.p, bytes.n) < 0) {
-    nm__conn_slow_consumer(c);
+    slow_consumer(c);
     return;
   }
   nm__conn_out_queued(c);
@@ -545,7 +546,7 @@ void nm__conn_out_end(nm_conn_t *c, nm_buf_t *b, size_t mark,
  * engine's scratch means the frame alone is over max_pending. */
 static void out_fail(nm_conn_t *c, nm_buf_t *b) {
   if (b != &c->srv->scratch)
-    nm__conn_slow_consumer(c);
+    slow_consumer(c);
 }
 
 /* Nothing more is queued once a close has started. */
@@ -694,7 +695,7 @@ int nm__conn_write_raw(nm_conn_t *c, const char *p, size_t n, int now,
   if (!now) {
     if (out_append(c, p, n) < 0 ||
         (int64_t)nm__conn_pending(c) > c->srv->opts.max_pending) {
-      nm__conn_slow_consumer(c);
+      slow_consumer(c);
       return NM_ESLOW;
     }
     c->obs_mark = c->outq.queued;

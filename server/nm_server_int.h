@@ -324,8 +324,6 @@ static inline int nm__conn_out_room(const nm_conn_t *c, size_t n) {
 /* After queueing into c->outq directly: the slow-consumer check and the
  * flush list (what nm__conn_out_end does after its append). */
 void nm__conn_out_queued(nm_conn_t *c);
-/* Counts a slow consumer, drops the queued output and closes (FIN). */
-void nm__conn_slow_consumer(nm_conn_t *c);
 void nm__conn_update_reading(nm_conn_t *c);
 
 /* ---- stall.c ---- */

@@ -237,6 +237,7 @@ static void no_responders(nm_server_t *s, nm_conn_t *from, nm_slice_t reply) {
   size_t start = m->n, i, mark;
   nm__sub_t *found = NULL;
   nm_buf_t *b;
+  nm_frame_t f;
 
   if (nm__sublist_match(&s->subs, reply, m) == 0)
     for (i = start; i < m->n && !found; i++)
@@ -254,18 +255,15 @@ static void no_responders(nm_server_t *s, nm_conn_t *from, nm_slice_t reply) {
       nm__conn_close(from, NM_CLOSE_FIN, "slow consumer");
     return;
   }
-  {
-    nm_frame_t f;
-    memset(&f, 0, sizeof(f));
-    f.op = NM_OP_HMSG;
-    f.subject = reply;
-    f.sid = found->sid;
-    f.hdr_len = sizeof(kNoResp) - 1;
-    f.payload = (nm_slice_t){kNoResp, sizeof(kNoResp) - 1};
-    f.line.p = b->base + mark;
-    f.line.n = b->len - mark - f.payload.n - 4;
-    nm__conn_out_end(from, b, mark, &f);
-  }
+  memset(&f, 0, sizeof(f));
+  f.op = NM_OP_HMSG;
+  f.subject = reply;
+  f.sid = found->sid;
+  f.hdr_len = sizeof(kNoResp) - 1;
+  f.payload = (nm_slice_t){kNoResp, sizeof(kNoResp) - 1};
+  f.line.p = b->base + mark;
+  f.line.n = b->len - mark - f.payload.n - 4;
+  nm__conn_out_end(from, b, mark, &f);
 }
 
 void nm__route(nm_server_t *s, nm_conn_t *from, nm_slice_t subject,

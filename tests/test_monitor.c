@@ -217,6 +217,22 @@ static double num(const cJSON *o, const char *k) {
   return v->valuedouble;
 }
 
+/* Until /connz on mport lists `want` open connections (at most 100 tries),
+ * a PING on `probe` answered between tries: the server has then handled
+ * what came before it, a close included. */
+static void await_open_conns(int mport, int want, int probe) {
+  char line[64];
+  for (int tries = 0; tries < 100; tries++) {
+    cJSON *o = get_json(mport, "/connz");
+    int open = (int)num(o, "num_connections");
+    cJSON_Delete(o);
+    if (open == want)
+      return;
+    ck_assert_int_eq(nm_test_send_str(probe, "PING\r\n"), 0);
+    ck_assert_int_gt(nm_test_read_line(probe, line, sizeof(line), IO_MS), 0);
+  }
+}
+
 static const char *str(const cJSON *o, const char *k) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
   ck_assert_msg(cJSON_IsString(v), "%s is not a string", k);
@@ -1115,21 +1131,11 @@ START_TEST(test_long_subject_shown_whole) {
       const char *got;
       if (k == 3) {
         /* Closed: the subscriptions kept with the connection. */
-        char buf[64];
-        nm_peer_state_t st;
         int probe = nats_client(s[i].proc.port, "probe", "");
         close(fd);
         /* The server has seen the close once a later client's PING is
          * answered after it and /connz lists one connection. */
-        for (int tries = 0; tries < 100; tries++) {
-          cJSON *o = get_json(s[i].mport, "/connz");
-          int open = (int)num(o, "num_connections");
-          cJSON_Delete(o);
-          if (open == 1)
-            break;
-          ck_assert_int_eq(nm_test_send_str(probe, "PING\r\n"), 0);
-          nm_test_read(probe, buf, sizeof(buf), "PONG\r\n", IO_MS, 0, &st);
-        }
+        await_open_conns(s[i].mport, 1, probe);
         close(probe);
       }
       j = get_json(s[i].mport, kPaths[k] ? kPaths[k] : target);
@@ -1307,15 +1313,7 @@ START_TEST(test_connz_user_filter_as_nats_server) {
     }
     close(fd[2]);
     /* The close is seen once /connz lists two. */
-    for (int tries = 0; tries < 100; tries++) {
-      cJSON *o = get_json(s[i].mport, "/connz");
-      int open = (int)num(o, "num_connections");
-      cJSON_Delete(o);
-      if (open == 2)
-        break;
-      ck_assert_int_eq(nm_test_send_str(fd[0], "PING\r\n"), 0);
-      ck_assert_int_gt(nm_test_read_line(fd[0], got[i][0], 64, IO_MS), 0);
-    }
+    await_open_conns(s[i].mport, 2, fd[0]);
     for (int q = 0; q < NQ; q++) {
       cJSON *j = get_json(s[i].mport, kQueries[q]);
       const cJSON *c;
